@@ -1,0 +1,32 @@
+"""Tuning backends by name. Third-party packages add theirs through the `harness.backends`
+entry-point group (`name = "package.module:BackendClass"`); no core file changes."""
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from harness.errors import HarnessError
+
+from .base import Backend, TrainExample, TrainStats, TunedModel, TuneSettings
+
+ENTRY_POINT_GROUP = "harness.backends"
+
+
+def available() -> dict[str, str]:
+    """Backend name → where it comes from ("module:Class")."""
+    found = {"full": "backends.full:FullFineTune", "lora": "backends.lora:LoRA"}
+    found.update({ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    return found
+
+
+def get_backend(name: str) -> type[Backend]:
+    known = available()
+    if name not in known:
+        raise HarnessError(f"unknown backend {name!r}; available: {', '.join(sorted(known))}", "--backend")
+    module, _, attr = known[name].partition(":")
+    cls = getattr(__import__(module, fromlist=[attr]), attr)
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        raise HarnessError(f"{known[name]} is not a harness Backend", f"backend {name}")
+    return cls
+
+
+__all__ = ["Backend", "TrainExample", "TrainStats", "TunedModel", "TuneSettings", "available", "get_backend"]

@@ -1,0 +1,85 @@
+"""The backend contract: setup, train, save — plus the records that cross the border.
+
+A backend gets a base model reference (a directory or hub id), the training examples in one
+canonical shape, its typed settings and a seed. It returns a tuned-model directory that plain
+transformers (full weights) or plain `peft.PeftModel.from_pretrained` (adapters) can load, and
+what the training cost. Wall time and peak memory are measured around it by the harness, so a
+backend cannot get them wrong.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+@dataclass(frozen=True)
+class TrainExample:
+    messages: list[dict]
+    """The prompt as chat messages; the model's own chat template renders them."""
+    completion: str
+    """The target output."""
+
+
+class TuneSettings(BaseModel):
+    """Settings every backend shares. Subclasses change defaults and add their own."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    learning_rate: float = Field(gt=0)
+    """Peak learning rate."""
+    epochs: float = Field(3.0, gt=0)
+    """Passes over the training data (ignored when max_steps is set)."""
+    max_steps: int | None = Field(None, ge=0)
+    """Stop after this many optimizer steps; 0 trains nothing (a control run)."""
+    batch_size: int = Field(16, gt=0)
+    """Examples per optimizer step."""
+    warmup_steps: int = Field(10, ge=0)
+    """Linear warm-up steps before the schedule decays."""
+    lr_scheduler: Literal["linear", "cosine", "constant"] = "cosine"
+    weight_decay: float = Field(0.0, ge=0)
+    max_length: int = Field(512, gt=0)
+    """Longest tokenised prompt + completion; longer examples are truncated."""
+
+
+@dataclass
+class TrainStats:
+    """What the backend itself knows about its training run."""
+
+    trainable_params: int
+    total_params: int
+    train_tokens: int
+    """Tokens fed to the model over all epochs (padding excluded)."""
+    train_seconds: float
+    """Time inside the training loop alone (tokens/s divides by this)."""
+    steps: int
+    loss_curve: list[tuple[int, float]] = field(default_factory=list)
+    """(optimizer step, training loss) pairs as logged."""
+
+
+@dataclass(frozen=True)
+class TunedModel:
+    path: Path
+    kind: Literal["full", "adapter"]
+    """`full`: a model directory; `adapter`: a PEFT adapter over the base model."""
+
+
+class Backend(ABC):
+    """A tuning strategy. The harness calls setup, train, save once each, in that order."""
+
+    name: ClassVar[str]
+    settings_class: ClassVar[type[TuneSettings]] = TuneSettings
+
+    @abstractmethod
+    def setup(self, base_model: str, examples: list[TrainExample], settings: TuneSettings, seed: int) -> None:
+        """Load the base model and prepare the data; nothing is trained yet."""
+
+    @abstractmethod
+    def train(self) -> TrainStats:
+        """Train and say what it took."""
+
+    @abstractmethod
+    def save(self, out_dir: Path) -> TunedModel:
+        """Write the tuned artefact to `out_dir`."""

@@ -1,0 +1,125 @@
+"""Supervised fine-tuning shared by `full` and `lora`: one code path, two trainers.
+
+Causal LMs train with TRL's `SFTTrainer` on prompt/completion pairs, so the loss covers the
+completion only. Encoder-decoders (T5 family), which `SFTTrainer` does not support, train
+with transformers' `Seq2SeqTrainer`, where the loss is on the target by construction.
+Subclasses decide only whether a PEFT config wraps the model (`peft_config`).
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from .base import Backend, TrainExample, TrainStats, TunedModel, TuneSettings
+
+
+class SFTBackend(Backend):
+    adapter = False
+
+    def peft_config(self, settings: TuneSettings, encoder_decoder: bool):
+        return None
+
+    def setup(self, base_model: str, examples: list[TrainExample], settings: TuneSettings, seed: int) -> None:
+        import datasets
+        import transformers
+
+        from harness.models import compute_dtype, device, load_model
+
+        transformers.set_seed(seed)
+        self.settings, self.seed = settings, seed
+        self.loaded = load_model(base_model)
+        self._scratch = tempfile.TemporaryDirectory(prefix="harness-train-")
+        on_gpu = device() == "cuda"
+        common = dict(
+            output_dir=self._scratch.name, learning_rate=settings.learning_rate,
+            num_train_epochs=settings.epochs, max_steps=settings.max_steps or -1,
+            per_device_train_batch_size=settings.batch_size, warmup_steps=settings.warmup_steps,
+            lr_scheduler_type=settings.lr_scheduler, weight_decay=settings.weight_decay,
+            # bf16 and gradient checkpointing are fast on GPUs and several times slower on CPUs.
+            bf16=on_gpu and compute_dtype() == __import__("torch").bfloat16, gradient_checkpointing=False,
+            use_cpu=not on_gpu, seed=seed, data_seed=seed, save_strategy="no", report_to=[],
+            logging_steps=5, logging_first_step=True, include_num_input_tokens_seen="non_padding",
+            dataloader_num_workers=0, disable_tqdm=True,  # our own bar (below) replaces the log printing
+        )
+        model, tok = self.loaded.model, self.loaded.tokenizer
+        prompts = [self.loaded.render(ex.messages) for ex in examples]
+        peft_config = self.peft_config(settings, self.loaded.encoder_decoder)
+        if self.loaded.encoder_decoder:
+            if peft_config is not None:
+                from peft import get_peft_model
+
+                model = get_peft_model(model, peft_config)
+            enc = tok(prompts, text_target=[ex.completion for ex in examples], truncation=True, max_length=settings.max_length)
+            data = datasets.Dataset.from_dict(dict(enc))
+            self.trainer = transformers.Seq2SeqTrainer(
+                model=model, args=transformers.Seq2SeqTrainingArguments(**common), train_dataset=data,
+                data_collator=transformers.DataCollatorForSeq2Seq(tok, model=model), processing_class=tok,
+            )
+        else:
+            from trl import SFTConfig, SFTTrainer
+
+            if self.loaded.chat:
+                # Conversational pairs: TRL renders them with the model's chat template exactly as
+                # `Model.render` does at evaluation, and the template closes the assistant turn.
+                data = datasets.Dataset.from_list([
+                    {"prompt": ex.messages, "completion": [{"role": "assistant", "content": ex.completion}]}
+                    for ex in examples
+                ])
+            else:
+                data = datasets.Dataset.from_dict({
+                    "prompt": prompts, "completion": [ex.completion + tok.eos_token for ex in examples],
+                })
+            config = SFTConfig(**common, max_length=settings.max_length, completion_only_loss=True)
+            self.trainer = SFTTrainer(model=model, args=config, train_dataset=data, processing_class=tok,
+                                      peft_config=peft_config)
+
+        self.trainer.remove_callback(transformers.PrinterCallback)
+        self.trainer.add_callback(_ProgressBar(self.name))
+
+    def train(self) -> TrainStats:
+        model = self.trainer.model
+        start = time.perf_counter()
+        if self.settings.max_steps != 0:
+            self.trainer.train()
+        seconds = time.perf_counter() - start
+        state = self.trainer.state
+        curve = [(int(e["step"]), float(e["loss"])) for e in state.log_history if "loss" in e]
+        return TrainStats(
+            trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+            total_params=sum(p.numel() for p in model.parameters()),
+            train_tokens=int(state.num_input_tokens_seen or 0), train_seconds=seconds,
+            steps=int(state.global_step), loss_curve=curve,
+        )
+
+    def save(self, out_dir: Path) -> TunedModel:
+        out_dir = Path(out_dir)
+        self.trainer.model.save_pretrained(out_dir, safe_serialization=True)
+        self.loaded.tokenizer.save_pretrained(out_dir)
+        self._scratch.cleanup()
+        return TunedModel(out_dir, "adapter" if self.adapter else "full")
+
+
+class _ProgressBar(TrainerCallback):
+    """One bar per training run, with the latest logged loss beside it."""
+
+    def __init__(self, label: str):
+        self.label, self.bar = label, None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=state.max_steps, desc=f"train · {self.label}", unit="step")
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.bar is not None and logs and "loss" in logs:
+            self.bar.set_postfix(loss=f"{float(logs['loss']):.4f}")
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,225 @@
+"""The `harness` command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .errors import HarnessError
+
+EPILOG = "MODEL is a Hugging Face model id, a local model directory, or `tiny` (the built-in demo model)."
+
+
+def _common(p: argparse.ArgumentParser, model_default: str | None = "tiny") -> None:
+    p.add_argument("--suite", action="append", metavar="PATH",
+                   help="suite folder, its suite.yaml, or a folder of suites (repeatable; default: suites)")
+    if model_default is None:
+        p.add_argument("--model", required=True, metavar="MODEL", help="model to use")
+    else:
+        p.add_argument("--model", default=model_default, metavar="MODEL", help=f"model to use (default: {model_default})")
+    p.add_argument("--seed", type=int, default=0, help="seed for tiny's weights, data order and training (default: 0)")
+
+
+def _settings(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="BACKEND.FIELD=VALUE",
+                   help="override one backend setting, e.g. lora.r=8 or full.epochs=2 (repeatable)")
+    p.add_argument("--backend-config", metavar="FILE",
+                   help="YAML file mapping backend names to settings, e.g. {lora: {r: 8}}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description="Evaluate, tune and gate instruction-tuned models.",
+                                     epilog=EPILOG)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="evaluate the base model, tune with each backend, evaluate again, report",
+                       description="Evaluate the base model on every suite, tune it with each backend on the suites' "
+                                   "train splits, evaluate each tuned model, record everything and render the report.",
+                       epilog=EPILOG)
+    _common(p)
+    p.add_argument("--backend", action="append", metavar="NAME", help="tuning backend (repeatable; default: full and lora)")
+    p.add_argument("--out", default="runs", metavar="DIR", help="folder that receives the run directory (default: runs)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="finish a run that stopped half way (other options are taken from it)")
+    p.add_argument("--batch-size", type=int, default=32, help="generation batch size; results do not depend on it (default: 32)")
+    _settings(p)
+
+    p = sub.add_parser("eval", help="evaluate one model (optionally with a PEFT adapter); no tuning",
+                       description="Evaluate one model on the suites and write a run directory with its record and report.",
+                       epilog=EPILOG)
+    _common(p, model_default=None)
+    p.add_argument("--adapter", metavar="DIR", help="PEFT adapter directory to apply on top of MODEL")
+    p.add_argument("--out", default="runs", metavar="DIR", help="folder that receives the run directory (default: runs)")
+    p.add_argument("--batch-size", type=int, default=32, help="generation batch size (default: 32)")
+
+    p = sub.add_parser("tune", help="tune one model with one backend; no evaluation",
+                       description="Tune MODEL with one backend on the suites' train splits and save the tuned model "
+                                   "(and cost.json) to --out.", epilog=EPILOG)
+    _common(p, model_default=None)
+    p.add_argument("--backend", required=True, metavar="NAME", help="tuning backend, e.g. full or lora")
+    p.add_argument("--out", required=True, metavar="DIR", help="directory for the tuned model")
+    _settings(p)
+
+    p = sub.add_parser("report", help="(re)render the HTML report of a run directory")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--out", metavar="DIR", help="where to write the report (default: RUN_DIR/report)")
+
+    p = sub.add_parser("suites", help="list or validate suites")
+    p.add_argument("action", choices=["list", "validate"])
+    p.add_argument("paths", nargs="*", metavar="PATH", help="suite folders or folders of suites (default: suites)")
+
+    sub.add_parser("backends", help="list the available tuning backends and their settings")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args) or 0
+    except HarnessError as e:
+        print(f"harness: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("harness: interrupted", file=sys.stderr)
+        return 130
+
+
+def _quiet_libraries() -> None:
+    """Keep the terminal to our progress bars and the trainer's; library chatter goes."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import datasets
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+
+
+def cmd_run(args) -> int:
+    from reports import render_report
+
+    from . import run
+    from .record import load_record
+    from .settings import parse_overrides
+
+    _quiet_libraries()
+    if args.resume:
+        request = run.request_from_record(load_record(args.resume))
+        run_dir = Path(args.resume)
+    else:
+        request = run.RunRequest(
+            suites=args.suite or [run.DEFAULT_SUITES], model=args.model, seed=args.seed,
+            backends=args.backend or list(run.DEFAULT_BACKENDS), batch_size=args.batch_size,
+            overrides=parse_overrides(args.backend_config, args.set),
+        )
+        run_dir = None
+    plan = run.plan(request)
+    run_dir = run_dir or run.new_run_dir(Path(args.out), plan)
+    print(f"Run directory: {run_dir}")
+    record = run.execute(plan, run_dir)
+    _finish(run_dir, record, render_report)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from reports import render_report
+
+    from . import run
+
+    _quiet_libraries()
+    request = run.RunRequest(suites=args.suite or [run.DEFAULT_SUITES], model=args.model, seed=args.seed,
+                             backends=[], batch_size=args.batch_size, adapter=args.adapter)
+    plan = run.plan(request)
+    run_dir = run.new_run_dir(Path(args.out), plan)
+    print(f"Run directory: {run_dir}")
+    _finish(run_dir, run.execute(plan, run_dir), render_report)
+    return 0
+
+
+def _finish(run_dir: Path, record, render_report) -> None:
+    report = render_report(run_dir)
+    print("\nResults (test splits):")
+    for info in record.suites:
+        for m in info.metrics:
+            values = "  ".join(f"{s}={record.value(s, info.name, m['name']):.3f}" for s in record.states
+                               if record.value(s, info.name, m["name"]) is not None)
+            print(f"  {info.name:<20} {m['name']:<16} {values}")
+    for b in record.backends:
+        c = b.cost
+        print(f"  cost {b.name}: {c.wall_seconds:.1f}s, {c.trainable_params:,}/{c.total_params:,} params trained, "
+              f"peak {c.peak_memory_mb:.0f} MB {c.memory_kind}, {c.tokens_per_second:,.0f} tokens/s")
+    print(f"\nRecord: {run_dir / 'run.json'}\nReport: {report.resolve()}")
+
+
+def cmd_tune(args) -> int:
+    from backends import get_backend
+
+    from . import run
+    from .files import write_json
+    from .resources import measure
+    from .settings import parse_overrides, resolve
+
+    _quiet_libraries()
+    suites = [run.load_suite(p) for p in run.find_suites(args.suite or [run.DEFAULT_SUITES])]
+    model_path = run.resolve_model_path(args.model, suites, args.seed)
+    settings = resolve(args.backend, model_path, parse_overrides(args.backend_config, args.set))
+    examples = run.training_examples(suites)
+    if not examples:
+        raise HarnessError("no suite has a train split to tune on", "--suite")
+    backend = get_backend(args.backend)()
+    with measure() as usage:
+        backend.setup(model_path, examples, settings, args.seed)
+        stats = backend.train()
+        tuned = backend.save(Path(args.out))
+    write_json(Path(args.out) / "cost.json", {
+        "backend": args.backend, "model": args.model, "settings": settings.model_dump(mode="json"),
+        "wall_seconds": round(usage.seconds, 2), "peak_memory_mb": round(usage.peak_memory_mb, 1),
+        "memory_kind": usage.memory_kind, **stats.__dict__,
+    })
+    print(f"Tuned model ({tuned.kind}): {tuned.path}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from reports import render_report
+
+    print(f"Report: {render_report(args.run_dir, args.out).resolve()}")
+    return 0
+
+
+def cmd_suites(args) -> int:
+    from .suite import find_suites, load_suite
+
+    failed = 0
+    for folder in find_suites(args.paths or ["suites"]):
+        try:
+            s = load_suite(folder)
+        except HarnessError as e:
+            failed += 1
+            print(f"INVALID  {e}", file=sys.stderr)
+            continue
+        metrics = ", ".join(m.name for m in s.spec.metrics)
+        if args.action == "list":
+            print(f"{s.name:<20} v{s.spec.version:<6} {s.spec.language:<4} {len(s.train):>6} train {len(s.test):>5} test  "
+                  f"metrics: {metrics}  gates: {len(s.spec.gates)}  ({folder})")
+        else:
+            print(f"ok       {s.name} ({folder}): {len(s.train)} train, {len(s.test)} test examples")
+    return 1 if failed else 0
+
+
+def cmd_backends(args) -> int:
+    from backends import available, get_backend
+
+    for name, source in sorted(available().items()):
+        cls = get_backend(name)
+        print(f"{name}  ({source})")
+        for field, info in cls.settings_class.model_fields.items():
+            default = "required" if info.is_required() else json.dumps(info.default)
+            print(f"    {field:<16} {default:<14} {info.description or ''}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "eval": cmd_eval, "tune": cmd_tune, "report": cmd_report, "suites": cmd_suites,
+            "backends": cmd_backends}

@@ -1,0 +1,49 @@
+"""BLEU and chrF through sacrebleu, with the tokenizer chosen by the suite's language."""
+from __future__ import annotations
+
+from sacrebleu.metrics import BLEU, CHRF
+
+from .base import Metric, Score
+
+_TOKENIZE_BY_LANGUAGE = {"zh": "zh", "ja": "char", "ko": "char"}
+
+
+class _Sacre(Metric):
+    passfail = False
+
+    def __init__(self, language: str = "en", **options):
+        super().__init__(language)
+        self.options = options
+        self._sentence = self._make(effective_order=True)
+        self._corpus = self._make()
+
+    def score(self, output: str, reference: str) -> Score:
+        return Score(round(self._sentence.sentence_score(output, [reference]).score, 4))
+
+    def aggregate(self, outputs, references, scores) -> float:
+        return round(self._corpus.corpus_score(outputs, [references]).score, 4)
+
+    @property
+    def signature(self) -> str:
+        """sacrebleu's reproducibility signature (one reference per example, as scored here)."""
+        self._corpus.corpus_score(["x"], [["x"]])  # sacrebleu signs only a metric that has scored
+        return str(self._corpus.get_signature())
+
+
+class Bleu(_Sacre):
+    """Corpus BLEU (0–100); `tokenize` defaults to `zh` for Chinese, `13a` otherwise."""
+
+    name = "bleu"
+
+    def _make(self, effective_order: bool = False):
+        tokenize = self.options.get("tokenize", _TOKENIZE_BY_LANGUAGE.get(self.language.split("-")[0], "13a"))
+        return BLEU(tokenize=tokenize, effective_order=effective_order)
+
+
+class Chrf(_Sacre):
+    """Corpus chrF (0–100); `word_order: 2` gives chrF++."""
+
+    name = "chrf"
+
+    def _make(self, effective_order: bool = False):
+        return CHRF(word_order=int(self.options.get("word_order", 0)))

@@ -1,0 +1,102 @@
+"""Loading models and rendering prompts: the model contract the rest of the harness uses.
+
+A `Model` does three things: render chat messages to the prompt text it is trained and
+evaluated on, generate outputs for prompts, and score references (token loss). Anything
+transformers loads as a causal LM or an encoder-decoder fits, plus PEFT adapters over either.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import HarnessError
+
+TINY = "tiny"
+
+
+def device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def compute_dtype():
+    """fp32 on CPU (bf16 is emulated there and far slower), bf16 on GPU."""
+    import torch
+
+    return torch.bfloat16 if device() == "cuda" else torch.float32
+
+
+@dataclass
+class Model:
+    model: Any
+    tokenizer: Any
+    encoder_decoder: bool
+    name: str
+    """How the user named it: a hub id, a directory, or `tiny`."""
+
+    @property
+    def chat(self) -> bool:
+        return not self.encoder_decoder and bool(getattr(self.tokenizer, "chat_template", None))
+
+    def render(self, messages: list[dict]) -> str:
+        """The prompt text for chat `messages`, identical in training and evaluation.
+
+        Models with a chat template get it (with the generation prompt); others, such as T5,
+        get the turns' text joined by blank lines.
+        """
+        if self.chat:
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return "\n\n".join(m["content"] for m in messages)
+
+    def encode(self, texts: list[str], **kwargs):
+        # A chat template already writes the special tokens it wants.
+        return self.tokenizer(texts, add_special_tokens=not self.chat, return_tensors="pt", padding=True, **kwargs)
+
+    def generate(self, prompts: list[str], max_new_tokens: int, stop: list[str] = (), batch_size: int = 32,
+                 progress=None) -> list[str]:
+        from .generate import generate
+
+        return generate(self, prompts, max_new_tokens, list(stop), batch_size, progress)
+
+
+def is_adapter_dir(path: Path) -> bool:
+    return (path / "adapter_config.json").is_file()
+
+
+def load_model(name: str, adapter: str | Path | None = None, suites=None, seed: int = 0) -> Model:
+    """Load `name` (a hub id, a local directory, or `tiny`), with an optional PEFT adapter on top.
+
+    A directory that holds an adapter loads its base from the adapter's config.
+    """
+    import transformers
+
+    path = name
+    if name == TINY:
+        from .tiny import tiny_model_dir
+
+        path = str(tiny_model_dir(suites or [], seed))
+    elif Path(name).is_dir() and is_adapter_dir(Path(name)) and adapter is None:
+        adapter, path = name, json.loads((Path(name) / "adapter_config.json").read_text())["base_model_name_or_path"]
+    try:
+        config = transformers.AutoConfig.from_pretrained(path, trust_remote_code=False)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    except (OSError, ValueError) as e:
+        raise HarnessError(f"cannot load model: {str(e).splitlines()[0]}", str(name)) from None
+    encoder_decoder = bool(getattr(config, "is_encoder_decoder", False))
+    auto = transformers.AutoModelForSeq2SeqLM if encoder_decoder else transformers.AutoModelForCausalLM
+    model = auto.from_pretrained(path, dtype=compute_dtype(), trust_remote_code=False)
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter))
+    model.to(device()).eval()
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    # Left padding keeps every prompt's last token at the end of the batch row for decoder-only
+    # generation; encoder-decoders attend with a mask and keep their own side.
+    if not encoder_decoder:
+        tokenizer.padding_side = "left"
+    return Model(model=model, tokenizer=tokenizer, encoder_decoder=encoder_decoder, name=name)

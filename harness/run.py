@@ -1,0 +1,231 @@
+"""A run: evaluate the base model, tune it with each backend, evaluate each tuned model.
+
+Each finished step is written to the run directory at once (atomically), so a run that stops
+half way resumes where it stopped (`harness run --resume RUN_DIR`). Tuned models are always
+evaluated as reloaded from disk: what is measured is what was saved.
+"""
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from backends import TrainExample, get_backend
+
+from . import settings as backend_settings
+from .errors import HarnessError
+from .evaluate import evaluate_suite, suite_metrics
+from .models import TINY, device, load_model
+from .record import BASE, BackendRun, Cost, RunRecord, SuiteInfo, load_record, save_predictions, save_record
+from .resources import measure
+from .suite import Suite, find_suites, load_suite
+
+DEFAULT_SUITES = "suites"
+DEFAULT_BACKENDS = ("full", "lora")
+PACKAGES = ("torch", "transformers", "trl", "peft", "datasets", "accelerate", "sacrebleu", "jinja2", "pydantic", "numpy")
+TINY_NOTE = ("`tiny` is a small Llama-architecture model with random weights, built by the harness; "
+             "its tokenizer was trained on the suites' training text. Near-zero scores before tuning are expected.")
+
+
+@dataclass
+class RunRequest:
+    suites: list[str] = field(default_factory=lambda: [DEFAULT_SUITES])
+    model: str = TINY
+    backends: list[str] = field(default_factory=lambda: list(DEFAULT_BACKENDS))
+    seed: int = 0
+    overrides: dict = field(default_factory=dict)
+    """User settings by backend (see harness.settings)."""
+    batch_size: int = 32
+    adapter: str | None = None
+    """A PEFT adapter applied to the model for every evaluation (evaluation-only runs)."""
+
+
+@dataclass
+class Plan:
+    request: RunRequest
+    suites: list[Suite]
+    model_path: str
+    settings: dict
+    config_key: str
+    environment: dict
+
+
+def plan(request: RunRequest) -> Plan:
+    """Load and validate everything a run needs; no model is evaluated or trained yet."""
+    if len(set(request.backends)) != len(request.backends):
+        raise HarnessError("a backend is named twice", "--backend")
+    if BASE in request.backends:
+        raise HarnessError(f"'{BASE}' names the untuned model; it is not a backend", "--backend")
+    suites = [load_suite(p) for p in find_suites(request.suites)]
+    names = [s.name for s in suites]
+    if len(set(names)) != len(names):
+        raise HarnessError(f"two suites share a name: {sorted(n for n in names if names.count(n) > 1)[0]}", "--suite")
+    if request.backends and not any(s.train for s in suites):
+        raise HarnessError("no suite has a train split to tune on", "--suite")
+    model_path = resolve_model_path(request.model, suites, request.seed)
+    settings = {b: backend_settings.resolve(b, model_path, request.overrides).model_dump(mode="json") for b in request.backends}
+    env = environment()
+    key = config_key(request, suites, model_path, settings, env["code_hash"])
+    return Plan(request, suites, model_path, settings, key, env)
+
+
+def resolve_model_path(model: str, suites: list[Suite], seed: int) -> str:
+    if model == TINY:
+        from .tiny import tiny_model_dir
+
+        return str(tiny_model_dir(suites, seed))
+    return str(Path(model).resolve()) if Path(model).exists() else model
+
+
+def config_key(request: RunRequest, suites: list[Suite], model_path: str, settings: dict, code_hash: str) -> str:
+    """Everything that decides the results (not the batch size: results must not depend on it)."""
+    model_id = Path(model_path).name if request.model == TINY else request.model
+    if request.adapter:
+        model_id = [model_id, str(Path(request.adapter).resolve())]
+    blob = json.dumps([model_id, [s.content_hash for s in suites], settings, request.seed, code_hash], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def code_hash() -> str:
+    """Hash of the harness and backend sources: a change to them may change results."""
+    import backends
+
+    digest = hashlib.sha256()
+    for package in (Path(__file__).parent, Path(backends.__file__).parent):
+        for path in sorted(package.rglob("*.py")):
+            digest.update(path.relative_to(package.parent).as_posix().encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def environment() -> dict:
+    def pkg(name):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                                cwd=Path(__file__).parent).stdout.strip() or None
+    except (OSError, subprocess.TimeoutExpired):
+        commit = None
+    return {
+        "python": sys.version.split()[0], "platform": platform.platform(), "device": device(),
+        "packages": {name: pkg(name) for name in PACKAGES}, "git_commit": commit, "code_hash": code_hash(),
+    }
+
+
+def new_record(p: Plan, run_id: str) -> RunRecord:
+    return RunRecord(
+        run_id=run_id, status="running", created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        model=p.request.model, model_path=p.model_path, adapter=p.request.adapter, model_note=TINY_NOTE if p.request.model == TINY else "",
+        seed=p.request.seed, requested_backends=p.request.backends, overrides=p.request.overrides,
+        environment=p.environment, config_key=p.config_key,
+        suites=[SuiteInfo(
+            name=s.name, version=s.spec.version, content_hash=s.content_hash, path=str(s.path),
+            language=s.spec.language, n_train=len(s.train), n_test=len(s.test), description=s.spec.description,
+            metrics=[{"name": m.name, **m.options} for m in s.spec.metrics],
+            gates=[g.model_dump(exclude_none=True) for g in s.spec.gates],
+        ) for s in p.suites],
+        metric_signatures={f"{s.name}/{name}": m.signature for s in p.suites
+                           for name, m in suite_metrics(s).items() if hasattr(m, "signature")},
+    )
+
+
+def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
+    """Run every step not yet done in `run_dir`, saving the record after each."""
+    run_dir = Path(run_dir)
+    try:
+        record = load_record(run_dir)
+    except HarnessError:
+        record = new_record(p, run_dir.name)
+    if record.config_key != p.config_key:
+        raise HarnessError("this run was made with other suites, model, settings or code; start a new run", str(run_dir))
+    save_record(run_dir, record)
+    if not _evaluated(record, BASE, p.suites):
+        log(f"Evaluating the base model {p.request.model} on {len(p.suites)} suite(s)")
+        _evaluate_state(load_model(p.model_path, adapter=p.request.adapter), BASE, p, run_dir, record)
+    for name in p.request.backends:
+        done = next((b for b in record.backends if b.name == name), None)
+        if done is None:
+            log(f"Tuning with {name}")
+            done = _tune(name, p, run_dir)
+            record.backends.append(done)
+            save_record(run_dir, record)
+        if not _evaluated(record, name, p.suites):
+            log(f"Evaluating {name} (reloaded from {done.artefact})")
+            _evaluate_state(load_model(str(run_dir / done.artefact)), name, p, run_dir, record)
+    record.status = "complete"
+    save_record(run_dir, record)
+    return record
+
+
+def _evaluated(record: RunRecord, state: str, suites: list[Suite]) -> bool:
+    return all(any(r.state == state and r.suite == s.name for r in record.results) for s in suites)
+
+
+def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord) -> None:
+    for suite in p.suites:
+        rows, results = evaluate_suite(model, suite, state, p.request.batch_size)
+        save_predictions(run_dir, state, suite.name, rows)
+        record.results = [r for r in record.results if (r.state, r.suite) != (state, suite.name)] + results
+        save_record(run_dir, record)
+    del model
+    gc.collect()
+
+
+def training_examples(suites: list[Suite]) -> list[TrainExample]:
+    """The union of the suites' train splits: one tuned model per backend serves every suite."""
+    return [TrainExample(ex.messages, ex.reference) for s in suites for ex in s.train]
+
+
+def _tune(name: str, p: Plan, run_dir: Path) -> BackendRun:
+    backend_cls = get_backend(name)
+    settings = backend_cls.settings_class(**p.settings[name])
+    artefact = Path("models") / name
+    backend = backend_cls()
+    with measure() as usage:
+        backend.setup(p.model_path, training_examples(p.suites), settings, p.request.seed)
+        stats = backend.train()
+        tuned = backend.save(run_dir / artefact)
+    del backend
+    gc.collect()
+    cost = Cost(
+        wall_seconds=round(usage.seconds, 2), train_seconds=round(stats.train_seconds, 2),
+        trainable_params=stats.trainable_params, total_params=stats.total_params,
+        peak_memory_mb=round(usage.peak_memory_mb, 1), memory_kind=usage.memory_kind,
+        train_tokens=stats.train_tokens, steps=stats.steps, loss_curve=stats.loss_curve,
+        tokens_per_second=round(stats.train_tokens / stats.train_seconds, 1) if stats.train_seconds > 0 else 0.0,
+    )
+    return BackendRun(name=name, settings=p.settings[name], artefact=artefact.as_posix(), kind=tuned.kind, cost=cost)
+
+
+def new_run_dir(out: Path, p: Plan) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    run_dir = Path(out) / f"{stamp}-{p.config_key[:6]}"
+    run_dir.mkdir(parents=True, exist_ok=False)
+    return run_dir
+
+
+def find_finished_run(out: Path, key: str) -> Path | None:
+    """The newest complete run under `out` made with exactly this configuration."""
+    for run_json in sorted(Path(out).glob("*/run.json"), reverse=True):
+        try:
+            record = load_record(run_json.parent)
+        except Exception:  # a foreign or older file is not a match, never an error here
+            continue
+        if record.status == "complete" and record.config_key == key:
+            return run_json.parent
+    return None
+
+
+def request_from_record(record: RunRecord) -> RunRequest:
+    return RunRequest(suites=[s.path for s in record.suites], model=record.model, backends=record.requested_backends,
+                      seed=record.seed, overrides=record.overrides, adapter=record.adapter)
