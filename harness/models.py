@@ -66,10 +66,11 @@ def is_adapter_dir(path: Path) -> bool:
     return (path / "adapter_config.json").is_file()
 
 
-def load_model(name: str, adapter: str | Path | None = None, suites=None, seed: int = 0) -> Model:
+def load_model(name: str, adapter: str | Path | None = None, suites=None, seed: int = 0, dtype=None) -> Model:
     """Load `name` (a hub id, a local directory, or `tiny`), with an optional PEFT adapter on top.
 
-    A directory that holds an adapter loads its base from the adapter's config.
+    A directory that holds an adapter loads its base from the adapter's config. `dtype` defaults
+    to `compute_dtype()`.
     """
     import transformers
 
@@ -87,7 +88,7 @@ def load_model(name: str, adapter: str | Path | None = None, suites=None, seed: 
         raise HarnessError(f"cannot load model: {str(e).splitlines()[0]}", str(name)) from None
     encoder_decoder = bool(getattr(config, "is_encoder_decoder", False))
     auto = transformers.AutoModelForSeq2SeqLM if encoder_decoder else transformers.AutoModelForCausalLM
-    model = auto.from_pretrained(path, dtype=compute_dtype(), trust_remote_code=False)
+    model = auto.from_pretrained(path, dtype=dtype or compute_dtype(), trust_remote_code=False)
     if adapter is not None:
         from peft import PeftModel
 

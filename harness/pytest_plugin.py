@@ -1,1 +1,133 @@
+"""`pytest suites/`: every gate in every collected suite.yaml becomes a test item.
 
+Item ids read like `suites/agent_tools/suite.yaml::lora::exact_match>=0.7`. With no options the
+plugin gates the default demo configuration (all suites under `suites/`, model `tiny`, backends
+full and lora), reusing a finished run with the same configuration key instead of training again.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .errors import HarnessError
+from .suite import SUITE_FILE
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("harness", "gates for instruction-tuning suites")
+    group.addoption("--harness-model", default="tiny", metavar="MODEL", help="model to gate (default: tiny)")
+    group.addoption("--harness-backend", action="append", metavar="NAME",
+                    help="backend to gate (repeatable; default: full and lora)")
+    group.addoption("--harness-run", metavar="RUN_DIR", help="gate an existing run directory without recomputing")
+    group.addoption("--harness-out", default="runs", metavar="DIR",
+                    help="where runs are looked up and made (default: runs, under the rootdir)")
+    group.addoption("--harness-seed", type=int, default=0, metavar="N", help="seed of the gated run (default: 0)")
+
+
+def pytest_collect_file(file_path: Path, parent):
+    if file_path.name == SUITE_FILE:
+        return SuiteFile.from_parent(parent, path=file_path)
+    return None
+
+
+class SuiteFile(pytest.File):
+    def collect(self):
+        from .gates import gate_states
+        from .suite import load_suite
+
+        try:
+            suite = load_suite(self.path.parent)
+        except HarnessError as e:
+            yield InvalidSuite.from_parent(self, name="valid", error=str(e))
+            return
+        runs = _runs(self.config)
+        runs.suite_dirs.append(self.path.parent.resolve())
+        for gate in suite.spec.gates:
+            for state in gate_states(gate, runs.backends()):
+                yield GateItem.from_parent(self, name=f"{state}::{gate.label}", suite=suite.name, state=state, gate=gate)
+
+
+class InvalidSuite(pytest.Item):
+    def __init__(self, *, error: str, **kwargs):
+        super().__init__(**kwargs)
+        self.error = error
+
+    def runtest(self):
+        raise GateFailure(self.error)
+
+    def repr_failure(self, excinfo):
+        return str(excinfo.value) if excinfo.errisinstance(GateFailure) else super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        # No domain: pytest would show the dots in thresholds ("0.7") as "::" in -v output.
+        return self.path, None, ""
+
+
+class GateItem(InvalidSuite):
+    def __init__(self, *, suite: str, state: str, gate, **kwargs):
+        pytest.Item.__init__(self, **kwargs)
+        self.suite, self.state, self.gate = suite, state, gate
+
+    def runtest(self):
+        from .gates import check_gate
+
+        run_dir, record = _runs(self.config).get()
+        check = check_gate(record, self.suite, self.state, self.gate, str(run_dir))
+        if not check.passed:
+            raise GateFailure(check.message)
+
+
+class GateFailure(AssertionError):
+    pass
+
+
+class _Runs:
+    """The one run every gate in this session reads, found or made on first use."""
+
+    def __init__(self, config):
+        self.config, self.suite_dirs, self._run = config, [], None
+
+    def backends(self) -> list[str]:
+        run_dir = self.config.getoption("harness_run")
+        if run_dir:
+            from .record import load_record
+
+            return [b.name for b in load_record(run_dir).backends]
+        from .run import DEFAULT_BACKENDS
+
+        return self.config.getoption("harness_backend") or list(DEFAULT_BACKENDS)
+
+    def get(self):
+        if self._run is None:
+            self._run = self._find_or_make()
+        return self._run
+
+    def _find_or_make(self):
+        from .record import load_record
+        from .run import RunRequest, execute, find_finished_run, new_run_dir, plan
+
+        given = self.config.getoption("harness_run")
+        if given:
+            return Path(given), load_record(given)
+        root = Path(self.config.rootpath)
+        default_suites = (root / "suites").resolve()
+        # Gating shipped suites means gating the demo configuration (all of them), so that a
+        # finished `harness run` is reused; other suites are run on their own.
+        inside = all(default_suites in d.parents for d in self.suite_dirs)
+        suites = [str(default_suites)] if inside else sorted(map(str, set(self.suite_dirs)))
+        request = RunRequest(suites=suites, model=self.config.getoption("harness_model"),
+                             backends=self.backends(), seed=self.config.getoption("harness_seed"))
+        p = plan(request)
+        out = root / self.config.getoption("harness_out")
+        found = find_finished_run(out, p.config_key)
+        if found is None:
+            found = new_run_dir(out, p)
+            execute(p, found)
+        return found, load_record(found)
+
+
+def _runs(config) -> _Runs:
+    if not hasattr(config, "_harness_runs"):
+        config._harness_runs = _Runs(config)
+    return config._harness_runs

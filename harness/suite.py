@@ -247,7 +247,8 @@ def _example(record: Any, fmt: str, template, where: str, default_id: str) -> Ex
     for key in _REQUIRED[fmt]:
         if not isinstance(record[key], str):
             raise HarnessError(f"field '{key}' must be a string", where)
-    user = render(template, record, where) if template is not None else record["prompt"]
+    variables = {"input": "", **record} if fmt == "alpaca" else record  # alpaca's input is optional
+    user = render(template, variables, where) if template is not None else record["prompt"]
     return Example(ex_id, [{"role": "user", "content": user}], record[out_key], record)
 
 

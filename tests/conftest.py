@@ -1,0 +1,68 @@
+"""Shared fixtures: everything offline, small suites cut from the shipped ones, one short run."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "suites"
+
+
+def cut_suite(src: str, dest: Path, n_train: int, n_test: int, **yaml_changes) -> Path:
+    """A copy of shipped suite `src` with its first n_train/n_test examples, YAML fields changed."""
+    import yaml
+
+    dest.mkdir(parents=True, exist_ok=True)
+    spec = yaml.safe_load((SHIPPED / src / "suite.yaml").read_text(encoding="utf-8"))
+    for split, n in (("train", n_train), ("test", n_test)):
+        lines = (SHIPPED / src / spec["data"][split]).read_text(encoding="utf-8").splitlines()[:n]
+        (dest / spec["data"][split]).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    spec.update(yaml_changes)
+    (dest / "suite.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return dest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def harness_cache(tmp_path_factory):
+    """tiny is built into a throwaway cache, never the user's."""
+    path = tmp_path_factory.mktemp("harness-cache")
+    os.environ["HARNESS_CACHE"] = str(path)
+    yield path
+
+
+@pytest.fixture(scope="session")
+def small_suites(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("suites")
+    cut_suite("agent_tools", root / "agent_tools", 160, 24)
+    cut_suite("translate_en_zh", root / "translate_en_zh", 80, 12)
+    return root
+
+
+@pytest.fixture(scope="session")
+def small_run(small_suites, tmp_path_factory) -> Path:
+    """One short end-to-end `harness run` (tiny model, both backends, a few steps each)."""
+    from harness.cli import main
+
+    out = tmp_path_factory.mktemp("runs")
+    code = main(["run", "--suite", str(small_suites), "--out", str(out), "--set", "full.max_steps=30",
+                 "--set", "lora.max_steps=30", "--batch-size", "7"])
+    assert code == 0
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    return run_dir
+
+
+def read_json(path: Path):
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def copy_tree(src: Path, dest: Path) -> Path:
+    shutil.copytree(src, dest)
+    return dest

@@ -1,0 +1,97 @@
+"""Backends: real TRL/PEFT training on tiny, artefacts loadable by plain transformers and peft."""
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from backends import TrainExample, available, get_backend
+from harness.errors import HarnessError
+from harness.run import resolve_model_path, training_examples
+from harness.settings import parse_overrides, resolve
+from harness.suite import find_suites, load_suite
+
+
+@pytest.fixture(scope="module")
+def base_and_data(small_suites):
+    suites = [load_suite(p) for p in find_suites([small_suites])]
+    return resolve_model_path("tiny", suites, 0), training_examples(suites)
+
+
+def tune(name, base, examples, out, **settings):
+    backend = get_backend(name)()
+    backend.setup(base, examples, get_backend(name).settings_class(**{"learning_rate": 1e-3, **settings}), seed=0)
+    stats = backend.train()
+    return backend.save(out), stats
+
+
+def test_registry_lists_builtins_and_rejects_unknown():
+    assert {"full", "lora"} <= set(available())
+    with pytest.raises(HarnessError, match="unknown backend 'qlora'"):
+        get_backend("qlora")
+
+
+def test_lora_adapter_loads_with_plain_peft(base_and_data, tmp_path):
+    from peft import PeftModel
+
+    base, examples = base_and_data
+    tuned, stats = tune("lora", base, examples, tmp_path / "lora", max_steps=4)
+    assert tuned.kind == "adapter"
+    assert (tmp_path / "lora" / "adapter_model.safetensors").is_file()
+    assert stats.steps == 4 and 0 < stats.trainable_params < stats.total_params and stats.loss_curve
+    plain = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), str(tmp_path / "lora"))
+    ids = AutoTokenizer.from_pretrained(base)("<|user|>hi<|end|><|assistant|>", return_tensors="pt")
+    with torch.no_grad():
+        tuned_logits = plain(**ids).logits
+        with plain.disable_adapter():
+            base_logits = plain(**ids).logits
+    assert not torch.allclose(tuned_logits, base_logits)  # the adapter is applied and changes the model
+
+
+def test_full_model_loads_with_plain_transformers(base_and_data, tmp_path):
+    base, examples = base_and_data
+    tuned, stats = tune("full", base, examples, tmp_path / "full", max_steps=3)
+    assert tuned.kind == "full" and stats.trainable_params == stats.total_params
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "full")
+    before = AutoModelForCausalLM.from_pretrained(base)
+    assert any(not torch.equal(a, b) for a, b in zip(model.parameters(), before.parameters()))
+
+
+def test_completion_only_loss_masks_the_prompt(base_and_data):
+    base, examples = base_and_data
+    backend = get_backend("full")()
+    backend.setup(base, examples[:4], get_backend("full").settings_class(max_steps=1), seed=0)
+    row = backend.trainer.train_dataset[0]
+    prompt_len = next(i for i, label in enumerate(row["labels"]) if label != -100)
+    assert all(label == -100 for label in row["labels"][:prompt_len])
+    tokens = backend.loaded.tokenizer.convert_ids_to_tokens(row["input_ids"])
+    assert tokens[prompt_len - 1] == "<|assistant|>" and tokens[-1] == "<|end|>"
+
+
+def test_settings_layers_and_errors(base_and_data, tmp_path):
+    base, _ = base_and_data
+    lora = resolve("lora", base, {})
+    assert lora.modules_to_save == ["embed_tokens", "lm_head"]  # tiny's recommendation
+    assert get_backend("lora").settings_class.model_fields["learning_rate"].default == pytest.approx(
+        10 * get_backend("full").settings_class.model_fields["learning_rate"].default)
+    config = tmp_path / "b.yaml"
+    config.write_text("lora: {r: 4, epochs: 1}\n")
+    overrides = parse_overrides(str(config), ["lora.r=8", "full.learning_rate=0.01"])
+    assert resolve("lora", base, overrides).r == 8 and resolve("lora", base, overrides).epochs == 1
+    with pytest.raises(HarnessError, match="'lora.r'"):
+        resolve("lora", base, parse_overrides(None, ["lora.r=-1"]))
+    with pytest.raises(HarnessError, match="'lora.rank'"):
+        resolve("lora", base, parse_overrides(None, ["lora.rank=4"]))
+    with pytest.raises(HarnessError, match="BACKEND.FIELD=VALUE"):
+        parse_overrides(None, ["r=4"])
+
+
+def test_zero_steps_trains_nothing(base_and_data, tmp_path):
+    base, examples = base_and_data
+    _, stats = tune("full", base, examples, tmp_path / "z", max_steps=0)
+    assert stats.steps == 0 and stats.train_tokens == 0
+
+
+def test_examples_are_the_union_of_train_splits(base_and_data):
+    _, examples = base_and_data
+    assert all(isinstance(e, TrainExample) for e in examples) and len(examples) == 160 + 80

@@ -1,0 +1,120 @@
+"""End to end on a tiny setting: run → record → predictions → report → gates; other model kinds."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from harness.cli import main
+from harness.record import load_predictions, load_record
+from reports import render_report
+
+from .conftest import cut_suite, read_json
+
+pytest_plugins = ["pytester"]
+
+
+def test_run_writes_record_predictions_and_report(small_run):
+    record = load_record(small_run)
+    assert record.status == "complete" and record.model == "tiny" and record.model_note
+    assert [b.name for b in record.backends] == ["full", "lora"]
+    states = {(r.state, r.suite, r.metric): r for r in record.results}
+    for state in ("base", "full", "lora"):
+        assert states[(state, "agent_tools", "exact_match")].n == 24
+        assert states[(state, "translate_en_zh", "bleu")].n == 12
+        rows = load_predictions(small_run, state, "agent_tools")
+        assert len(rows) == 24 and {"prompt", "reference", "output", "scores"} <= set(rows[0])
+        # the aggregate is the mean of the per-example scores it was computed from
+        assert states[(state, "agent_tools", "tool_name")].value == pytest.approx(
+            sum(r["scores"]["tool_name"] for r in rows) / 24)
+    for b in record.backends:
+        assert b.cost.steps == 30 and b.cost.train_tokens > 0 and b.cost.peak_memory_mb > 0 and b.cost.loss_curve
+        assert (small_run / b.artefact).is_dir()
+    assert record.backends[1].cost.trainable_params < record.backends[1].cost.total_params
+    raw = read_json(small_run / "run.json")
+    assert raw["schema_version"] == 1 and raw["environment"]["packages"]["trl"]
+    assert "tok:zh" in raw["metric_signatures"]["translate_en_zh/bleu"]
+    html = (small_run / "report" / "index.html").read_text(encoding="utf-8")
+    assert "agent_tools" in html and "Cost per backend" in html and "http://" not in html and "https://" not in html
+
+
+def test_report_escapes_model_output(small_run, tmp_path):
+    run = shutil.copytree(small_run, tmp_path / "run")
+    path = run / "predictions" / "full" / "agent_tools.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    rows[0]["output"] = '<script>alert(1)</script>"><img src=x onerror=alert(2)>{{ 7*7 }}'
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    html = render_report(run).read_text(encoding="utf-8")
+    assert "<script>alert(1)" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "{{ 7*7 }}" in html
+
+
+def test_resume_finishes_a_run_that_stopped(small_run, tmp_path):
+    run = shutil.copytree(small_run, tmp_path / "run")
+    record = read_json(run / "run.json")
+    record["status"] = "running"
+    record["results"] = [r for r in record["results"] if r["state"] != "lora"]
+    (run / "run.json").write_text(json.dumps(record))
+    weights = (run / "models" / "full" / "model.safetensors").stat().st_mtime_ns
+    assert main(["run", "--resume", str(run)]) == 0
+    resumed, original = load_record(run), load_record(small_run)
+    assert resumed.status == "complete"
+    assert [r.model_dump() for r in resumed.results if r.state == "lora"] == \
+        [r.model_dump() for r in original.results if r.state == "lora"]
+    assert (run / "models" / "full" / "model.safetensors").stat().st_mtime_ns == weights  # not retrained
+
+
+def test_gates_pass_and_fail_with_a_clear_message(small_run, tmp_path, pytester):
+    record = load_record(small_run)
+    full_em = record.value("full", "agent_tools", "tool_name")
+    suite = cut_suite("agent_tools", pytester.path / "suites" / "agent_tools", 1, 1, gates=[
+        {"metric": "tool_name", "min": 0.0},
+        {"metric": "tool_name", "min": 1.01, "states": ["full"]},
+        {"metric": "tool_name", "min_delta": -1.0},
+    ])
+    result = pytester.runpytest(str(suite / "suite.yaml"), "--harness-run", str(small_run), "-v",
+                                "-W", "ignore::pytest.PytestAssertRewriteWarning")
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines([
+        "*suite.yaml::full::tool_name>=1.01 FAILED*",
+        "*suite.yaml::lora::tool_name>=base-1 PASSED*",
+    ])
+    failure = result.stdout.str()
+    assert f"full tool_name = {full_em:.4f}" in failure and "threshold 1.01" in failure and str(small_run) in failure
+    assert result.ret == 1
+
+
+def test_invalid_suite_fails_the_gate_run(pytester):
+    bad = pytester.path / "suites" / "broken"
+    bad.mkdir(parents=True)
+    (bad / "suite.yaml").write_text("name: broken\nversion: 1\n")
+    result = pytester.runpytest(str(bad / "suite.yaml"))
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*suite.yaml*field 'data'*Field required*"])
+
+
+def test_eval_only_with_an_adapter(small_run, small_suites, tmp_path):
+    record = load_record(small_run)
+    adapter = small_run / "models" / "lora"
+    assert main(["eval", "--model", record.model_path, "--adapter", str(adapter), "--suite",
+                 str(small_suites / "agent_tools"), "--out", str(tmp_path)]) == 0
+    (run,) = tmp_path.iterdir()
+    evaluated = load_record(run)
+    assert evaluated.backends == [] and evaluated.adapter == str(adapter)
+    assert evaluated.value("base", "agent_tools", "exact_match") == record.value("lora", "agent_tools", "exact_match")
+
+
+def test_tune_only_writes_model_and_cost(small_suites, tmp_path):
+    out = tmp_path / "tuned"
+    assert main(["tune", "--backend", "lora", "--model", "tiny", "--suite", str(small_suites / "agent_tools"),
+                 "--out", str(out), "--set", "lora.max_steps=2"]) == 0
+    cost = read_json(out / "cost.json")
+    assert cost["steps"] == 2 and cost["settings"]["r"] == 16 and (out / "adapter_config.json").is_file()
+
+
+def test_cli_errors_are_one_line_and_nonzero(small_suites, capsys):
+    assert main(["run", "--suite", str(small_suites), "--backend", "qlora"]) == 2
+    assert "unknown backend 'qlora'" in capsys.readouterr().err
+    assert main(["run", "--suite", "/nonexistent/suite"]) == 2
+    assert "no such suite folder" in capsys.readouterr().err
