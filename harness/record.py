@@ -32,6 +32,8 @@ class SuiteInfo(_Record):
     metrics: list[dict]
     """The suite's metric specs (name and options), in order."""
     gates: list[dict]
+    rubric: dict = {}
+    """The suite's rubric for human raters (criteria with anchored levels 1–5, show_reference)."""
     description: str = ""
 
 

@@ -133,6 +133,7 @@ def new_record(p: Plan, run_id: str) -> RunRecord:
             language=s.spec.language, n_train=len(s.train), n_test=len(s.test), description=s.spec.description,
             metrics=[{"name": m.name, **m.options} for m in s.spec.metrics],
             gates=[g.model_dump(exclude_none=True) for g in s.spec.gates],
+            rubric=s.spec.rubric.model_dump(mode="json"),
         ) for s in p.suites],
         metric_signatures={f"{s.name}/{name}": m.signature for s in p.suites
                            for name, m in suite_metrics(s).items() if hasattr(m, "signature")},

@@ -74,6 +74,43 @@ class GateSpec(_Strict):
         return f"{self.metric}>=base{self.min_delta:+g}"
 
 
+class Criterion(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    description: str
+    """What the rater judges, in one sentence."""
+    levels: dict[int, str]
+    """Score → anchored description, for every score from 1 to 5."""
+
+    @field_validator("levels")
+    @classmethod
+    def _one_to_five(cls, v):
+        if sorted(v) != [1, 2, 3, 4, 5]:
+            raise ValueError("levels must describe each score 1, 2, 3, 4 and 5")
+        return v
+
+
+class Rubric(_Strict):
+    """What human raters see and score (rating sheets)."""
+
+    criteria: list[Criterion] = Field(min_length=1)
+    show_reference: bool = True
+    """Whether raters see the reference output beside the model's."""
+
+
+DEFAULT_RUBRIC = Rubric(criteria=[
+    Criterion(name="helpfulness", description="Does the output do what the request asked?", levels={
+        1: "Ignores or misreads the request.", 2: "Addresses the request but is mostly unusable.",
+        3: "Partly does what was asked; a user would need to fix it.", 4: "Does what was asked with a minor flaw.",
+        5: "Does exactly what was asked."}),
+    Criterion(name="correctness", description="Is the content accurate (facts, values, arguments)?", levels={
+        1: "Wrong throughout.", 2: "More wrong than right.", 3: "Some errors that matter.",
+        4: "One small error that barely matters.", 5: "Entirely correct."}),
+    Criterion(name="fluency", description="Is it well-formed and natural in its language or format?", levels={
+        1: "Unreadable or malformed.", 2: "Hard to read; many errors.", 3: "Understandable with noticeable errors.",
+        4: "Natural with a slip or two.", 5: "Fully natural and well-formed."}),
+])
+
+
 class SuiteSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     version: str
@@ -86,6 +123,8 @@ class SuiteSpec(_Strict):
     generation: GenerationSpec = GenerationSpec()
     metrics: list[MetricSpec] = Field(min_length=1)
     gates: list[GateSpec] = []
+    rubric: Rubric = DEFAULT_RUBRIC
+    """Criteria for human rating sheets; helpfulness, correctness and fluency by default."""
 
     @field_validator("version", mode="before")
     @classmethod
