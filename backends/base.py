@@ -83,3 +83,8 @@ class Backend(ABC):
     @abstractmethod
     def save(self, out_dir: Path) -> TunedModel:
         """Write the tuned artefact to `out_dir`."""
+
+    def tuned_in_memory(self):
+        """After `save`: the tuned model as trained, as a `harness.models.Model`, so the harness can
+        check that the saved artefact reproduces it. None when a backend cannot offer it."""
+        return None

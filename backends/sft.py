@@ -104,6 +104,13 @@ class SFTBackend(Backend):
         self._scratch.cleanup()
         return TunedModel(out_dir, "adapter" if self.adapter else "full")
 
+    def tuned_in_memory(self):
+        from harness.models import Model, compute_dtype
+
+        model = self.trainer.model.to(compute_dtype()).eval()
+        return Model(model=model, tokenizer=self.loaded.tokenizer, encoder_decoder=self.loaded.encoder_decoder,
+                     name=f"{self.name} (in memory)")
+
 
 class _ProgressBar(TrainerCallback):
     """One bar per training run, with the latest logged loss beside it."""

@@ -55,6 +55,29 @@ class Model:
         # A chat template already writes the special tokens it wants.
         return self.tokenizer(texts, add_special_tokens=not self.chat, return_tensors="pt", padding=True, **kwargs)
 
+    def token_loss(self, prompts: list[str], references: list[str]) -> float:
+        """Mean negative log-likelihood per reference token, given each prompt (teacher-forced)."""
+        import torch
+
+        total, count = 0.0, 0
+        device = self.model.device
+        for prompt, reference in zip(prompts, references):
+            with torch.inference_mode():
+                if self.encoder_decoder:
+                    enc = self.tokenizer(prompt, return_tensors="pt").to(device)
+                    labels = self.tokenizer(text_target=reference, return_tensors="pt")["input_ids"].to(device)
+                    logits = self.model(**enc, labels=labels).logits[0]
+                    targets = labels[0]
+                else:
+                    tail = reference + (self.tokenizer.eos_token or "")
+                    prompt_ids = self.encode([prompt])["input_ids"][0]
+                    full = self.encode([prompt + tail])["input_ids"].to(device)
+                    logits = self.model(input_ids=full).logits[0, len(prompt_ids) - 1:-1]
+                    targets = full[0, len(prompt_ids):]
+                nll = torch.nn.functional.cross_entropy(logits.float(), targets, reduction="sum")
+            total, count = total + float(nll), count + int(targets.numel())
+        return total / count if count else float("nan")
+
     def generate(self, prompts: list[str], max_new_tokens: int, stop: list[str] = (), batch_size: int = 32,
                  progress=None) -> list[str]:
         from .generate import generate

@@ -23,6 +23,8 @@ def pytest_addoption(parser):
     group.addoption("--harness-out", default="runs", metavar="DIR",
                     help="where runs are looked up and made (default: runs, under the rootdir)")
     group.addoption("--harness-seed", type=int, default=0, metavar="N", help="seed of the gated run (default: 0)")
+    group.addoption("--harness-baseline", metavar="RUN_DIR",
+                    help="no_significant_regression gates compare against the same state of this run")
 
 
 def pytest_collect_file(file_path: Path, parent):
@@ -71,9 +73,12 @@ class GateItem(InvalidSuite):
 
     def runtest(self):
         from .gates import check_gate
+        from .record import load_record
 
         run_dir, record = _runs(self.config).get()
-        check = check_gate(record, self.suite, self.state, self.gate, str(run_dir))
+        baseline_dir = self.config.getoption("harness_baseline")
+        baseline = (baseline_dir, load_record(baseline_dir)) if baseline_dir else None
+        check = check_gate(record, self.suite, self.state, self.gate, str(run_dir), baseline)
         if not check.passed:
             raise GateFailure(check.message)
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from .errors import HarnessError
 from .files import read_jsonl, write_json, write_jsonl
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RUN_FILE = "run.json"
 BASE = "base"
 
@@ -75,6 +75,43 @@ class Result(_Record):
     value: float
     n: int
     """Examples the value is computed over."""
+    ci_low: float | None = None
+    ci_high: float | None = None
+    """95% confidence interval: Wilson for pass/fail metrics, seeded bootstrap over examples for corpus metrics."""
+    ci_method: str | None = None
+
+
+class Comparison(_Record):
+    """One state against another on the same test examples (paired)."""
+
+    suite: str
+    metric: str
+    baseline: str
+    """The state compared against (`base`, or another backend)."""
+    state: str
+    delta: float
+    """state − baseline."""
+    ci_low: float
+    ci_high: float
+    """Paired bootstrap 95% interval of the delta (seeded, resampling examples)."""
+    test: str
+    """`mcnemar-exact` for pass/fail metrics; `approximate-randomization` (sacrebleu PairedTest) for corpus
+    metrics; `identical outputs` when both states said the same everywhere (p = 1, no test run)."""
+    p_value: float
+    p_holm: float
+    """Holm-adjusted over every comparison of the run."""
+    significant: bool
+    """p_holm < alpha."""
+    verdict: str
+    """`gain`, `loss` or `no detectable change`."""
+    mde: float | None = None
+    """Minimum detectable effect at this n (80% power, two-sided alpha), in the metric's units; None for corpus metrics."""
+    table: dict | None = None
+    """Pass/fail metrics: {both_pass, only_baseline, only_state, both_fail} counts."""
+    p_values: dict = {}
+    """Every p-value computed, by test (`bs` and `ar` for sacrebleu's paired bootstrap and randomization)."""
+    signature: str | None = None
+    """sacrebleu's signature of the significance test (seed, resamples, tokenizer)."""
 
 
 class RunRecord(_Record):
@@ -105,6 +142,14 @@ class RunRecord(_Record):
     metric_signatures: dict[str, str] = {}
     """sacrebleu signatures by `suite/metric`, for reproducing BLEU and chrF."""
     results: list[Result] = []
+    alpha: float = 0.05
+    """Significance level for `Comparison.significant` and the significance gates."""
+    comparisons: list[Comparison] = []
+    checks: dict = {}
+    """Validity checks: `model_changed`, `reload_equivalence`, `batch_invariance` (by state),
+    `contamination` (by suite), each with its counts and an `ok` flag."""
+    retention: dict = {}
+    """Per backend and retention suite: mean token loss on the references before and after tuning."""
 
     def value(self, state: str, suite: str, metric: str) -> float | None:
         return next((r.value for r in self.results if (r.state, r.suite, r.metric) == (state, suite, metric)), None)

@@ -19,9 +19,12 @@ from pathlib import Path
 
 from backends import TrainExample, get_backend
 
+from . import checks
 from . import settings as backend_settings
+from .analysis import analyse, failed_checks, in_memory_path
 from .errors import HarnessError
-from .evaluate import evaluate_suite, suite_metrics
+from .evaluate import evaluate_suite, generate_for, suite_metrics
+from .files import write_json
 from .models import TINY, device, load_model
 from .record import BASE, BackendRun, Cost, RunRecord, SuiteInfo, load_record, save_predictions, save_record
 from .resources import measure
@@ -67,7 +70,7 @@ def plan(request: RunRequest) -> Plan:
     names = [s.name for s in suites]
     if len(set(names)) != len(names):
         raise HarnessError(f"two suites share a name: {sorted(n for n in names if names.count(n) > 1)[0]}", "--suite")
-    if request.backends and not any(s.train for s in suites):
+    if request.backends and not any(s.train for s in suites if s.spec.role == "task"):
         raise HarnessError("no suite has a train split to tune on", "--suite")
     model_path = resolve_model_path(request.model, suites, request.seed)
     settings = {b: backend_settings.resolve(b, model_path, request.overrides).model_dump(mode="json") for b in request.backends}
@@ -135,6 +138,7 @@ def new_record(p: Plan, run_id: str) -> RunRecord:
             gates=[g.model_dump(exclude_none=True) for g in s.spec.gates],
             rubric=s.spec.rubric.model_dump(mode="json"),
         ) for s in p.suites],
+        checks={"contamination": {s.name: checks.contamination(s) for s in p.suites}},
         metric_signatures={f"{s.name}/{name}": m.signature for s in p.suites
                            for name, m in suite_metrics(s).items() if hasattr(m, "signature")},
     )
@@ -163,8 +167,12 @@ def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
         if not _evaluated(record, name, p.suites):
             log(f"Evaluating {name} (reloaded from {done.artefact})")
             _evaluate_state(load_model(str(run_dir / done.artefact)), name, p, run_dir, record)
+    analyse(record, run_dir, p.suites, p.request.seed)
     record.status = "complete"
     save_record(run_dir, record)
+    for state in record.states:
+        for problem in failed_checks(record, state):
+            log(f"WARNING: {state}: {problem}")
     return record
 
 
@@ -173,18 +181,28 @@ def _evaluated(record: RunRecord, state: str, suites: list[Suite]) -> bool:
 
 
 def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord) -> None:
+    batched, single = {}, {}
     for suite in p.suites:
-        rows, results = evaluate_suite(model, suite, state, p.request.batch_size)
+        rows, results = evaluate_suite(model, suite, state, p.request.batch_size, p.request.seed)
+        sample = suite.test[:checks.SAMPLE]
+        batched |= {f"{suite.name}/{r['id']}": r["output"] for r in rows[:checks.SAMPLE]}
+        single |= {f"{suite.name}/{ex.id}": out for ex, out in zip(sample, generate_for(model, suite, sample, 1))}
+        if suite.spec.role == "retention":
+            loss = model.token_loss([model.render(ex.messages) for ex in suite.test], [ex.reference for ex in suite.test])
+            record.retention.setdefault(suite.name, {})[state] = round(loss, 6)
         save_predictions(run_dir, state, suite.name, rows)
         record.results = [r for r in record.results if (r.state, r.suite) != (state, suite.name)] + results
         save_record(run_dir, record)
+    record.checks.setdefault("batch_invariance", {})[state] = checks.compare_outputs(single, batched)
+    save_record(run_dir, record)
     del model
     gc.collect()
 
 
 def training_examples(suites: list[Suite]) -> list[TrainExample]:
-    """The union of the suites' train splits: one tuned model per backend serves every suite."""
-    return [TrainExample(ex.messages, ex.reference) for s in suites for ex in s.train]
+    """The union of the task suites' train splits: one tuned model per backend serves every
+    suite. Retention suites are never trained on."""
+    return [TrainExample(ex.messages, ex.reference) for s in suites if s.spec.role == "task" for ex in s.train]
 
 
 def _tune(name: str, p: Plan, run_dir: Path) -> BackendRun:
@@ -196,7 +214,12 @@ def _tune(name: str, p: Plan, run_dir: Path) -> BackendRun:
         backend.setup(p.model_path, training_examples(p.suites), settings, p.request.seed)
         stats = backend.train()
         tuned = backend.save(run_dir / artefact)
-    del backend
+    in_memory = backend.tuned_in_memory()
+    if in_memory is not None:  # outputs of the model as trained, for the reload check
+        sample = {f"{s.name}/{ex.id}": out for s in p.suites
+                  for ex, out in zip(s.test[:checks.SAMPLE], generate_for(in_memory, s, s.test[:checks.SAMPLE]))}
+        write_json(in_memory_path(run_dir, name), sample)
+    del backend, in_memory
     gc.collect()
     cost = Cost(
         wall_seconds=round(usage.seconds, 2), train_seconds=round(stats.train_seconds, 2),

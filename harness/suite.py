@@ -51,27 +51,57 @@ class MetricSpec(_Strict):
         return dict(self.model_extra or {})
 
 
+_GATE_KINDS = ("min", "min_delta", "significant_gain", "no_significant_regression", "max_overlap")
+
+
+def _set(value) -> bool:
+    """A threshold is set when given; `false` switches a boolean gate off (0 is a threshold)."""
+    return value is not None and value is not False
+
+
 class GateSpec(_Strict):
-    metric: str
+    """One threshold. Exactly one of min, min_delta, significant_gain, no_significant_regression
+    or max_overlap is set; all but max_overlap name a metric."""
+
+    metric: str | None = None
     """The metric this gate reads."""
     min: float | None = None
     """Passes when the tuned state's value is at least this."""
     min_delta: float | None = None
     """Passes when the tuned state's value minus base's is at least this."""
+    significant_gain: bool | None = None
+    """Passes when the tuned state beats base with a Holm-adjusted p below the run's alpha."""
+    no_significant_regression: bool | None = None
+    """Fails when the tuned state is significantly worse than base (or than the same state of a
+    baseline run, with pytest's --harness-baseline)."""
+    max_overlap: float | None = Field(None, ge=0, le=1)
+    """Fails when more than this fraction of test prompts also occur (normalised) in train."""
     states: list[str] | None = None
     """Tuned states this gate applies to; all of them when omitted."""
 
     @model_validator(mode="after")
     def _one_threshold(self):
-        if (self.min is None) == (self.min_delta is None):
-            raise ValueError("a gate needs exactly one of `min` or `min_delta`")
+        kinds = [k for k in _GATE_KINDS if _set(getattr(self, k))]
+        if len(kinds) != 1:
+            raise ValueError("a gate needs exactly one of `min`, `min_delta`, `significant_gain: true`, "
+                             "`no_significant_regression: true` or `max_overlap`")
+        if (self.metric is None) != (self.kind == "max_overlap"):
+            raise ValueError("`max_overlap` gates take no metric; every other gate needs one")
         return self
 
     @property
+    def kind(self) -> str:
+        return next(k for k in _GATE_KINDS if _set(getattr(self, k)))
+
+    @property
     def label(self) -> str:
-        if self.min is not None:
-            return f"{self.metric}>={self.min:g}"
-        return f"{self.metric}>=base{self.min_delta:+g}"
+        return {
+            "min": lambda: f"{self.metric}>={self.min:g}",
+            "min_delta": lambda: f"{self.metric}>=base{self.min_delta:+g}",
+            "significant_gain": lambda: f"{self.metric}:significant_gain",
+            "no_significant_regression": lambda: f"{self.metric}:no_significant_regression",
+            "max_overlap": lambda: f"overlap<={self.max_overlap:g}",
+        }[self.kind]()
 
 
 class Criterion(_Strict):
@@ -115,6 +145,9 @@ class SuiteSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     version: str
     description: str = ""
+    role: Literal["task", "retention"] = "task"
+    """`retention`: a general suite never trained on, gated against forgetting (by default every
+    metric gets `no_significant_regression`)."""
     language: str = "en"
     """BCP-47 language of the outputs; picks the BLEU/chrF tokenizer (`zh` → sacrebleu's `zh`)."""
     data: DataSpec
@@ -125,6 +158,13 @@ class SuiteSpec(_Strict):
     gates: list[GateSpec] = []
     rubric: Rubric = DEFAULT_RUBRIC
     """Criteria for human rating sheets; helpfulness, correctness and fluency by default."""
+
+    @model_validator(mode="after")
+    def _retention_gates(self):
+        if self.role == "retention" and not self.gates:
+            gates = [GateSpec(metric=m.name, no_significant_regression=True) for m in self.metrics]
+            object.__setattr__(self, "gates", gates)
+        return self
 
     @field_validator("version", mode="before")
     @classmethod
@@ -150,7 +190,7 @@ class SuiteSpec(_Strict):
             make_metric(m.name, self.language, m.options)  # raises ValueError on bad options
         names = {m.name for m in self.metrics}
         for i, g in enumerate(self.gates):
-            if g.metric not in names:
+            if g.metric is not None and g.metric not in names:
                 raise ValueError(f"gates[{i}]: metric {g.metric!r} is not in this suite's metrics")
         return self
 

@@ -33,7 +33,7 @@ def test_run_writes_record_predictions_and_report(small_run):
         assert (small_run / b.artefact).is_dir()
     assert record.backends[1].cost.trainable_params < record.backends[1].cost.total_params
     raw = read_json(small_run / "run.json")
-    assert raw["schema_version"] == 1 and raw["environment"]["packages"]["trl"]
+    assert raw["schema_version"] == 2 and raw["environment"]["packages"]["trl"]
     assert "tok:zh" in raw["metric_signatures"]["translate_en_zh/bleu"]
     html = (small_run / "report" / "index.html").read_text(encoding="utf-8")
     assert "agent_tools" in html and "Cost per backend" in html and "http://" not in html and "https://" not in html

@@ -94,7 +94,7 @@ def test_unknown_metric_and_gate_on_unlisted_metric(tmp_path):
     spec = basic_spec(gates=[{"metric": "bleu", "min": 1}])
     assert "gates[0]" in error_of(write_suite(tmp_path / "b", spec, ROWS, ROWS))
     spec = basic_spec(gates=[{"metric": "exact_match", "min": 1, "min_delta": 0.1}])
-    assert "exactly one of `min` or `min_delta`" in error_of(write_suite(tmp_path / "c", spec, ROWS, ROWS))
+    assert "exactly one of `min`, `min_delta`" in error_of(write_suite(tmp_path / "c", spec, ROWS, ROWS))
     spec = basic_spec(metrics=[{"name": "exact_match", "parse": "xml"}])
     assert "parse must be" in error_of(write_suite(tmp_path / "d", spec, ROWS, ROWS))
 

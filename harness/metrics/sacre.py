@@ -23,6 +23,20 @@ class _Sacre(Metric):
     def aggregate(self, outputs, references, scores) -> float:
         return round(self._corpus.corpus_score(outputs, [references]).score, 4)
 
+    # Sentence statistics let bootstrap resamples re-score a corpus by summing rows, without
+    # re-tokenising (the same trick sacrebleu's own significance tests use).
+    def sentence_stats(self, outputs: list[str], references: list[str]):
+        import numpy as np
+
+        return np.array(self._corpus._extract_corpus_statistics(outputs, [references]), dtype="float64")
+
+    def score_from_stats(self, summed) -> float:
+        return float(self._corpus._compute_score_from_stats(summed).score)
+
+    @property
+    def sacrebleu_metric(self):
+        return self._make()
+
     @property
     def signature(self) -> str:
         """sacrebleu's reproducibility signature (one reference per example, as scored here)."""

@@ -1,0 +1,53 @@
+"""Validity checks: is a number in the report about what it claims to be about?
+
+- model_changed: tuning changed at least one output (an adapter that is not applied, or zero
+  steps, leaves the tuned state identical to base);
+- reload_equivalence: the saved artefact, reloaded, reproduces the in-memory model's outputs;
+- batch_invariance: outputs regenerated one at a time match the batched ones;
+- contamination: test prompts that also occur in train, exactly or after normalisation.
+Each check is a dict with its counts and `ok`.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from .suite import Suite
+
+SAMPLE = 8
+"""Examples per suite re-generated for the batch and reload checks."""
+
+
+def normalise(text: str) -> str:
+    """Case, width, punctuation and spacing folded: near-duplicates compare equal."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return re.sub(r"[\W_]+", " ", text).strip()
+
+
+def contamination(suite: Suite) -> dict:
+    def prompt(ex):
+        return "\n".join(m["content"] for m in ex.messages)
+
+    exact_train = {prompt(ex) for ex in suite.train}
+    near_train = {normalise(p) for p in exact_train}
+    exact = sum(prompt(ex) in exact_train for ex in suite.test)
+    near = sum(normalise(prompt(ex)) in near_train for ex in suite.test)
+    n = len(suite.test)
+    return {"n_test": n, "exact": exact, "near": near, "fraction": near / n if n else 0.0, "ok": near == 0}
+
+
+def sample_ids(suite: Suite) -> list[str]:
+    return [ex.id for ex in suite.test[:SAMPLE]]
+
+
+def compare_outputs(expected: dict[str, str], got: dict[str, str]) -> dict:
+    """Outputs for the same ids; `mismatches` lists the ids that differ."""
+    mismatches = sorted(i for i in expected if got.get(i) != expected[i])
+    return {"checked": len(expected), "mismatches": mismatches, "ok": not mismatches}
+
+
+def model_changed(base_rows: list[dict], state_rows: list[dict]) -> tuple[int, int]:
+    """(examples whose output differs from base, examples compared)."""
+    base = {r["id"]: r["output"] for r in base_rows}
+    differ = sum(1 for r in state_rows if r["id"] in base and r["output"] != base[r["id"]])
+    return differ, sum(1 for r in state_rows if r["id"] in base)

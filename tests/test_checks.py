@@ -1,0 +1,113 @@
+"""Validity checks fire when they should, runs are deterministic, retention is gated."""
+from __future__ import annotations
+
+import pytest
+
+from harness.gates import check_all, check_gate
+from harness.record import load_record
+from harness.run import RunRequest, execute, new_run_dir, plan, training_examples
+from harness.suite import GateSpec
+
+from .conftest import cut_suite
+
+
+@pytest.fixture(scope="module")
+def suite_dir(tmp_path_factory):
+    return cut_suite("agent_tools", tmp_path_factory.mktemp("s") / "agent_tools", 64, 12)
+
+
+def run(tmp_path, suites, backends=("lora",), **overrides):
+    p = plan(RunRequest(suites=[str(s) for s in suites], backends=list(backends), overrides=overrides))
+    run_dir = new_run_dir(tmp_path, p)
+    return run_dir, execute(p, run_dir, log=lambda *_: None)
+
+
+def test_zero_steps_fires_the_model_changed_check(suite_dir, tmp_path):
+    run_dir, record = run(tmp_path, [suite_dir], backends=("full",), full={"max_steps": 0})
+    assert record.checks["model_changed"]["full"] == {"differ": 0, "compared": 12, "ok": False}
+    checks = check_all(record, str(run_dir))
+    assert checks and not any(c.passed for c in checks)
+    assert "tuning changed nothing" in checks[0].message
+
+
+def test_corrupted_adapter_fires_the_reload_check(suite_dir, tmp_path, monkeypatch):
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from backends.lora import LoRA
+
+    original = LoRA.save
+
+    def save_then_corrupt(self, out_dir):
+        tuned = original(self, out_dir)
+        path = out_dir / "adapter_model.safetensors"
+        tensors = {k: v + torch.randn_like(v) for k, v in load_file(path).items()}
+        save_file(tensors, path)
+        return tuned
+
+    monkeypatch.setattr(LoRA, "save", save_then_corrupt)
+    run_dir, record = run(tmp_path, [suite_dir], lora={"max_steps": 20})
+    reload = record.checks["reload_equivalence"]["lora"]
+    assert reload["ok"] is False and reload["mismatches"] and reload["checked"] == 8
+    gate = GateSpec(metric="exact_match", min=0.0)
+    check = check_gate(record, "agent_tools", "lora", gate, str(run_dir))
+    assert not check.passed and "reloaded, differs from the trained one" in check.message
+
+
+def test_same_seed_same_results_and_checks_pass(suite_dir, tmp_path):
+    _, first = run(tmp_path / "a", [suite_dir], backends=("full", "lora"), full={"max_steps": 15}, lora={"max_steps": 15})
+    _, second = run(tmp_path / "b", [suite_dir], backends=("full", "lora"), full={"max_steps": 15}, lora={"max_steps": 15})
+    assert [r.model_dump() for r in first.results] == [r.model_dump() for r in second.results]
+    assert [c.model_dump() for c in first.comparisons] == [c.model_dump() for c in second.comparisons]
+    for state in ("full", "lora"):
+        assert first.checks["reload_equivalence"][state]["ok"] is True
+        assert first.checks["batch_invariance"][state]["ok"] is True
+        assert first.checks["model_changed"][state]["ok"] is True
+    assert first.checks["batch_invariance"]["base"] == {"checked": 8, "mismatches": [], "ok": True}
+
+
+def test_retention_suite_is_not_trained_on_and_is_gated(suite_dir, tmp_path):
+    retention = cut_suite("translate_en_zh", tmp_path / "general", 30, 10, role="retention", gates=[])
+    p = plan(RunRequest(suites=[str(suite_dir), str(retention)], backends=["lora"]))
+    assert len(training_examples(p.suites)) == 64  # the retention suite's train split is left out
+    spec = next(s for s in p.suites if s.name == "translate_en_zh").spec
+    assert [g.label for g in spec.gates] == [f"{m.name}:no_significant_regression" for m in spec.metrics]
+    run_dir, record = run(tmp_path, [suite_dir, retention], lora={"max_steps": 10})
+    losses = record.retention["translate_en_zh"]
+    assert set(losses) == {"base", "lora"} and all(v > 0 for v in losses.values())
+    checks = [c for c in check_all(record, str(run_dir)) if c.suite == "translate_en_zh"]
+    assert len(checks) == 3 and all("Holm p" in c.message for c in checks)
+
+
+def test_contamination_is_counted_and_gated(tmp_path):
+    suite = cut_suite("agent_tools", tmp_path / "leaky", 20, 6, gates=[{"max_overlap": 0.0}])
+    test = (suite / "test.jsonl").read_text().splitlines()
+    train = (suite / "train.jsonl").read_text().splitlines()
+    # two test prompts copied into train: one verbatim, one with case and punctuation changed
+    leaked = [test[0].replace('"id": "test-00001"', '"id": "leak-1"'),
+              test[1].replace('"id": "test-00002"', '"id": "leak-2"').replace("?", "").replace(".", "").lower()]
+    (suite / "train.jsonl").write_text("\n".join(train + leaked) + "\n")
+    p = plan(RunRequest(suites=[str(suite)], backends=[]))
+    run_dir = new_run_dir(tmp_path / "runs", p)
+    record = execute(p, run_dir, log=lambda *_: None)
+    info = record.checks["contamination"]["agent_tools"]
+    assert (info["exact"], info["near"], info["n_test"]) == (1, 2, 6)
+    (check,) = check_all(record)
+    assert check.state == "data" and not check.passed and "2 of 6 test prompts occur in train" in check.message
+
+
+def test_significance_gates(small_run):
+    record = load_record(small_run)
+    gain = GateSpec(metric="tool_name", significant_gain=True)
+    no_loss = GateSpec(metric="tool_name", no_significant_regression=True)
+    c = next(c for c in record.comparisons if (c.suite, c.metric, c.baseline, c.state) == ("agent_tools", "tool_name", "base", "lora"))
+    assert check_gate(record, "agent_tools", "lora", gain).passed == (c.verdict == "gain")
+    assert check_gate(record, "agent_tools", "lora", no_loss).passed == (c.verdict != "loss")
+    # against itself as the baseline run nothing changed: never a regression
+    against_self = check_gate(record, "agent_tools", "lora", no_loss, str(small_run), (str(small_run), record))
+    assert against_self.passed and "no detectable change" in against_self.message
+    # a forged significant loss must fail the regression gate
+    record.comparisons = [c.model_copy(update={"verdict": "loss", "delta": -0.5}) if
+                          (c.suite, c.metric, c.state, c.baseline) == ("agent_tools", "tool_name", "lora", "base") else c
+                          for c in record.comparisons]
+    assert not check_gate(record, "agent_tools", "lora", no_loss).passed

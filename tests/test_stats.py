@@ -1,0 +1,99 @@
+"""Statistics cross-checked against references computed independently."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from math import comb
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness import stats
+from harness.compare import compare, finalize
+from harness.metrics import make_metric
+from harness.record import load_predictions, load_record
+
+
+@pytest.mark.parametrize("k, n, low, high", [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611)])
+def test_wilson_matches_newcombe_1998(k, n, low, high):
+    # Newcombe, Statistics in Medicine 17:857-872 (1998), Table I, method 3 (score, no continuity correction)
+    assert stats.wilson(k, n) == pytest.approx((low, high), abs=5e-5)
+
+
+def exact_two_sided(b: int, c: int) -> float:
+    """Exact binomial test on discordant pairs, from first principles."""
+    n, k = b + c, min(b, c)
+    tail = sum(comb(n, i) for i in range(k + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+@pytest.mark.parametrize("b, c", [(3, 12), (10, 10), (0, 7), (25, 40), (1, 0)])
+def test_mcnemar_equals_an_independent_exact_binomial(b, c):
+    assert stats.mcnemar_exact(b, c) == pytest.approx(exact_two_sided(b, c), rel=1e-9)
+
+
+def test_holm_adjustment():
+    assert stats.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert stats.holm([]) == []
+
+
+def test_bootstrap_is_reproducible_for_a_seed():
+    assert np.array_equal(stats.bootstrap_indices(50, seed=7), stats.bootstrap_indices(50, seed=7))
+    assert not np.array_equal(stats.bootstrap_indices(50, seed=7), stats.bootstrap_indices(50, seed=8))
+
+
+def rows(outputs, refs, metric, name):
+    return [{"id": str(i), "output": o, "reference": r, "scores": {name: metric.score(o, r).value}}
+            for i, (o, r) in enumerate(zip(outputs, refs))]
+
+
+def test_pass_fail_comparison_table_and_interval():
+    m = make_metric("exact_match", "en", {})
+    refs = [str(i) for i in range(40)]
+    before = rows(["x"] * 30 + refs[30:], refs, m, "exact_match")   # 10 pass
+    after = rows(refs[:28] + ["y"] * 12, refs, m, "exact_match")    # 28 pass, 2 of the first 10... see table
+    c = compare(m, "exact_match", "s", "base", before, "lora", after, seed=0)
+    assert c["table"] == {"both_pass": 0, "only_baseline": 10, "only_state": 28, "both_fail": 2}
+    assert c["p_value"] == pytest.approx(exact_two_sided(10, 28))
+    assert c["delta"] == pytest.approx(18 / 40) and c["ci_low"] < c["delta"] < c["ci_high"]
+    (final,) = finalize([{"suite": "s", "metric": "exact_match", "baseline": "base", "state": "lora", **c}], 0.05)
+    assert final.verdict == "gain" and final.significant and 0 < final.mde < 1
+
+
+def test_corpus_comparison_uses_sacrebleu_paired_tests():
+    m = make_metric("bleu", "zh", {})
+    refs = ["我喜欢茶。", "你好，世界！", "他们明天想买苹果。", "我不喜欢咖啡。"] * 5
+    same = compare(m, "bleu", "s", "base", rows(refs, refs, m, "bleu"), "lora", rows(refs, refs, m, "bleu"), seed=1)
+    assert same["delta"] == 0 and same["p_value"] == 1.0 and same["test"] == "identical outputs"
+    worse = rows(["我。"] * 20, refs, m, "bleu")
+    c = compare(m, "bleu", "s", "base", rows(refs, refs, m, "bleu"), "lora", worse, seed=1)
+    assert c["delta"] < 0 and c["ci_high"] < 0 and set(c["p_values"]) == {"ar", "bs"}
+    assert "seed:1" in c["signature"] and "tok:zh" in c["signature"]
+
+
+def test_run_record_has_intervals_comparisons_and_holm(small_run):
+    record = load_record(small_run)
+    for r in record.results:
+        assert r.ci_low is not None and r.ci_low <= r.value + 1e-9 and r.value <= r.ci_high + 1e-9
+    pairs = {(c.suite, c.metric, c.baseline, c.state) for c in record.comparisons}
+    n_metrics = sum(len(s.metrics) for s in record.suites)
+    assert len(pairs) == len(record.comparisons) == n_metrics * 3  # base→full, base→lora, full→lora
+    for c in record.comparisons:
+        assert c.p_holm >= c.p_value and c.verdict in ("gain", "loss", "no detectable change")
+        assert (c.table is not None) == (c.test == "mcnemar-exact")
+        assert c.test in ("mcnemar-exact", "approximate-randomization", "identical outputs")
+
+
+def test_corpus_metrics_equal_the_sacrebleu_command_line(small_run, tmp_path):
+    record = load_record(small_run)
+    for state in record.states:
+        preds = load_predictions(small_run, state, "translate_en_zh")
+        hyp, ref = tmp_path / f"{state}.hyp", tmp_path / f"{state}.ref"
+        hyp.write_text("".join(r["output"].replace("\n", " ") + "\n" for r in preds), encoding="utf-8")
+        ref.write_text("".join(r["reference"] + "\n" for r in preds), encoding="utf-8")
+        cli = Path(sys.executable).with_name("sacrebleu")
+        out = subprocess.run([str(cli), str(ref), "-i", str(hyp), "-m", "bleu", "chrf", "-tok", "zh", "-b", "-w", "4"],
+                             capture_output=True, text=True, check=True).stdout.split()
+        assert float(out[0]) == pytest.approx(record.value(state, "translate_en_zh", "bleu"), abs=1e-4)
+        assert float(out[1]) == pytest.approx(record.value(state, "translate_en_zh", "chrf"), abs=1e-4)
