@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from .errors import HarnessError
@@ -61,13 +62,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="directory for the tuned model")
     _settings(p)
 
-    p = sub.add_parser("report", help="(re)render the HTML report of a run directory")
-    p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--out", metavar="DIR", help="where to write the report (default: RUN_DIR/report)")
+    p = sub.add_parser("report", help="(re)render a run's HTML report, or compare several runs side by side",
+                       description="Render the report of one run directory, or, given several, a comparison site "
+                                   "with one column per run and state on the suites they share.")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--out", metavar="DIR",
+                   help="where to write the report (default for one run: RUN_DIR/report; required for several)")
 
     p = sub.add_parser("suites", help="list or validate suites")
     p.add_argument("action", choices=["list", "validate"])
     p.add_argument("paths", nargs="*", metavar="PATH", help="suite folders or folders of suites (default: suites)")
+
+    p = sub.add_parser("sheets", help="export blinded rating sheets for human raters; import the filled ones",
+                       description="Export blinded rating sheets (1-5 scores per criterion, and A/B preferences of "
+                                   "each tuned state against base) from a run directory; import the filled sheets.")
+    sheets = p.add_subparsers(dest="sheets_action", required=True, metavar="ACTION")
+    q = sheets.add_parser("export", help="write rater files (CSV, XLSX, HTML form) and the key under RUN_DIR/sheets/")
+    q.add_argument("run_dir", metavar="RUN_DIR")
+    q.add_argument("--suite", action="append", metavar="S", help="suite to sample (repeatable; default: all of the run's)")
+    q.add_argument("--per-suite", type=int, default=20, metavar="N", help="examples sampled per suite (default: 20)")
+    q.add_argument("--raters", default="2", metavar="R", help="number of raters, or their ids separated by commas (default: 2)")
+    q.add_argument("--seed", type=int, default=0, help="seed for sampling, blinded labels and A/B sides (default: 0)")
+    q.add_argument("--format", action="append", choices=["csv", "xlsx", "html"],
+                   help="file format (repeatable; default: all three)")
+    q = sheets.add_parser("import", help="validate filled sheets and add their ratings to RUN_DIR/sheets/ratings.jsonl")
+    q.add_argument("run_dir", metavar="RUN_DIR")
+    q.add_argument("files", nargs="+", metavar="FILE", help="filled CSV or XLSX sheets, or the CSV the HTML form saves")
 
     sub.add_parser("backends", help="list the available tuning backends and their settings")
     return parser
@@ -88,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 def _quiet_libraries() -> None:
     """Keep the terminal to our progress bars and the trainer's; library chatter goes."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated")  # asked by TRL, not us
     import datasets
     import transformers
 
@@ -139,17 +160,28 @@ def cmd_eval(args) -> int:
 
 
 def _finish(run_dir: Path, record, render_report) -> None:
+    """A terminal summary: values, deltas against base with 95% intervals and verdicts, costs."""
+    from .gates import check_all
+
     report = render_report(run_dir)
-    print("\nResults (test splits):")
+    marks = {"gain": "▲ gain", "loss": "▼ LOSS", "no detectable change": "= no detectable change"}
+    print(f"\nResults on the test splits (Δ vs base, 95% interval, Holm-adjusted p; alpha {record.alpha:g}):")
     for info in record.suites:
         for m in info.metrics:
-            values = "  ".join(f"{s}={record.value(s, info.name, m['name']):.3f}" for s in record.states
-                               if record.value(s, info.name, m["name"]) is not None)
-            print(f"  {info.name:<20} {m['name']:<16} {values}")
+            base = record.value("base", info.name, m["name"])
+            print(f"  {info.name} · {m['name']}: base {base:.3f}")
+            for c in record.comparisons:
+                if (c.suite, c.metric, c.baseline) == (info.name, m["name"], "base"):
+                    print(f"      {c.state:<6} {record.value(c.state, info.name, m['name']):.3f}  "
+                          f"Δ {c.delta:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}]  p={c.p_holm:.3g}  {marks[c.verdict]}")
     for b in record.backends:
         c = b.cost
         print(f"  cost {b.name}: {c.wall_seconds:.1f}s, {c.trainable_params:,}/{c.total_params:,} params trained, "
               f"peak {c.peak_memory_mb:.0f} MB {c.memory_kind}, {c.tokens_per_second:,.0f} tokens/s")
+    gates = check_all(record, str(run_dir))
+    if gates:
+        print(f"  gates: {sum(g.passed for g in gates)} of {len(gates)} pass"
+              + "".join(f"\n    FAIL {g.message}" for g in gates if not g.passed))
     print(f"\nRecord: {run_dir / 'run.json'}\nReport: {report.resolve()}")
 
 
@@ -183,9 +215,14 @@ def cmd_tune(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from reports import render_report
+    from reports import render_comparison, render_report
 
-    print(f"Report: {render_report(args.run_dir, args.out).resolve()}")
+    if len(args.run_dirs) == 1:
+        print(f"Report: {render_report(args.run_dirs[0], args.out).resolve()}")
+    elif not args.out:
+        raise HarnessError("comparing several runs needs --out DIR for the comparison site", "--out")
+    else:
+        print(f"Comparison: {render_comparison(args.run_dirs, args.out).resolve()}")
     return 0
 
 
@@ -221,5 +258,27 @@ def cmd_backends(args) -> int:
     return 0
 
 
+def cmd_sheets(args) -> int:
+    from reports.sheets import export_sheets, import_ratings, sheets_status
+    from reports.sheets.layout import FORMATS, parse_raters
+
+    if args.sheets_action == "export":
+        done = export_sheets(args.run_dir, args.suite, args.per_suite, parse_raters(args.raters), args.seed,
+                             args.format or list(FORMATS))
+        print(f"Sheet {done.sheet_id}: {done.n_outputs} outputs to score, {done.n_pairs} A/B pairs; "
+              f"{len(done.files)} files in {done.folder}")
+        print(f"Key (keep it from raters): {Path(args.run_dir) / 'sheets' / 'key.json'}")
+        return 0
+    for result in import_ratings(args.run_dir, args.files):
+        if result.already:
+            print(f"{result.path}: already imported (same content); nothing to do")
+        else:
+            raters = ", ".join(sorted({r["rater"] for r in result.ratings}))
+            print(f"{result.path}: imported {len(result.ratings)} ratings by {raters} "
+                  f"({result.unanswered} unanswered rows skipped)")
+    print(sheets_status(args.run_dir)["message"])
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "eval": cmd_eval, "tune": cmd_tune, "report": cmd_report, "suites": cmd_suites,
-            "backends": cmd_backends}
+            "backends": cmd_backends, "sheets": cmd_sheets}

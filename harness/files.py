@@ -7,6 +7,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def write_text(path: Path, text: str) -> None:
     path = Path(path)
@@ -15,6 +18,7 @@ def write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's private 0600 is not what a results file wants
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

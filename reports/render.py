@@ -1,61 +1,92 @@
-"""Render a run directory's report from run.json and the predictions: nothing else is read."""
+"""Render a run directory's report from run.json and the predictions: nothing else is read.
+
+The report is a static site (report/ by default):
+  index.html                 overview: results with intervals and significance, verdicts, gates,
+                             validity checks, human ratings, provenance
+  strategy.html              cost against quality per backend, Pareto chart
+  training.html              loss curves
+  suites/<suite>/index.html  charts, the suite's numbers, change counts, the list of example pages
+  suites/<suite>/examples-NNN.html, search-N.js   every example, paged; the filters' index
+  report.css, report.js
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-
-from harness.files import write_text
 from harness.gates import check_all
-from harness.metrics import METRICS
-from harness.record import BASE, load_predictions, load_record
+from harness.record import BASE, load_record
 
-_env = Environment(
-    loader=PackageLoader("reports", "templates"), autoescape=select_autoescape(["html", "j2"]),
-    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-)
-_env.filters["num"] = lambda v, digits=3: "—" if v is None else f"{v:.{digits}f}"
-_env.filters["signed"] = lambda v, digits=3: "—" if v is None else f"{v:+.{digits}f}"
+from . import charts
+from .examples import FILTERS, PAGE_SIZE, change_label, index_chunks, load_suite_examples, matches
+from .overview import flatten, head_to_head, metric_rows, provenance, verdicts
+from .site import Site, slugs
+from .strategy import QUALITY_LABEL, quality, strategy_rows
 
 
-def render_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path:
-    """Write `report/index.html` (self-contained, no network) and return its path."""
+def render_report(run_dir: str | Path, out_dir: str | Path | None = None, *, page_size: int = PAGE_SIZE) -> Path:
+    """Write the report site (default `RUN_DIR/report/`) and return its overview page, `index.html`."""
     run_dir = Path(run_dir)
     record = load_record(run_dir)
-    out_dir = Path(out_dir) if out_dir else run_dir / "report"
-    html = _env.get_template("index.html.j2").render(
-        record=record, states=record.states, base=BASE, rows=_metric_rows(record),
-        gates=check_all(record), suites=[_suite_view(record, run_dir, info) for info in record.suites],
-    )
-    path = out_dir / "index.html"
-    write_text(path, html)
-    return path
+    return write_run_site(record, run_dir, Path(out_dir) if out_dir else run_dir / "report", page_size)
 
 
-def _metric_rows(record):
-    rows = []
+def write_run_site(record, run_dir: Path, out_dir: Path, page_size: int = PAGE_SIZE, up: str | None = None) -> Path:
+    """`up`: a link (relative to the overview) back to a comparison site this run is part of."""
+    slug = slugs([s.name for s in record.suites])
+    nav = [("Overview", "index.html"), ("Strategies", "strategy.html"), ("Training", "training.html")]
+    nav += [(s.name, f"suites/{slug[s.name]}/index.html") for s in record.suites]
+    site = Site(out_dir, f"Run {record.run_id}", nav)
+    site.clear_generated("suites")
+    site.copy_assets()
+    gates = check_all(record)
+    rows = metric_rows(record)
+    summaries = []
     for info in record.suites:
-        for spec in info.metrics:
-            base = record.value(BASE, info.name, spec["name"])
-            tuned = {b.name: record.value(b.name, info.name, spec["name"]) for b in record.backends}
-            deltas = {k: (v - base if v is not None and base is not None else None) for k, v in tuned.items()}
-            n = next((r.n for r in record.results if r.suite == info.name and r.metric == spec["name"]), None)
-            rows.append({"suite": info.name, "metric": spec["name"], "n": n, "base": base, "tuned": tuned, "delta": deltas,
-                         "scale": 1 if METRICS[spec["name"]].passfail else 100})
-    return rows
+        suite = load_suite_examples(record, run_dir, info, slug[info.name], page_size)
+        summaries.append(_write_suite(site, record, suite, [r for r in rows if r["suite"] == info.name], gates))
+    points, columns = strategy_rows(record)
+    site.page("strategy.html", "strategy.html.j2", record=record, points=points, columns=columns,
+              chart=charts.pareto(points, quality(record, BASE), QUALITY_LABEL) if points else None,
+              base_quality=quality(record, BASE), quality_label=QUALITY_LABEL)
+    site.page("training.html", "training.html.j2", record=record,
+              chart=charts.loss_curves({b.name: b.cost.loss_curve for b in record.backends}, record.states)
+              if any(b.cost.loss_curve for b in record.backends) else None)
+    ratings, sheets = _ratings(run_dir)
+    return site.page("index.html", "index.html.j2", record=record, rows=rows, gates=gates, up=up,
+                     verdicts=verdicts(record, gates), head_to_head=head_to_head(record),
+                     checks=flatten(record.checks) if record.checks else None,
+                     retention=flatten(record.retention, None) if record.retention else None,
+                     provenance=provenance(record), suites=summaries, ratings=ratings, sheets=sheets)
 
 
-def _suite_view(record, run_dir: Path, info) -> dict:
-    """One row per example: its prompt, reference, and each state's output and pass/fail."""
-    passfail = next((m["name"] for m in info.metrics if METRICS[m["name"]].passfail), None)
-    by_state = {state: {r["id"]: r for r in load_predictions(run_dir, state, info.name)} for state in record.states}
-    examples = []
-    for ex_id, first in by_state[BASE].items() if by_state.get(BASE) else []:
-        outputs = {}
-        for state in record.states:
-            row = by_state.get(state, {}).get(ex_id)
-            if row is not None:
-                outputs[state] = {"text": row["output"], "scores": row["scores"],
-                                  "passed": bool(row["scores"][passfail]) if passfail else None}
-        examples.append({"id": ex_id, "prompt": first["prompt"], "reference": first["reference"], "outputs": outputs})
-    return {"info": info, "passfail": passfail, "examples": examples}
+def _write_suite(site: Site, record, suite, rows: list[dict], gates) -> dict:
+    folder = f"suites/{suite.slug}"
+    chunks = index_chunks(suite)
+    for i, chunk in enumerate(chunks, 1):
+        site.write(f"{folder}/search-{i}.js", chunk)
+    filters = {k: v for k, v in FILTERS.items() if suite.tuned and (k != "failing" or suite.passfail)}
+    pages = [{"n": p, "file": suite.page_file(p), "examples": suite.page_examples(p)}
+             for p in range(1, suite.n_pages + 1)]
+    for p in pages:
+        p["counts"] = {k: sum(matches(k, ex.codes) for ex in p["examples"]) for k in filters}
+    common = dict(record=record, suite=suite, info=suite.info, filters=filters, pages=pages,
+                  index_files=" ".join(f"search-{i}.js" for i in range(1, len(chunks) + 1)))
+    for p in pages:
+        site.page(f"{folder}/{p['file']}", "examples.html.j2", page=p, change_label=change_label, **common)
+    counts = suite.counts()
+    chart = charts.metric_bars([
+        {"name": r["metric"], "scale": r["scale"],
+         "values": {s: (c.value, c.ci_low, c.ci_high) if c else None for s, c in r["cells"].items()}}
+        for r in rows], record.states) if rows and any(c for r in rows for c in r["cells"].values()) else None
+    site.page(f"{folder}/index.html", "suite.html.j2", rows=rows, chart=chart, counts=counts,
+              first_page={k: suite.first_page(k) for k in filters},
+              gates=[g for g in gates if g.suite == suite.info.name], **common)
+    return {"info": suite.info, "href": f"{folder}/index.html", "n": len(suite.examples), "counts": counts,
+            "filters": filters}
+
+
+def _ratings(run_dir: Path):
+    """Human ratings (None before any import) and where the rating sheets are."""
+    from reports.sheets.aggregate import ratings_summary, sheets_status
+
+    return ratings_summary(run_dir), sheets_status(run_dir)

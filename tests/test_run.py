@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -35,8 +36,12 @@ def test_run_writes_record_predictions_and_report(small_run):
     raw = read_json(small_run / "run.json")
     assert raw["schema_version"] == 2 and raw["environment"]["packages"]["trl"]
     assert "tok:zh" in raw["metric_signatures"]["translate_en_zh/bleu"]
-    html = (small_run / "report" / "index.html").read_text(encoding="utf-8")
-    assert "agent_tools" in html and "Cost per backend" in html and "http://" not in html and "https://" not in html
+    report = small_run / "report"
+    assert "agent_tools" in (report / "index.html").read_text(encoding="utf-8")
+    assert "Cost per backend" in (report / "strategy.html").read_text(encoding="utf-8")
+    for page in report.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert "http://" not in html and "https://" not in html, page
 
 
 def test_report_escapes_model_output(small_run, tmp_path):
@@ -45,9 +50,10 @@ def test_report_escapes_model_output(small_run, tmp_path):
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     rows[0]["output"] = '<script>alert(1)</script>"><img src=x onerror=alert(2)>{{ 7*7 }}'
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    html = render_report(run).read_text(encoding="utf-8")
+    html = (render_report(run).parent / "suites" / "agent_tools" / "examples-001.html").read_text(encoding="utf-8")
     assert "<script>alert(1)" not in html and "<img src=x" not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "{{ 7*7 }}" in html
+    text = re.sub(r"<del>.*?</del>|</?ins>", "", html, flags=re.S)  # the output without its diff markup
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "{{ 7*7 }}" in text
 
 
 def test_resume_finishes_a_run_that_stopped(small_run, tmp_path):

@@ -93,7 +93,7 @@ def test_corpus_metrics_equal_the_sacrebleu_command_line(small_run, tmp_path):
         hyp.write_text("".join(r["output"].replace("\n", " ") + "\n" for r in preds), encoding="utf-8")
         ref.write_text("".join(r["reference"] + "\n" for r in preds), encoding="utf-8")
         cli = Path(sys.executable).with_name("sacrebleu")
-        out = subprocess.run([str(cli), str(ref), "-i", str(hyp), "-m", "bleu", "chrf", "-tok", "zh", "-b", "-w", "4"],
+        out = subprocess.run([str(cli), str(ref), "-i", str(hyp), "-m", "bleu", "chrf", "-tok", "zh", "-b", "-w", "4", "-f", "text"],
                              capture_output=True, text=True, check=True).stdout.split()
         assert float(out[0]) == pytest.approx(record.value(state, "translate_en_zh", "bleu"), abs=1e-4)
         assert float(out[1]) == pytest.approx(record.value(state, "translate_en_zh", "chrf"), abs=1e-4)

@@ -1,0 +1,1 @@
+"""Benchmarks and synthetic fixtures; not part of the installed package."""

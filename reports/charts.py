@@ -1,0 +1,177 @@
+"""Charts as inline SVG, drawn with matplotlib: readable without JavaScript, no files, no fonts.
+
+Figures are built with `matplotlib.figure.Figure` and saved by the SVG canvas, never through
+pyplot, so rendering a report changes no process-wide backend or rc state. Text stays text
+(`svg.fonttype: none`), math parsing is off (a `$` in a suite name is just a dollar), and the
+XML prologue, metadata and namespace URLs are stripped: the SVG is meant to sit inside HTML.
+"""
+from __future__ import annotations
+
+import io
+import hashlib
+import math
+import re
+
+import matplotlib
+from markupsafe import Markup, escape
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+BASE_COLOR = "#9aa0ac"
+COLORS = ["#3b6fd8", "#e07b22", "#2a9d6f", "#b8439b", "#7c5cd6", "#c9a227", "#1f9bb8", "#d64545"]
+RC = {
+    "svg.fonttype": "none", "svg.hashsalt": "report", "svg.image_inline": True, "text.parse_math": False,
+    "font.family": "sans-serif", "font.size": 9, "axes.titlesize": 10, "axes.spines.top": False,
+    "axes.spines.right": False, "axes.grid": True, "grid.color": "#e6e8ef", "grid.linewidth": 0.6,
+    "axes.axisbelow": True, "legend.frameon": False, "axes.formatter.useoffset": False,
+    "axes.formatter.use_mathtext": False,
+}
+
+
+def color_of(state: str, states: list[str]) -> str:
+    if state == "base":
+        return BASE_COLOR
+    tuned = [s for s in states if s != "base"]
+    return COLORS[tuned.index(state) % len(COLORS)] if state in tuned else COLORS[-1]
+
+
+def _figure(width: float, height: float) -> Figure:
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def to_svg(fig: Figure, title: str) -> Markup:
+    """The figure as an <svg> element for inline use, with ids unique in the page and an accessible label."""
+    with matplotlib.rc_context(RC):
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
+    svg = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", svg)
+    svg = svg.replace("xlink:href=", "href=")
+    # ids must be unique within a page holding several charts; a content hash keeps output stable
+    prefix, ids = "c" + hashlib.sha1(svg.encode()).hexdigest()[:8] + "-", set(re.findall(r'\bid="([^"]+)"', svg))
+    svg = re.sub(r'(id="|#)([^"\)\s]+)(?=["\)])',
+                 lambda m: m[1] + prefix + m[2] if m[2] in ids else m[0], svg)
+    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{escape(title)}" ', 1)
+    return Markup(svg)
+
+
+def metric_bars(metrics: list[dict], states: list[str]) -> Markup:
+    """One panel per metric: a bar per state, 95% interval whiskers where the record has them.
+
+    `metrics`: [{name, scale, values: {state: (value, low, high) | None}}].
+    """
+    with matplotlib.rc_context(RC):
+        fig = _figure(max(3.0, 2.3 * len(metrics)), 2.5)
+        axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+        for ax, m in zip(axes, metrics):
+            shown = [s for s in states if m["values"].get(s) is not None]
+            xs = range(len(shown))
+            vals = [m["values"][s][0] for s in shown]
+            ax.bar(xs, vals, color=[color_of(s, states) for s in shown], width=0.7)
+            for x, s in zip(xs, shown):
+                value, low, high = m["values"][s]
+                if low is not None and high is not None:
+                    ax.errorbar([x], [value], yerr=[[max(0.0, value - low)], [max(0.0, high - value)]],
+                                color="#1d2330", capsize=3, linewidth=1)
+                ax.annotate(f"{value:.3g}", (x, value), xytext=(0, 2), textcoords="offset points",
+                            ha="center", va="bottom", fontsize=8)
+            ax.set_xticks(list(xs), shown)
+            ax.set_title(m["name"])
+            ax.set_ylim(0, m["scale"] * 1.12)
+            ax.grid(axis="x", visible=False)
+    return to_svg(fig, "Metric values per state with 95% intervals")
+
+
+def pareto(points: list[dict], base_quality: float | None, quality_label: str) -> Markup:
+    """Quality against two costs (wall time, trainable parameters); the front joined by a line.
+
+    `points`: [{label, state, wall, params, quality}] with quality on a 0–1 scale.
+    """
+    with matplotlib.rc_context(RC):
+        fig = _figure(7.2, 2.9)
+        axes = fig.subplots(1, 2)
+        for ax, key, xlabel, log in ((axes[0], "wall", "wall time (s)", False),
+                                     (axes[1], "params", "trainable parameters", True)):
+            pts = [p for p in points if p.get(key) and p.get("quality") is not None]
+            front = sorted((pts[i] for i in pareto_front([(p[key], p["quality"]) for p in pts])),
+                           key=lambda p: p[key])
+            if len(front) > 1:
+                ax.plot([p[key] for p in front], [p["quality"] for p in front], color="#1d2330",
+                        linewidth=1, linestyle=":", drawstyle="steps-post", label="Pareto front")
+            for i, p in enumerate(pts):
+                on = p in front
+                ax.scatter([p[key]], [p["quality"]], s=46 if on else 30, color=COLORS[i % len(COLORS)],
+                           edgecolors="#1d2330" if on else "none", zorder=3)
+                ax.annotate(p["label"], (p[key], p["quality"]), xytext=(5, 4), textcoords="offset points",
+                            fontsize=8)
+            if base_quality is not None:
+                ax.axhline(base_quality, color=BASE_COLOR, linestyle="--", linewidth=1, label="base")
+            if log and pts and all(p[key] > 0 for p in pts):
+                ax.set_xscale("log")
+                _log_ticks(ax.xaxis)
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v)))
+            ax.set_xlabel(xlabel + " (lower is cheaper)")
+            ax.set_ylabel(quality_label)
+            ax.set_ylim(0, 1.05)
+            _pad_x(ax, [p[key] for p in pts], log)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(loc="lower right", fontsize=8)
+    return to_svg(fig, "Quality against cost per backend, Pareto front marked")
+
+
+def _pad_x(ax, xs: list[float], log: bool) -> None:
+    """Room to the right for point labels; a single point gets a range around it."""
+    if not xs:
+        return
+    lo, hi = min(xs), max(xs)
+    if log and lo > 0:
+        ax.set_xlim(lo / 2, hi * 4)
+    else:
+        span = (hi - lo) or max(hi, 1.0)
+        ax.set_xlim(max(0.0, lo - 0.15 * span), hi + 0.45 * span)
+
+
+def _log_ticks(axis) -> None:
+    """Plain tick labels (1, 2, 5 per decade): matplotlib's default ones are mathtext, which is off."""
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v)))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _compact(v: float) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(v) >= size:
+            return f"{v / size:g}{unit}"
+    return f"{v:g}"
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of (cost, quality) points no other point beats on both (lower cost, higher quality)."""
+    def dominated(i):
+        c, q = points[i]
+        return any(c2 <= c and q2 >= q and (c2 < c or q2 > q) for j, (c2, q2) in enumerate(points) if j != i)
+
+    return [i for i in range(len(points)) if not dominated(i)]
+
+
+def loss_curves(curves: dict[str, list[tuple[int, float]]], states: list[str]) -> Markup:
+    """Training loss against step, one line per backend; log scale when it spans a decade or more."""
+    with matplotlib.rc_context(RC):
+        fig = _figure(7.2, 3.0)
+        ax = fig.subplots()
+        values = []
+        for name, curve in curves.items():
+            if curve:
+                steps, losses = zip(*curve)
+                values += [v for v in losses if v > 0 and math.isfinite(v)]
+                ax.plot(steps, losses, color=color_of(name, states), linewidth=1.4, label=name)
+        if values and min(values) > 0 and max(values) / min(values) >= 10:
+            ax.set_yscale("log")
+            _log_ticks(ax.yaxis)
+        ax.set_xlabel("step")
+        ax.set_ylabel("training loss")
+        if values:
+            ax.legend(loc="upper right")
+    return to_svg(fig, "Training loss per backend")

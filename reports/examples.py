@@ -1,0 +1,191 @@
+"""Every example of a suite across states: outputs diffed against the reference, each tuned state's
+change against base, pages of a fixed size and the search index the page filters read.
+
+A tuned state's change on one example is one letter (the same letters drive the static counts
+here and the filters in report.js, so both always agree):
+  I improved (base fails, state passes)   R regressed (base passes, state fails)
+  P unchanged, both pass                  F unchanged, both fail
+  - not comparable (an output is missing)
+Suites without a pass/fail metric compare the first metric's sentence score: I higher, R lower,
+P equal; "failing after tuning" does not apply to them.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from harness.metrics import METRICS
+from harness.record import BASE, load_predictions
+
+from .diff import diff_html
+
+PAGE_SIZE = 250
+SEARCH_CHARS = 2000
+"""Characters of each text (prompt, reference, output) the search index keeps."""
+INDEX_CHUNK_BYTES = 2_000_000
+"""Search index files stay below this, so no file of a large suite grows without bound."""
+
+FILTERS = {
+    "improved": "Improved",
+    "regressed": "Regressed",
+    "unchanged": "Unchanged",
+    "failing": "Failing after tuning",
+}
+
+
+def passfail_metric(info) -> str | None:
+    """The suite's first pass/fail metric: what "pass" and "fail" mean on its example pages."""
+    return next((m["name"] for m in info.metrics if METRICS[m["name"]].passfail), None)
+
+
+def matches(flt: str, codes: str) -> bool:
+    """Whether an example with these per-state change letters passes a filter (mirrored in report.js)."""
+    if flt == "improved":
+        return "I" in codes
+    if flt == "regressed":
+        return "R" in codes
+    if flt == "unchanged":
+        return bool(codes) and all(c in "PF" for c in codes)
+    if flt == "failing":
+        return "R" in codes or "F" in codes
+    return True
+
+
+@dataclass
+class Example:
+    id: str
+    prompt: str
+    reference: str
+    outputs: dict = field(default_factory=dict)
+    """state → {html, passed, scores, reasons}; states without a prediction are absent."""
+    codes: str = ""
+    """One change letter per tuned state, in order."""
+    page: int = 1
+
+
+@dataclass
+class SuiteExamples:
+    info: object
+    slug: str
+    states: list[str]
+    tuned: list[str]
+    passfail: str | None
+    judge: str | None
+    """The metric the change letters are computed from."""
+    examples: list[Example]
+    page_size: int
+
+    @property
+    def n_pages(self) -> int:
+        return max(1, -(-len(self.examples) // self.page_size))
+
+    def page_file(self, page: int) -> str:
+        return f"examples-{page:0{max(3, len(str(self.n_pages)))}d}.html"
+
+    def page_examples(self, page: int) -> list[Example]:
+        return self.examples[(page - 1) * self.page_size: page * self.page_size]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Filter → state (or `any`) → examples it matches."""
+        out = {}
+        for flt in FILTERS:
+            row = {"any": sum(matches(flt, ex.codes) for ex in self.examples)}
+            for i, state in enumerate(self.tuned):
+                row[state] = sum(matches(flt, ex.codes[i]) for ex in self.examples)
+            out[flt] = row
+        return out
+
+    def first_page(self, flt: str) -> int | None:
+        return next((ex.page for ex in self.examples if matches(flt, ex.codes)), None)
+
+
+def load_suite_examples(record, run_dir, info, slug: str, page_size: int = PAGE_SIZE) -> SuiteExamples:
+    states = record.states
+    tuned = [s for s in states if s != BASE]
+    passfail = passfail_metric(info)
+    judge = passfail or (info.metrics[0]["name"] if info.metrics else None)
+    rows = {state: {str(r["id"]): r for r in load_predictions(run_dir, state, info.name)} for state in states}
+    order = list(dict.fromkeys(i for state in states for i in rows[state]))  # base's order first
+    examples = []
+    for n, ex_id in enumerate(order):
+        first = next(rows[s][ex_id] for s in states if ex_id in rows[s])
+        reference = _text(first.get("reference"))
+        ex = Example(id=ex_id, prompt=_text(first.get("prompt")), reference=reference, page=n // page_size + 1)
+        for state in states:
+            row = rows[state].get(ex_id)
+            if row is not None:
+                ex.outputs[state] = _output(row, reference, passfail)
+        ex.codes = "".join(_change(rows[BASE].get(ex_id), rows[s].get(ex_id), judge, passfail is not None)
+                           for s in tuned)
+        examples.append(ex)
+    return SuiteExamples(info, slug, states, tuned, passfail, judge, examples, page_size)
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _output(row: dict, reference: str, passfail: str | None) -> dict:
+    output = _text(row.get("output", ""))
+    scores = row.get("scores") or {}
+    passed = bool(scores[passfail]) if passfail and passfail in scores else None
+    return {"text": output, "html": diff_html(output, reference), "passed": passed,
+            "scores": " · ".join(f"{k} {_score(v)}" for k, v in scores.items()),
+            "reasons": "; ".join(f"{k}: {v}" for k, v in (row.get("reasons") or {}).items() if v)}
+
+
+def _score(v) -> str:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    return f"{v:g}" if float(v).is_integer() else f"{v:.1f}"
+
+
+def _change(base_row, row, judge, is_passfail: bool) -> str:
+    if base_row is None or row is None or judge is None:
+        return "-"
+    b, s = (base_row.get("scores") or {}).get(judge), (row.get("scores") or {}).get(judge)
+    if b is None or s is None:
+        return "-"
+    if is_passfail:
+        b, s = bool(b), bool(s)
+        return "I" if s and not b else "R" if b and not s else "P" if s else "F"
+    return "I" if s > b else "R" if s < b else "P"
+
+
+def index_chunks(suite: SuiteExamples) -> list[str]:
+    """The search index as JavaScript files (a file:// page may load scripts but not fetch JSON).
+
+    Each file appends rows [id, page, change letters, lower-cased searchable text] to
+    `window.REPORT_INDEX`, in files of at most INDEX_CHUNK_BYTES. Text is JSON-encoded with <, >
+    and & escaped, so nothing in it can end a script or be read as markup.
+    """
+    chunks, rows, size = [], [], 0
+    for ex in suite.examples:
+        texts = [ex.id, ex.prompt, ex.reference] + [o["text"] for o in ex.outputs.values()]
+        row = _js([ex.id, ex.page, ex.codes, "\n".join(t[:SEARCH_CHARS] for t in texts).lower()])
+        nbytes = len(row.encode("utf-8")) + 2
+        if rows and size + nbytes > INDEX_CHUNK_BYTES:
+            chunks.append(_chunk(rows))
+            rows, size = [], 0
+        rows.append(row)
+        size += nbytes
+    chunks.append(_chunk(rows))
+    return chunks
+
+
+def _chunk(rows: list[str]) -> str:
+    # one array literal, not push(...rows): calls are limited to about 65k arguments
+    return "window.REPORT_INDEX = (window.REPORT_INDEX || []).concat([\n" + ",\n".join(rows) + "\n]);\n"
+
+
+def _js(value) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    for ch in "<>&\u2028\u2029":
+        text = text.replace(ch, f"\\u{ord(ch):04x}")
+    return text
+
+
+def change_label(code: str, passfail: bool) -> str:
+    if code == "P":
+        return "unchanged (pass)" if passfail else "unchanged"
+    return {"I": "improved", "R": "regressed", "F": "unchanged (fail)", "-": "not compared"}[code]

@@ -1,0 +1,166 @@
+"""What the overview page says: each suite × metric across states with intervals and paired
+comparisons, a verdict per backend, gates, validity checks and provenance.
+
+Statistics fields of the record may be absent (older runs, or a run whose comparisons were not
+computed); every view here then says "not computed" rather than inventing a number.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.metrics import METRICS
+from harness.record import BASE
+
+VERDICT_MARK = {"gain": "▲", "loss": "▼", "no detectable change": "="}
+
+
+@dataclass
+class Delta:
+    value: float | None
+    comparison: object | None = None
+    """The record's `Comparison` of this state against base, when computed."""
+
+    @property
+    def verdict(self) -> str | None:
+        return self.comparison.verdict if self.comparison else None
+
+
+def comparisons_by_key(record) -> dict:
+    return {(c.suite, c.metric, c.baseline, c.state): c for c in record.comparisons}
+
+
+def results_by_key(record) -> dict:
+    return {(r.state, r.suite, r.metric): r for r in record.results}
+
+
+def metric_rows(record, suites=None) -> list[dict]:
+    """One row per suite × metric: each state's Result and each backend's Delta against base."""
+    results, comps = results_by_key(record), comparisons_by_key(record)
+    rows = []
+    for info in suites or record.suites:
+        for spec in info.metrics:
+            name = spec["name"]
+            cells = {s: results.get((s, info.name, name)) for s in record.states}
+            base = cells.get(BASE)
+            deltas = {}
+            for b in record.backends:
+                comp = comps.get((info.name, name, BASE, b.name))
+                tuned = cells.get(b.name)
+                value = comp.delta if comp else (tuned.value - base.value if tuned and base else None)
+                deltas[b.name] = Delta(value, comp)
+            n = next((r.n for r in cells.values() if r is not None), None)
+            passfail = METRICS[name].passfail if name in METRICS else True
+            rows.append({"suite": info.name, "metric": name, "n": n, "cells": cells, "deltas": deltas,
+                         "passfail": passfail, "scale": 1 if passfail else 100,
+                         "digits": 3 if passfail else 2})
+    return rows
+
+
+def head_to_head(record) -> list:
+    """Comparisons between two tuned states (not against base), when the record has them."""
+    return [c for c in record.comparisons if c.baseline != BASE]
+
+
+def verdicts(record, gates) -> list[dict]:
+    """Per backend, one line: significant gains and losses against base, and its gates."""
+    out = []
+    for b in record.backends:
+        comps = [c for c in record.comparisons if c.baseline == BASE and c.state == b.name]
+        mine = [g for g in gates if g.state == b.name]
+        failed = [g for g in mine if not g.passed]
+        parts = []
+        if comps:
+            gains = sum(c.verdict == "gain" for c in comps)
+            losses = sum(c.verdict == "loss" for c in comps)
+            flat = len(comps) - gains - losses
+            parts.append(f"{_count(gains, 'significant gain')}, {_count(losses, 'loss', 'losses')}, "
+                         f"{flat} with no detectable change")
+        else:
+            gains = losses = None
+            parts.append("significance not computed")
+        if not mine:
+            parts.append("no gates")
+        elif not failed:
+            parts.append("all gates pass" if len(mine) > 1 else "its gate passes")
+        else:
+            parts.append(f"{len(failed)} of {len(mine)} gates fail ("
+                         + ", ".join(f"{g.suite} {g.gate.label}" for g in failed) + ")")
+        status = "bad" if failed or losses else ("good" if comps or mine else "neutral")
+        c = b.cost
+        share = f", {100 * c.trainable_params / c.total_params:.1f}% of parameters trained" if c.total_params else ""
+        out.append({"state": b.name, "text": "; ".join(parts), "status": status, "gains": gains, "losses": losses,
+                    "cost": f"{c.wall_seconds:.1f} s{share}, peak {c.peak_memory_mb:.0f} MB"})
+    return out
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def flatten(tree: dict, leaf_key: str | None = "ok") -> list[dict]:
+    """Nested check/retention dicts as rows: {name, scope, ok, details: [(key, text)]}.
+
+    A dict is a leaf when it holds `leaf_key` (or, with leaf_key None, when none of its values is
+    a dict); the keys above it become the row's name and scope.
+    """
+    rows = []
+
+    def walk(path, node):
+        is_leaf = isinstance(node, dict) and (
+            leaf_key in node if leaf_key else not any(isinstance(v, dict) for v in node.values()))
+        if isinstance(node, dict) and not is_leaf:
+            for k, v in node.items():
+                walk(path + [str(k)], v)
+            return
+        details = [(k, _fmt(v)) for k, v in node.items() if k != leaf_key] if isinstance(node, dict) \
+            else [("value", _fmt(node))]
+        ok = node.get(leaf_key) if isinstance(node, dict) and leaf_key else None
+        rows.append({"name": path[0] if path else "", "scope": " / ".join(path[1:]),
+                     "ok": None if ok is None else bool(ok), "details": details})
+
+    walk([], tree or {})
+    return rows
+
+
+def _fmt(v) -> str:
+    if isinstance(v, bool) or v is None:
+        return str(v).lower() if v is not None else "—"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (list, tuple)):
+        shown = ", ".join(_fmt(x) for x in v[:8])
+        return f"[{shown}{f', … {len(v) - 8} more' if len(v) > 8 else ''}]" if v else "none"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={_fmt(x)}" for k, x in v.items())
+    return str(v)
+
+
+def provenance(record) -> list[tuple[str, str]]:
+    """Label → text pairs: everything needed to reproduce or audit the numbers."""
+    env = record.environment or {}
+    rows = [("Model", f"{record.model} ({record.model_path})")]
+    if record.adapter:
+        rows.append(("Adapter", record.adapter))
+    rows += [("Seed", str(record.seed)), ("Created", record.created), ("Status", record.status),
+             ("Suites", ", ".join(f"{s.name} v{s.version} (sha256 {s.content_hash[:12]})" for s in record.suites)),
+             ("Config key", record.config_key),
+             ("Git commit", str(env.get("git_commit") or "unknown")),
+             ("Code hash", str(env.get("code_hash") or "unknown")),
+             ("Device", " · ".join(str(env[k]) for k in ("device", "python", "platform") if env.get(k))),
+             ("Packages", ", ".join(f"{k} {v}" for k, v in (env.get("packages") or {}).items())),
+             ("Significance level", f"α = {record.alpha:g}, Holm-adjusted over the run's comparisons")]
+    methods = sorted({r.ci_method for r in record.results if r.ci_method})
+    rows.append(("Value intervals", ", ".join(methods) if methods else "not computed"))
+    for key, sig in record.metric_signatures.items():
+        rows.append((f"Metric signature {key}", sig))
+    for (test, sig), keys in _test_signatures(record).items():
+        rows.append((f"Test signature ({test})", f"{sig}  [{', '.join(keys)}]"))
+    return rows
+
+
+def _test_signatures(record) -> dict:
+    out: dict = {}
+    for c in record.comparisons:
+        if c.signature:
+            out.setdefault((c.test, c.signature), []).append(f"{c.suite}/{c.metric}")
+    return {k: sorted(set(v)) for k, v in out.items()}

@@ -1,0 +1,194 @@
+"""`harness sheets import`: validate filled rater files, unblind them with the key, append the ratings.
+
+Every file is checked completely before anything is written, and the command imports all of its
+files or none of them, so a rejected file never leaves part of itself (or of another file) behind.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.record import load_record
+
+from .layout import ANSWER, PAIRWISE, POINTWISE, PREFERENCE_CRITERION, PREFERENCES, REQUIRED, SCORES, \
+    normalise_preference, split_sheet_id
+from .readers import Table, read_table
+from .store import append_ratings, load_key, load_ratings
+
+_SHOWN = 20
+
+
+class SheetErrors(HarnessError):
+    """Every problem found, one line each naming file, row and column."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        if len(problems) == 1:
+            text = f"{problems[0]} (nothing was imported)"
+        else:
+            more = f"\n  … and {len(problems) - _SHOWN} more" if len(problems) > _SHOWN else ""
+            text = f"{len(problems)} problems; nothing was imported:\n  " + "\n  ".join(problems[:_SHOWN]) + more
+        super().__init__(text)
+
+
+@dataclass
+class FileResult:
+    path: Path
+    sha256: str
+    already: bool = False
+    """Same content as an earlier import: skipped."""
+    ratings: list[dict] = field(default_factory=list)
+    unanswered: int = 0
+
+
+def import_ratings(run_dir: str | Path, files: list[str | Path]) -> list[FileResult]:
+    run_dir = Path(run_dir)
+    record = load_record(run_dir)
+    key = load_key(run_dir)
+    if key is None:
+        raise HarnessError("no rating sheets were exported for this run; run `harness sheets export` first", str(run_dir))
+    existing = load_ratings(run_dir)
+    seen_hashes = {r["source"]["sha256"] for r in existing}
+    # (rater, export, item, criterion) → where it was rated, across earlier imports and this batch
+    taken = {_slot(r): f"earlier import '{r['source']['file']}'" for r in existing}
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    results, problems = [], []
+    for name in files:
+        path = Path(name)
+        if not path.is_file():
+            problems.append(f"{path}: file not found")
+            continue
+        result = FileResult(path, hashlib.sha256(path.read_bytes()).hexdigest())
+        results.append(result)
+        if result.sha256 in seen_hashes:
+            result.already = True
+            continue
+        seen_hashes.add(result.sha256)
+        try:
+            table = read_table(path)
+        except HarnessError as e:
+            problems.append(str(e))
+            continue
+        file_problems = _read_ratings(table, key, record.run_id, result, taken, now)
+        problems += file_problems
+        if not file_problems:
+            taken |= {_slot(r): f"'{path}' row {r['source']['row']}" for r in result.ratings}
+    if problems:
+        raise SheetErrors(problems)
+    new = [r for res in results for r in res.ratings]
+    if new:
+        append_ratings(run_dir, existing, new)
+    return results
+
+
+def _slot(rating: dict) -> tuple:
+    return rating["rater"], rating["export"], rating["item"], rating["criterion"]
+
+
+def _read_ratings(table: Table, key: dict, run_id: str, result: FileResult, taken: dict, now: str) -> list[str]:
+    """Fills result.ratings from the table; returns the problems found (none: the ratings are good)."""
+    kind = PAIRWISE if "preference" in table.columns else POINTWISE if "score" in table.columns else None
+    if kind is None:
+        return [f"{table.where()}: missing required column 'score' (pointwise sheets) or 'preference' (A/B sheets); "
+                f"is row {table.rows[0][0] - 1 if table.rows else 1} the header?"]
+    missing = [c for c in REQUIRED[kind] if c not in table.columns]
+    if missing:
+        return [f"{table.where()}: missing required column{'s' if len(missing) > 1 else ''} "
+                + ", ".join(f"'{c}'" for c in missing)]
+    if not table.rows:
+        return [f"{table.where()}: empty file: a header and no rows"]
+    problems, in_file = [], {}
+    for n, row in table.rows:
+        if not row[ANSWER[kind]]:
+            result.unanswered += 1  # unanswered rows are allowed: raters may hand in part of a sheet
+            continue
+        errors: list[str] = []
+        rating = _rating(row, kind, key, run_id, lambda column, msg: errors.append(f"{table.where(n, column)}: {msg}"))
+        problems += errors
+        if errors:
+            continue
+        slot = _slot(rating)
+        if slot in in_file or slot in taken:
+            where = f"row {in_file[slot]}" if slot in in_file else taken[slot]
+            problems.append(f"{table.where(n, 'item_id')}: rater {rating['rater']!r} already rated item "
+                            f"{rating['item']!r} ({rating['criterion']}) in {where}")
+            continue
+        in_file[slot] = n
+        rating |= {"comment": row.get("comment", ""), "imported": now,
+                   "source": {"file": str(table.path), "sha256": result.sha256, "row": n}}
+        result.ratings.append(rating)
+    if not problems and not result.ratings:
+        problems.append(f"{table.where()}: no ratings: every '{ANSWER[kind]}' cell is empty")
+    if problems:
+        result.ratings = []
+    return problems
+
+
+def _rating(row: dict, kind: str, key: dict, run_id: str, err) -> dict | None:
+    """One answered row, unblinded; None after reporting what is wrong with it through `err(column, message)`."""
+    rater = row["rater"]
+    if not rater:
+        err("rater", "missing rater id")
+    export_id = _export_of(row["sheet_id"], key, run_id, lambda m: err("sheet_id", m))
+    if export_id is None:
+        return None
+    export = key["exports"][export_id]
+    item = export["items"].get(row["item_id"])
+    if item is None:
+        err("item_id", f"unknown item id {row['item_id']!r} (not in sheet {row['sheet_id']})" if row["item_id"]
+            else "missing item id")
+        return None
+    if item["kind"] != kind:
+        err("item_id", f"item {row['item_id']!r} belongs on a {item['kind']} sheet, not a {kind} one")
+        return None
+    rating = {"kind": "score" if kind == POINTWISE else "preference", "export": export_id, "item": row["item_id"],
+              "suite": item["suite"], "example": item["example"], "state": item["state"], "rater": rater}
+    if kind == POINTWISE:
+        criteria = export["criteria"][item["suite"]]
+        if row["criterion"] not in criteria:
+            err("criterion", f"unknown criterion {row['criterion']!r} for suite {item['suite']} "
+                             f"(expected {', '.join(criteria)})")
+            return None
+        score = _score(row["score"], lambda m: err("score", m))
+        if score is None or not rater:
+            return None
+        return rating | {"criterion": row["criterion"], "score": score}
+    choice = normalise_preference(row["preference"])
+    if choice is None:
+        err("preference", f"{row['preference']!r} is not one of {', '.join(PREFERENCES)}")
+        return None
+    if not rater:
+        return None
+    preferred = {"A": item["a"], "B": item["b"]}.get(choice)
+    outcome = choice if preferred is None else "win" if preferred == item["state"] else "loss"
+    return rating | {"versus": item["versus"], "criterion": PREFERENCE_CRITERION, "preference": choice,
+                     "preferred": preferred, "outcome": outcome}
+
+
+def _export_of(value: str, key: dict, run_id: str, err) -> str | None:
+    if not value:
+        err("missing sheet id")
+        return None
+    sheet_run, export_id = split_sheet_id(value)
+    if sheet_run != run_id:
+        err(f"sheet id {value!r} is from {'run ' + sheet_run if sheet_run else 'another run'}, not this run ({run_id})")
+        return None
+    if export_id not in key["exports"]:
+        err(f"sheet id {value!r} is from an export this run has no key for (known: {', '.join(key['exports'])})")
+        return None
+    return export_id
+
+
+def _score(text: str, err) -> int | None:
+    try:
+        value = float(text.replace(",", "."))
+    except ValueError:
+        err(f"{text!r} is not a number; scores are whole numbers {SCORES[0]}–{SCORES[-1]}")
+        return None
+    if not value.is_integer() or int(value) not in SCORES:
+        err(f"{text} is not a whole number from {SCORES[0]} to {SCORES[-1]}")
+        return None
+    return int(value)

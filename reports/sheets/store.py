@@ -1,0 +1,56 @@
+"""The harness's own files under RUN_DIR/sheets/: the unblinding key and the imported ratings."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.files import write_json, write_jsonl
+
+from .layout import KEY_FILE, RATINGS_FILE, sheets_dir
+
+
+def key_path(run_dir) -> Path:
+    return sheets_dir(run_dir) / KEY_FILE
+
+
+def ratings_path(run_dir) -> Path:
+    return sheets_dir(run_dir) / RATINGS_FILE
+
+
+def load_key(run_dir) -> dict | None:
+    """{"run_id", "exports": {export_id: {...}}}, or None before the first export."""
+    path = key_path(run_dir)
+    if not path.is_file():
+        return None
+    try:
+        key = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise HarnessError(f"unreadable key: {e}", str(path)) from None
+    if not isinstance(key, dict) or not isinstance(key.get("exports"), dict):
+        raise HarnessError("not a sheets key (no 'exports')", str(path))
+    return key
+
+
+def save_key(run_dir, key: dict) -> None:
+    write_json(key_path(run_dir), key)
+
+
+def load_ratings(run_dir) -> list[dict]:
+    path = ratings_path(run_dir)
+    if not path.is_file():
+        return []
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise HarnessError(f"invalid JSON: {e.msg}", f"{path}:{lineno}") from None
+    return rows
+
+
+def append_ratings(run_dir, existing: list[dict], new: list[dict]) -> None:
+    """Rewrites the whole file atomically: a crash leaves the old ratings or all of them, never half."""
+    write_jsonl(ratings_path(run_dir), [*existing, *new])

@@ -1,0 +1,74 @@
+"""Backends as strategies: what each cost (time, parameters, memory, throughput) against what it bought.
+
+Quality, for the chart, is one number per state: the mean over task suites of each suite's
+first (primary) metric on a 0–1 scale (pass/fail fractions as is, BLEU and chrF divided by 100).
+Retention suites are left out: they measure forgetting, not the skill being tuned.
+"""
+from __future__ import annotations
+
+from harness.metrics import METRICS
+from harness.record import BASE
+
+from .charts import pareto_front
+from .overview import comparisons_by_key
+
+QUALITY_LABEL = "quality (mean primary metric, 0–1)"
+
+
+def primary_metrics(suites) -> list[tuple[str, str, float]]:
+    """(suite, metric, scale) for each task suite's first metric."""
+    out = []
+    for info in suites:
+        if getattr(info, "role", "task") == "retention" or not info.metrics:
+            continue
+        name = info.metrics[0]["name"]
+        out.append((info.name, name, 1.0 if METRICS[name].passfail else 100.0))
+    return out
+
+
+def quality(record, state: str, suites=None) -> float | None:
+    """None when a primary metric was not measured for the state: a partial mean would mislead."""
+    prim = primary_metrics(suites or record.suites)
+    values = [record.value(state, suite, metric) for suite, metric, _ in prim]
+    if not prim or any(v is None for v in values):
+        return None
+    return sum(v / scale for v, (_, _, scale) in zip(values, prim)) / len(prim)
+
+
+def cost_points(record, label_prefix: str = "", suites=None) -> list[dict]:
+    """One point per backend: costs and quality, for the Pareto chart and the table."""
+    points = []
+    for b in record.backends:
+        c = b.cost
+        points.append({"label": label_prefix + b.name, "state": b.name, "kind": b.kind, "cost": c,
+                       "wall": c.wall_seconds, "params": c.trainable_params,
+                       "trainable_pct": 100 * c.trainable_params / c.total_params if c.total_params else None,
+                       "quality": quality(record, b.name, suites)})
+    return points
+
+
+def mark_front(points: list[dict]) -> None:
+    """Sets `front_wall` / `front_params`: on the Pareto front for that cost."""
+    for key in ("wall", "params"):
+        usable = [p for p in points if p["quality"] is not None and p[key]]
+        on = {id(usable[i]) for i in pareto_front([(p[key], p["quality"]) for p in usable])}
+        for p in points:
+            p[f"front_{key}"] = id(p) in on
+
+
+def strategy_rows(record) -> tuple[list[dict], list[dict]]:
+    """(points with per-suite primary results and deltas, the primary metric columns)."""
+    points = cost_points(record)
+    mark_front(points)
+    comps = comparisons_by_key(record)
+    prim = primary_metrics(record.suites)
+    for p in points:
+        p["primary"] = []
+        for suite, metric, scale in prim:
+            value, base = record.value(p["state"], suite, metric), record.value(BASE, suite, metric)
+            comp = comps.get((suite, metric, BASE, p["state"]))
+            delta = comp.delta if comp else (value - base if value is not None and base is not None else None)
+            p["primary"].append({"value": value, "delta": delta, "comparison": comp,
+                                 "digits": 3 if scale == 1 else 2})
+    columns = [{"suite": s, "metric": m} for s, m, _ in prim]
+    return points, columns

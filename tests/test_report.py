@@ -1,0 +1,191 @@
+"""The report site from synthetic run directories (no training): content, statistics present or
+absent, pagination and the filter index, escaping, charts, and `harness report` over several runs."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from bench.synthetic import HOSTILE, make_run
+from harness.cli import main
+from harness.record import load_predictions, load_record
+from reports import render_report
+from reports.diff import diff_html, tokens
+from reports.site import env
+
+
+@pytest.fixture(scope="module")
+def stats_run(tmp_path_factory) -> Path:
+    return make_run(tmp_path_factory.mktemp("stats"), stats=True)
+
+
+@pytest.fixture(scope="module")
+def plain_run(tmp_path_factory) -> Path:
+    return make_run(tmp_path_factory.mktemp("plain"), stats=False, run_id="20260102-000000-plain")
+
+
+def pages(out: Path) -> dict[str, str]:
+    return {str(p.relative_to(out)): p.read_text(encoding="utf-8") for p in out.rglob("*") if p.is_file()}
+
+
+def index_rows(folder: Path) -> list[list]:
+    rows = []
+    for path in sorted(folder.glob("search-*.js"), key=lambda p: int(p.stem.split("-")[1])):
+        rows += json.loads(path.read_text(encoding="utf-8").split(".concat(", 1)[1].rsplit(");", 1)[0])
+    return rows
+
+
+def regressed_ids(run_dir: Path, suite: str, metric: str, states=("full", "lora")) -> list[str]:
+    base = {r["id"]: r["scores"][metric] for r in load_predictions(run_dir, "base", suite)}
+    tuned = [{r["id"]: r["scores"][metric] for r in load_predictions(run_dir, s, suite)} for s in states]
+    return [i for i in base if base[i] and any(not t[i] for t in tuned)]
+
+
+def test_overview_shows_intervals_significance_gates_checks_and_provenance(stats_run, tmp_path):
+    index = render_report(stats_run, tmp_path / "site")
+    assert index == tmp_path / "site" / "index.html"
+    html = index.read_text(encoding="utf-8")
+    record = load_record(stats_run)
+    for backend in ("full", "lora"):
+        comps = [c for c in record.comparisons if c.baseline == "base" and c.state == backend]
+        gains = sum(c.verdict == "gain" for c in comps)
+        losses = sum(c.verdict == "loss" for c in comps)
+        assert f"<strong>{backend}</strong>: {gains} significant gain" in html
+        assert f"{losses} loss" in html
+    em = next(r for r in record.results if (r.state, r.suite, r.metric) == ("lora", "agent_tools", "exact_match"))
+    assert f"{em.value:.3f}<span class=\"ci\">[{em.ci_low:.3f}, {em.ci_high:.3f}]</span>" in html
+    comp = next(c for c in record.comparisons if (c.suite, c.metric, c.state) == ("agent_tools", "exact_match", "lora")
+                and c.baseline == "base")
+    assert f"[{comp.ci_low:+.3f}, {comp.ci_high:+.3f}]" in html and "p<sub>Holm</sub>" in html
+    assert "Backends head to head" in html and "lora − full" in html
+    assert html.count('<span class="pass">pass</span>') >= 6 and "exact_match&gt;=base+0.5" in html
+    assert "contamination" in html and "1 of 9 <a href=\"#checks\">validity checks</a> fail" in html
+    assert "general_en" in html  # retention
+    for text in (record.config_key, "b18a098c0ffee", "tok:zh|smooth:exp", "bs:1000|ar:1000", "wilson", "seed"):
+        assert text in html
+    assert 'href="strategy.html"' in html and 'href="suites/agent_tools/index.html"' in html
+    assert "Human ratings" in html
+
+
+def test_a_run_without_statistics_says_not_computed(plain_run, tmp_path):
+    html = render_report(plain_run, tmp_path / "site").read_text(encoding="utf-8")
+    assert "significance not computed" in html and "Validity checks not computed" in html
+    assert "Retention not computed" in html and 'class="ci"' not in html and "p<sub>Holm</sub>" not in html
+    assert "Value intervals</dt><dd><code>not computed" in html
+    suite = (tmp_path / "site" / "suites" / "agent_tools" / "index.html").read_text(encoding="utf-8")
+    assert "<svg" in suite and "significance not computed" in suite
+
+
+def test_strategy_and_training_pages(stats_run, tmp_path):
+    render_report(stats_run, tmp_path)
+    strategy = (tmp_path / "strategy.html").read_text(encoding="utf-8")
+    assert "Cost per backend" in strategy and "Pareto" in strategy and strategy.count("<svg") == 1
+    assert "688,768" in strategy and "49,152" in strategy and "7.14" in strategy  # lora's trainable share
+    training = (tmp_path / "training.html").read_text(encoding="utf-8")
+    assert training.count("<svg") == 1 and ">full<" in training and ">lora<" in training
+
+
+def test_every_page_is_offline_and_charts_are_small_text_svg(stats_run, tmp_path):
+    render_report(stats_run, tmp_path)
+    site = pages(tmp_path)
+    assert {"index.html", "strategy.html", "training.html", "report.css", "report.js",
+            "suites/agent_tools/index.html", "suites/agent_tools/examples-001.html",
+            "suites/translate_en_zh/search-1.js"} <= set(site)
+    for name, text in site.items():
+        assert "http://" not in text and "https://" not in text, name
+        assert not re.search(r"<(script|link)[^>]+(src|href)=\"(//|[a-z]+:)", text), name
+        for svg in re.findall(r"<svg.*?</svg>", text, flags=re.S):
+            assert len(svg) < 80_000 and "<text" in svg and "@font-face" not in svg and "<image" not in svg
+
+
+def test_examples_are_paged_and_the_index_agrees_with_the_predictions(stats_run, tmp_path):
+    render_report(stats_run, tmp_path, page_size=100)
+    folder = tmp_path / "suites" / "agent_tools"
+    files = sorted(p.name for p in folder.glob("examples-*.html"))
+    assert files == ["examples-001.html", "examples-002.html", "examples-003.html"]
+    row_ids = []
+    for name in files:
+        row_ids += re.findall(r'<tr id="ex-([^"]+)"', (folder / name).read_text(encoding="utf-8"))
+    assert row_ids == [r["id"] for r in load_predictions(stats_run, "base", "agent_tools")]
+    rows = index_rows(folder)
+    assert [r[0] for r in rows] == row_ids and [r[1] for r in rows] == [i // 100 + 1 for i in range(240)]
+    assert [r[0] for r in rows if "R" in r[2]] == regressed_ids(stats_run, "agent_tools", "exact_match")
+    suite = (folder / "index.html").read_text(encoding="utf-8")
+    for name in files:
+        assert f'href="{name}"' in suite  # without JavaScript every page is reachable
+
+
+def test_a_large_index_is_split_into_files_under_the_limit(stats_run, tmp_path, monkeypatch):
+    monkeypatch.setattr("reports.examples.INDEX_CHUNK_BYTES", 10_000)
+    render_report(stats_run, tmp_path)
+    folder = tmp_path / "suites" / "agent_tools"
+    files = list(folder.glob("search-*.js"))
+    assert len(files) > 3 and all(f.stat().st_size < 10_200 for f in files)
+    assert [r[0] for r in index_rows(folder)] == [r["id"] for r in load_predictions(stats_run, "base", "agent_tools")]
+    names = " ".join(sorted((f.name for f in files), key=lambda n: int(n[7:-3])))
+    assert f'data-index="{names}"' in (folder / "examples-001.html").read_text(encoding="utf-8")
+
+
+def test_rerendering_removes_pages_a_longer_render_left(stats_run, tmp_path):
+    render_report(stats_run, tmp_path, page_size=50)
+    assert (tmp_path / "suites" / "agent_tools" / "examples-005.html").is_file()
+    render_report(stats_run, tmp_path)
+    assert sorted(p.name for p in (tmp_path / "suites" / "agent_tools").glob("examples-*")) == ["examples-001.html"]
+
+
+def test_diff_is_word_level_and_character_level_for_cjk():
+    assert tokens("我喜欢鱼。") == ["我", "喜", "欢", "鱼", "。"]
+    assert tokens('Hi, {"a": 1}') == ["Hi", ",", " ", "{", '"', "a", '"', ":", " ", "1", "}"]
+    for text in ("  two  spaces\tand\nlines ", "混合 text 和中文！", ""):
+        assert "".join(tokens(text)) == text
+    assert str(diff_html("我喜欢猫。", "我喜欢鱼。")) == "我喜欢<del>鱼</del><ins>猫</ins>。"
+    assert str(diff_html("the cat sat", "the dog sat")) == "the <del>dog </del><ins>cat </ins>sat"
+    assert str(diff_html("same", "same")) == "same"
+    assert str(diff_html("<b>x</b>", "y")) == "<del>y</del><ins>&lt;b&gt;x&lt;/b&gt;</ins>"
+
+
+def test_hostile_data_is_text_in_every_file(tmp_path):
+    run = make_run(tmp_path, hostile=True, run_id="hostile")
+    out = tmp_path / "site"
+    render_report(run, out, page_size=100)
+    site = pages(out)
+    html = "".join(t for n, t in site.items() if n.endswith(".html"))
+    assert "<script>window.__xss" not in html and "<img src=x" not in html and "onerror=\"window" not in html
+    assert "&lt;script&gt;window.__xss = 1&lt;/script&gt;" in html and "{{ 7*7 }}" in html and ">49<" not in html
+    assert "&lt;/pre&gt;&lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;" in html
+    index = "".join(t for n, t in site.items() if n.endswith(".js") and "search-" in n)
+    assert "<" not in index.split(".concat(", 1)[1] and "\\u003cscript\\u003e" in index
+    assert site["index.html"].count("<script") == 1  # report.js only
+
+
+def test_ratings_partial_without_ratings():
+    html = env.get_template("_ratings.html.j2").render(ratings=None, sheets=None)
+    assert "No human ratings imported yet" in html and "harness sheets export RUN_DIR" in html
+
+
+def test_evaluation_only_run_renders_without_backends(tmp_path):
+    run = make_run(tmp_path, backends=(), run_id="evalonly")
+    html = render_report(run).read_text(encoding="utf-8")
+    assert "No backend was run" in html
+    examples = (run / "report" / "suites" / "agent_tools" / "examples-001.html").read_text(encoding="utf-8")
+    assert 'value="regressed"' not in examples and 'name="q"' in examples
+
+
+def test_cli_report_one_run_and_several(stats_run, plain_run, tmp_path, capsys):
+    assert main(["report", str(plain_run)]) == 0
+    assert (plain_run / "report" / "index.html").is_file()
+    assert main(["report", str(stats_run), str(plain_run)]) == 2
+    assert "--out" in capsys.readouterr().err
+    out = tmp_path / "cmp"
+    assert main(["report", str(stats_run), str(plain_run), "--out", str(out)]) == 0
+    html = (out / "index.html").read_text(encoding="utf-8")
+    header = re.search(r'<table class="results">.*?</thead>', html, flags=re.S)[0]
+    assert re.findall(r'<th class="num">(base|full|lora)</th>', header) == ["base", "full", "lora"] * 2
+    for run in (stats_run, plain_run):
+        run_id = load_record(run).run_id
+        assert f'href="runs/{run_id}/index.html"' in html
+        assert (out / "runs" / run_id / "suites" / "agent_tools" / "examples-001.html").is_file()
+        assert "back to the comparison" in (out / "runs" / run_id / "index.html").read_text(encoding="utf-8")
+    assert "Pareto" in html and "<svg" in html and "backend settings are identical" in html
