@@ -50,7 +50,9 @@ def metric_rows(record, suites=None) -> list[dict]:
                 deltas[b.name] = Delta(value, comp)
             n = next((r.n for r in cells.values() if r is not None), None)
             passfail = METRICS[name].passfail if name in METRICS else True
-            rows.append({"suite": info.name, "metric": name, "n": n, "cells": cells, "deltas": deltas,
+            # The smallest change these n examples can detect (80% power), from the first comparison.
+            mde = next((d.comparison.mde for d in deltas.values() if d.comparison and d.comparison.mde is not None), None)
+            rows.append({"suite": info.name, "metric": name, "n": n, "mde": mde, "cells": cells, "deltas": deltas,
                          "passfail": passfail, "scale": 1 if passfail else 100,
                          "digits": 3 if passfail else 2})
     return rows
