@@ -124,3 +124,13 @@ def test_cli_errors_are_one_line_and_nonzero(small_suites, capsys):
     assert "unknown backend 'qlora'" in capsys.readouterr().err
     assert main(["run", "--suite", "/nonexistent/suite"]) == 2
     assert "no such suite folder" in capsys.readouterr().err
+
+
+def test_regression_gate_against_a_baseline_run(small_run, pytester):
+    suite = cut_suite("translate_en_zh", pytester.path / "suites" / "translate_en_zh", 1, 1, gates=[
+        {"metric": "bleu", "no_significant_regression": True, "states": ["lora"]}])
+    result = pytester.runpytest(str(suite / "suite.yaml"), "--harness-run", str(small_run),
+                                "--harness-baseline", str(small_run), "-v",
+                                "-W", "ignore::pytest.PytestAssertRewriteWarning")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*suite.yaml::lora::bleu:no_significant_regression PASSED*"])
