@@ -186,11 +186,8 @@ def _finish(run_dir: Path, record, render_report) -> None:
 
 
 def cmd_tune(args) -> int:
-    from backends import get_backend
-
     from . import run
     from .files import write_json
-    from .resources import measure
     from .settings import parse_overrides, resolve
 
     _quiet_libraries()
@@ -200,17 +197,10 @@ def cmd_tune(args) -> int:
     examples = run.training_examples(suites)
     if not examples:
         raise HarnessError("no suite has a train split to tune on", "--suite")
-    backend = get_backend(args.backend)()
-    with measure() as usage:
-        backend.setup(model_path, examples, settings, args.seed)
-        stats = backend.train()
-        tuned = backend.save(Path(args.out))
-    write_json(Path(args.out) / "cost.json", {
-        "backend": args.backend, "model": args.model, "settings": settings.model_dump(mode="json"),
-        "wall_seconds": round(usage.seconds, 2), "peak_memory_mb": round(usage.peak_memory_mb, 1),
-        "memory_kind": usage.memory_kind, **stats.__dict__,
-    })
-    print(f"Tuned model ({tuned.kind}): {tuned.path}")
+    _, tuned, cost = run.tune(args.backend, model_path, examples, settings, args.seed, Path(args.out))
+    write_json(Path(args.out) / "cost.json", {"backend": args.backend, "model": args.model, "model_path": model_path,
+                                              "settings": settings.model_dump(mode="json"), **cost.model_dump()})
+    print(f"Tuned model ({tuned.kind}): {tuned.path}\nCost: {Path(args.out) / 'cost.json'}")
     return 0
 
 

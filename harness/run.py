@@ -205,22 +205,14 @@ def training_examples(suites: list[Suite]) -> list[TrainExample]:
     return [TrainExample(ex.messages, ex.reference) for s in suites if s.spec.role == "task" for ex in s.train]
 
 
-def _tune(name: str, p: Plan, run_dir: Path) -> BackendRun:
-    backend_cls = get_backend(name)
-    settings = backend_cls.settings_class(**p.settings[name])
-    artefact = Path("models") / name
-    backend = backend_cls()
+def tune(name: str, model_path: str, examples: list[TrainExample], settings, seed: int, out_dir: Path):
+    """Tune with one backend and save to `out_dir`; returns (backend, tuned model, cost). Time and
+    memory are measured here, around the backend's setup, train and save."""
+    backend = get_backend(name)()
     with measure() as usage:
-        backend.setup(p.model_path, training_examples(p.suites), settings, p.request.seed)
+        backend.setup(model_path, examples, settings, seed)
         stats = backend.train()
-        tuned = backend.save(run_dir / artefact)
-    in_memory = backend.tuned_in_memory()
-    if in_memory is not None:  # outputs of the model as trained, for the reload check
-        sample = {f"{s.name}/{ex.id}": out for s in p.suites
-                  for ex, out in zip(s.test[:checks.SAMPLE], generate_for(in_memory, s, s.test[:checks.SAMPLE]))}
-        write_json(in_memory_path(run_dir, name), sample)
-    del backend, in_memory
-    gc.collect()
+        tuned = backend.save(Path(out_dir))
     cost = Cost(
         wall_seconds=round(usage.seconds, 2), train_seconds=round(stats.train_seconds, 2),
         trainable_params=stats.trainable_params, total_params=stats.total_params,
@@ -228,6 +220,21 @@ def _tune(name: str, p: Plan, run_dir: Path) -> BackendRun:
         train_tokens=stats.train_tokens, steps=stats.steps, loss_curve=stats.loss_curve,
         tokens_per_second=round(stats.train_tokens / stats.train_seconds, 1) if stats.train_seconds > 0 else 0.0,
     )
+    return backend, tuned, cost
+
+
+def _tune(name: str, p: Plan, run_dir: Path) -> BackendRun:
+    settings = get_backend(name).settings_class(**p.settings[name])
+    artefact = Path("models") / name
+    backend, tuned, cost = tune(name, p.model_path, training_examples(p.suites), settings, p.request.seed,
+                                run_dir / artefact)
+    in_memory = backend.tuned_in_memory()
+    if in_memory is not None:  # outputs of the model as trained, for the reload check
+        sample = {f"{s.name}/{ex.id}": out for s in p.suites
+                  for ex, out in zip(s.test[:checks.SAMPLE], generate_for(in_memory, s, s.test[:checks.SAMPLE]))}
+        write_json(in_memory_path(run_dir, name), sample)
+    del backend, in_memory
+    gc.collect()
     return BackendRun(name=name, settings=p.settings[name], artefact=artefact.as_posix(), kind=tuned.kind, cost=cost)
 
 
