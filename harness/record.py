@@ -34,7 +34,16 @@ class SuiteInfo(_Record):
     gates: list[dict]
     rubric: dict = {}
     """The suite's rubric for human raters (criteria with anchored levels 1–5, show_reference)."""
+    role: str = "task"
+    """`task` (trained on) or `retention` (never trained on; watched for forgetting)."""
     description: str = ""
+
+    @property
+    def passfail_metric(self) -> str | None:
+        """The suite's first pass/fail metric: what "pass" and "fail" mean for one example."""
+        from .metrics import METRICS
+
+        return next((m["name"] for m in self.metrics if METRICS[m["name"]].passfail), None)
 
 
 class Cost(_Record):

@@ -136,7 +136,7 @@ def new_record(p: Plan, run_id: str) -> RunRecord:
             language=s.spec.language, n_train=len(s.train), n_test=len(s.test), description=s.spec.description,
             metrics=[{"name": m.name, **m.options} for m in s.spec.metrics],
             gates=[g.model_dump(exclude_none=True) for g in s.spec.gates],
-            rubric=s.spec.rubric.model_dump(mode="json"),
+            rubric=s.spec.rubric.model_dump(mode="json"), role=s.spec.role,
         ) for s in p.suites],
         checks={"contamination": {s.name: checks.contamination(s) for s in p.suites}},
         metric_signatures={f"{s.name}/{name}": m.signature for s in p.suites

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from harness.metrics import METRICS
 from harness.record import BASE, load_predictions
 
 from .diff import diff_html
@@ -31,11 +30,6 @@ FILTERS = {
     "unchanged": "Unchanged",
     "failing": "Failing after tuning",
 }
-
-
-def passfail_metric(info) -> str | None:
-    """The suite's first pass/fail metric: what "pass" and "fail" mean on its example pages."""
-    return next((m["name"] for m in info.metrics if METRICS[m["name"]].passfail), None)
 
 
 def matches(flt: str, codes: str) -> bool:
@@ -102,7 +96,7 @@ class SuiteExamples:
 def load_suite_examples(record, run_dir, info, slug: str, page_size: int = PAGE_SIZE) -> SuiteExamples:
     states = record.states
     tuned = [s for s in states if s != BASE]
-    passfail = passfail_metric(info)
+    passfail = info.passfail_metric
     judge = passfail or (info.metrics[0]["name"] if info.metrics else None)
     rows = {state: {str(r["id"]): r for r in load_predictions(run_dir, state, info.name)} for state in states}
     order = list(dict.fromkeys(i for state in states for i in rows[state]))  # base's order first

@@ -19,7 +19,7 @@ def primary_metrics(suites) -> list[tuple[str, str, float]]:
     """(suite, metric, scale) for each task suite's first metric."""
     out = []
     for info in suites:
-        if getattr(info, "role", "task") == "retention" or not info.metrics:
+        if info.role == "retention" or not info.metrics:
             continue
         name = info.metrics[0]["name"]
         out.append((info.name, name, 1.0 if METRICS[name].passfail else 100.0))

@@ -189,3 +189,12 @@ def test_cli_report_one_run_and_several(stats_run, plain_run, tmp_path, capsys):
         assert (out / "runs" / run_id / "suites" / "agent_tools" / "examples-001.html").is_file()
         assert "back to the comparison" in (out / "runs" / run_id / "index.html").read_text(encoding="utf-8")
     assert "Pareto" in html and "<svg" in html and "backend settings are identical" in html
+
+
+def test_quality_leaves_retention_suites_out(tmp_path):
+    from harness.record import load_record
+    from reports.strategy import primary_metrics
+
+    record = load_record(make_run(tmp_path, stats=False, run_id="retention"))
+    record.suites[1] = record.suites[1].model_copy(update={"role": "retention"})
+    assert [suite for suite, _, _ in primary_metrics(record.suites)] == [record.suites[0].name]

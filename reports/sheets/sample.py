@@ -3,18 +3,12 @@ from __future__ import annotations
 
 import random
 
-from harness.metrics import METRICS
 from harness.record import BASE
-
-
-def passfail_metric(info) -> str | None:
-    """The suite's first pass/fail metric, as the report uses it."""
-    return next((m["name"] for m in info.metrics if METRICS[m["name"]].passfail), None)
 
 
 def flipped_ids(info, rows_by_state: dict[str, dict[str, dict]], ids: list[str]) -> set[str]:
     """Examples whose pass/fail differs between base and any tuned state."""
-    metric = passfail_metric(info)
+    metric = info.passfail_metric
     if metric is None:
         return set()
     tuned = [s for s in rows_by_state if s != BASE]
