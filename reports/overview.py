@@ -29,6 +29,15 @@ def comparisons_by_key(record) -> dict:
     return {(c.suite, c.metric, c.baseline, c.state): c for c in record.comparisons}
 
 
+def delta_against_base(record, comps: dict, suite: str, metric: str, state: str) -> Delta:
+    """The state's change against base: the paired comparison's when computed, else the plain difference."""
+    comp = comps.get((suite, metric, BASE, state))
+    if comp is not None:
+        return Delta(comp.delta, comp)
+    value, base = record.value(state, suite, metric), record.value(BASE, suite, metric)
+    return Delta(value - base if value is not None and base is not None else None)
+
+
 def results_by_key(record) -> dict:
     return {(r.state, r.suite, r.metric): r for r in record.results}
 
@@ -41,19 +50,13 @@ def metric_rows(record, suites=None) -> list[dict]:
         for spec in info.metrics:
             name = spec["name"]
             cells = {s: results.get((s, info.name, name)) for s in record.states}
-            base = cells.get(BASE)
-            deltas = {}
-            for b in record.backends:
-                comp = comps.get((info.name, name, BASE, b.name))
-                tuned = cells.get(b.name)
-                value = comp.delta if comp else (tuned.value - base.value if tuned and base else None)
-                deltas[b.name] = Delta(value, comp)
+            deltas = {b.name: delta_against_base(record, comps, info.name, name, b.name) for b in record.backends}
             n = next((r.n for r in cells.values() if r is not None), None)
-            passfail = METRICS[name].passfail if name in METRICS else True
+            passfail = METRICS[name].passfail
             # The smallest change these n examples can detect (80% power), from the first comparison.
             mde = next((d.comparison.mde for d in deltas.values() if d.comparison and d.comparison.mde is not None), None)
             rows.append({"suite": info.name, "metric": name, "n": n, "mde": mde, "cells": cells, "deltas": deltas,
-                         "passfail": passfail, "scale": 1 if passfail else 100,
+                         "passfail": passfail, "scale": METRICS[name].scale,
                          "digits": 3 if passfail else 2})
     return rows
 

@@ -7,10 +7,9 @@ Retention suites are left out: they measure forgetting, not the skill being tune
 from __future__ import annotations
 
 from harness.metrics import METRICS
-from harness.record import BASE
 
 from .charts import pareto_front
-from .overview import comparisons_by_key
+from .overview import comparisons_by_key, delta_against_base
 
 QUALITY_LABEL = "quality (mean primary metric, 0–1)"
 
@@ -22,7 +21,7 @@ def primary_metrics(suites) -> list[tuple[str, str, float]]:
         if info.role == "retention" or not info.metrics:
             continue
         name = info.metrics[0]["name"]
-        out.append((info.name, name, 1.0 if METRICS[name].passfail else 100.0))
+        out.append((info.name, name, METRICS[name].scale))
     return out
 
 
@@ -65,10 +64,9 @@ def strategy_rows(record) -> tuple[list[dict], list[dict]]:
     for p in points:
         p["primary"] = []
         for suite, metric, scale in prim:
-            value, base = record.value(p["state"], suite, metric), record.value(BASE, suite, metric)
-            comp = comps.get((suite, metric, BASE, p["state"]))
-            delta = comp.delta if comp else (value - base if value is not None and base is not None else None)
-            p["primary"].append({"value": value, "delta": delta, "comparison": comp,
+            delta = delta_against_base(record, comps, suite, metric, p["state"])
+            p["primary"].append({"value": record.value(p["state"], suite, metric), "delta": delta.value,
+                                 "comparison": delta.comparison,
                                  "digits": 3 if scale == 1 else 2})
     columns = [{"suite": s, "metric": m} for s, m, _ in prim]
     return points, columns

@@ -22,6 +22,8 @@ class Metric:
 
     name: ClassVar[str]
     passfail: ClassVar[bool] = True
+    scale: ClassVar[float] = 1.0
+    """The value of a perfect score: 1 for fractions, 100 for BLEU and chrF."""
 
     def __init__(self, language: str = "en", **options):
         if options:

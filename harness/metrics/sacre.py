@@ -10,6 +10,7 @@ _TOKENIZE_BY_LANGUAGE = {"zh": "zh", "ja": "char", "ko": "char"}
 
 class _Sacre(Metric):
     passfail = False
+    scale = 100.0
 
     def __init__(self, language: str = "en", **options):
         super().__init__(language)
