@@ -188,11 +188,12 @@ def _finish(run_dir: Path, record, render_report) -> None:
 def cmd_tune(args) -> int:
     from . import run
     from .files import write_json
+    from .models import resolve_model_path
     from .settings import parse_overrides, resolve
 
     _quiet_libraries()
     suites = [run.load_suite(p) for p in run.find_suites(args.suite or [run.DEFAULT_SUITES])]
-    model_path = run.resolve_model_path(args.model, suites, args.seed)
+    model_path = resolve_model_path(args.model, suites, args.seed)
     settings = resolve(args.backend, model_path, parse_overrides(args.backend_config, args.set))
     examples = run.training_examples(suites)
     if not examples:

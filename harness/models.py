@@ -89,6 +89,16 @@ def is_adapter_dir(path: Path) -> bool:
     return (path / "adapter_config.json").is_file()
 
 
+def resolve_model_path(name: str, suites=(), seed: int = 0) -> str:
+    """Where `name` loads from: `tiny` is built for these suites (or found in the cache), a local
+    path becomes absolute, anything else is a hub id."""
+    if name == TINY:
+        from .tiny import tiny_model_dir
+
+        return str(tiny_model_dir(list(suites), seed))
+    return str(Path(name).resolve()) if Path(name).exists() else name
+
+
 def load_model(name: str, adapter: str | Path | None = None, suites=None, seed: int = 0, dtype=None) -> Model:
     """Load `name` (a hub id, a local directory, or `tiny`), with an optional PEFT adapter on top.
 
@@ -97,13 +107,9 @@ def load_model(name: str, adapter: str | Path | None = None, suites=None, seed: 
     """
     import transformers
 
-    path = name
-    if name == TINY:
-        from .tiny import tiny_model_dir
-
-        path = str(tiny_model_dir(suites or [], seed))
-    elif Path(name).is_dir() and is_adapter_dir(Path(name)) and adapter is None:
-        adapter, path = name, json.loads((Path(name) / "adapter_config.json").read_text())["base_model_name_or_path"]
+    path = resolve_model_path(name, suites or (), seed)
+    if Path(path).is_dir() and is_adapter_dir(Path(path)) and adapter is None:
+        adapter, path = path, json.loads((Path(path) / "adapter_config.json").read_text())["base_model_name_or_path"]
     try:
         config = transformers.AutoConfig.from_pretrained(path, trust_remote_code=False)
         tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=False)

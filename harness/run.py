@@ -25,7 +25,7 @@ from .analysis import analyse, failed_checks, in_memory_path
 from .errors import HarnessError
 from .evaluate import evaluate_suite, generate_for, suite_metrics
 from .files import write_json
-from .models import TINY, device, load_model
+from .models import TINY, device, load_model, resolve_model_path
 from .record import BASE, BackendRun, Cost, RunRecord, SuiteInfo, load_record, save_predictions, save_record
 from .resources import measure
 from .suite import Suite, find_suites, load_suite
@@ -77,14 +77,6 @@ def plan(request: RunRequest) -> Plan:
     env = environment()
     key = config_key(request, suites, model_path, settings, env["code_hash"])
     return Plan(request, suites, model_path, settings, key, env)
-
-
-def resolve_model_path(model: str, suites: list[Suite], seed: int) -> str:
-    if model == TINY:
-        from .tiny import tiny_model_dir
-
-        return str(tiny_model_dir(suites, seed))
-    return str(Path(model).resolve()) if Path(model).exists() else model
 
 
 def config_key(request: RunRequest, suites: list[Suite], model_path: str, settings: dict, code_hash: str) -> str:

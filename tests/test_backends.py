@@ -7,7 +7,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from backends import TrainExample, available, get_backend
 from harness.errors import HarnessError
-from harness.run import resolve_model_path, training_examples
+from harness.models import resolve_model_path
+from harness.run import training_examples
 from harness.settings import parse_overrides, resolve
 from harness.suite import find_suites, load_suite
 
