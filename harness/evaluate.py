@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from tqdm.auto import tqdm
 
+from .compare import value_interval
 from .metrics import make_metric
 from .models import Model
 from .record import Result
@@ -36,17 +37,15 @@ def evaluate_suite(model: Model, suite: Suite, state: str, batch_size: int = 32,
             "scores": {k: s.value for k, s in scores.items()},
             "reasons": {k: s.reason for k, s in scores.items() if s.reason},
         })
-    return rows, aggregate(suite, state, rows, seed)
+    return rows, aggregate(suite.name, metrics, state, rows, seed)
 
 
-def aggregate(suite: Suite, state: str, rows: list[dict], seed: int = 0) -> list[Result]:
+def aggregate(suite: str, metrics: dict, state: str, rows: list[dict], seed: int = 0) -> list[Result]:
     """Each metric's value with its 95% interval (Wilson, or a seeded bootstrap for corpus metrics)."""
-    from .compare import value_interval
-
     outputs, references = [r["output"] for r in rows], [r["reference"] for r in rows]
     results = []
-    for name, m in suite_metrics(suite).items():
+    for name, m in metrics.items():
         low, high, method = value_interval(m, rows, name, seed)
-        results.append(Result(state=state, suite=suite.name, metric=name, n=len(rows), ci_low=low, ci_high=high,
+        results.append(Result(state=state, suite=suite, metric=name, n=len(rows), ci_low=low, ci_high=high,
                               ci_method=method, value=m.aggregate(outputs, references, [r["scores"][name] for r in rows])))
     return results

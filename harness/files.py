@@ -34,5 +34,15 @@ def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
 
 
 def read_jsonl(path: Path) -> list[dict]:
+    """One object per non-blank line; a bad line is reported as file:line."""
+    from .errors import HarnessError
+
+    rows = []
     with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        for lineno, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise HarnessError(f"invalid JSON: {e.msg}", f"{path}:{lineno}") from None
+    return rows

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.files import write_json, write_jsonl
+from harness.files import read_jsonl, write_json, write_jsonl
 
 from .layout import KEY_FILE, RATINGS_FILE, sheets_dir
 
@@ -38,17 +38,7 @@ def save_key(run_dir, key: dict) -> None:
 
 def load_ratings(run_dir) -> list[dict]:
     path = ratings_path(run_dir)
-    if not path.is_file():
-        return []
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise HarnessError(f"invalid JSON: {e.msg}", f"{path}:{lineno}") from None
-    return rows
+    return read_jsonl(path) if path.is_file() else []
 
 
 def append_ratings(run_dir, existing: list[dict], new: list[dict]) -> None:
