@@ -50,13 +50,8 @@ class SuiteFile(pytest.File):
                 yield GateItem.from_parent(self, name=f"{state}::{gate.label}", suite=suite.name, state=state, gate=gate)
 
 
-class InvalidSuite(pytest.Item):
-    def __init__(self, *, error: str, **kwargs):
-        super().__init__(**kwargs)
-        self.error = error
-
-    def runtest(self):
-        raise GateFailure(self.error)
+class _HarnessItem(pytest.Item):
+    """A failure is its one-line message, not a traceback into the harness."""
 
     def repr_failure(self, excinfo):
         return str(excinfo.value) if excinfo.errisinstance(GateFailure) else super().repr_failure(excinfo)
@@ -66,19 +61,26 @@ class InvalidSuite(pytest.Item):
         return self.path, None, ""
 
 
-class GateItem(InvalidSuite):
+class InvalidSuite(_HarnessItem):
+    def __init__(self, *, error: str, **kwargs):
+        super().__init__(**kwargs)
+        self.error = error
+
+    def runtest(self):
+        raise GateFailure(self.error)
+
+
+class GateItem(_HarnessItem):
     def __init__(self, *, suite: str, state: str, gate, **kwargs):
-        pytest.Item.__init__(self, **kwargs)
+        super().__init__(**kwargs)
         self.suite, self.state, self.gate = suite, state, gate
 
     def runtest(self):
         from .gates import check_gate
-        from .record import load_record
 
-        run_dir, record = _runs(self.config).get()
-        baseline_dir = self.config.getoption("harness_baseline")
-        baseline = (baseline_dir, load_record(baseline_dir)) if baseline_dir else None
-        check = check_gate(record, self.suite, self.state, self.gate, str(run_dir), baseline)
+        runs = _runs(self.config)
+        run_dir, record = runs.get()
+        check = check_gate(record, self.suite, self.state, self.gate, str(run_dir), runs.baseline())
         if not check.passed:
             raise GateFailure(check.message)
 
@@ -91,7 +93,16 @@ class _Runs:
     """The one run every gate in this session reads, found or made on first use."""
 
     def __init__(self, config):
-        self.config, self.suite_dirs, self._run = config, [], None
+        self.config, self.suite_dirs, self._run, self._baseline = config, [], None, None
+
+    def baseline(self):
+        """(run dir, record) of --harness-baseline, read once; None without it."""
+        given = self.config.getoption("harness_baseline")
+        if given and self._baseline is None:
+            from .record import load_record
+
+            self._baseline = (given, load_record(given))
+        return self._baseline
 
     def backends(self) -> list[str]:
         run_dir = self.config.getoption("harness_run")
