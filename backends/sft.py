@@ -24,13 +24,12 @@ class SFTBackend(Backend):
         return None
 
     def setup(self, base_model: str, examples: list[TrainExample], settings: TuneSettings, seed: int) -> None:
-        import datasets
         import transformers
 
         from harness.models import device, load_model
 
         transformers.set_seed(seed)
-        self.settings, self.seed = settings, seed
+        self.settings = settings
         # fp32 master weights; on GPU the trainer computes in bf16 autocast (mixed precision).
         self.loaded = load_model(base_model, dtype=torch.float32)
         self._scratch = tempfile.TemporaryDirectory(prefix="harness-train-")
@@ -47,40 +46,48 @@ class SFTBackend(Backend):
             logging_steps=5, logging_first_step=True, include_num_input_tokens_seen="non_padding",
             dataloader_num_workers=0, disable_tqdm=True,  # our own bar (below) replaces the log printing
         )
-        model, tok = self.loaded.model, self.loaded.tokenizer
-        prompts = [self.loaded.render(ex.messages) for ex in examples]
         peft_config = self.peft_config(settings, self.loaded.encoder_decoder)
-        if self.loaded.encoder_decoder:
-            if peft_config is not None:
-                from peft import get_peft_model
-
-                model = get_peft_model(model, peft_config)
-            enc = tok(prompts, text_target=[ex.completion for ex in examples], truncation=True, max_length=settings.max_length)
-            data = datasets.Dataset.from_dict(dict(enc))
-            self.trainer = transformers.Seq2SeqTrainer(
-                model=model, args=transformers.Seq2SeqTrainingArguments(**common), train_dataset=data,
-                data_collator=transformers.DataCollatorForSeq2Seq(tok, model=model), processing_class=tok,
-            )
-        else:
-            from trl import SFTConfig, SFTTrainer
-
-            if self.loaded.chat:
-                # Conversational pairs: TRL renders them with the model's chat template exactly as
-                # `Model.render` does at evaluation, and the template closes the assistant turn.
-                data = datasets.Dataset.from_list([
-                    {"prompt": ex.messages, "completion": [{"role": "assistant", "content": ex.completion}]}
-                    for ex in examples
-                ])
-            else:
-                data = datasets.Dataset.from_dict({
-                    "prompt": prompts, "completion": [ex.completion + tok.eos_token for ex in examples],
-                })
-            config = SFTConfig(**common, max_length=settings.max_length, completion_only_loss=True)
-            self.trainer = SFTTrainer(model=model, args=config, train_dataset=data, processing_class=tok,
-                                      peft_config=peft_config)
-
+        build = self._seq2seq_trainer if self.loaded.encoder_decoder else self._sft_trainer
+        self.trainer = build(examples, common, peft_config)
         self.trainer.remove_callback(transformers.PrinterCallback)
         self.trainer.add_callback(_ProgressBar(self.name))
+
+    def _seq2seq_trainer(self, examples: list[TrainExample], common: dict, peft_config):
+        import datasets
+        import transformers
+
+        model, tok = self.loaded.model, self.loaded.tokenizer
+        if peft_config is not None:
+            from peft import get_peft_model
+
+            model = get_peft_model(model, peft_config)
+        enc = tok([self.loaded.render(ex.messages) for ex in examples], text_target=[ex.completion for ex in examples],
+                  truncation=True, max_length=self.settings.max_length)
+        return transformers.Seq2SeqTrainer(
+            model=model, args=transformers.Seq2SeqTrainingArguments(**common),
+            train_dataset=datasets.Dataset.from_dict(dict(enc)), data_collator=transformers.DataCollatorForSeq2Seq(tok, model=model), processing_class=tok,
+        )
+
+    def _sft_trainer(self, examples: list[TrainExample], common: dict, peft_config):
+        import datasets
+        from trl import SFTConfig, SFTTrainer
+
+        tok = self.loaded.tokenizer
+        if self.loaded.chat:
+            # Conversational pairs: TRL renders them with the model's chat template exactly as
+            # `Model.render` does at evaluation, and the template closes the assistant turn.
+            data = datasets.Dataset.from_list([
+                {"prompt": ex.messages, "completion": [{"role": "assistant", "content": ex.completion}]}
+                for ex in examples
+            ])
+        else:
+            data = datasets.Dataset.from_dict({
+                "prompt": [self.loaded.render(ex.messages) for ex in examples],
+                "completion": [ex.completion + tok.eos_token for ex in examples],
+            })
+        config = SFTConfig(**common, max_length=self.settings.max_length, completion_only_loss=True)
+        return SFTTrainer(model=self.loaded.model, args=config, train_dataset=data, processing_class=tok,
+                          peft_config=peft_config)
 
     def train(self) -> TrainStats:
         model = self.trainer.model

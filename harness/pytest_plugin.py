@@ -105,11 +105,8 @@ class _Runs:
         return self._baseline
 
     def backends(self) -> list[str]:
-        run_dir = self.config.getoption("harness_run")
-        if run_dir:
-            from .record import load_record
-
-            return [b.name for b in load_record(run_dir).backends]
+        if self.config.getoption("harness_run"):
+            return [b.name for b in self.get()[1].backends]
         from .run import DEFAULT_BACKENDS
 
         return self.config.getoption("harness_backend") or list(DEFAULT_BACKENDS)
