@@ -19,6 +19,7 @@ def available() -> dict[str, str]:
 
 
 def get_backend(name: str) -> type[Backend]:
+    """The backend class registered as `name`; one clear error naming the available ones otherwise."""
     known = available()
     if name not in known:
         raise HarnessError(f"unknown backend {name!r}; available: {', '.join(sorted(known))}", "--backend")

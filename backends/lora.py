@@ -25,9 +25,10 @@ class LoRA(SFTBackend):
     settings_class = LoraSettings
     adapter = True
 
-    def peft_config(self, settings: LoraSettings, encoder_decoder: bool):
+    def peft_config(self, settings: TuneSettings, encoder_decoder: bool):
         from peft import LoraConfig, TaskType
 
+        assert isinstance(settings, LoraSettings)
         return LoraConfig(
             r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
             target_modules=settings.target_modules, modules_to_save=settings.modules_to_save,

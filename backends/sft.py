@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import TrainerCallback
@@ -65,7 +66,8 @@ class SFTBackend(Backend):
                   truncation=True, max_length=self.settings.max_length)
         return transformers.Seq2SeqTrainer(
             model=model, args=transformers.Seq2SeqTrainingArguments(**common),
-            train_dataset=datasets.Dataset.from_dict(dict(enc)), data_collator=transformers.DataCollatorForSeq2Seq(tok, model=model), processing_class=tok,
+            train_dataset=datasets.Dataset.from_dict(dict(enc)), processing_class=tok,
+            data_collator=transformers.DataCollatorForSeq2Seq(tok, model=model),
         )
 
     def _sft_trainer(self, examples: list[TrainExample], common: dict, peft_config):
@@ -123,7 +125,8 @@ class _ProgressBar(TrainerCallback):
     """One bar per training run, with the latest logged loss beside it."""
 
     def __init__(self, label: str):
-        self.label, self.bar = label, None
+        self.label = label
+        self.bar: Any = None
 
     def on_train_begin(self, args, state, control, **kwargs):
         from tqdm.auto import tqdm
@@ -131,7 +134,8 @@ class _ProgressBar(TrainerCallback):
         self.bar = tqdm(total=state.max_steps, desc=f"train · {self.label}", unit="step")
 
     def on_step_end(self, args, state, control, **kwargs):
-        self.bar.update(state.global_step - self.bar.n)
+        if self.bar is not None:
+            self.bar.update(state.global_step - self.bar.n)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if self.bar is not None and logs and "loss" in logs:

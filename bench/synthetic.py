@@ -12,8 +12,20 @@ import math
 import random
 from pathlib import Path
 
-from harness.record import (BASE, BackendRun, Comparison, Cost, Result, RunRecord, SuiteInfo, save_predictions,
-                            save_record)
+from harness.gates import decide_all, record_gates
+from harness.record import (
+    BASE,
+    BackendRun,
+    Comparison,
+    Cost,
+    MetricInfo,
+    Prediction,
+    Result,
+    RunRecord,
+    SuiteInfo,
+    save_predictions,
+    save_record,
+)
 
 HOSTILE = ['<script>window.__xss = 1</script>', '"><img src=x onerror="window.__xss = 2">',
            "{{ 7*7 }} {% if true %}evaluated{% endif %}", "</pre></td></tr></table><script>window.__xss = 3</script>"]
@@ -63,9 +75,9 @@ def _zh_example(rng: random.Random, correct: bool) -> tuple[str, str, str]:
     return prompt, ref, f"{ZH[subj]}{ZH_VERBS[verb]}{ZH_OBJECTS[other]}。"
 
 
-def _rows(suite: str, n: int, states: list[str], rng: random.Random, hostile: bool) -> dict[str, list[dict]]:
+def _rows(suite: str, n: int, states: list[str], rng: random.Random, hostile: bool) -> dict[str, list[Prediction]]:
     spec = SUITES[suite]
-    rows: dict[str, list[dict]] = {s: [] for s in states}
+    rows: dict[str, list[Prediction]] = {s: [] for s in states}
     for i in range(1, n + 1):
         ex_id = f"test-{i:05d}"
         seed = rng.random()
@@ -84,10 +96,10 @@ def _rows(suite: str, n: int, states: list[str], rng: random.Random, hostile: bo
                 ex_id = HOSTILE[i - 1] if i == 2 else ex_id
                 prompt, out = prompt + " " + HOSTILE[i - 1], HOSTILE[(i + len(state)) % len(HOSTILE)] + out
                 ref = ref + HOSTILE[i - 1]
-            rows[state].append({"id": ex_id, "state": state, "suite": suite, "prompt": prompt,
-                                "model_input": f"<|user|>{prompt}<|end|><|assistant|>", "reference": ref,
-                                "output": out, "scores": scores,
-                                "reasons": {} if passed else {spec["primary"]: "output differs from the reference"}})
+            rows[state].append(Prediction(
+                id=ex_id, state=state, suite=suite, prompt=prompt, model_input=f"<|user|>{prompt}<|end|><|assistant|>",
+                reference=ref, output=out, scores=scores,
+                reasons={} if passed else {spec["primary"]: "output differs from the reference"}))
     return rows
 
 
@@ -103,8 +115,8 @@ def _interval(value: float, n: int, scale: float) -> tuple[float, float]:
 
 
 def _comparison(suite, metric, baseline, state, a_rows, b_rows, scale, alpha) -> dict:
-    a = [r["scores"][metric] for r in a_rows]
-    b = [r["scores"][metric] for r in b_rows]
+    a = [r.scores[metric] for r in a_rows]
+    b = [r.scores[metric] for r in b_rows]
     n, delta = len(a), sum(b) / len(b) - sum(a) / len(a)
     only_a = sum(x > y for x, y in zip(a, b))
     only_b = sum(y > x for x, y in zip(a, b))
@@ -157,12 +169,13 @@ def make_run(root: Path, *, suites: dict[str, int] | None = None, backends: tupl
             save_predictions(run_dir, state, name, rows[state])
         infos.append(SuiteInfo(name=name, version="1.0", content_hash=hashlib.sha256(name.encode()).hexdigest(),
                                path=f"suites/{name}", language=spec["language"], n_train=5 * n, n_test=n,
-                               metrics=spec["metrics"], gates=spec["gates"],
+                               metrics=[_metric_info(m, spec["language"]) for m in spec["metrics"]],
+                               gates=spec["gates"],
                                description=spec["description"] + (HOSTILE[0] if hostile else "")))
         for m in spec["metrics"]:
             scale = 100.0 if m["name"] in ("bleu", "chrf") else 1.0
             for state in states:
-                value = sum(r["scores"][m["name"]] for r in rows[state]) / n
+                value = sum(r.scores[m["name"]] for r in rows[state]) / n
                 low, high = _interval(value, n, scale) if stats else (None, None)
                 results.append(Result(state=state, suite=name, metric=m["name"], value=value, n=n,
                                       ci_low=low, ci_high=high,
@@ -186,15 +199,23 @@ def make_run(root: Path, *, suites: dict[str, int] | None = None, backends: tupl
             "code_hash": "5f36fb0a11ce", "packages": {"torch": "2.6.0", "transformers": "5.0.0", "trl": "1.16.0",
                                                      "peft": "0.21.0", "sacrebleu": "2.6.0"}},
         config_key="c0nf1gk3y" + "0" * 55, results=results,
-        metric_signatures={f"{s}/bleu": "nrefs:1|case:mixed|eff:no|tok:zh|smooth:exp|version:2.6.0"
-                           for s in suites if any(m["name"] == "bleu" for m in SUITES[s]["metrics"])},
         comparisons=_holm(raw, 0.05) if stats else [],
         checks=_checks(suites, backends) if stats else {},
-        retention={b: {"general_en": {"before": 3.21, "after": 3.35 if b == "lora" else 3.92, "n": 200}}
-                   for b in backends} if stats else {},
+        retention={"general_en": {BASE: 3.21, **{b: 3.35 if b == "lora" else 3.92 for b in backends}}} if stats else {},
     )
     save_record(run_dir, record)
+    if stats:
+        record_gates(run_dir, record, decide_all(record, str(run_dir)), "harness run")
     return run_dir
+
+
+def _metric_info(spec: dict, language: str) -> MetricInfo:
+    corpus = spec["name"] in ("bleu", "chrf")
+    options = {k: v for k, v in spec.items() if k != "name"}
+    return MetricInfo(name=spec["name"], kind="corpus" if corpus else "passfail", scale=100.0 if corpus else 1.0,
+                      digits=2 if corpus else 3, options=options,
+                      signature=f"nrefs:1|case:mixed|eff:no|tok:{'zh' if language == 'zh' else '13a'}|smooth:exp|"
+                                "version:2.6.0" if spec["name"] == "bleu" else None)
 
 
 def _checks(suites: dict[str, int], backends) -> dict:

@@ -5,13 +5,14 @@
 - reload_equivalence: the saved artefact, reloaded, reproduces the in-memory model's outputs;
 - batch_invariance: outputs regenerated one at a time match the batched ones;
 - contamination: test prompts that also occur in train, exactly or after normalisation.
-Each check is a dict with its counts and `ok`.
+Each check is a typed record (`harness.record`) with its counts and `ok`.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
 
+from .record import Contamination, OutputsMatch, Prediction
 from .suite import Suite
 
 SAMPLE = 8
@@ -24,7 +25,8 @@ def normalise(text: str) -> str:
     return re.sub(r"[\W_]+", " ", text).strip()
 
 
-def contamination(suite: Suite) -> dict:
+def contamination(suite: Suite) -> Contamination:
+    """How many test prompts also occur in train, verbatim and after `normalise`."""
     def prompt(ex):
         return "\n".join(m["content"] for m in ex.messages)
 
@@ -33,21 +35,22 @@ def contamination(suite: Suite) -> dict:
     exact = sum(prompt(ex) in exact_train for ex in suite.test)
     near = sum(normalise(prompt(ex)) in near_train for ex in suite.test)
     n = len(suite.test)
-    return {"n_test": n, "exact": exact, "near": near, "fraction": near / n if n else 0.0, "ok": near == 0}
+    return Contamination(n_test=n, exact=exact, near=near, fraction=near / n if n else 0.0, ok=near == 0)
 
 
 def sample_ids(suite: Suite) -> list[str]:
+    """The examples the batch and reload checks regenerate."""
     return [ex.id for ex in suite.test[:SAMPLE]]
 
 
-def compare_outputs(expected: dict[str, str], got: dict[str, str]) -> dict:
+def compare_outputs(expected: dict[str, str], got: dict[str, str]) -> OutputsMatch:
     """Outputs for the same ids; `mismatches` lists the ids that differ."""
     mismatches = sorted(i for i in expected if got.get(i) != expected[i])
-    return {"checked": len(expected), "mismatches": mismatches, "ok": not mismatches}
+    return OutputsMatch(checked=len(expected), mismatches=mismatches, ok=not mismatches)
 
 
-def model_changed(base_rows: list[dict], state_rows: list[dict]) -> tuple[int, int]:
+def model_changed(base_rows: list[Prediction], state_rows: list[Prediction]) -> tuple[int, int]:
     """(examples whose output differs from base, examples compared)."""
-    base = {r["id"]: r["output"] for r in base_rows}
-    differ = sum(1 for r in state_rows if r["id"] in base and r["output"] != base[r["id"]])
-    return differ, sum(1 for r in state_rows if r["id"] in base)
+    base = {r.id: r.output for r in base_rows}
+    differ = sum(1 for r in state_rows if r.id in base and r.output != base[r.id])
+    return differ, sum(1 for r in state_rows if r.id in base)

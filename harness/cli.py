@@ -19,7 +19,8 @@ def _common(p: argparse.ArgumentParser, model_default: str | None = "tiny") -> N
     if model_default is None:
         p.add_argument("--model", required=True, metavar="MODEL", help="model to use")
     else:
-        p.add_argument("--model", default=model_default, metavar="MODEL", help=f"model to use (default: {model_default})")
+        p.add_argument("--model", default=model_default, metavar="MODEL",
+                       help=f"model to use (default: {model_default})")
     p.add_argument("--seed", type=int, default=0, help="seed for tiny's weights, data order and training (default: 0)")
 
 
@@ -31,6 +32,7 @@ def _settings(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `harness` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="harness", description="Evaluate, tune and gate instruction-tuned models.",
                                      epilog=EPILOG)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -40,18 +42,24 @@ def build_parser() -> argparse.ArgumentParser:
                                    "train splits, evaluate each tuned model, record everything and render the report.",
                        epilog=EPILOG)
     _common(p)
-    p.add_argument("--backend", action="append", metavar="NAME", help="tuning backend (repeatable; default: full and lora)")
-    p.add_argument("--out", default="runs", metavar="DIR", help="folder that receives the run directory (default: runs)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="finish a run that stopped half way (other options are taken from it)")
-    p.add_argument("--batch-size", type=int, default=32, help="generation batch size; results do not depend on it (default: 32)")
+    p.add_argument("--backend", action="append", metavar="NAME",
+                   help="tuning backend (repeatable; default: full and lora)")
+    p.add_argument("--out", default="runs", metavar="DIR",
+                   help="folder that receives the run directory (default: runs)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="finish a run that stopped half way (other options are taken from it)")
+    p.add_argument("--batch-size", type=int, default=32,
+                   help="generation batch size; results do not depend on it (default: 32)")
     _settings(p)
 
     p = sub.add_parser("eval", help="evaluate one model (optionally with a PEFT adapter); no tuning",
-                       description="Evaluate one model on the suites and write a run directory with its record and report.",
+                       description="Evaluate one model on the suites and write a run directory with its record "
+                                   "and report.",
                        epilog=EPILOG)
     _common(p, model_default=None)
     p.add_argument("--adapter", metavar="DIR", help="PEFT adapter directory to apply on top of MODEL")
-    p.add_argument("--out", default="runs", metavar="DIR", help="folder that receives the run directory (default: runs)")
+    p.add_argument("--out", default="runs", metavar="DIR",
+                   help="folder that receives the run directory (default: runs)")
     p.add_argument("--batch-size", type=int, default=32, help="generation batch size (default: 32)")
 
     p = sub.add_parser("tune", help="tune one model with one backend; no evaluation",
@@ -68,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     p.add_argument("--out", metavar="DIR",
                    help="where to write the report (default for one run: RUN_DIR/report; required for several)")
+    p.add_argument("--baseline", metavar="RUN_DIR",
+                   help="decide no_significant_regression gates against the same state of this run, and record "
+                        "the outcomes in the run before rendering")
 
     p = sub.add_parser("suites", help="list or validate suites")
     p.add_argument("action", choices=["list", "validate"])
@@ -79,9 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     sheets = p.add_subparsers(dest="sheets_action", required=True, metavar="ACTION")
     q = sheets.add_parser("export", help="write rater files (CSV, XLSX, HTML form) and the key under RUN_DIR/sheets/")
     q.add_argument("run_dir", metavar="RUN_DIR")
-    q.add_argument("--suite", action="append", metavar="S", help="suite to sample (repeatable; default: all of the run's)")
+    q.add_argument("--suite", action="append", metavar="S",
+                   help="suite to sample (repeatable; default: all of the run's)")
     q.add_argument("--per-suite", type=int, default=20, metavar="N", help="examples sampled per suite (default: 20)")
-    q.add_argument("--raters", default="2", metavar="R", help="number of raters, or their ids separated by commas (default: 2)")
+    q.add_argument("--raters", default="2", metavar="R",
+                   help="number of raters, or their ids separated by commas (default: 2)")
     q.add_argument("--seed", type=int, default=0, help="seed for sampling, blinded labels and A/B sides (default: 0)")
     q.add_argument("--format", action="append", choices=["csv", "xlsx", "html"],
                    help="file format (repeatable; default: all three)")
@@ -90,10 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("files", nargs="+", metavar="FILE", help="filled CSV or XLSX sheets, or the CSV the HTML form saves")
 
     sub.add_parser("backends", help="list the available tuning backends and their settings")
+    sub.add_parser("metrics", help="list the available metrics with their kind, scale and options",
+                   description="List every metric a suite can name: built-in ones and those plugins register under "
+                               "the `harness.metrics` entry-point group. `- evaluate: MODULE` in a suite adds "
+                               "Hugging Face evaluate modules besides these.")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; input errors print one line and return 2."""
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args) or 0
@@ -119,6 +137,7 @@ def _quiet_libraries() -> None:
 
 
 def cmd_run(args) -> int:
+    """`harness run`: evaluate, tune with each backend, evaluate again, record, report."""
     from reports import render_report
 
     from . import run
@@ -145,6 +164,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    """`harness eval`: evaluate one model (and adapter) without tuning."""
     from reports import render_report
 
     from . import run
@@ -160,25 +180,27 @@ def cmd_eval(args) -> int:
 
 
 def _finish(run_dir: Path, record, render_report) -> None:
-    """A terminal summary: values, deltas against base with 95% intervals and verdicts, costs."""
-    from .gates import check_all
-
+    """A terminal summary: values, deltas against base with 95% intervals and verdicts, costs, gates."""
     report = render_report(run_dir)
     marks = {"gain": "▲ gain", "loss": "▼ LOSS", "no detectable change": "= no detectable change"}
     print(f"\nResults on the test splits (Δ vs base, 95% interval, Holm-adjusted p; alpha {record.alpha:g}):")
     for info in record.suites:
         for m in info.metrics:
-            base = record.value("base", info.name, m["name"])
-            print(f"  {info.name} · {m['name']}: base {base:.3f}")
+            base = record.value("base", info.name, m.name)
+            if base is None:
+                continue
+            d = m.digits
+            print(f"  {info.name} · {m.name}: base {base:.{d}f}")
             for c in record.comparisons:
-                if (c.suite, c.metric, c.baseline) == (info.name, m["name"], "base"):
-                    print(f"      {c.state:<6} {record.value(c.state, info.name, m['name']):.3f}  "
-                          f"Δ {c.delta:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}]  p={c.p_holm:.3g}  {marks[c.verdict]}")
+                if (c.suite, c.metric, c.baseline) == (info.name, m.name, "base"):
+                    value = record.value(c.state, info.name, m.name) or 0.0
+                    print(f"      {c.state:<6} {value:.{d}f}  Δ {c.delta:+.{d}f} "
+                          f"[{c.ci_low:+.{d}f}, {c.ci_high:+.{d}f}]  p={c.p_holm:.3g}  {marks[c.verdict]}")
     for b in record.backends:
         c = b.cost
         print(f"  cost {b.name}: {c.wall_seconds:.1f}s, {c.trainable_params:,}/{c.total_params:,} params trained, "
               f"peak {c.peak_memory_mb:.0f} MB {c.memory_kind}, {c.tokens_per_second:,.0f} tokens/s")
-    gates = check_all(record, str(run_dir))
+    gates = record.gates
     if gates:
         print(f"  gates: {sum(g.passed for g in gates)} of {len(gates)} pass"
               + "".join(f"\n    FAIL {g.message}" for g in gates if not g.passed))
@@ -186,6 +208,7 @@ def _finish(run_dir: Path, record, render_report) -> None:
 
 
 def cmd_tune(args) -> int:
+    """`harness tune`: tune with one backend and save the tuned model and its cost."""
     from . import run
     from .files import write_json
     from .models import resolve_model_path
@@ -206,8 +229,21 @@ def cmd_tune(args) -> int:
 
 
 def cmd_report(args) -> int:
+    """`harness report`: render one run's report or a comparison of several."""
     from reports import render_comparison, render_report
 
+    from .gates import decide_all, record_gates
+    from .record import load_record
+
+    if args.baseline and len(args.run_dirs) != 1:
+        raise HarnessError("--baseline gates one run; give one RUN_DIR", "--baseline")
+    baseline = (args.baseline, load_record(args.baseline)) if args.baseline else None
+    for run_dir in args.run_dirs:
+        record = load_record(run_dir)
+        # Gates are decided once and recorded; runs of an older schema never recorded theirs.
+        if baseline or (not record.gates and any(s.gates for s in record.suites) and record.status == "complete"):
+            who = f"harness report --baseline {args.baseline}" if baseline else "harness report"
+            record_gates(run_dir, record, decide_all(record, str(run_dir), baseline), who)
     if len(args.run_dirs) == 1:
         print(f"Report: {render_report(args.run_dirs[0], args.out).resolve()}")
     elif not args.out:
@@ -218,6 +254,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_suites(args) -> int:
+    """`harness suites list|validate`."""
     from .suite import find_suites, load_suite
 
     failed = 0
@@ -228,9 +265,10 @@ def cmd_suites(args) -> int:
             failed += 1
             print(f"INVALID  {e}", file=sys.stderr)
             continue
-        metrics = ", ".join(m.name for m in s.spec.metrics)
+        metrics = ", ".join(m.id for m in s.spec.metrics)
         if args.action == "list":
-            print(f"{s.name:<20} v{s.spec.version:<6} {s.spec.language:<4} {len(s.train):>6} train {len(s.test):>5} test  "
+            print(f"{s.name:<20} v{s.spec.version:<6} {s.spec.language:<4} {len(s.train):>6} train "
+                  f"{len(s.test):>5} test  "
                   f"metrics: {metrics}  gates: {len(s.spec.gates)}  ({folder})")
         else:
             print(f"ok       {s.name} ({folder}): {len(s.train)} train, {len(s.test)} test examples")
@@ -238,6 +276,7 @@ def cmd_suites(args) -> int:
 
 
 def cmd_backends(args) -> int:
+    """`harness backends`: every backend with its settings."""
     from backends import available, get_backend
 
     for name, source in sorted(available().items()):
@@ -249,7 +288,35 @@ def cmd_backends(args) -> int:
     return 0
 
 
+def cmd_metrics(args) -> int:
+    """`harness metrics`: every metric with its kind, range and options."""
+    from .metrics import available, metric_class
+
+    for name, source in sorted(available().items()):
+        try:
+            cls = metric_class(name)
+        except ValueError as e:
+            print(f"{name}  ({source})  UNUSABLE: {e}")
+            continue
+        doc = (cls.__doc__ or "").strip().split("\n")[0]
+        scale = f"{cls.lowest:g}–{cls.scale:g}, {'higher' if cls.higher_is_better else 'lower'} is better"
+        print(f"{name:<16} {cls.kind:<9} {scale:<28} ({source})  {doc}")
+        options = _init_options(cls)
+        if options:
+            print(f"{'':<16} options: {options}")
+    return 0
+
+
+def _init_options(cls) -> str:
+    import inspect
+
+    params = [p for p in inspect.signature(cls.__init__).parameters.values()
+              if p.name not in ("self", "language") and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return ", ".join(f"{p.name}={p.default!r}" if p.default is not p.empty else p.name for p in params)
+
+
 def cmd_sheets(args) -> int:
+    """`harness sheets export|import`: rating sheets for human raters."""
     from reports.sheets import export_sheets, import_ratings, sheets_status
     from reports.sheets.layout import FORMATS, parse_raters
 
@@ -272,4 +339,4 @@ def cmd_sheets(args) -> int:
 
 
 COMMANDS = {"run": cmd_run, "eval": cmd_eval, "tune": cmd_tune, "report": cmd_report, "suites": cmd_suites,
-            "backends": cmd_backends, "sheets": cmd_sheets}
+            "backends": cmd_backends, "metrics": cmd_metrics, "sheets": cmd_sheets}

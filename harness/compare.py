@@ -1,64 +1,109 @@
-"""Paired comparisons of states on the same test examples, and intervals for single values.
+"""Intervals for one state's values, and paired comparisons of two states on the same examples.
 
-Pass/fail metrics: Wilson intervals, exact McNemar tests with the 2×2 table, paired bootstrap
-for the delta. Corpus metrics (BLEU, chrF): bootstrap intervals over examples, sacrebleu's
-paired approximate-randomization and bootstrap tests with their signatures. All p-values of a
-run are Holm-adjusted together.
+What applies is decided by the metric's declared kind:
+
+| kind       | value interval          | paired test                                       | delta interval   |
+|------------|-------------------------|---------------------------------------------------|------------------|
+| `passfail` | Wilson                  | exact McNemar (with the 2×2 table)                | paired bootstrap |
+| `mean`     | bootstrap of the mean   | paired permutation (sign flips of differences)    | paired bootstrap |
+| `corpus`   | bootstrap over examples | approximate randomization (sacrebleu's for BLEU)  | paired bootstrap |
+
+All p-values of a run are Holm-adjusted together (`finalize`).
 """
 from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 
 from . import stats
 from .metrics import Metric
-from .record import Comparison
+from .record import Comparison, Prediction
+from .record.outcome import IntervalMethod, Verdict
 
 
-def value_interval(metric: Metric, rows: list[dict], name: str, seed: int) -> tuple[float, float, str]:
-    """95% interval of one state's value on a suite."""
-    if metric.passfail:
-        k = int(sum(r["scores"][name] for r in rows))
+def value_interval(metric: Metric, rows: list[Prediction], name: str, seed: int) -> tuple[float, float, IntervalMethod]:
+    """95% interval of one state's value on a suite, and its method."""
+    if metric.kind == "passfail":
+        k = int(sum(r.scores[name] for r in rows))
         return (*stats.wilson(k, len(rows)), "wilson")
-    sentence = metric.sentence_stats([r["output"] for r in rows], [r["reference"] for r in rows])
     idx = stats.bootstrap_indices(len(rows), seed)
-    samples = np.array([metric.score_from_stats(sentence[i].sum(0)) for i in idx])
-    return (*stats.percentile_interval(samples), "bootstrap")
+    if metric.kind == "mean":
+        scores = np.array([r.scores[name] for r in rows], dtype=float)
+        return (*stats.percentile_interval(scores[idx].mean(axis=1)), "bootstrap")
+    corpus = _Corpus(metric, [r.output for r in rows], [r.reference for r in rows])
+    return (*stats.percentile_interval(np.array([corpus.score(i) for i in idx])), "bootstrap")
 
 
-def compare(metric: Metric, name: str, suite: str, baseline: str, base_rows: list[dict], state: str,
-            state_rows: list[dict], seed: int) -> dict:
-    """The comparison of `state` against `baseline`, as Comparison fields (Holm comes later)."""
-    by_id = {r["id"]: r for r in state_rows}
-    pairs = [(r, by_id[r["id"]]) for r in base_rows if r["id"] in by_id]
+def compare(metric: Metric, name: str, suite: str, baseline: str, base_rows: list[Prediction], state: str,
+            state_rows: list[Prediction], seed: int) -> dict[str, Any]:
+    """The comparison of `state` against `baseline` on the examples both scored, as Comparison fields
+    (Holm's adjustment and the verdict come later, in `finalize`)."""
+    by_id = {r.id: r for r in state_rows if name in r.scores}
+    pairs = [(r, by_id[r.id]) for r in base_rows if r.id in by_id and name in r.scores]
     if not pairs:
-        raise ValueError(f"{suite}: {state} and {baseline} share no examples")
-    n = len(pairs)
-    idx = stats.bootstrap_indices(n, seed)
-    if metric.passfail:
-        a = np.array([b["scores"][name] for b, _ in pairs], dtype=float)
-        b = np.array([s["scores"][name] for _, s in pairs], dtype=float)
+        raise ValueError(f"{suite}: {state} and {baseline} share no examples scored by {name}")
+    idx = stats.bootstrap_indices(len(pairs), seed)
+    outputs_a, outputs_b = [a.output for a, _ in pairs], [b.output for _, b in pairs]
+    if metric.kind == "corpus":
+        return {**_compare_corpus(metric, baseline, state, pairs, idx, seed),
+                "higher_is_better": metric.higher_is_better}
+    a = np.array([x.scores[name] for x, _ in pairs], dtype=float)
+    b = np.array([y.scores[name] for _, y in pairs], dtype=float)
+    low, high = stats.percentile_interval((b - a)[idx].mean(axis=1))
+    common = dict(delta=float(b.mean() - a.mean()), ci_low=low, ci_high=high, higher_is_better=metric.higher_is_better)
+    if metric.kind == "passfail":
         table = {"both_pass": int(((a == 1) & (b == 1)).sum()), "only_baseline": int(((a == 1) & (b == 0)).sum()),
                  "only_state": int(((a == 0) & (b == 1)).sum()), "both_fail": int(((a == 0) & (b == 0)).sum())}
         p = stats.mcnemar_exact(table["only_baseline"], table["only_state"])
-        deltas = (b - a)[idx].mean(axis=1)
-        low, high = stats.percentile_interval(deltas)
-        return dict(delta=float(b.mean() - a.mean()), ci_low=low, ci_high=high, test="mcnemar-exact", p_value=p,
-                    p_values={"mcnemar": p}, table=table, mde=stats.mde_proportion(n))
-    outputs_a, outputs_b = [b["output"] for b, _ in pairs], [s["output"] for _, s in pairs]
-    refs = [b["reference"] for b, _ in pairs]
-    sa, sb = metric.sentence_stats(outputs_a, refs), metric.sentence_stats(outputs_b, refs)
-    delta = metric.score_from_stats(sb.sum(0)) - metric.score_from_stats(sa.sum(0))
-    deltas = np.array([metric.score_from_stats(sb[i].sum(0)) - metric.score_from_stats(sa[i].sum(0)) for i in idx])
+        return dict(**common, test="mcnemar-exact", p_value=p, p_values={"mcnemar": p}, table=table,
+                    mde=stats.mde_proportion(len(pairs)))
+    mde = stats.mde_from_se(float((b - a)[idx].mean(axis=1).std(ddof=1)))
+    if outputs_a == outputs_b:
+        return dict(**common, test="identical outputs", p_value=1.0, p_values={}, mde=mde)
+    p = stats.paired_permutation(a, b, seed)
+    return dict(**common, test="paired-permutation", p_value=p, p_values={"permutation": p}, mde=mde,
+                signature=f"paired-permutation|resamples:{stats.PERMUTATIONS}|seed:{seed}")
+
+
+class _Corpus:
+    """A corpus metric re-scored on resamples: by summing sentence statistics where the metric offers
+    them (sacrebleu's trick: no re-tokenising), else by scoring the resampled corpus afresh."""
+
+    def __init__(self, metric: Metric, outputs: list[str], references: list[str]):
+        self.metric, self.outputs, self.references = metric, outputs, references
+        fast = hasattr(metric, "sentence_stats")
+        self.stats = metric.sentence_stats(outputs, references) if fast else None  # type: ignore[attr-defined]
+
+    def score(self, idx=None) -> float:
+        """The corpus score of the examples at `idx` (all of them when None)."""
+        if self.stats is not None:
+            rows = self.stats if idx is None else self.stats[idx]
+            return self.metric.score_from_stats(rows.sum(0))  # type: ignore[attr-defined]
+        if idx is None:
+            return self.metric.corpus_score(self.outputs, self.references)
+        return self.metric.corpus_score([self.outputs[i] for i in idx], [self.references[i] for i in idx])
+
+
+def _compare_corpus(metric: Metric, baseline: str, state: str, pairs, idx, seed: int) -> dict[str, Any]:
+    outputs_a, outputs_b = [a.output for a, _ in pairs], [b.output for _, b in pairs]
+    refs = [a.reference for a, _ in pairs]
+    ca, cb = _Corpus(metric, outputs_a, refs), _Corpus(metric, outputs_b, refs)
+    delta = cb.score() - ca.score()
+    deltas = np.array([cb.score(i) - ca.score(i) for i in idx])
     low, high = stats.percentile_interval(deltas)
     mde = stats.mde_from_se(float(deltas.std(ddof=1)))
     if outputs_a == outputs_b:
         # sacrebleu's randomization test reports p = 1/(trials+1) for identical systems by design;
         # identical outputs are no evidence of anything, so no test is run.
         return dict(delta=0.0, ci_low=0.0, ci_high=0.0, test="identical outputs", p_value=1.0, p_values={}, mde=mde)
-    p_values, signature = _sacrebleu_tests(metric, baseline, outputs_a, state, outputs_b, refs, seed)
+    if hasattr(metric, "sacrebleu_metric"):
+        p_values, signature = _sacrebleu_tests(metric, baseline, outputs_a, state, outputs_b, refs, seed)
+    else:
+        p = stats.approximate_randomization(lambda o: _Corpus(metric, o, refs).score(), outputs_a, outputs_b, seed)
+        p_values, signature = {"ar": p}, f"approximate-randomization|trials:{stats.AR_TRIALS}|seed:{seed}"
     return dict(delta=delta, ci_low=low, ci_high=high, test="approximate-randomization", p_value=p_values["ar"],
                 p_values=p_values, signature=signature, mde=mde)
 
@@ -73,7 +118,7 @@ def _sacrebleu_tests(metric, baseline, outputs_a, state, outputs_b, refs, seed):
                                        metrics={metric.name: metric.sacrebleu_metric}, references=[refs],
                                        test_type=test)()
             (score_name,) = [k for k in results if k != "System"]
-            p_values[test] = float(results[score_name][1].p_value)
+            p_values[test] = float(results[score_name][1].p_value)  # type: ignore[union-attr,arg-type]
             if test == "ar":
                 signature = str(sigs[score_name])
     return p_values, signature
@@ -99,11 +144,15 @@ def _sacrebleu_seed(seed: int):
 
 
 def finalize(raw: list[dict], alpha: float) -> list[Comparison]:
-    """Holm-adjust every p-value of the run together and decide each verdict."""
+    """Holm-adjust every p-value of the run together and decide each verdict (a gain is a change in the
+    metric's better direction)."""
     adjusted = stats.holm([c["p_value"] for c in raw])
     out = []
     for c, p_holm in zip(raw, adjusted):
+        c = dict(c)
+        better = c["delta"] > 0 if c.pop("higher_is_better", True) else c["delta"] < 0
         significant = p_holm < alpha
-        verdict = "no detectable change" if not significant or c["delta"] == 0 else ("gain" if c["delta"] > 0 else "loss")
+        verdict: Verdict = ("no detectable change" if not significant or c["delta"] == 0
+                            else "gain" if better else "loss")
         out.append(Comparison(**c, p_holm=p_holm, significant=significant, verdict=verdict))
     return out

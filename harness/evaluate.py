@@ -1,20 +1,18 @@
 """Evaluation of one model on one suite: generate, score each example, aggregate."""
 from __future__ import annotations
 
+from typing import Any
+
 from tqdm.auto import tqdm
 
 from .compare import value_interval
-from .metrics import make_metric
 from .models import Model
-from .record import Result
-from .suite import Suite
+from .record import Prediction, Result
+from .suite import Example, Suite, applies
 
 
-def suite_metrics(suite: Suite) -> dict:
-    return {spec.name: make_metric(spec.name, suite.spec.language, spec.options) for spec in suite.spec.metrics}
-
-
-def generate_for(model: Model, suite: Suite, examples, batch_size: int = 32, progress=None) -> list[str]:
+def generate_for(model: Model, suite: Suite, examples: list[Example], batch_size: int = 32,
+                 progress=None) -> list[str]:
     """Outputs for some of the suite's examples under its generation settings."""
     gen = suite.spec.generation
     inputs = [model.render(ex.messages) for ex in examples]
@@ -22,30 +20,47 @@ def generate_for(model: Model, suite: Suite, examples, batch_size: int = 32, pro
 
 
 def evaluate_suite(model: Model, suite: Suite, state: str, batch_size: int = 32,
-                   seed: int = 0) -> tuple[list[dict], list[Result]]:
+                   seed: int = 0) -> tuple[list[Prediction], list[Result]]:
     """Prediction rows and aggregate results for `state` on the suite's test split."""
     with tqdm(total=len(suite.test), desc=f"{state:>6} · {suite.name}", unit="ex", leave=True) as bar:
         outputs = generate_for(model, suite, suite.test, batch_size, bar)
-    metrics = suite_metrics(suite)
+    rows = score(suite, state, suite.test, [model.render(ex.messages) for ex in suite.test], outputs)
+    return rows, aggregate(suite, state, rows, seed)
+
+
+def score(suite: Suite, state: str, examples: list[Example], model_inputs: list[str],
+          outputs: list[str]) -> list[Prediction]:
+    """One prediction row per example, scored by every metric that applies to it."""
     rows = []
-    for ex, output in zip(suite.test, outputs):
-        scores = {name: m.score(output, ex.reference) for name, m in metrics.items()}
-        rows.append({
-            "id": ex.id, "state": state, "suite": suite.name,
-            "prompt": ex.messages[-1]["content"], "model_input": model.render(ex.messages),
-            "reference": ex.reference, "output": output,
-            "scores": {k: s.value for k, s in scores.items()},
-            "reasons": {k: s.reason for k, s in scores.items() if s.reason},
-        })
-    return rows, aggregate(suite.name, metrics, state, rows, seed)
+    for ex, model_input, output in zip(examples, model_inputs, outputs):
+        scores: dict[str, float] = {}
+        reasons: dict[str, str] = {}
+        fields: dict[str, Any] = {}
+        for name, (metric, info) in suite.metrics.items():
+            if not applies(info, ex):
+                continue
+            wanted = {f: ex.fields[f] for f in metric.reads}
+            s = metric.score(output, ex.reference, wanted)
+            scores[name] = s.value
+            if s.reason:
+                reasons[name] = s.reason
+            fields |= wanted
+        rows.append(Prediction(id=ex.id, state=state, suite=suite.name, prompt=ex.messages[-1]["content"],
+                               model_input=model_input, reference=ex.reference, output=output, scores=scores,
+                               reasons=reasons, fields=fields))
+    return rows
 
 
-def aggregate(suite: str, metrics: dict, state: str, rows: list[dict], seed: int = 0) -> list[Result]:
-    """Each metric's value with its 95% interval (Wilson, or a seeded bootstrap for corpus metrics)."""
-    outputs, references = [r["output"] for r in rows], [r["reference"] for r in rows]
+def aggregate(suite: Suite, state: str, rows: list[Prediction], seed: int = 0) -> list[Result]:
+    """Each metric's value with its 95% interval, over the examples it scored."""
     results = []
-    for name, m in metrics.items():
-        low, high, method = value_interval(m, rows, name, seed)
-        results.append(Result(state=state, suite=suite, metric=name, n=len(rows), ci_low=low, ci_high=high,
-                              ci_method=method, value=m.aggregate(outputs, references, [r["scores"][name] for r in rows])))
+    for name, (metric, _) in suite.metrics.items():
+        scored = [r for r in rows if name in r.scores]
+        if not scored:
+            continue
+        value = metric.aggregate([r.output for r in scored], [r.reference for r in scored],
+                                 [r.scores[name] for r in scored])
+        low, high, method = value_interval(metric, scored, name, seed)
+        results.append(Result(state=state, suite=suite.name, metric=name, n=len(scored), value=value, ci_low=low,
+                              ci_high=high, ci_method=method))
     return results

@@ -12,6 +12,7 @@ os.umask(_UMASK)
 
 
 def write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically (temp file, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -26,10 +27,12 @@ def write_text(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, data: Any) -> None:
+    """Write `data` as indented JSON, atomically."""
     write_text(path, json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n")
 
 
 def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
+    """Write one JSON object per line, atomically."""
     write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import torch
 
 
-def generate(model, prompts: list[str], max_new_tokens: int, stop: list[str], batch_size: int, progress=None) -> list[str]:
+def generate(model, prompts: list[str], max_new_tokens: int, stop: list[str], batch_size: int,
+             progress=None) -> list[str]:
     """Greedy outputs for `prompts`, in order; each cut at the first stop string.
 
     Prompts are batched longest first so that rows in a batch have similar lengths (little
@@ -32,5 +33,6 @@ def generate(model, prompts: list[str], max_new_tokens: int, stop: list[str], ba
 
 
 def cut_at_stop(text: str, stop: list[str]) -> str:
+    """`text` cut before its first stop string, stripped."""
     cuts = [text.find(s) for s in stop if s and s in text]
     return (text[:min(cuts)] if cuts else text).strip()

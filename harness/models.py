@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from .errors import HarnessError
 
@@ -17,6 +17,7 @@ TINY = "tiny"
 
 
 def device() -> str:
+    """`cuda` when a GPU is usable, else `cpu`."""
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
@@ -78,7 +79,7 @@ class Model:
             total, count = total + float(nll), count + int(targets.numel())
         return total / count if count else float("nan")
 
-    def generate(self, prompts: list[str], max_new_tokens: int, stop: list[str] = (), batch_size: int = 32,
+    def generate(self, prompts: list[str], max_new_tokens: int, stop: Sequence[str] = (), batch_size: int = 32,
                  progress=None) -> list[str]:
         from .generate import generate
 
@@ -86,6 +87,7 @@ class Model:
 
 
 def is_adapter_dir(path: Path) -> bool:
+    """Whether `path` holds a PEFT adapter."""
     return (path / "adapter_config.json").is_file()
 
 
@@ -117,7 +119,7 @@ def load_model(name: str, adapter: str | Path | None = None, suites=None, seed: 
         raise HarnessError(f"cannot load model: {str(e).splitlines()[0]}", str(name)) from None
     encoder_decoder = bool(getattr(config, "is_encoder_decoder", False))
     auto = transformers.AutoModelForSeq2SeqLM if encoder_decoder else transformers.AutoModelForCausalLM
-    model = auto.from_pretrained(path, dtype=dtype or compute_dtype(), trust_remote_code=False)
+    model: Any = auto.from_pretrained(path, dtype=dtype or compute_dtype(), trust_remote_code=False)
     if adapter is not None:
         from peft import PeftModel
 

@@ -15,6 +15,7 @@ from .suite import SUITE_FILE
 
 
 def pytest_addoption(parser):
+    """The `--harness-*` options."""
     group = parser.getgroup("harness", "gates for instruction-tuning suites")
     group.addoption("--harness-model", default="tiny", metavar="MODEL", help="model to gate (default: tiny)")
     group.addoption("--harness-backend", action="append", metavar="NAME",
@@ -28,6 +29,7 @@ def pytest_addoption(parser):
 
 
 def pytest_collect_file(file_path: Path, parent):
+    """Collect every suite.yaml as a file of gate items."""
     if file_path.name == SUITE_FILE:
         return SuiteFile.from_parent(parent, path=file_path)
     return None
@@ -47,13 +49,14 @@ class SuiteFile(pytest.File):
         runs.suite_dirs.append(self.path.parent.resolve())
         for gate in suite.spec.gates:
             for state in gate_states(gate, runs.backends()):
-                yield GateItem.from_parent(self, name=f"{state}::{gate.label}", suite=suite.name, state=state, gate=gate)
+                yield GateItem.from_parent(self, name=f"{state}::{gate.label}", suite=suite.name, state=state,
+                                           gate=gate)
 
 
 class _HarnessItem(pytest.Item):
     """A failure is its one-line message, not a traceback into the harness."""
 
-    def repr_failure(self, excinfo):
+    def repr_failure(self, excinfo, style=None):
         return str(excinfo.value) if excinfo.errisinstance(GateFailure) else super().repr_failure(excinfo)
 
     def reportinfo(self):
@@ -76,13 +79,9 @@ class GateItem(_HarnessItem):
         self.suite, self.state, self.gate = suite, state, gate
 
     def runtest(self):
-        from .gates import check_gate
-
-        runs = _runs(self.config)
-        run_dir, record = runs.get()
-        check = check_gate(record, self.suite, self.state, self.gate, str(run_dir), runs.baseline())
-        if not check.passed:
-            raise GateFailure(check.message)
+        outcome = _runs(self.config).outcome(self)
+        if not outcome.passed:
+            raise GateFailure(outcome.message)
 
 
 class GateFailure(AssertionError):
@@ -94,6 +93,25 @@ class _Runs:
 
     def __init__(self, config):
         self.config, self.suite_dirs, self._run, self._baseline = config, [], None, None
+        self._outcomes: dict | None = None
+
+    def outcome(self, item: GateItem):
+        """The item's gate outcome. On first use every collected gate is decided at once against the run
+        and recorded in it, so the run's report shows exactly what this session decided."""
+        if self._outcomes is None:
+            from .gates import decide_all, record_gates
+
+            run_dir, record = self.get()
+            gates: dict[str, list] = {}
+            for it in item.session.items:
+                if isinstance(it, GateItem) and it.gate not in gates.setdefault(it.suite, []):
+                    gates[it.suite].append(it.gate)
+            baseline = self.baseline()
+            outcomes = decide_all(record, str(run_dir), baseline, gates)
+            who = "pytest" + (f" --harness-baseline {baseline[0]}" if baseline else "")
+            record_gates(run_dir, record, outcomes, who, set(gates))
+            self._outcomes = {(o.suite, o.state, o.label): o for o in outcomes}
+        return self._outcomes[(item.suite, item.state, item.gate.label)]
 
     def baseline(self):
         """(run dir, record) of --harness-baseline, read once; None without it."""

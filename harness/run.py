@@ -21,18 +21,31 @@ from backends import TrainExample, get_backend
 
 from . import checks
 from . import settings as backend_settings
-from .analysis import analyse, failed_checks, in_memory_path
+from .analysis import analyse, in_memory_path
 from .errors import HarnessError
-from .evaluate import evaluate_suite, generate_for, suite_metrics
+from .evaluate import evaluate_suite, generate_for
 from .files import write_json
+from .gates import decide_all, record_gates
 from .models import TINY, device, load_model, resolve_model_path
-from .record import BASE, BackendRun, Cost, RunRecord, SuiteInfo, load_record, save_predictions, save_record
+from .record import (
+    BASE,
+    BackendRun,
+    Checks,
+    Cost,
+    Environment,
+    RunRecord,
+    SuiteInfo,
+    load_record,
+    save_predictions,
+    save_record,
+)
 from .resources import measure
 from .suite import Suite, find_suites, load_suite
 
 DEFAULT_SUITES = "suites"
 DEFAULT_BACKENDS = ("full", "lora")
-PACKAGES = ("torch", "transformers", "trl", "peft", "datasets", "accelerate", "sacrebleu", "jinja2", "pydantic", "numpy")
+PACKAGES = ("torch", "transformers", "trl", "peft", "datasets", "accelerate", "sacrebleu", "jinja2", "pydantic",
+            "numpy", "evaluate")
 TINY_NOTE = ("`tiny` is a small Llama-architecture model with random weights, built by the harness; "
              "its tokenizer was trained on the suites' training text. Near-zero scores before tuning are expected.")
 
@@ -57,7 +70,7 @@ class Plan:
     model_path: str
     settings: dict
     config_key: str
-    environment: dict
+    environment: Environment
 
 
 def plan(request: RunRequest) -> Plan:
@@ -73,17 +86,17 @@ def plan(request: RunRequest) -> Plan:
     if request.backends and not any(s.train for s in suites if s.spec.role == "task"):
         raise HarnessError("no suite has a train split to tune on", "--suite")
     model_path = resolve_model_path(request.model, suites, request.seed)
-    settings = {b: backend_settings.resolve(b, model_path, request.overrides).model_dump(mode="json") for b in request.backends}
+    settings = {b: backend_settings.resolve(b, model_path, request.overrides).model_dump(mode="json")
+                for b in request.backends}
     env = environment()
-    key = config_key(request, suites, model_path, settings, env["code_hash"])
+    key = config_key(request, suites, model_path, settings, env.code_hash)
     return Plan(request, suites, model_path, settings, key, env)
 
 
 def config_key(request: RunRequest, suites: list[Suite], model_path: str, settings: dict, code_hash: str) -> str:
     """Everything that decides the results (not the batch size: results must not depend on it)."""
-    model_id = Path(model_path).name if request.model == TINY else request.model
-    if request.adapter:
-        model_id = [model_id, str(Path(request.adapter).resolve())]
+    name = Path(model_path).name if request.model == TINY else request.model
+    model_id: str | list[str] = [name, str(Path(request.adapter).resolve())] if request.adapter else name
     blob = json.dumps([model_id, [s.content_hash for s in suites], settings, request.seed, code_hash], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -99,7 +112,8 @@ def code_hash() -> str:
     return digest.hexdigest()[:16]
 
 
-def environment() -> dict:
+def environment() -> Environment:
+    """Where this run runs: versions, platform, device, commit and code hash."""
     def pkg(name):
         try:
             return version(name)
@@ -111,28 +125,25 @@ def environment() -> dict:
                                 cwd=Path(__file__).parent).stdout.strip() or None
     except (OSError, subprocess.TimeoutExpired):
         commit = None
-    return {
-        "python": sys.version.split()[0], "platform": platform.platform(), "device": device(),
-        "packages": {name: pkg(name) for name in PACKAGES}, "git_commit": commit, "code_hash": code_hash(),
-    }
+    return Environment(python=sys.version.split()[0], platform=platform.platform(), device=device(),
+                       packages={name: pkg(name) for name in PACKAGES}, git_commit=commit, code_hash=code_hash())
 
 
 def new_record(p: Plan, run_id: str) -> RunRecord:
+    """A fresh record for a planned run: what was asked, before anything ran."""
     return RunRecord(
         run_id=run_id, status="running", created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        model=p.request.model, model_path=p.model_path, adapter=p.request.adapter, model_note=TINY_NOTE if p.request.model == TINY else "",
+        model=p.request.model, model_path=p.model_path, adapter=p.request.adapter,
+        model_note=TINY_NOTE if p.request.model == TINY else "",
         seed=p.request.seed, requested_backends=p.request.backends, overrides=p.request.overrides,
         environment=p.environment, config_key=p.config_key,
         suites=[SuiteInfo(
             name=s.name, version=s.spec.version, content_hash=s.content_hash, path=str(s.path),
             language=s.spec.language, n_train=len(s.train), n_test=len(s.test), description=s.spec.description,
-            metrics=[{"name": m.name, **m.options} for m in s.spec.metrics],
-            gates=[g.model_dump(exclude_none=True) for g in s.spec.gates],
-            rubric=s.spec.rubric.model_dump(mode="json"), role=s.spec.role,
+            metrics=[info for _, info in s.metrics.values()], gates=list(s.spec.gates), rubric=s.spec.rubric,
+            role=s.spec.role,
         ) for s in p.suites],
-        checks={"contamination": {s.name: checks.contamination(s) for s in p.suites}},
-        metric_signatures={f"{s.name}/{name}": m.signature for s in p.suites
-                           for name, m in suite_metrics(s).items() if hasattr(m, "signature")},
+        checks=Checks(contamination={s.name: checks.contamination(s) for s in p.suites}),
     )
 
 
@@ -144,7 +155,8 @@ def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
     except HarnessError:
         record = new_record(p, run_dir.name)
     if record.config_key != p.config_key:
-        raise HarnessError("this run was made with other suites, model, settings or code; start a new run", str(run_dir))
+        raise HarnessError("this run was made with other suites, model, settings or code; start a new run",
+                           str(run_dir))
     save_record(run_dir, record)
     if not _evaluated(record, BASE, p.suites):
         log(f"Evaluating the base model {p.request.model} on {len(p.suites)} suite(s)")
@@ -161,9 +173,9 @@ def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
             _evaluate_state(load_model(str(run_dir / done.artefact)), name, p, run_dir, record)
     analyse(record, run_dir, p.suites, p.request.seed)
     record.status = "complete"
-    save_record(run_dir, record)
+    record_gates(run_dir, record, decide_all(record, str(run_dir)), "harness run")
     for state in record.states:
-        for problem in failed_checks(record, state):
+        for problem in record.checks.failures(state):
             log(f"WARNING: {state}: {problem}")
     return record
 
@@ -173,19 +185,21 @@ def _evaluated(record: RunRecord, state: str, suites: list[Suite]) -> bool:
 
 
 def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord) -> None:
-    batched, single = {}, {}
+    batched: dict[str, str] = {}
+    single: dict[str, str] = {}
     for suite in p.suites:
         rows, results = evaluate_suite(model, suite, state, p.request.batch_size, p.request.seed)
         sample = suite.test[:checks.SAMPLE]
-        batched |= {f"{suite.name}/{r['id']}": r["output"] for r in rows[:checks.SAMPLE]}
+        batched |= {f"{suite.name}/{r.id}": r.output for r in rows[:checks.SAMPLE]}
         single |= {f"{suite.name}/{ex.id}": out for ex, out in zip(sample, generate_for(model, suite, sample, 1))}
         if suite.spec.role == "retention":
-            loss = model.token_loss([model.render(ex.messages) for ex in suite.test], [ex.reference for ex in suite.test])
+            loss = model.token_loss([model.render(ex.messages) for ex in suite.test],
+                                    [ex.reference for ex in suite.test])
             record.retention.setdefault(suite.name, {})[state] = round(loss, 6)
         save_predictions(run_dir, state, suite.name, rows)
         record.results = [r for r in record.results if (r.state, r.suite) != (state, suite.name)] + results
         save_record(run_dir, record)
-    record.checks.setdefault("batch_invariance", {})[state] = checks.compare_outputs(single, batched)
+    record.checks.batch_invariance[state] = checks.compare_outputs(single, batched)
     save_record(run_dir, record)
     del model
     gc.collect()
@@ -231,6 +245,7 @@ def _tune(name: str, p: Plan, run_dir: Path) -> BackendRun:
 
 
 def new_run_dir(out: Path, p: Plan) -> Path:
+    """Create `out/<UTC time>-<config key>/` for a new run."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     run_dir = Path(out) / f"{stamp}-{p.config_key[:6]}"
     run_dir.mkdir(parents=True, exist_ok=False)
@@ -250,5 +265,6 @@ def find_finished_run(out: Path, key: str) -> Path | None:
 
 
 def request_from_record(record: RunRecord) -> RunRequest:
+    """The request a recorded run was made with (to resume it)."""
     return RunRequest(suites=[s.path for s in record.suites], model=record.model, backends=record.requested_backends,
                       seed=record.seed, overrides=record.overrides, adapter=record.adapter)

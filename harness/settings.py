@@ -15,6 +15,7 @@ from .errors import HarnessError
 
 
 def model_recommendations(model_dir: str) -> dict[str, dict]:
+    """The tuning settings a model directory recommends (`harness.json`), by backend."""
     path = Path(model_dir) / "harness.json"
     if not path.is_file():
         return {}
@@ -42,6 +43,7 @@ def parse_overrides(config_file: str | None, assignments: list[str]) -> dict[str
 
 
 def resolve(backend: str, model_dir: str, overrides: dict[str, dict]) -> TuneSettings:
+    """A backend's settings: its defaults, then the model's recommendations, then the user's overrides."""
     cls = get_backend(backend).settings_class
     values = model_recommendations(model_dir).get(backend, {}) | overrides.get(backend, {})
     try:

@@ -1,20 +1,29 @@
-"""Statistics for before/after comparisons: intervals, paired tests, multiple-testing control.
+"""Statistics: intervals, paired tests, multiple-testing control and rater agreement.
 
-Pure functions of numbers; which test applies to which metric is decided in `compare.py`.
+The project's one statistics module: pure functions of numbers, used by the comparisons of a
+run (which test applies to which metric kind is decided in `compare.py`) and by the summary of
+human ratings. Maintained implementations (scipy, krippendorff) do the work where they exist;
+the hand-written ones are tested against them.
 """
 from __future__ import annotations
 
+import warnings
 from math import sqrt
 from statistics import NormalDist
+from typing import Literal
 
 import numpy as np
 from scipy.stats import binomtest
 
 LEVEL = 0.95
 BOOTSTRAP_SAMPLES = 1000
+PERMUTATIONS = 10_000
+"""Resamples of the paired permutation test (exact enumeration when 2^n is fewer)."""
+AR_TRIALS = 1000
+"""Shuffles of the approximate randomization test for corpus metrics outside sacrebleu."""
 
 
-def wilson(k: int, n: int, level: float = LEVEL) -> tuple[float, float]:
+def wilson(k: float, n: int, level: float = LEVEL) -> tuple[float, float]:
     """Wilson score interval for a proportion k/n (good near 0 and 1, unlike the normal one)."""
     if n == 0:
         return (float("nan"), float("nan"))
@@ -32,6 +41,7 @@ def bootstrap_indices(n: int, seed: int, samples: int = BOOTSTRAP_SAMPLES) -> np
 
 
 def percentile_interval(samples: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
+    """The central `level` interval of bootstrap samples."""
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(samples, [tail, 100 - tail])
     return (float(low), float(high))
@@ -43,6 +53,42 @@ def mcnemar_exact(only_baseline: int, only_state: int) -> float:
     if discordant == 0:
         return 1.0
     return float(binomtest(min(only_baseline, only_state), discordant, 0.5).pvalue)
+
+
+def paired_permutation(a, b, seed: int, resamples: int = PERMUTATIONS) -> float:
+    """Two-sided p of the mean paired difference b − a under random sign flips of each pair's
+    difference (exact when every flip can be enumerated), by `scipy.stats.permutation_test`."""
+    from scipy.stats import permutation_test
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if not (b - a).any():
+        return 1.0
+
+    def mean_difference(x, y, axis):
+        return np.mean(x - y, axis=axis)
+
+    result = permutation_test((b, a), mean_difference, permutation_type="samples", n_resamples=resamples,
+                              alternative="two-sided", vectorized=True, rng=np.random.default_rng(seed))
+    return float(min(1.0, result.pvalue))
+
+
+def approximate_randomization(score, outputs_a: list, outputs_b: list, seed: int, trials: int = AR_TRIALS) -> float:
+    """Two-sided approximate randomization test of a corpus score: swap each example's two outputs
+    with probability 1/2 and count shuffles whose absolute score difference exceeds the observed one.
+
+    `score(outputs)` is the corpus score of a list of outputs (references fixed); p = (count+1)/(trials+1).
+    Ties do not count, as in sacrebleu's test (and multeval's before it), so both corpus tests of a run
+    read alike.
+    """
+    rng = np.random.default_rng(seed)
+    observed = abs(score(outputs_b) - score(outputs_a))
+    count = 0
+    for _ in range(trials):
+        swap = rng.random(len(outputs_a)) < 0.5
+        x = [b if s else a for a, b, s in zip(outputs_a, outputs_b, swap)]
+        y = [a if s else b for a, b, s in zip(outputs_a, outputs_b, swap)]
+        count += abs(score(y) - score(x)) > observed
+    return (count + 1) / (trials + 1)
 
 
 def holm(p_values: list[float]) -> list[float]:
@@ -68,3 +114,88 @@ def mde_proportion(n: int, alpha: float = 0.05, power: float = 0.8) -> float:
 def mde_from_se(se: float, alpha: float = 0.05, power: float = 0.8) -> float:
     """Smallest detectable change given the standard error of the difference."""
     return (NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)) * se
+
+
+# Human ratings: intervals, paired tests and rater agreement.
+
+RATING_RESAMPLES = 2000
+RELIABLE, TENTATIVE = 0.800, 0.667
+"""Krippendorff's conventional thresholds: at or above 0.800 draw conclusions, at or above 0.667 tentative ones."""
+
+
+def bootstrap_ci(values, rng: np.random.Generator, level: float = LEVEL) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of the mean."""
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        return None
+    if x.size == 1:
+        return float(x[0]), float(x[0])
+    means = x[rng.integers(0, x.size, size=(RATING_RESAMPLES, x.size))].mean(axis=1)
+    return percentile_interval(means, level)
+
+
+def wilson_ci(successes: float, n: int) -> tuple[float, float] | None:
+    """Wilson score interval; unlike the bootstrap it stays honest at 0% and 100%."""
+    if n == 0:
+        return None
+    low, high = wilson(successes, n)
+    return round(low, 12), round(high, 12)  # no 0.9999999999999999
+
+
+def wilcoxon_p(differences) -> float | None:
+    """Two-sided Wilcoxon signed-rank p; 1.0 when every difference is zero (scipy refuses that case)."""
+    from scipy.stats import wilcoxon
+
+    d = np.asarray(differences, dtype=float)
+    if d.size == 0:
+        return None
+    if not d.any():
+        return 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # small-sample and ties notes; the p-value is still the right one
+        p = wilcoxon(d).pvalue
+    return None if np.isnan(p) else float(p)
+
+
+def sign_test_p(wins: int, losses: int) -> float | None:
+    """Two-sided sign test of wins against losses (ties left out); None without either."""
+    return float(binomtest(wins, wins + losses, 0.5).pvalue) if wins + losses else None
+
+
+def krippendorff_alpha(matrix, level: Literal["nominal", "ordinal", "interval", "ratio"], domain) -> float | None:
+    """Krippendorff's alpha of a raters × units matrix (NaN: not rated); None when it is undefined,
+    i.e. no unit has two ratings or every rating has the same value (no variation to agree on)."""
+    import krippendorff
+
+    data = np.asarray(matrix, dtype=float)
+    if data.ndim != 2 or data.shape[0] < 2:
+        return None
+    data = data[:, (~np.isnan(data)).sum(axis=0) >= 2]
+    values = data[~np.isnan(data)]
+    if values.size == 0 or np.unique(values).size < 2:
+        return None
+    return float(krippendorff.alpha(reliability_data=data, level_of_measurement=level, value_domain=list(domain)))
+
+
+def cohen_kappa(a, b, categories, quadratic: bool) -> float | None:
+    """Cohen's kappa of two raters' labels, quadratically weighted (ordinal) or not (nominal)."""
+    index = {c: i for i, c in enumerate(categories)}
+    k = len(categories)
+    observed = np.zeros((k, k))
+    for x, y in zip(a, b):
+        observed[index[x], index[y]] += 1
+    if observed.sum() == 0:
+        return None
+    observed /= observed.sum()
+    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0))
+    i, j = np.indices((k, k))
+    weights = ((i - j) / (k - 1)) ** 2 if quadratic else (i != j).astype(float)
+    disagreement = (weights * expected).sum()
+    return None if disagreement == 0 else float(1 - (weights * observed).sum() / disagreement)
+
+
+def reliability(value: float | None) -> str | None:
+    """Krippendorff's reading of an agreement coefficient: reliable, tentative or unreliable."""
+    if value is None:
+        return None
+    return "reliable" if value >= RELIABLE else "tentative" if value >= TENTATIVE else "unreliable"

@@ -1,20 +1,24 @@
 """Suites: a folder with `suite.yaml` and JSONL data, validated into records.
 
 Every problem is reported with the file and the field (and, for YAML and JSONL, the line),
-before any model is loaded: prompts for every example are rendered at load time.
+before any model is loaded: prompts for every example are rendered and every metric is built
+at load time.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import HarnessError
+from .metrics.hf_evaluate import module_name
+from .record import DEFAULT_RUBRIC, GateSpec, MetricInfo, Rubric
 from .templates import compile_template, render
 
 SUITE_FILE = "suite.yaml"
@@ -42,103 +46,31 @@ class GenerationSpec(_Strict):
 
 
 class MetricSpec(_Strict):
+    """One entry of `metrics:`: a metric by `name` (its options follow), or an `evaluate` module."""
+
     model_config = ConfigDict(extra="allow", frozen=True)
-    name: str
-    """A metric from `harness.metrics` (exact_match, tool_name, tool_arguments, bleu, chrf)."""
-
-    @property
-    def options(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
-
-
-_GATE_KINDS = ("min", "min_delta", "significant_gain", "no_significant_regression", "max_overlap")
-
-
-def _set(value) -> bool:
-    """A threshold is set when given; `false` switches a boolean gate off (0 is a threshold)."""
-    return value is not None and value is not False
-
-
-class GateSpec(_Strict):
-    """One threshold. Exactly one of min, min_delta, significant_gain, no_significant_regression
-    or max_overlap is set; all but max_overlap name a metric."""
-
-    metric: str | None = None
-    """The metric this gate reads."""
-    min: float | None = None
-    """Passes when the tuned state's value is at least this."""
-    min_delta: float | None = None
-    """Passes when the tuned state's value minus base's is at least this."""
-    significant_gain: bool | None = None
-    """Passes when the tuned state beats base with a Holm-adjusted p below the run's alpha."""
-    no_significant_regression: bool | None = None
-    """Fails when the tuned state is significantly worse than base (or than the same state of a
-    baseline run, with pytest's --harness-baseline)."""
-    max_overlap: float | None = Field(None, ge=0, le=1)
-    """Fails when more than this fraction of test prompts also occur (normalised) in train."""
-    states: list[str] | None = None
-    """Tuned states this gate applies to; all of them when omitted."""
+    name: str | None = None
+    """A registered metric (`harness metrics` lists them); for `evaluate`, its name in results."""
+    evaluate: str | None = None
+    """A Hugging Face `evaluate` module: a folder inside the suite, or a Hub name."""
+    when: dict[str, Any] | None = None
+    """Score only examples whose fields equal these values (e.g. `{step: call}`)."""
 
     @model_validator(mode="after")
-    def _one_threshold(self):
-        kinds = [k for k in _GATE_KINDS if _set(getattr(self, k))]
-        if len(kinds) != 1:
-            raise ValueError("a gate needs exactly one of `min`, `min_delta`, `significant_gain: true`, "
-                             "`no_significant_regression: true` or `max_overlap`")
-        if (self.metric is None) != (self.kind == "max_overlap"):
-            raise ValueError("`max_overlap` gates take no metric; every other gate needs one")
+    def _named(self):
+        if self.name is None and self.evaluate is None:
+            raise ValueError("a metric needs a `name` (or `evaluate: MODULE`)")
         return self
 
     @property
-    def kind(self) -> str:
-        return next(k for k in _GATE_KINDS if _set(getattr(self, k)))
+    def id(self) -> str:
+        """The metric's name in results."""
+        return self.name or module_name(self.evaluate or "")
 
     @property
-    def label(self) -> str:
-        return {
-            "min": lambda: f"{self.metric}>={self.min:g}",
-            "min_delta": lambda: f"{self.metric}>=base{self.min_delta:+g}",
-            "significant_gain": lambda: f"{self.metric}:significant_gain",
-            "no_significant_regression": lambda: f"{self.metric}:no_significant_regression",
-            "max_overlap": lambda: f"overlap<={self.max_overlap:g}",
-        }[self.kind]()
-
-
-class Criterion(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
-    description: str
-    """What the rater judges, in one sentence."""
-    levels: dict[int, str]
-    """Score → anchored description, for every score from 1 to 5."""
-
-    @field_validator("levels")
-    @classmethod
-    def _one_to_five(cls, v):
-        if sorted(v) != [1, 2, 3, 4, 5]:
-            raise ValueError("levels must describe each score 1, 2, 3, 4 and 5")
-        return v
-
-
-class Rubric(_Strict):
-    """What human raters see and score (rating sheets)."""
-
-    criteria: list[Criterion] = Field(min_length=1)
-    show_reference: bool = True
-    """Whether raters see the reference output beside the model's."""
-
-
-DEFAULT_RUBRIC = Rubric(criteria=[
-    Criterion(name="helpfulness", description="Does the output do what the request asked?", levels={
-        1: "Ignores or misreads the request.", 2: "Addresses the request but is mostly unusable.",
-        3: "Partly does what was asked; a user would need to fix it.", 4: "Does what was asked with a minor flaw.",
-        5: "Does exactly what was asked."}),
-    Criterion(name="correctness", description="Is the content accurate (facts, values, arguments)?", levels={
-        1: "Wrong throughout.", 2: "More wrong than right.", 3: "Some errors that matter.",
-        4: "One small error that barely matters.", 5: "Entirely correct."}),
-    Criterion(name="fluency", description="Is it well-formed and natural in its language or format?", levels={
-        1: "Unreadable or malformed.", 2: "Hard to read; many errors.", 3: "Understandable with noticeable errors.",
-        4: "Natural with a slip or two.", 5: "Fully natural and well-formed."}),
-])
+    def options(self) -> dict[str, Any]:
+        """The metric's own options: everything but `name`, `evaluate` and `when`."""
+        return dict(self.model_extra or {})
 
 
 class SuiteSpec(_Strict):
@@ -162,7 +94,7 @@ class SuiteSpec(_Strict):
     @model_validator(mode="after")
     def _retention_gates(self):
         if self.role == "retention" and not self.gates:
-            gates = [GateSpec(metric=m.name, no_significant_regression=True) for m in self.metrics]
+            gates = [GateSpec(metric=m.id, no_significant_regression=True) for m in self.metrics]
             object.__setattr__(self, "gates", gates)
         return self
 
@@ -180,17 +112,17 @@ class SuiteSpec(_Strict):
 
     @model_validator(mode="after")
     def _known_metrics(self):
-        from .metrics import METRICS, make_metric
+        from .metrics import available
 
-        for i, m in enumerate(self.metrics):
-            if m.name not in METRICS:
-                raise ValueError(f"metrics[{i}]: unknown metric {m.name!r}; known: {', '.join(sorted(METRICS))}")
-            if any(other.name == m.name for other in self.metrics[:i]):
-                raise ValueError(f"metrics[{i}]: metric {m.name!r} is listed twice")
-            make_metric(m.name, self.language, m.options)  # raises ValueError on bad options
-        names = {m.name for m in self.metrics}
+        known = available()
+        ids = [m.id for m in self.metrics]
+        for i, (m, name) in enumerate(zip(self.metrics, ids)):
+            if m.evaluate is None and name not in known:
+                raise ValueError(f"metrics[{i}]: unknown metric {name!r}; known: {', '.join(sorted(known))}")
+            if name in ids[:i]:
+                raise ValueError(f"metrics[{i}]: metric {name!r} is listed twice")
         for i, g in enumerate(self.gates):
-            if g.metric is not None and g.metric not in names:
+            if g.metric is not None and g.metric not in ids:
                 raise ValueError(f"gates[{i}]: metric {g.metric!r} is not in this suite's metrics")
         return self
 
@@ -214,6 +146,8 @@ class Suite:
     train: list[Example]
     content_hash: str
     """sha256 of suite.yaml and its data files: a changed suite is a different suite."""
+    metrics: dict[str, tuple[Any, MetricInfo]] = field(default_factory=dict, compare=False)
+    """Metric name → (its scorer, what the record says about it), built once when the suite loads."""
 
     @property
     def name(self) -> str:
@@ -221,10 +155,11 @@ class Suite:
 
 
 ALPACA_TEMPLATE = "{{ instruction }}{% if input %}\n\n{{ input }}{% endif %}"
-_REQUIRED = {"prompt-completion": ("prompt", "completion"), "alpaca": ("instruction", "output"), "messages": ("messages",)}
+_REQUIRED = {"prompt-completion": ("prompt", "completion"), "alpaca": ("instruction", "output"),
+             "messages": ("messages",)}
 
 
-def find_suites(paths: list[str | Path]) -> list[Path]:
+def find_suites(paths: Sequence[str | Path]) -> list[Path]:
     """Suite folders named by `paths`: a suite folder, its suite.yaml, or a folder of suites."""
     found: list[Path] = []
     for p in map(Path, paths):
@@ -244,6 +179,7 @@ def find_suites(paths: list[str | Path]) -> list[Path]:
 
 
 def load_suite(folder: str | Path) -> Suite:
+    """Load and validate a suite folder: spec, metrics, every example's prompt; one clear error otherwise."""
     folder = Path(folder)
     yaml_path = folder / SUITE_FILE
     where = str(yaml_path)
@@ -263,13 +199,17 @@ def load_suite(folder: str | Path) -> Suite:
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
-        line = _yaml_line(text, err["loc"])
-        at = f"line {line}: " if line else ""
         msg = err["msg"].removeprefix("Value error, ")
+        # Whole-suite checks name their item in the message ("gates[1]: ..."): point at its line.
+        item = re.match(r"(\w+)\[(\d+)\]:", msg)
+        lineno = _yaml_line(text, err["loc"] or ((item[1], int(item[2])) if item else ()))
+        at = f"line {lineno}: " if lineno else ""
         field = f"field '{loc}': " if loc else ""
         raise HarnessError(f"{at}{field}{msg}", where) from None
+    metrics = _build_metrics(spec, folder, text, where)
 
-    template = spec.template if spec.template is not None else (ALPACA_TEMPLATE if spec.data.format == "alpaca" else None)
+    template = spec.template if spec.template is not None else (
+        ALPACA_TEMPLATE if spec.data.format == "alpaca" else None)
     compiled = compile_template(template, f"{where}: template") if template is not None else None
     test = _load_split(folder / spec.data.test, spec.data.format, compiled)
     train = _load_split(folder / spec.data.train, spec.data.format, compiled) if spec.data.train else []
@@ -279,13 +219,45 @@ def load_suite(folder: str | Path) -> Suite:
     digest = hashlib.sha256(text.encode())
     for rel in filter(None, (spec.data.test, spec.data.train)):
         digest.update((folder / rel).read_bytes())
-    return Suite(spec=spec, path=folder, test=test, train=train, content_hash=digest.hexdigest())
+    suite = Suite(spec=spec, path=folder, test=test, train=train, content_hash=digest.hexdigest(), metrics=metrics)
+    _check_metric_fields(suite, folder / spec.data.test)
+    return suite
+
+
+def _build_metrics(spec: SuiteSpec, folder: Path, text: str, where: str) -> dict[str, tuple[Any, MetricInfo]]:
+    from .metrics import build
+
+    built = {}
+    for i, m in enumerate(spec.metrics):
+        try:
+            built[m.id] = build(m.name, m.evaluate, m.options, m.when, spec.language, folder)
+        except ValueError as e:
+            line = _yaml_line(text, ("metrics", i))
+            raise HarnessError(f"{f'line {line}: ' if line else ''}field 'metrics.{i}': {e}", where) from None
+    return built
+
+
+def _check_metric_fields(suite: Suite, test_path: Path) -> None:
+    """Every test example a metric scores carries the fields that metric reads (facts, hidden tests)."""
+    for name, (metric, info) in suite.metrics.items():
+        for ex in suite.test:
+            if applies(info, ex):
+                missing = [f for f in metric.reads if f not in ex.fields]
+                if missing:
+                    raise HarnessError(f"example {ex.id!r}: missing field {missing[0]!r}, which metric {name!r} "
+                                       "reads", str(test_path))
+
+
+def applies(info: MetricInfo, example: Example) -> bool:
+    """Whether a metric scores this example (its `when` fields all match)."""
+    return not info.when or all(example.fields.get(k) == v for k, v in info.when.items())
 
 
 def _load_split(path: Path, fmt: str, template) -> list[Example]:
     if not path.is_file():
         raise HarnessError("data file not found", str(path))
-    examples, seen = [], {}
+    examples: list[Example] = []
+    seen: dict[str, int] = {}
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
@@ -313,10 +285,13 @@ def _example(record: Any, fmt: str, template, where: str, default_id: str) -> Ex
     if fmt == "messages":
         messages = record["messages"]
         if (not isinstance(messages, list) or len(messages) < 2
-                or not all(isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in messages)):
-            raise HarnessError("field 'messages' must be a list of {role, content} objects with at least two entries", where)
+                or not all(isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+                           for m in messages)):
+            raise HarnessError("field 'messages' must be a list of {role, content} objects with at least two entries",
+                               where)
         if messages[-1]["role"] != "assistant" or messages[-2]["role"] != "user":
-            raise HarnessError("field 'messages' must end with a user message and then the assistant's reference", where)
+            raise HarnessError("field 'messages' must end with a user message and then the assistant's reference",
+                               where)
         prompt, reference = [dict(m) for m in messages[:-1]], messages[-1]["content"]
         if template is not None:
             variables = {k: v for k, v in record.items() if k != "messages"} | {"content": prompt[-1]["content"]}

@@ -17,6 +17,7 @@ _env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newl
 
 @lru_cache(maxsize=64)
 def compile_template(source: str, where: str) -> jinja2.Template:
+    """Compile a suite's Jinja2 template in the sandbox; a syntax error names the line."""
     try:
         return _env.from_string(source)
     except jinja2.TemplateSyntaxError as e:
@@ -24,10 +25,12 @@ def compile_template(source: str, where: str) -> jinja2.Template:
 
 
 def render(template: jinja2.Template, variables: dict, where: str) -> str:
+    """Render a template with an example's fields; any failure is one line naming the example."""
     try:
         return template.render(**variables)
     except jinja2.UndefinedError as e:
-        raise HarnessError(f"template: {e.message} (fields here: {', '.join(sorted(variables)) or 'none'})", where) from None
+        fields = ", ".join(sorted(variables)) or "none"
+        raise HarnessError(f"template: {e.message} (fields here: {fields})", where) from None
     except jinja2.exceptions.SecurityError as e:
         raise HarnessError(f"template: not allowed in the sandbox: {e}", where) from None
     except jinja2.TemplateError as e:

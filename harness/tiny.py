@@ -13,11 +13,12 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from .suite import Suite
 
 BUILDER_VERSION = 1
-ARCHITECTURE = dict(
+ARCHITECTURE: dict[str, Any] = dict(
     hidden_size=128, intermediate_size=384, num_hidden_layers=2, num_attention_heads=4,
     num_key_value_heads=4, max_position_embeddings=512, rms_norm_eps=1e-6, tie_word_embeddings=False,
 )
@@ -38,12 +39,13 @@ CHAT_TEMPLATE = (
 
 
 def cache_root() -> Path:
+    """Where the harness caches what it builds (`HARNESS_CACHE`, default ~/.cache/harness)."""
     return Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness"))
 
 
 def training_text(suites: list[Suite]) -> list[str]:
     """The text the tokenizer learns from: training prompts and references (never test data)."""
-    lines = []
+    lines: list[str] = []
     for suite in suites:
         for ex in suite.train:
             lines.extend(m["content"] for m in ex.messages)
@@ -54,7 +56,8 @@ def training_text(suites: list[Suite]) -> list[str]:
 def tiny_model_dir(suites: list[Suite], seed: int = 0) -> Path:
     """Build `tiny` for these suites (or reuse the cached build) and return its directory."""
     text = training_text(suites)
-    key = hashlib.sha256(json.dumps([BUILDER_VERSION, ARCHITECTURE, VOCAB_SIZE, TUNING_DEFAULTS, seed, text], ensure_ascii=False).encode())
+    blob = json.dumps([BUILDER_VERSION, ARCHITECTURE, VOCAB_SIZE, TUNING_DEFAULTS, seed, text], ensure_ascii=False)
+    key = hashlib.sha256(blob.encode())
     target = cache_root() / f"tiny-{key.hexdigest()[:16]}"
     if (target / "config.json").is_file():
         return target

@@ -7,10 +7,11 @@ XML prologue, metadata and namespace URLs are stripped: the SVG is meant to sit 
 """
 from __future__ import annotations
 
-import io
 import hashlib
+import io
 import math
 import re
+from typing import Any
 
 import matplotlib
 from markupsafe import Markup, escape
@@ -19,7 +20,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 BASE_COLOR = "#9aa0ac"
 COLORS = ["#3b6fd8", "#e07b22", "#2a9d6f", "#b8439b", "#7c5cd6", "#c9a227", "#1f9bb8", "#d64545"]
-RC = {
+RC: Any = {  # matplotlib types its keys as a Literal of every rc name
     "svg.fonttype": "none", "svg.hashsalt": "report", "svg.image_inline": True, "text.parse_math": False,
     "font.family": "sans-serif", "font.size": 9, "axes.titlesize": 10, "axes.spines.top": False,
     "axes.spines.right": False, "axes.grid": True, "grid.color": "#e6e8ef", "grid.linewidth": 0.6,
@@ -29,6 +30,7 @@ RC = {
 
 
 def color_of(state: str, states: list[str]) -> str:
+    """A state's colour, the same on every chart."""
     if state == "base":
         return BASE_COLOR
     tuned = [s for s in states if s != "base"]

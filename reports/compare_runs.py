@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.gates import check_all
 from harness.record import BASE, load_record
 
 from . import charts
@@ -60,7 +59,7 @@ def _load(run_dirs) -> list[dict]:
     # run ids become folder names: made safe, and unique when one run is given twice
     runs = []
     for d, record, label in zip(run_dirs, records, unique_slugs([r.run_id for r in records])):
-        gates = check_all(record)
+        gates = record.gates
         runs.append({"label": label, "dir": Path(d), "record": record, "suites": {s.name: s for s in record.suites},
                      "gates": gates, "verdicts": {v["state"]: v for v in verdicts(record, gates)},
                      "comparisons": comparisons_by_key(record)})
@@ -104,7 +103,7 @@ def _differences(runs: list[dict]) -> list[dict]:
         if any(s is None for s in settings):
             add(f"{name}", ["run" if s is not None else "not run" for s in settings])
             continue
-        for key in dict.fromkeys(k for s in settings for k in s):
-            add(f"{name}.{key}", [s.get(key, "—") for s in settings])
-    add("git commit", [(r["record"].environment or {}).get("git_commit") or "unknown" for r in runs])
+        for key in dict.fromkeys(k for s in settings for k in s or {}):
+            add(f"{name}.{key}", [(s or {}).get(key, "—") for s in settings])
+    add("git commit", [r["record"].environment.git_commit or "unknown" for r in runs])
     return out

@@ -26,7 +26,8 @@ def tokens(text: str) -> list[str]:
 
 def _words(toks: list[str]) -> tuple[list[str], list[str]]:
     """(compared words, each word's text including the whitespace after it)."""
-    words, shown = [], []
+    words: list[str] = []
+    shown: list[str] = []
     for t in toks:
         if t.isspace():
             if shown:

@@ -6,15 +6,15 @@ here and the filters in report.js, so both always agree):
   I improved (base fails, state passes)   R regressed (base passes, state fails)
   P unchanged, both pass                  F unchanged, both fail
   - not comparable (an output is missing)
-Suites without a pass/fail metric compare the first metric's sentence score: I higher, R lower,
-P equal; "failing after tuning" does not apply to them.
+Suites without a pass/fail metric compare the first metric's per-example score: I better, R worse
+(in the metric's direction), P equal; "failing after tuning" does not apply to them.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 
-from harness.record import BASE, load_predictions
+from harness.record import BASE, MetricInfo, Prediction, load_predictions
 
 from .diff import diff_html
 
@@ -94,38 +94,32 @@ class SuiteExamples:
 
 
 def load_suite_examples(record, run_dir, info, slug: str, page_size: int = PAGE_SIZE) -> SuiteExamples:
+    """Every example of a suite in every state, with change letters and pages."""
     states = record.states
     tuned = [s for s in states if s != BASE]
     passfail = info.passfail_metric
-    judge = passfail or (info.metrics[0]["name"] if info.metrics else None)
-    rows = {state: {str(r["id"]): r for r in load_predictions(run_dir, state, info.name)} for state in states}
+    judge = info.metric(passfail) if passfail else (info.metrics[0] if info.metrics else None)
+    rows = {state: {r.id: r for r in load_predictions(run_dir, state, info.name)} for state in states}
     order = list(dict.fromkeys(i for state in states for i in rows[state]))  # base's order first
     examples = []
     for n, ex_id in enumerate(order):
         first = next(rows[s][ex_id] for s in states if ex_id in rows[s])
-        reference = _text(first.get("reference"))
-        ex = Example(id=ex_id, prompt=_text(first.get("prompt")), reference=reference, page=n // page_size + 1)
+        reference = first.reference
+        ex = Example(id=ex_id, prompt=first.prompt, reference=reference, page=n // page_size + 1)
         for state in states:
             row = rows[state].get(ex_id)
             if row is not None:
                 ex.outputs[state] = _output(row, reference, passfail)
-        ex.codes = "".join(_change(rows[BASE].get(ex_id), rows[s].get(ex_id), judge, passfail is not None)
-                           for s in tuned)
+        ex.codes = "".join(_change(rows[BASE].get(ex_id), rows[s].get(ex_id), judge) for s in tuned)
         examples.append(ex)
-    return SuiteExamples(info, slug, states, tuned, passfail, judge, examples, page_size)
+    return SuiteExamples(info, slug, states, tuned, passfail, judge.name if judge else None, examples, page_size)
 
 
-def _text(value) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def _output(row: dict, reference: str, passfail: str | None) -> dict:
-    output = _text(row.get("output", ""))
-    scores = row.get("scores") or {}
-    passed = bool(scores[passfail]) if passfail and passfail in scores else None
-    return {"text": output, "html": diff_html(output, reference), "passed": passed,
-            "scores": " · ".join(f"{k} {_score(v)}" for k, v in scores.items()),
-            "reasons": "; ".join(f"{k}: {v}" for k, v in (row.get("reasons") or {}).items() if v)}
+def _output(row: Prediction, reference: str, passfail: str | None) -> dict:
+    passed = bool(row.scores[passfail]) if passfail and passfail in row.scores else None
+    return {"text": row.output, "html": diff_html(row.output, reference), "passed": passed,
+            "scores": " · ".join(f"{k} {_score(v)}" for k, v in row.scores.items()),
+            "reasons": "; ".join(f"{k}: {v}" for k, v in row.reasons.items() if v)}
 
 
 def _score(v) -> str:
@@ -134,15 +128,17 @@ def _score(v) -> str:
     return f"{v:g}" if float(v).is_integer() else f"{v:.1f}"
 
 
-def _change(base_row, row, judge, is_passfail: bool) -> str:
+def _change(base_row: Prediction | None, row: Prediction | None, judge: MetricInfo | None) -> str:
     if base_row is None or row is None or judge is None:
         return "-"
-    b, s = (base_row.get("scores") or {}).get(judge), (row.get("scores") or {}).get(judge)
+    b, s = base_row.scores.get(judge.name), row.scores.get(judge.name)
     if b is None or s is None:
         return "-"
-    if is_passfail:
+    if judge.kind == "passfail":
         b, s = bool(b), bool(s)
         return "I" if s and not b else "R" if b and not s else "P" if s else "F"
+    if not judge.higher_is_better:
+        b, s = -b, -s
     return "I" if s > b else "R" if s < b else "P"
 
 
@@ -153,7 +149,9 @@ def index_chunks(suite: SuiteExamples) -> list[str]:
     `window.REPORT_INDEX`, in files of at most INDEX_CHUNK_BYTES. Text is JSON-encoded with <, >
     and & escaped, so nothing in it can end a script or be read as markup.
     """
-    chunks, rows, size = [], [], 0
+    chunks: list[str] = []
+    rows: list[str] = []
+    size = 0
     for ex in suite.examples:
         texts = [ex.id, ex.prompt, ex.reference] + [o["text"] for o in ex.outputs.values()]
         row = _js([ex.id, ex.page, ex.codes, "\n".join(t[:SEARCH_CHARS] for t in texts).lower()])
@@ -180,6 +178,7 @@ def _js(value) -> str:
 
 
 def change_label(code: str, passfail: bool) -> str:
+    """The words for a change letter."""
     if code == "P":
         return "unchanged (pass)" if passfail else "unchanged"
     return {"I": "improved", "R": "regressed", "F": "unchanged (fail)", "-": "not compared"}[code]

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.metrics import METRICS
-from harness.record import BASE
+from harness.record import BASE, Comparison
 
 VERDICT_MARK = {"gain": "▲", "loss": "▼", "no detectable change": "="}
 
@@ -17,7 +16,7 @@ VERDICT_MARK = {"gain": "▲", "loss": "▼", "no detectable change": "="}
 @dataclass
 class Delta:
     value: float | None
-    comparison: object | None = None
+    comparison: Comparison | None = None
     """The record's `Comparison` of this state against base, when computed."""
 
     @property
@@ -26,6 +25,7 @@ class Delta:
 
 
 def comparisons_by_key(record) -> dict:
+    """Comparisons by (suite, metric, baseline, state)."""
     return {(c.suite, c.metric, c.baseline, c.state): c for c in record.comparisons}
 
 
@@ -39,6 +39,7 @@ def delta_against_base(record, comps: dict, suite: str, metric: str, state: str)
 
 
 def results_by_key(record) -> dict:
+    """Results by (state, suite, metric)."""
     return {(r.state, r.suite, r.metric): r for r in record.results}
 
 
@@ -48,16 +49,16 @@ def metric_rows(record, suites=None) -> list[dict]:
     rows = []
     for info in suites or record.suites:
         for spec in info.metrics:
-            name = spec["name"]
+            name = spec.name
             cells = {s: results.get((s, info.name, name)) for s in record.states}
             deltas = {b.name: delta_against_base(record, comps, info.name, name, b.name) for b in record.backends}
             n = next((r.n for r in cells.values() if r is not None), None)
-            passfail = METRICS[name].passfail
             # The smallest change these n examples can detect (80% power), from the first comparison.
-            mde = next((d.comparison.mde for d in deltas.values() if d.comparison and d.comparison.mde is not None), None)
+            mde = next((d.comparison.mde for d in deltas.values()
+                        if d.comparison and d.comparison.mde is not None), None)
             rows.append({"suite": info.name, "metric": name, "n": n, "mde": mde, "cells": cells, "deltas": deltas,
-                         "passfail": passfail, "scale": METRICS[name].scale,
-                         "digits": 3 if passfail else 2})
+                         "passfail": spec.kind == "passfail", "kind": spec.kind, "scale": spec.scale,
+                         "lowest": spec.lowest, "digits": spec.digits})
     return rows
 
 
@@ -89,7 +90,7 @@ def verdicts(record, gates) -> list[dict]:
             parts.append("all gates pass" if len(mine) > 1 else "its gate passes")
         else:
             parts.append(f"{len(failed)} of {len(mine)} gates fail ("
-                         + ", ".join(f"{g.suite} {g.gate.label}" for g in failed) + ")")
+                         + ", ".join(f"{g.suite} {g.label}" for g in failed) + ")")
         status = "bad" if failed or losses else ("good" if comps or mine else "neutral")
         c = b.cost
         share = f", {100 * c.trainable_params / c.total_params:.1f}% of parameters trained" if c.total_params else ""
@@ -117,7 +118,7 @@ def flatten(tree: dict, leaf_key: str | None = "ok") -> list[dict]:
             for k, v in node.items():
                 walk(path + [str(k)], v)
             return
-        details = [(k, _fmt(v)) for k, v in node.items() if k != leaf_key] if isinstance(node, dict) \
+        details = [(k, _fmt(v)) for k, v in node.items() if k != leaf_key and v != ""] if isinstance(node, dict) \
             else [("value", _fmt(node))]
         ok = node.get(leaf_key) if isinstance(node, dict) and leaf_key else None
         rows.append({"name": path[0] if path else "", "scope": " / ".join(path[1:]),
@@ -142,22 +143,24 @@ def _fmt(v) -> str:
 
 def provenance(record) -> list[tuple[str, str]]:
     """Label → text pairs: everything needed to reproduce or audit the numbers."""
-    env = record.environment or {}
+    env = record.environment
     rows = [("Model", f"{record.model} ({record.model_path})")]
     if record.adapter:
         rows.append(("Adapter", record.adapter))
     rows += [("Seed", str(record.seed)), ("Created", record.created), ("Status", record.status),
              ("Suites", ", ".join(f"{s.name} v{s.version} (sha256 {s.content_hash[:12]})" for s in record.suites)),
              ("Config key", record.config_key),
-             ("Git commit", str(env.get("git_commit") or "unknown")),
-             ("Code hash", str(env.get("code_hash") or "unknown")),
-             ("Device", " · ".join(str(env[k]) for k in ("device", "python", "platform") if env.get(k))),
-             ("Packages", ", ".join(f"{k} {v}" for k, v in (env.get("packages") or {}).items())),
+             ("Git commit", env.git_commit or "unknown"),
+             ("Code hash", env.code_hash),
+             ("Device", " · ".join((env.device, env.python, env.platform))),
+             ("Packages", ", ".join(f"{k} {v}" for k, v in env.packages.items())),
              ("Significance level", f"α = {record.alpha:g}, Holm-adjusted over the run's comparisons")]
     methods = sorted({r.ci_method for r in record.results if r.ci_method})
     rows.append(("Value intervals", ", ".join(methods) if methods else "not computed"))
-    for key, sig in record.metric_signatures.items():
-        rows.append((f"Metric signature {key}", sig))
+    for info in record.suites:
+        for m in info.metrics:
+            rows.append((f"Metric {info.name}/{m.name}", f"{m.kind}, {m.lowest:g}–{m.scale:g}"
+                         + (f", {m.signature}" if m.signature else "") + f" ({m.source})"))
     for (test, sig), keys in _test_signatures(record).items():
         rows.append((f"Test signature ({test})", f"{sig}  [{', '.join(keys)}]"))
     return rows

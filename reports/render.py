@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.gates import check_all
 from harness.record import BASE, load_record
 
 from . import charts
@@ -38,7 +37,7 @@ def write_run_site(record, run_dir: Path, out_dir: Path, page_size: int = PAGE_S
     site = Site(out_dir, f"Run {record.run_id}", nav)
     site.clear_generated("suites")
     site.copy_assets()
-    gates = check_all(record)
+    gates = record.gates
     rows = metric_rows(record)
     summaries = []
     for info in record.suites:
@@ -54,7 +53,7 @@ def write_run_site(record, run_dir: Path, out_dir: Path, page_size: int = PAGE_S
     ratings, sheets = _ratings(run_dir)
     return site.page("index.html", "index.html.j2", record=record, rows=rows, gates=gates, up=up,
                      verdicts=verdicts(record, gates), head_to_head=head_to_head(record),
-                     checks=flatten(record.checks) if record.checks else None,
+                     checks=flatten(record.checks.model_dump()) or None,
                      retention=flatten(record.retention, None) if record.retention else None,
                      provenance=provenance(record), suites=summaries, ratings=ratings, sheets=sheets)
 

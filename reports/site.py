@@ -55,6 +55,7 @@ def unique_slugs(names: list[str]) -> list[str]:
 
 
 def slugs(names: list[str]) -> dict[str, str]:
+    """Name → its file-system-safe slug (see `unique_slugs`)."""
     return dict(zip(names, unique_slugs(names)))
 
 

@@ -1,12 +1,13 @@
 """Backends as strategies: what each cost (time, parameters, memory, throughput) against what it bought.
 
 Quality, for the chart, is one number per state: the mean over task suites of each suite's
-first (primary) metric on a 0–1 scale (pass/fail fractions as is, BLEU and chrF divided by 100).
+first (primary) metric on a 0–1 scale (its value mapped from [lowest, scale] to [0, 1], turned
+round for metrics where lower is better).
 Retention suites are left out: they measure forgetting, not the skill being tuned.
 """
 from __future__ import annotations
 
-from harness.metrics import METRICS
+from harness.record import MetricInfo
 
 from .charts import pareto_front
 from .overview import comparisons_by_key, delta_against_base
@@ -14,15 +15,16 @@ from .overview import comparisons_by_key, delta_against_base
 QUALITY_LABEL = "quality (mean primary metric, 0–1)"
 
 
-def primary_metrics(suites) -> list[tuple[str, str, float]]:
-    """(suite, metric, scale) for each task suite's first metric."""
-    out = []
-    for info in suites:
-        if info.role == "retention" or not info.metrics:
-            continue
-        name = info.metrics[0]["name"]
-        out.append((info.name, name, METRICS[name].scale))
-    return out
+def primary_metrics(suites) -> list[tuple[str, str, MetricInfo]]:
+    """(suite, metric, its MetricInfo) for each task suite's first metric."""
+    return [(info.name, info.metrics[0].name, info.metrics[0]) for info in suites
+            if info.role != "retention" and info.metrics]
+
+
+def unit_value(value: float, info) -> float:
+    """A value on the 0–1 scale where 1 is a perfect score."""
+    share = (value - info.lowest) / (info.scale - info.lowest)
+    return share if info.higher_is_better else 1 - share
 
 
 def quality(record, state: str, suites=None) -> float | None:
@@ -31,7 +33,7 @@ def quality(record, state: str, suites=None) -> float | None:
     values = [record.value(state, suite, metric) for suite, metric, _ in prim]
     if not prim or any(v is None for v in values):
         return None
-    return sum(v / scale for v, (_, _, scale) in zip(values, prim)) / len(prim)
+    return sum(unit_value(v, info) for v, (_, _, info) in zip(values, prim)) / len(prim)
 
 
 def cost_points(record, label_prefix: str = "", suites=None) -> list[dict]:
@@ -63,10 +65,10 @@ def strategy_rows(record) -> tuple[list[dict], list[dict]]:
     prim = primary_metrics(record.suites)
     for p in points:
         p["primary"] = []
-        for suite, metric, scale in prim:
+        for suite, metric, info in prim:
             delta = delta_against_base(record, comps, suite, metric, p["state"])
             p["primary"].append({"value": record.value(p["state"], suite, metric), "delta": delta.value,
                                  "comparison": delta.comparison,
-                                 "digits": 3 if scale == 1 else 2})
+                                 "digits": info.digits})
     columns = [{"suite": s, "metric": m} for s, m, _ in prim]
     return points, columns

@@ -68,6 +68,12 @@ def copy_tree(src: Path, dest: Path) -> Path:
     return dest
 
 
+def copy_run(src: Path, dest: Path) -> Path:
+    """A run directory without its tuned models: enough to gate and report, and cheap to copy."""
+    shutil.copytree(src, dest, ignore=lambda folder, names: ["models"] if Path(folder) == Path(src) else [])
+    return dest
+
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.gates import check_all, check_gate
-from harness.record import load_record
+from harness.gates import decide, decide_all
+from harness.record import GateSpec, load_record
 from harness.run import RunRequest, execute, new_run_dir, plan, training_examples
-from harness.suite import GateSpec
 
 from .conftest import cut_suite
 
@@ -24,8 +23,10 @@ def run(tmp_path, suites, backends=("lora",), **overrides):
 
 def test_zero_steps_fires_the_model_changed_check(suite_dir, tmp_path):
     run_dir, record = run(tmp_path, [suite_dir], backends=("full",), full={"max_steps": 0})
-    assert record.checks["model_changed"]["full"] == {"differ": 0, "compared": 12, "ok": False}
-    checks = check_all(record, str(run_dir))
+    assert record.checks.model_changed["full"].model_dump() == {"differ": 0, "compared": 12, "ok": False}
+    checks = decide_all(record, str(run_dir))
+    assert [g.model_dump() for g in record.gates] == [g.model_copy(update={"decided_by": "harness run"}).model_dump()
+                                                       for g in checks]  # recorded as decided
     assert checks and not any(c.passed for c in checks)
     assert "tuning changed nothing" in checks[0].message
 
@@ -47,10 +48,10 @@ def test_corrupted_adapter_fires_the_reload_check(suite_dir, tmp_path, monkeypat
 
     monkeypatch.setattr(LoRA, "save", save_then_corrupt)
     run_dir, record = run(tmp_path, [suite_dir], lora={"max_steps": 20})
-    reload = record.checks["reload_equivalence"]["lora"]
-    assert reload["ok"] is False and reload["mismatches"] and reload["checked"] == 8
+    reload = record.checks.reload_equivalence["lora"]
+    assert reload.ok is False and reload.mismatches and reload.checked == 8
     gate = GateSpec(metric="exact_match", min=0.0)
-    check = check_gate(record, "agent_tools", "lora", gate, str(run_dir))
+    check = decide(record, "agent_tools", "lora", gate, str(run_dir))
     assert not check.passed and "reloaded, differs from the trained one" in check.message
 
 
@@ -64,10 +65,12 @@ def test_same_seed_same_results_and_checks_pass(suite_dir, tmp_path):
     assert [r.model_dump() for r in first.results] == [r.model_dump() for r in second.results]
     assert [c.model_dump() for c in first.comparisons] == [c.model_dump() for c in second.comparisons]
     for state in ("full", "lora"):
-        assert first.checks["reload_equivalence"][state]["ok"] is True
-        assert first.checks["batch_invariance"][state]["ok"] is True
-        assert first.checks["model_changed"][state]["ok"] is True
-    assert first.checks["batch_invariance"]["base"] == {"checked": 16, "mismatches": [], "ok": True}
+        assert first.checks.reload_equivalence[state].ok is True
+        assert first.checks.batch_invariance[state].ok is True
+        assert first.checks.model_changed[state].ok is True
+    assert first.checks.batch_invariance["base"].model_dump() == {"checked": 16, "mismatches": [], "ok": True,
+                                                                  "note": ""}
+    assert first.checks == second.checks
 
 
 def test_retention_suite_is_not_trained_on_and_is_gated(suite_dir, tmp_path):
@@ -79,7 +82,7 @@ def test_retention_suite_is_not_trained_on_and_is_gated(suite_dir, tmp_path):
     run_dir, record = run(tmp_path, [suite_dir, retention], lora={"max_steps": 10})
     losses = record.retention["translate_en_zh"]
     assert set(losses) == {"base", "lora"} and all(v > 0 for v in losses.values())
-    checks = [c for c in check_all(record, str(run_dir)) if c.suite == "translate_en_zh"]
+    checks = [c for c in decide_all(record, str(run_dir)) if c.suite == "translate_en_zh"]
     assert len(checks) == 3 and all("Holm p" in c.message for c in checks)
 
 
@@ -94,9 +97,9 @@ def test_contamination_is_counted_and_gated(tmp_path):
     p = plan(RunRequest(suites=[str(suite)], backends=[]))
     run_dir = new_run_dir(tmp_path / "runs", p)
     record = execute(p, run_dir, log=lambda *_: None)
-    info = record.checks["contamination"]["agent_tools"]
-    assert (info["exact"], info["near"], info["n_test"]) == (1, 2, 6)
-    (check,) = check_all(record)
+    info = record.checks.contamination["agent_tools"]
+    assert (info.exact, info.near, info.n_test) == (1, 2, 6)
+    (check,) = decide_all(record)
     assert check.state == "data" and not check.passed and "2 of 6 test prompts occur in train" in check.message
 
 
@@ -105,13 +108,13 @@ def test_significance_gates(small_run):
     gain = GateSpec(metric="tool_name", significant_gain=True)
     no_loss = GateSpec(metric="tool_name", no_significant_regression=True)
     c = next(c for c in record.comparisons if (c.suite, c.metric, c.baseline, c.state) == ("agent_tools", "tool_name", "base", "lora"))
-    assert check_gate(record, "agent_tools", "lora", gain).passed == (c.verdict == "gain")
-    assert check_gate(record, "agent_tools", "lora", no_loss).passed == (c.verdict != "loss")
+    assert decide(record, "agent_tools", "lora", gain).passed == (c.verdict == "gain")
+    assert decide(record, "agent_tools", "lora", no_loss).passed == (c.verdict != "loss")
     # against itself as the baseline run nothing changed: never a regression
-    against_self = check_gate(record, "agent_tools", "lora", no_loss, str(small_run), (str(small_run), record))
+    against_self = decide(record, "agent_tools", "lora", no_loss, str(small_run), (str(small_run), record))
     assert against_self.passed and "no detectable change" in against_self.message
     # a forged significant loss must fail the regression gate
     record.comparisons = [c.model_copy(update={"verdict": "loss", "delta": -0.5}) if
                           (c.suite, c.metric, c.state, c.baseline) == ("agent_tools", "tool_name", "lora", "base") else c
                           for c in record.comparisons]
-    assert not check_gate(record, "agent_tools", "lora", no_loss).passed
+    assert not decide(record, "agent_tools", "lora", no_loss).passed

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.synthetic import HOSTILE, make_run
+from bench.synthetic import make_run
 from harness.cli import main
 from harness.record import load_predictions, load_record
 from reports import render_report
@@ -38,8 +38,8 @@ def index_rows(folder: Path) -> list[list]:
 
 
 def regressed_ids(run_dir: Path, suite: str, metric: str, states=("full", "lora")) -> list[str]:
-    base = {r["id"]: r["scores"][metric] for r in load_predictions(run_dir, "base", suite)}
-    tuned = [{r["id"]: r["scores"][metric] for r in load_predictions(run_dir, s, suite)} for s in states]
+    base = {r.id: r.scores[metric] for r in load_predictions(run_dir, "base", suite)}
+    tuned = [{r.id: r.scores[metric] for r in load_predictions(run_dir, s, suite)} for s in states]
     return [i for i in base if base[i] and any(not t[i] for t in tuned)]
 
 
@@ -108,7 +108,7 @@ def test_examples_are_paged_and_the_index_agrees_with_the_predictions(stats_run,
     row_ids = []
     for name in files:
         row_ids += re.findall(r'<tr id="ex-([^"]+)"', (folder / name).read_text(encoding="utf-8"))
-    assert row_ids == [r["id"] for r in load_predictions(stats_run, "base", "agent_tools")]
+    assert row_ids == [r.id for r in load_predictions(stats_run, "base", "agent_tools")]
     rows = index_rows(folder)
     assert [r[0] for r in rows] == row_ids and [r[1] for r in rows] == [i // 100 + 1 for i in range(240)]
     assert [r[0] for r in rows if "R" in r[2]] == regressed_ids(stats_run, "agent_tools", "exact_match")
@@ -123,7 +123,7 @@ def test_a_large_index_is_split_into_files_under_the_limit(stats_run, tmp_path, 
     folder = tmp_path / "suites" / "agent_tools"
     files = list(folder.glob("search-*.js"))
     assert len(files) > 3 and all(f.stat().st_size < 10_200 for f in files)
-    assert [r[0] for r in index_rows(folder)] == [r["id"] for r in load_predictions(stats_run, "base", "agent_tools")]
+    assert [r[0] for r in index_rows(folder)] == [r.id for r in load_predictions(stats_run, "base", "agent_tools")]
     names = " ".join(sorted((f.name for f in files), key=lambda n: int(n[7:-3])))
     assert f'data-index="{names}"' in (folder / "examples-001.html").read_text(encoding="utf-8")
 

@@ -61,7 +61,7 @@ def test_pages_load_cleanly_and_screenshots_are_taken(browser, site, tmp_path):
 def test_regressed_filter_shows_exactly_the_regressed_rows_on_every_page(browser, site):
     run, out = site
     expected = regressed_ids(run, "agent_tools", "exact_match")
-    order = [r["id"] for r in load_predictions(run, "base", "agent_tools")]
+    order = [r.id for r in load_predictions(run, "base", "agent_tools")]
     by_page = {p: [i for i in expected if order.index(i) // 100 + 1 == p] for p in (1, 2, 3)}
     tab = Page(browser)
     page = tab.open(out / "suites" / "agent_tools" / "examples-001.html")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from html import escape as html_escape
 
 import pytest
 
@@ -11,7 +12,7 @@ from harness.cli import main
 from harness.record import load_predictions, load_record
 from reports import render_report
 
-from .conftest import cut_suite, read_json
+from .conftest import copy_run, cut_suite, read_json
 
 pytest_plugins = ["pytester"]
 
@@ -25,17 +26,18 @@ def test_run_writes_record_predictions_and_report(small_run):
         assert states[(state, "agent_tools", "exact_match")].n == 24
         assert states[(state, "translate_en_zh", "bleu")].n == 12
         rows = load_predictions(small_run, state, "agent_tools")
-        assert len(rows) == 24 and {"prompt", "reference", "output", "scores"} <= set(rows[0])
+        assert len(rows) == 24 and rows[0].output is not None and rows[0].model_input.endswith("<|assistant|>")
         # the aggregate is the mean of the per-example scores it was computed from
         assert states[(state, "agent_tools", "tool_name")].value == pytest.approx(
-            sum(r["scores"]["tool_name"] for r in rows) / 24)
+            sum(r.scores["tool_name"] for r in rows) / 24)
     for b in record.backends:
         assert b.cost.steps == 30 and b.cost.train_tokens > 0 and b.cost.peak_memory_mb > 0 and b.cost.loss_curve
         assert (small_run / b.artefact).is_dir()
     assert record.backends[1].cost.trainable_params < record.backends[1].cost.total_params
     raw = read_json(small_run / "run.json")
-    assert raw["schema_version"] == 2 and raw["environment"]["packages"]["trl"]
-    assert "tok:zh" in raw["metric_signatures"]["translate_en_zh/bleu"]
+    assert raw["schema_version"] == 3 and raw["environment"]["packages"]["trl"]
+    assert "tok:zh" in record.suite("translate_en_zh").metric("bleu").signature
+    assert [g.decided_by for g in record.gates] == ["harness run"] * len(record.gates) and record.gates
     report = small_run / "report"
     assert "agent_tools" in (report / "index.html").read_text(encoding="utf-8")
     assert "Cost per backend" in (report / "strategy.html").read_text(encoding="utf-8")
@@ -72,6 +74,7 @@ def test_resume_finishes_a_run_that_stopped(small_run, tmp_path):
 
 
 def test_gates_pass_and_fail_with_a_clear_message(small_run, tmp_path, pytester):
+    small_run = copy_run(small_run, tmp_path / "run")  # gating records its outcomes in the run
     record = load_record(small_run)
     full_em = record.value("full", "agent_tools", "tool_name")
     suite = cut_suite("agent_tools", pytester.path / "suites" / "agent_tools", 1, 1, gates=[
@@ -126,11 +129,28 @@ def test_cli_errors_are_one_line_and_nonzero(small_suites, capsys):
     assert "no such suite folder" in capsys.readouterr().err
 
 
-def test_regression_gate_against_a_baseline_run(small_run, pytester):
+def test_regression_gate_against_a_baseline_run(small_run, pytester, tmp_path):
     suite = cut_suite("translate_en_zh", pytester.path / "suites" / "translate_en_zh", 1, 1, gates=[
         {"metric": "bleu", "no_significant_regression": True, "states": ["lora"]}])
-    result = pytester.runpytest(str(suite / "suite.yaml"), "--harness-run", str(small_run),
+    run = copy_run(small_run, tmp_path / "run")
+    result = pytester.runpytest(str(suite / "suite.yaml"), "--harness-run", str(run),
                                 "--harness-baseline", str(small_run), "-v",
                                 "-W", "ignore::pytest.PytestAssertRewriteWarning")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*suite.yaml::lora::bleu:no_significant_regression PASSED*"])
+
+    # A baseline whose lora translated perfectly: against it this run regressed. CI fails the gate, and the
+    # run's report shows that recorded decision, not the run's own (against base, which passes).
+    baseline = copy_run(small_run, tmp_path / "baseline")
+    path = baseline / "predictions" / "lora" / "translate_en_zh.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    path.write_text("".join(json.dumps({**r, "output": r["reference"]}, ensure_ascii=False) + "\n" for r in rows),
+                    encoding="utf-8")
+    result = pytester.runpytest(str(suite / "suite.yaml"), "--harness-run", str(run),
+                                "--harness-baseline", str(baseline), "-W", "ignore::pytest.PytestAssertRewriteWarning")
+    result.assert_outcomes(failed=1)
+    (outcome,) = [g for g in load_record(run).gates if g.suite == "translate_en_zh"]
+    assert not outcome.passed and outcome.baseline_run == str(baseline)
+    assert outcome.decided_by == f"pytest --harness-baseline {baseline}" and outcome.message in result.stdout.str()
+    html = render_report(run).read_text(encoding="utf-8")
+    assert html_escape(outcome.message) in html and "FAIL" in html and html_escape(outcome.decided_by) in html

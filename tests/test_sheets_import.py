@@ -10,8 +10,18 @@ from openpyxl import load_workbook
 from harness.errors import HarnessError
 from reports.sheets import export_sheets, import_ratings, ratings_summary
 
-from .test_sheets_support import (RUN_ID, fill_csv, fill_xlsx, key_items, make_run, prefers_tuned, read_csv,  # noqa: F401
-                                  run_dir, varied, write_csv)
+from .test_sheets_support import (  # noqa: F401
+    RUN_ID,
+    fill_csv,
+    fill_xlsx,
+    key_items,
+    make_run,
+    prefers_tuned,
+    read_csv,
+    run_dir,
+    varied,
+    write_csv,
+)
 
 
 @pytest.fixture

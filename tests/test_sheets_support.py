@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from harness.record import BackendRun, Cost, RunRecord, SuiteInfo, save_predictions, save_record
+from harness.record import BackendRun, Cost, MetricInfo, Prediction, RunRecord, SuiteInfo, save_predictions, save_record
 
 RUN_ID = "20260101-000000-abc123"
 N_EXAMPLES = 10
@@ -22,19 +22,24 @@ TRANSLATE_RUBRIC = {"show_reference": False, "criteria": [
 ]}
 
 
+EXACT = MetricInfo(name="exact_match", kind="passfail")
+BLEU = MetricInfo(name="bleu", kind="corpus", scale=100.0, digits=2)
+
+
 def make_run(run_dir: Path, states=("base", "lora")) -> Path:
     """Two suites × 10 examples; base passes examples 0–2, tuned states pass 0–7 (so 3–7 flip)."""
     suites = [
         SuiteInfo(name="agent_tools", version="1", content_hash="h1", path="suites/agent_tools", language="en",
-                  n_train=0, n_test=N_EXAMPLES, metrics=[{"name": "exact_match"}], gates=[]),
+                  n_train=0, n_test=N_EXAMPLES, metrics=[EXACT], gates=[]),
         SuiteInfo(name="translate_en_zh", version="1", content_hash="h2", path="suites/translate_en_zh", language="zh",
-                  n_train=0, n_test=N_EXAMPLES, metrics=[{"name": "bleu"}, {"name": "exact_match"}], gates=[],
+                  n_train=0, n_test=N_EXAMPLES, metrics=[BLEU, EXACT], gates=[],
                   rubric=TRANSLATE_RUBRIC),
     ]
     cost = Cost(wall_seconds=1, train_seconds=1, trainable_params=1, total_params=2, peak_memory_mb=1, memory_kind="rss",
                 train_tokens=1, tokens_per_second=1, steps=1, loss_curve=[])
     record = RunRecord(run_id=RUN_ID, status="complete", created="2026-01-01T00:00:00+00:00", model="tiny",
-                       model_path="tiny", seed=0, suites=suites, requested_backends=list(states[1:]), environment={},
+                       model_path="tiny", seed=0, suites=suites, requested_backends=list(states[1:]),
+                       environment={"python": "3.11", "platform": "test", "device": "cpu", "code_hash": "0"},
                        config_key="k", backends=[BackendRun(name=s, settings={}, artefact=f"models/{s}", kind="adapter",
                                                             cost=cost) for s in states[1:]])
     save_record(run_dir, record)
@@ -45,10 +50,9 @@ def make_run(run_dir: Path, states=("base", "lora")) -> Path:
                 passed = i < (3 if state == "base" else 8)
                 # Outputs differ by state without naming it, so tests can check that sheets reveal no state.
                 output = f"{'draft' if state == 'base' else 'answer'} {i} " + TRICKY[i % len(TRICKY)]
-                scores = {m["name"]: (1.0 if passed else 0.0) if m["name"] == "exact_match" else 50.0 for m in info.metrics}
-                rows.append({"id": f"ex{i}", "state": state, "suite": info.name, "prompt": f"prompt {i} <b>&amp;</b>",
-                             "model_input": "", "reference": f"reference {i}", "output": output, "scores": scores,
-                             "reasons": {}})
+                scores = {m.name: (1.0 if passed else 0.0) if m.name == "exact_match" else 50.0 for m in info.metrics}
+                rows.append(Prediction(id=f"ex{i}", state=state, suite=info.name, prompt=f"prompt {i} <b>&amp;</b>",
+                                       model_input="", reference=f"reference {i}", output=output, scores=scores))
             save_predictions(run_dir, state, info.name, rows)
     return run_dir
 

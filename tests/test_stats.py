@@ -1,6 +1,7 @@
 """Statistics cross-checked against references computed independently."""
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from math import comb
@@ -12,7 +13,7 @@ import pytest
 from harness import stats
 from harness.compare import compare, finalize
 from harness.metrics import make_metric
-from harness.record import load_predictions, load_record
+from harness.record import Prediction, load_predictions, load_record
 
 
 @pytest.mark.parametrize("k, n, low, high", [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611)])
@@ -44,8 +45,8 @@ def test_bootstrap_is_reproducible_for_a_seed():
 
 
 def rows(outputs, refs, metric, name):
-    return [{"id": str(i), "output": o, "reference": r, "scores": {name: metric.score(o, r).value}}
-            for i, (o, r) in enumerate(zip(outputs, refs))]
+    return [Prediction(id=str(i), state="s", suite="s", prompt="p", model_input="p", output=o, reference=r,
+                       scores={name: metric.score(o, r).value}) for i, (o, r) in enumerate(zip(outputs, refs))]
 
 
 def test_pass_fail_comparison_table_and_interval():
@@ -83,6 +84,7 @@ def test_run_record_has_intervals_comparisons_and_holm(small_run):
         assert c.p_holm >= c.p_value and c.verdict in ("gain", "loss", "no detectable change")
         assert (c.table is not None) == (c.test == "mcnemar-exact")
         assert c.test in ("mcnemar-exact", "approximate-randomization", "identical outputs")
+    assert {m.kind for s in record.suites for m in s.metrics} == {"passfail", "corpus"}
 
 
 def test_corpus_metrics_equal_the_sacrebleu_command_line(small_run, tmp_path):
@@ -90,10 +92,79 @@ def test_corpus_metrics_equal_the_sacrebleu_command_line(small_run, tmp_path):
     for state in record.states:
         preds = load_predictions(small_run, state, "translate_en_zh")
         hyp, ref = tmp_path / f"{state}.hyp", tmp_path / f"{state}.ref"
-        hyp.write_text("".join(r["output"].replace("\n", " ") + "\n" for r in preds), encoding="utf-8")
-        ref.write_text("".join(r["reference"] + "\n" for r in preds), encoding="utf-8")
+        hyp.write_text("".join(r.output.replace("\n", " ") + "\n" for r in preds), encoding="utf-8")
+        ref.write_text("".join(r.reference + "\n" for r in preds), encoding="utf-8")
         cli = Path(sys.executable).with_name("sacrebleu")
         out = subprocess.run([str(cli), str(ref), "-i", str(hyp), "-m", "bleu", "chrf", "-tok", "zh", "-b", "-w", "4", "-f", "text"],
                              capture_output=True, text=True, check=True).stdout.split()
         assert float(out[0]) == pytest.approx(record.value(state, "translate_en_zh", "bleu"), abs=1e-4)
         assert float(out[1]) == pytest.approx(record.value(state, "translate_en_zh", "chrf"), abs=1e-4)
+
+
+def test_wilson_equals_scipy():
+    from scipy.stats import binomtest
+
+    for n in range(1, 61):
+        for k in range(n + 1):
+            ci = binomtest(k, n).proportion_ci(method="wilson")
+            assert stats.wilson(k, n) == pytest.approx((ci.low, ci.high), abs=1e-12)
+
+
+def test_paired_permutation_equals_exhaustive_sign_flips():
+    rng = np.random.default_rng(3)
+    a, b = rng.random(12), rng.random(12) + 0.15
+    d = b - a
+    flips = np.array(list(itertools.product([1, -1], repeat=len(d))))
+    exact = np.mean(np.abs((flips * d).mean(axis=1)) >= abs(d.mean()) - 1e-12)
+    assert stats.paired_permutation(a, b, seed=0) == pytest.approx(exact, rel=1e-9)
+    assert stats.paired_permutation(a, a, seed=0) == 1.0
+
+
+def test_mean_metric_comparison_uses_the_permutation_test():
+    from harness.metrics import metric
+
+    overlap = metric("overlap", kind="mean")(lambda out, ref: len(set(out) & set(ref)) / len(set(ref)))()
+    refs = [f"word{i} other{i}" for i in range(30)]
+    before = rows([r[:3] for r in refs], refs, overlap, "overlap")
+    after = rows(refs[:20] + [r[:3] for r in refs[20:]], refs, overlap, "overlap")
+    c = compare(overlap, "overlap", "s", "base", before, "lora", after, seed=0)
+    a = np.array([r.scores["overlap"] for r in before])
+    b = np.array([r.scores["overlap"] for r in after])
+    assert c["test"] == "paired-permutation" and c["delta"] == pytest.approx(b.mean() - a.mean())
+    assert c["p_value"] == pytest.approx(stats.paired_permutation(a, b, seed=0))
+    assert c["ci_low"] < c["delta"] < c["ci_high"] and c["p_value"] < 0.001
+
+
+def test_mean_interval_agrees_with_scipy_bootstrap():
+    from scipy.stats import bootstrap
+
+    from harness.compare import value_interval
+    from harness.metrics import metric
+
+    scorer = metric("length", kind="mean")(lambda out, ref: len(out) / 10)()
+    outputs = [str(10 ** (i % 7)) for i in range(80)]
+    low, high, method = value_interval(scorer, rows(outputs, outputs, scorer, "length"), "length", seed=0)
+    values = np.array([len(o) / 10 for o in outputs])
+    ref = bootstrap((values,), np.mean, method="percentile", n_resamples=20_000, rng=np.random.default_rng(1))
+    assert method == "bootstrap"
+    assert (low, high) == pytest.approx((ref.confidence_interval.low, ref.confidence_interval.high), abs=0.02)
+
+
+def test_generic_approximate_randomization_agrees_with_sacrebleu():
+    """Our randomization test (for corpus metrics outside sacrebleu) against sacrebleu's own, on BLEU."""
+    import sacrebleu
+    from sacrebleu.significance import PairedTest
+
+    refs = [f"the cat number {i} sat on the mat today" for i in range(60)]
+    sys_a = [r if i % 3 else "a dog" for i, r in enumerate(refs)]
+    sys_b = [r if i % 4 else "a dog" for i, r in enumerate(refs)]
+    bleu = make_metric("bleu", "en", {})  # sentence statistics: the same scores as corpus_bleu, faster
+    sentence = {o: bleu.sentence_stats([o], [r])[0] for o, r in zip(sys_a + sys_b, refs + refs)}
+    assert bleu.score_from_stats(sum(sentence[o] for o in sys_a)) == pytest.approx(
+        sacrebleu.corpus_bleu(sys_a, [refs]).score)
+    ours = stats.approximate_randomization(lambda o: bleu.score_from_stats(sum(sentence[x] for x in o)), sys_a, sys_b,
+                                           seed=0, trials=2000)
+    _, res = PairedTest([("a", sys_a), ("b", sys_b)], {"bleu": sacrebleu.BLEU()}, [refs], test_type="ar",
+                        n_samples=2000)()
+    theirs = res["BLEU"][1].p_value
+    assert 0.01 < theirs < 0.9 and ours == pytest.approx(theirs, abs=0.05)

@@ -1,19 +1,78 @@
-"""Metrics by name. A suite lists them in `metrics:`; options after the name go to the class."""
+"""Metrics by name: the built-in ones, plugins under the `harness.metrics` entry-point group, and
+Hugging Face `evaluate` modules named in a suite (`- evaluate: NAME_OR_PATH`)."""
 from __future__ import annotations
 
-from .base import Metric, Score
-from .match import ExactMatch
-from .sacre import Bleu, Chrf
-from .tools import ToolArguments, ToolName
+from importlib import import_module
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Mapping
 
-METRICS: dict[str, type[Metric]] = {m.name: m for m in (ExactMatch, ToolName, ToolArguments, Bleu, Chrf)}
+from ..record import MetricInfo
+from .base import Metric, Score, metric
+
+ENTRY_POINT_GROUP = "harness.metrics"
+BUILTIN = {
+    "exact_match": "harness.metrics.match:ExactMatch",
+    "tool_name": "harness.metrics.tools:ToolName",
+    "tool_arguments": "harness.metrics.tools:ToolArguments",
+    "bleu": "harness.metrics.sacre:Bleu",
+    "chrf": "harness.metrics.sacre:Chrf",
+}
 
 
-def make_metric(name: str, language: str, options: dict) -> Metric:
+def available() -> dict[str, str]:
+    """Metric name → where it comes from (`module:attr`); a plugin cannot shadow a built-in name."""
+    found = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return found | BUILTIN
+
+
+def metric_class(name: str) -> type[Metric]:
+    """The class registered as `name`; ValueError naming the known metrics when there is none."""
+    known = available()
+    if name not in known:
+        raise ValueError(f"unknown metric {name!r}; known: {', '.join(sorted(known))}")
+    module, _, attr = known[name].partition(":")
     try:
-        return METRICS[name](language=language, **options)
-    except TypeError as e:
-        raise ValueError(f"metric {name!r}: bad options {sorted(options)}") from e
+        cls = getattr(import_module(module), attr)
+    except (ImportError, AttributeError) as e:
+        raise ValueError(f"metric {name!r}: cannot load {known[name]} ({e})") from None
+    if not (isinstance(cls, type) and issubclass(cls, Metric)):
+        raise ValueError(f"metric {name!r}: {known[name]} is not a harness Metric")
+    return cls
 
 
-__all__ = ["METRICS", "Metric", "Score", "make_metric"]
+def make_metric(name: str, language: str, options: Mapping[str, Any]) -> Metric:
+    """An instance of metric `name` with the suite's options; ValueError on unknown names or bad options."""
+    cls = metric_class(name)
+    try:
+        return cls(language=language, **options)
+    except TypeError:
+        raise ValueError(f"metric {name!r}: bad options {sorted(options)}") from None
+
+
+def source_of(name: str) -> str:
+    """`builtin`, or the plugin's `module:attr`."""
+    return "builtin" if name in BUILTIN else available()[name]
+
+
+def build(name: str | None, evaluate: str | None, options: Mapping[str, Any], when: Mapping[str, Any] | None,
+          language: str, suite_dir: Path) -> tuple[Metric, MetricInfo]:
+    """A suite's metric entry as (scorer, what the record says about it); ValueError when it is not usable."""
+    if evaluate is not None:
+        from . import hf_evaluate
+
+        name, m = hf_evaluate.make(evaluate, language, suite_dir, options)
+        return m, m.info(name, options, when, f"evaluate:{evaluate}")
+    assert name is not None
+    m = make_metric(name, language, options)
+    return m, m.info(name, options, when, source_of(name))
+
+
+__all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "Metric", "Score", "available", "build", "from_info", "make_metric",
+           "metric", "metric_class", "source_of"]
+
+
+def from_info(info: MetricInfo, language: str, suite_dir: Path) -> Metric:
+    """The scorer a recorded metric was made with, to score again (e.g. against a baseline run)."""
+    evaluate = info.source.removeprefix("evaluate:") if info.source.startswith("evaluate:") else None
+    return build(None if evaluate else info.name, evaluate, info.options, info.when, language, suite_dir)[0]

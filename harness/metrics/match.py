@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any, Mapping
 
-from .base import Metric, Score
+from .base import NO_FIELDS, Metric, Score
 
 
 def parse_json(text: str):
@@ -23,7 +24,7 @@ class ExactMatch(Metric):
             raise ValueError(f"exact_match: parse must be 'text' or 'json', not {parse!r}")
         self.parse = parse
 
-    def score(self, output: str, reference: str) -> Score:
+    def score(self, output: str, reference: str, fields: Mapping[str, Any] = NO_FIELDS) -> Score:
         if self.parse == "json":
             got, want = parse_json(output), parse_json(reference)
             if got is None:

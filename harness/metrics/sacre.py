@@ -1,16 +1,22 @@
 """BLEU and chrF through sacrebleu, with the tokenizer chosen by the suite's language."""
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from sacrebleu.metrics import BLEU, CHRF
 
-from .base import Metric, Score
+from .base import NO_FIELDS, Metric, Score
 
 _TOKENIZE_BY_LANGUAGE = {"zh": "zh", "ja": "char", "ko": "char"}
 
 
 class _Sacre(Metric):
-    passfail = False
+    kind = "corpus"
     scale = 100.0
+    digits = 2
+
+    def _make(self, effective_order: bool = False):
+        raise NotImplementedError
 
     def __init__(self, language: str = "en", **options):
         super().__init__(language)
@@ -18,10 +24,10 @@ class _Sacre(Metric):
         self._sentence = self._make(effective_order=True)
         self._corpus = self._make()
 
-    def score(self, output: str, reference: str) -> Score:
+    def score(self, output: str, reference: str, fields: Mapping[str, Any] = NO_FIELDS) -> Score:
         return Score(round(self._sentence.sentence_score(output, [reference]).score, 4))
 
-    def aggregate(self, outputs, references, scores) -> float:
+    def corpus_score(self, outputs: list[str], references: list[str]) -> float:
         return round(self._corpus.corpus_score(outputs, [references]).score, 4)
 
     # Sentence statistics let bootstrap resamples re-score a corpus by summing rows, without

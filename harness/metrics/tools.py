@@ -1,7 +1,9 @@
 """Tool-call metrics: the output is one JSON object {"name": ..., "arguments": {...}}."""
 from __future__ import annotations
 
-from .base import Metric, Score
+from typing import Any, Mapping
+
+from .base import NO_FIELDS, Metric, Score
 from .match import parse_json
 
 
@@ -12,7 +14,7 @@ class _ToolField(Metric):
         super().__init__(language)
         self.key = key or self.field
 
-    def score(self, output: str, reference: str) -> Score:
+    def score(self, output: str, reference: str, fields: Mapping[str, Any] = NO_FIELDS) -> Score:
         got, want = parse_json(output), parse_json(reference)
         if not isinstance(got, dict):
             return Score(0.0, "output is not a JSON object")

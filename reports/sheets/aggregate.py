@@ -7,14 +7,25 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from harness.record import BASE, load_record
+from harness.stats import (
+    RATING_RESAMPLES,
+    RELIABLE,
+    TENTATIVE,
+    bootstrap_ci,
+    cohen_kappa,
+    krippendorff_alpha,
+    reliability,
+    sign_test_p,
+    wilcoxon_p,
+    wilson_ci,
+)
 
 from .layout import SCORES, sheets_dir
-from .stats import (RELIABLE, RESAMPLES, TENTATIVE, alpha, bootstrap_ci, cohen_kappa, reliability, sign_test_p,
-                    wilcoxon_p, wilson_ci)
 from .store import load_key, load_ratings
 
 SEED = 0
@@ -43,7 +54,7 @@ def ratings_summary(run_dir: str | Path) -> dict | None:
         "preferences": _preferences(prefs, states),
         "agreement": agreement,
         "warnings": [a["warning"] for a in agreement.values() if a and a["warning"]],
-        "method": {"ci": 0.95, "bootstrap_resamples": RESAMPLES, "seed": SEED,
+        "method": {"ci": 0.95, "bootstrap_resamples": RATING_RESAMPLES, "seed": SEED,
                    "win_rate": "ties and both-bad count half; Wilson interval; sign test on wins vs losses",
                    "alpha_thresholds": {"reliable": RELIABLE, "tentative": TENTATIVE}},
     }
@@ -95,7 +106,7 @@ def _means(scores: list[dict], states: list[str], rng, by_suite: bool) -> list[d
     rows = []
     for key in _ordered(groups, states):
         values = groups[key]
-        lo, hi = bootstrap_ci(values, rng)
+        lo, hi = bootstrap_ci(values, rng) or (None, None)
         row = {"state": key[0], "criterion": key[-1], "mean": float(np.mean(values)), "n": len(values),
                "ci_low": lo, "ci_high": hi}
         rows.append({"suite": key[1], **row} if by_suite else row)
@@ -116,14 +127,14 @@ def _differences(scores: list[dict], states: list[str], rng) -> list[dict]:
     rows = []
     for state, criterion in _ordered(diffs, states):
         d = diffs[(state, criterion)]
-        lo, hi = bootstrap_ci(d, rng)
+        lo, hi = bootstrap_ci(d, rng) or (None, None)
         rows.append({"state": state, "versus": BASE, "criterion": criterion, "mean_diff": float(np.mean(d)),
                      "n": len(d), "ci_low": lo, "ci_high": hi, "wilcoxon_p": wilcoxon_p(d)})
     return rows
 
 
 def _preferences(prefs: list[dict], states: list[str]) -> list[dict]:
-    counts = defaultdict(lambda: dict.fromkeys(OUTCOMES, 0))
+    counts: defaultdict[tuple[str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(OUTCOMES, 0))
     for r in prefs:
         counts[(r["state"], r["versus"])][r["outcome"]] += 1
     rows = []
@@ -132,14 +143,14 @@ def _preferences(prefs: list[dict], states: list[str]) -> list[dict]:
         n = sum(c.values())
         # Ties and "both bad" are no win for either side, so each counts half.
         credit = c["win"] + 0.5 * (c["tie"] + c["both bad"])
-        lo, hi = wilson_ci(credit, n)
+        lo, hi = wilson_ci(credit, n) or (None, None)
         rows.append({"state": state, "versus": versus, "wins": c["win"], "ties": c["tie"], "losses": c["loss"],
                      "both_bad": c["both bad"], "n": n, "win_rate": credit / n, "ci_low": lo, "ci_high": hi,
                      "sign_test_p": sign_test_p(c["win"], c["loss"])})
     return rows
 
 
-def _agreement(ratings: list[dict], field: str, level: str, domain) -> dict:
+def _agreement(ratings: list[dict], field: str, level: Literal["nominal", "ordinal"], domain) -> dict:
     """Agreement over units (example × state × criterion) rated by more than one rater."""
     codes = {v: i for i, v in enumerate(domain)}
     raters = sorted({r["rater"] for r in ratings})
@@ -149,7 +160,7 @@ def _agreement(ratings: list[dict], field: str, level: str, domain) -> dict:
     for r in ratings:  # a rater's later rating of the same unit (from a later export) wins
         matrix[row[r["rater"]], col[(r["suite"], r["example"], r["state"], r["criterion"])]] = codes[r[field]]
     per_unit = (~np.isnan(matrix)).sum(axis=0)
-    value = alpha(matrix, level, codes.values())
+    value = krippendorff_alpha(matrix, level, codes.values())
     kappa = None
     if len(raters) == 2:
         both = ~np.isnan(matrix).any(axis=0)
@@ -157,7 +168,7 @@ def _agreement(ratings: list[dict], field: str, level: str, domain) -> dict:
     by_criterion = {}
     for criterion in sorted({u[3] for u in units}):
         mask = np.array([u[3] == criterion for u in units])
-        by_criterion[criterion] = alpha(matrix[:, mask], level, codes.values())
+        by_criterion[criterion] = krippendorff_alpha(matrix[:, mask], level, codes.values())
     warning = None
     if value is not None and value < TENTATIVE:
         warning = (f"raters disagree on {'scores' if level == 'ordinal' else 'A/B preferences'}: "

@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass, field
 
 from harness.errors import HarnessError
-from harness.record import BASE, load_predictions, predictions_path
+from harness.record import BASE, Prediction, load_predictions, predictions_path
 
 from .layout import PAIRWISE, POINTWISE, levels_text, rubric_of, sheet_id
 from .sample import flipped_ids, sample_examples
@@ -36,6 +36,7 @@ class Export:
 
 
 def build_export(record, run_dir, suites: list[str] | None, per_suite: int, seed: int) -> Export:
+    """Sample the examples raters see and lay out the blinded sheets and their key."""
     if per_suite < 1:
         raise HarnessError("needs at least one example per suite", "--per-suite")
     infos = _select_suites(record, suites)
@@ -50,7 +51,7 @@ def build_export(record, run_dir, suites: list[str] | None, per_suite: int, seed
         ids = [i for i in rows[BASE] if all(i in by_id for by_id in rows.values())]
         rng = random.Random(f"{seed}:{info.name}")
         chosen = sample_examples(ids, flipped_ids(info, rows, ids), per_suite, rng)
-        reference = (lambda ex: rows[BASE][ex]["reference"]) if rubric.show_reference else (lambda ex: "")
+        reference = (lambda ex: rows[BASE][ex].reference) if rubric.show_reference else (lambda ex: "")
         pointwise.show_reference |= rubric.show_reference
         pointwise.rubrics[info.name] = rubric
         n_point = 0
@@ -60,12 +61,13 @@ def build_export(record, run_dir, suites: list[str] | None, per_suite: int, seed
             for label, state in enumerate(states, 1):
                 n_point += 1
                 item = f"{info.name}:i{n_point:03d}"
-                items[item] = {"kind": POINTWISE, "suite": info.name, "example": ex, "state": state, "system": f"S{label}"}
+                items[item] = {"kind": POINTWISE, "suite": info.name, "example": ex, "state": state,
+                               "system": f"S{label}"}
                 for c in rubric.criteria:
                     pointwise.rows.append({
                         "item_id": item, "suite": info.name, "system": f"S{label}", "criterion": c.name,
-                        "levels": levels_text(c), "prompt": rows[BASE][ex]["prompt"], "reference": reference(ex),
-                        "output": rows[state][ex]["output"]})
+                        "levels": levels_text(c), "prompt": rows[BASE][ex].prompt, "reference": reference(ex),
+                        "output": rows[state][ex].output})
         n_pair = 0
         for state in (s for s in tuned if s in rows):
             pairwise[state].show_reference |= rubric.show_reference
@@ -76,8 +78,8 @@ def build_export(record, run_dir, suites: list[str] | None, per_suite: int, seed
                 items[item] = {"kind": PAIRWISE, "suite": info.name, "example": ex, "state": state, "versus": BASE,
                                "a": a, "b": b}
                 pairwise[state].rows.append({
-                    "item_id": item, "suite": info.name, "prompt": rows[BASE][ex]["prompt"], "reference": reference(ex),
-                    "output_a": rows[a][ex]["output"], "output_b": rows[b][ex]["output"]})
+                    "item_id": item, "suite": info.name, "prompt": rows[BASE][ex].prompt, "reference": reference(ex),
+                    "output_a": rows[a][ex].output, "output_b": rows[b][ex].output})
 
     # Same run, suites, sample size and seed give the same id, so re-exporting never orphans filled sheets.
     digest = json.dumps({"run": record.run_id, "items": items, "criteria": criteria}, sort_keys=True)
@@ -100,11 +102,11 @@ def _select_suites(record, names: list[str] | None):
     return [i for i in record.suites if not names or i.name in names]
 
 
-def _predictions(record, run_dir, suite: str) -> dict[str, dict[str, dict]]:
+def _predictions(record, run_dir, suite: str) -> dict[str, dict[str, Prediction]]:
     """Rows by state and example id, for the states that have predictions (base must)."""
     rows = {}
     for state in record.states:
-        by_id = {r["id"]: r for r in load_predictions(run_dir, state, suite)}
+        by_id = {r.id: r for r in load_predictions(run_dir, state, suite)}
         if by_id:
             rows[state] = by_id
     if BASE not in rows:

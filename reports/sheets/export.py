@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Sequence
 
 from harness.errors import HarnessError
 from harness.record import load_record
@@ -26,7 +27,9 @@ class Exported:
 
 
 def export_sheets(run_dir: str | Path, suites: list[str] | None = None, per_suite: int = 20,
-                  raters: list[str] = ("r1", "r2"), seed: int = 0, formats: list[str] = FORMATS) -> Exported:
+                  raters: Sequence[str] = ("r1", "r2"), seed: int = 0,
+                  formats: Sequence[str] = FORMATS) -> Exported:
+    """Write rater files and the unblinding key for a run; returns what was written."""
     run_dir = Path(run_dir)
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:

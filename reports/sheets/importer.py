@@ -13,8 +13,17 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.record import load_record
 
-from .layout import ANSWER, PAIRWISE, POINTWISE, PREFERENCE_CRITERION, PREFERENCES, REQUIRED, SCORES, \
-    normalise_preference, split_sheet_id
+from .layout import (
+    ANSWER,
+    PAIRWISE,
+    POINTWISE,
+    PREFERENCE_CRITERION,
+    PREFERENCES,
+    REQUIRED,
+    SCORES,
+    normalise_preference,
+    split_sheet_id,
+)
 from .readers import Table, read_table
 from .store import append_ratings, load_key, load_ratings
 
@@ -45,11 +54,13 @@ class FileResult:
 
 
 def import_ratings(run_dir: str | Path, files: list[str | Path]) -> list[FileResult]:
+    """Validate filled sheets completely, then append their ratings to the run's store."""
     run_dir = Path(run_dir)
     record = load_record(run_dir)
     key = load_key(run_dir)
     if key is None:
-        raise HarnessError("no rating sheets were exported for this run; run `harness sheets export` first", str(run_dir))
+        raise HarnessError("no rating sheets were exported for this run; run `harness sheets export` first",
+                           str(run_dir))
     existing = load_ratings(run_dir)
     seen_hashes = {r["source"]["sha256"] for r in existing}
     # (rater, export, item, criterion) → where it was rated, across earlier imports and this batch
@@ -100,7 +111,8 @@ def _read_ratings(table: Table, key: dict, run_id: str, result: FileResult, take
                 + ", ".join(f"'{c}'" for c in missing)]
     if not table.rows:
         return [f"{table.where()}: empty file: a header and no rows"]
-    problems, in_file = [], {}
+    problems: list[str] = []
+    in_file: dict[tuple, int] = {}
     for n, row in table.rows:
         if not row[ANSWER[kind]]:
             result.unanswered += 1  # unanswered rows are allowed: raters may hand in part of a sheet
@@ -108,7 +120,7 @@ def _read_ratings(table: Table, key: dict, run_id: str, result: FileResult, take
         errors: list[str] = []
         rating = _rating(row, kind, key, run_id, lambda column, msg: errors.append(f"{table.where(n, column)}: {msg}"))
         problems += errors
-        if errors:
+        if errors or rating is None:
             continue
         slot = _slot(rating)
         if slot in in_file or slot in taken:

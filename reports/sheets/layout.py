@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.suite import DEFAULT_RUBRIC, Rubric
+from harness.record import Rubric
 
 SHEETS_DIR = "sheets"
 KEY_FILE = "key.json"
@@ -32,14 +32,17 @@ _RATER = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 def sheets_dir(run_dir: str | Path) -> Path:
+    """The run's rating-sheet folder."""
     return Path(run_dir) / SHEETS_DIR
 
 
 def sheet_id(run_id: str, export_id: str) -> str:
+    """The id printed on every sheet of one export: `<run id>/<export id>`."""
     return f"{run_id}/{export_id}"
 
 
 def split_sheet_id(value: str) -> tuple[str, str]:
+    """(run id, export id) of a sheet id."""
     run_id, _, export_id = value.rpartition("/")
     return run_id, export_id
 
@@ -50,8 +53,8 @@ def sheet_file(kind: str, rater: str, fmt: str, state: str | None = None) -> str
 
 
 def rubric_of(info) -> Rubric:
-    """The suite's rubric as recorded in run.json (records without one get the default)."""
-    return Rubric.model_validate(info.rubric) if info.rubric else DEFAULT_RUBRIC
+    """The suite's rubric as recorded in run.json."""
+    return info.rubric
 
 
 def levels_text(criterion) -> str:
@@ -70,7 +73,8 @@ def parse_raters(value: str) -> list[str]:
     raters = [r.strip() for r in value.split(",") if r.strip()]
     bad = [r for r in raters if not _RATER.match(r)]
     if not raters or bad:
-        raise HarnessError(f"rater ids are letters, digits, '.', '_' or '-' (got {', '.join(bad) or 'none'})", "--raters")
+        raise HarnessError(f"rater ids are letters, digits, '.', '_' or '-' (got {', '.join(bad) or 'none'})",
+                           "--raters")
     if len(set(raters)) != len(raters):
         raise HarnessError("a rater id is listed twice", "--raters")
     return raters

@@ -32,6 +32,7 @@ class Table:
 
 
 def read_table(path: str | Path) -> Table:
+    """A filled CSV or XLSX sheet as rows of text by column name."""
     path = Path(path)
     if not path.is_file():
         raise HarnessError("file not found", str(path))

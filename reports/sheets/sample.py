@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import random
 
-from harness.record import BASE
+from harness.record import BASE, Prediction
 
 
-def flipped_ids(info, rows_by_state: dict[str, dict[str, dict]], ids: list[str]) -> set[str]:
+def flipped_ids(info, rows_by_state: dict[str, dict[str, Prediction]], ids: list[str]) -> set[str]:
     """Examples whose pass/fail differs between base and any tuned state."""
     metric = info.passfail_metric
     if metric is None:
@@ -14,7 +14,7 @@ def flipped_ids(info, rows_by_state: dict[str, dict[str, dict]], ids: list[str])
     tuned = [s for s in rows_by_state if s != BASE]
 
     def passed(state, ex_id):
-        return bool(rows_by_state[state][ex_id]["scores"].get(metric))
+        return bool(rows_by_state[state][ex_id].scores.get(metric))
 
     return {i for i in ids if any(passed(s, i) != passed(BASE, i) for s in tuned)}
 

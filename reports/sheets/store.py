@@ -11,10 +11,12 @@ from .layout import KEY_FILE, RATINGS_FILE, sheets_dir
 
 
 def key_path(run_dir) -> Path:
+    """Where the unblinding key lives."""
     return sheets_dir(run_dir) / KEY_FILE
 
 
 def ratings_path(run_dir) -> Path:
+    """Where imported ratings live."""
     return sheets_dir(run_dir) / RATINGS_FILE
 
 
@@ -33,10 +35,12 @@ def load_key(run_dir) -> dict | None:
 
 
 def save_key(run_dir, key: dict) -> None:
+    """Write the unblinding key atomically."""
     write_json(key_path(run_dir), key)
 
 
 def load_ratings(run_dir) -> list[dict]:
+    """Every imported rating (empty before the first import)."""
     path = ratings_path(run_dir)
     return read_jsonl(path) if path.is_file() else []
 

@@ -27,15 +27,18 @@ _env = Environment(loader=PackageLoader("reports.sheets", "templates"), autoesca
 
 
 def columns(sheet: Sheet) -> list[str]:
+    """A sheet's columns, in order."""
     return [c for c in COLUMNS[sheet.kind] if c != "reference" or sheet.show_reference]
 
 
 def rater_rows(sheet: Sheet, rater: str) -> list[dict]:
+    """A sheet's rows as one rater gets them."""
     cols = columns(sheet)
     return [{c: row.get(c, "") for c in cols} | {"rater": rater} for row in sheet.rows]
 
 
 def write_csv(path: Path, sheet: Sheet, rater: str) -> None:
+    """One rater's sheet as CSV (UTF-8 with BOM, for spreadsheet programs)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns(sheet), lineterminator="\r\n")
     writer.writeheader()
@@ -45,6 +48,7 @@ def write_csv(path: Path, sheet: Sheet, rater: str) -> None:
 
 
 def write_xlsx(path: Path, sheet: Sheet, rater: str) -> None:
+    """One rater's sheet as XLSX with wrapped text, a frozen header and drop-downs."""
     cols = columns(sheet)
     rows = rater_rows(sheet, rater)
     wb = Workbook()
@@ -76,6 +80,7 @@ def write_xlsx(path: Path, sheet: Sheet, rater: str) -> None:
 
 
 def write_html(path: Path, sheet: Sheet, rater: str) -> None:
+    """One rater's sheet as a self-contained HTML form that saves a CSV."""
     rows = rater_rows(sheet, rater)
     items: dict[str, dict] = {}
     for index, row in enumerate(rows):

@@ -1,0 +1,124 @@
+"""Hugging Face `evaluate` modules as metrics.
+
+In suite.yaml, `- evaluate: NAME_OR_PATH` wraps a module. A local module folder (holding
+`<folder name>.py`, as `evaluate` expects) is named relative to the suite folder and must lie
+inside it; anything else is a Hub name, which needs the network. Options:
+
+- `name`: the metric's name in results (default: the module's name);
+- `key`: which key of the module's result to use (default: its only numeric key);
+- `kind`: `mean` (default: the module scores one example at a time and the value is the mean of
+  those scores, as for accuracy or per-example ROUGE) or `corpus` (the value is the module's score
+  of the whole corpus, as for BLEU; intervals and tests then recompute it on resamples);
+- `scale`, `lowest`, `higher_is_better`, `digits`: what the values mean (default 1, 0, true, 3);
+- `args`: keyword arguments for the module's `compute`.
+
+A module is Python code: it runs with the harness's rights, like any plugin.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Mapping
+
+from .base import NO_FIELDS, Metric, Score
+
+_OWN_OPTIONS = ("name", "key", "kind", "scale", "lowest", "higher_is_better", "digits", "args")
+
+
+def local_module(spec: str, suite_dir: Path) -> Path | None:
+    """The module folder `spec` names inside the suite folder, or None for a Hub name."""
+    looks_local = spec.startswith((".", "/", "~")) or "\\" in spec or (suite_dir / spec).exists()
+    if not looks_local:
+        return None
+    folder = (suite_dir / Path(spec).expanduser()).resolve()
+    if not folder.is_relative_to(suite_dir.resolve()):
+        raise ValueError(f"evaluate module {spec!r} lies outside the suite folder; copy it into the suite")
+    if not (folder / f"{folder.name}.py").is_file():
+        raise ValueError(f"evaluate module {spec!r}: no {folder.name}.py in {folder.name}/ "
+                         "(an evaluate module folder holds a script named like the folder)")
+    return folder
+
+
+def module_name(spec: str) -> str:
+    """The default metric name for an `evaluate:` spec: its last path component."""
+    return Path(spec.rstrip("/\\")).name or spec
+
+
+class EvaluateMetric(Metric):
+    """An `evaluate` module; `kind` and the scale are the suite's choice (see the module docstring)."""
+
+    name = "evaluate"
+
+    def __init__(self, module: str, language: str = "en", suite_dir: Path | None = None, key: str | None = None,
+                 args: Mapping[str, Any] | None = None):
+        super().__init__(language)
+        import evaluate
+
+        self.module, self.args = module, dict(args or {})
+        folder = local_module(module, Path(suite_dir or "."))
+        try:
+            self._module = evaluate.load(str(folder) if folder else module)
+        except Exception as e:  # evaluate raises FileNotFoundError, ConnectionError, ImportError, ...
+            how = ("a local module folder failed to load" if folder else
+                   "offline, or no such module on the Hub; download its folder next to the suite and write "
+                   f"`evaluate: ./{module_name(module)}`")
+            raise ValueError(f"evaluate module {module!r} cannot be loaded ({how}): "
+                             f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        self.key = key
+        self._hash = _files_hash(folder) if folder else None
+        try:  # a wrong key or a module that cannot score text should fail when the suite loads, not mid-run
+            self._value(["a b"], ["a b"])
+        except ValueError:
+            raise
+        except Exception as e:
+            raise ValueError(f"evaluate module {module!r} fails on a test example: {type(e).__name__}: {e}") from None
+
+    def _value(self, outputs: list[str], references: list[str]) -> float:
+        result = self._module.compute(predictions=outputs, references=references, **self.args)
+        if not isinstance(result, dict):
+            raise ValueError(f"evaluate module {self.module!r} returned {type(result).__name__}, not a dict")
+        if self.key is None:
+            numeric = [k for k, v in result.items() if isinstance(v, (int, float))]
+            if len(numeric) != 1:
+                raise ValueError(f"evaluate module {self.module!r} returns {sorted(result)}: name one with `key:`")
+            self.key = numeric[0]
+        if self.key not in result:
+            raise ValueError(f"evaluate module {self.module!r} returns no {self.key!r} (it returns {sorted(result)})")
+        return float(result[self.key])
+
+    def score(self, output: str, reference: str, fields: Mapping[str, Any] = NO_FIELDS) -> Score:
+        return Score(self._value([output], [reference]))
+
+    def corpus_score(self, outputs: list[str], references: list[str]) -> float:
+        return self._value(outputs, references)
+
+    @property
+    def signature(self) -> str:
+        """The module, the key and, for a local module, a hash of its files."""
+        parts = [f"evaluate:{self.module}", f"key:{self.key or 'auto'}"]
+        if self._hash:
+            parts.append(f"sha256:{self._hash}")
+        if self.args:
+            parts.append("args:" + ",".join(f"{k}={v}" for k, v in sorted(self.args.items())))
+        return "|".join(parts)
+
+
+def make(module: str, language: str, suite_dir: Path, options: Mapping[str, Any]) -> tuple[str, Metric]:
+    """(metric name, metric) for an `evaluate:` spec and its options; ValueError on bad options."""
+    unknown = sorted(set(options) - set(_OWN_OPTIONS))
+    if unknown:
+        raise ValueError(f"evaluate metric {module!r}: unknown options {unknown}; known: {', '.join(_OWN_OPTIONS)}")
+    kind = options.get("kind", "mean")
+    if kind not in ("mean", "corpus"):
+        raise ValueError(f"evaluate metric {module!r}: kind must be 'mean' or 'corpus', not {kind!r}")
+    attrs = {k: options[k] for k in ("scale", "lowest", "higher_is_better", "digits") if k in options}
+    cls = type("EvaluateMean" if kind == "mean" else "EvaluateCorpus", (EvaluateMetric,), {"kind": kind, **attrs})
+    return options.get("name") or module_name(module), cls(module, language, suite_dir, options.get("key"),
+                                                              options.get("args"))
+
+
+def _files_hash(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*.py")):
+        digest.update(path.relative_to(folder).as_posix().encode() + path.read_bytes())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,71 @@
+"""The record's reference documentation, generated from the models' own field docstrings.
+
+`python -m harness.record.docs > docs/record.md` rewrites it; a test keeps the file in step with the code.
+"""
+from __future__ import annotations
+
+import types
+import typing
+
+from pydantic import BaseModel
+
+from . import (
+    BackendRun,
+    Checks,
+    Comparison,
+    Contamination,
+    Cost,
+    Criterion,
+    Environment,
+    GateOutcome,
+    GateSpec,
+    MetricInfo,
+    ModelChanged,
+    OutputsMatch,
+    Prediction,
+    Result,
+    Rubric,
+    RunRecord,
+    SuiteInfo,
+)
+from .run_record import SCHEMA_VERSION
+
+ORDER: list[type[BaseModel]] = [RunRecord, SuiteInfo, MetricInfo, GateSpec, Rubric, Criterion, Environment, BackendRun,
+                                Cost, Result, Comparison, Checks, ModelChanged, OutputsMatch, Contamination,
+                                GateOutcome, Prediction]
+
+
+def _type_name(annotation) -> str:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return " \\| ".join(f"`{a}`" for a in typing.get_args(annotation))
+    if origin in (typing.Union, types.UnionType):
+        return " \\| ".join(_type_name(a) for a in typing.get_args(annotation))
+    if origin is not None:
+        args = ", ".join(_type_name(a) for a in typing.get_args(annotation))
+        return f"{getattr(origin, '__name__', str(origin))}[{args}]"
+    if annotation is type(None):
+        return "null"
+    return getattr(annotation, "__name__", str(annotation)).replace("NoneType", "null")
+
+
+def markdown() -> str:
+    """Every record type with every field: its type, default and meaning."""
+    out = [f"# The run record (schema version {SCHEMA_VERSION})", "",
+           "Generated from `harness/record/` by `python -m harness.record.docs`; do not edit by hand.",
+           "`run.json` is a `RunRecord`; each line of `predictions/<state>/<suite>.jsonl` is a `Prediction`.", ""]
+    for model in ORDER:
+        doc = " ".join((model.__doc__ or "").split())
+        out += [f"## {model.__name__}", "", doc, "", "| field | type | default | meaning |", "|---|---|---|---|"]
+        for name, field in model.model_fields.items():
+            value = None if field.is_required() else field.get_default(call_default_factory=True)
+            default = ("required" if field.is_required() else
+                       f"the default {type(value).__name__}" if isinstance(value, BaseModel) else f"`{value!r}`")
+            meaning = " ".join((field.description or "").split()).replace("|", "\\|")
+            out.append(f"| `{name}` | {_type_name(field.annotation)} | {default} | {meaning} |")
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

@@ -1,0 +1,247 @@
+"""What a run measured: values, paired comparisons, validity checks, gate outcomes and costs."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from .spec import GateSpec, Record
+
+IntervalMethod = Literal["wilson", "bootstrap"]
+PairedTest = Literal["mcnemar-exact", "paired-permutation", "approximate-randomization", "identical outputs"]
+Verdict = Literal["gain", "loss", "no detectable change"]
+MemoryKind = Literal["rss", "cuda"]
+ArtefactKind = Literal["full", "adapter"]
+
+
+class Prediction(Record):
+    """One example's output in one state: a line of `predictions/<state>/<suite>.jsonl`."""
+
+    id: str
+    """The example's id (its line number when the data gives none)."""
+    state: str
+    """`base` or a backend name."""
+    suite: str
+    """The suite."""
+    prompt: str
+    """The last user turn as the suite rendered it."""
+    model_input: str
+    """The exact text the model was given (after its chat template)."""
+    reference: str
+    """The expected output."""
+    output: str
+    """What the model generated."""
+    scores: dict[str, float]
+    """Metric name → this example's score; metrics whose `when` excludes the example are absent."""
+    reasons: dict[str, str] = {}
+    """Metric name → why the score is not perfect, in a few words."""
+    fields: dict[str, Any] = {}
+    """The example's data that metrics read besides the reference (required facts, hidden tests)."""
+
+
+class Result(Record):
+    """One state's value of one metric on one suite."""
+
+    state: str
+    """`base` or a backend name."""
+    suite: str
+    """The suite."""
+    metric: str
+    """The metric's name in the suite."""
+    value: float
+    """The value: mean score, or corpus score for corpus metrics."""
+    n: int
+    """Examples the value is computed over."""
+    ci_low: float | None = None
+    """Lower end of the 95% interval (None when not computed)."""
+    ci_high: float | None = None
+    """95% confidence interval (None when not computed)."""
+    ci_method: IntervalMethod | None = None
+    """`wilson` for pass/fail metrics, a seeded `bootstrap` over examples for mean and corpus metrics."""
+
+
+class Comparison(Record):
+    """One state against another on the same test examples (paired)."""
+
+    suite: str
+    """The suite."""
+    metric: str
+    """The metric."""
+    baseline: str
+    """The state compared against (`base`, another backend, or `RUN_ID:state` of a baseline run)."""
+    state: str
+    """The state compared."""
+    delta: float
+    """state − baseline."""
+    ci_low: float
+    """Lower end of the delta's interval."""
+    ci_high: float
+    """Paired bootstrap 95% interval of the delta (seeded, resampling examples)."""
+    test: PairedTest
+    """`mcnemar-exact` (pass/fail), `paired-permutation` (mean: sign-flip permutation of per-example
+    differences), `approximate-randomization` (corpus), or `identical outputs` (p = 1, no test run)."""
+    p_value: float
+    """The test's two-sided p-value, before adjustment."""
+    p_holm: float
+    """Holm-adjusted over every comparison of the run."""
+    significant: bool
+    """p_holm < alpha."""
+    verdict: Verdict
+    """`gain` or `loss` (in the metric's better direction) when significant, else `no detectable change`."""
+    mde: float | None = None
+    """Minimum detectable effect at this n (80% power, two-sided alpha), in the metric's units."""
+    table: dict[str, int] | None = None
+    """Pass/fail metrics: {both_pass, only_baseline, only_state, both_fail} counts."""
+    p_values: dict[str, float] = {}
+    """Every p-value computed, by test (`bs` and `ar` for sacrebleu's paired bootstrap and randomization)."""
+    signature: str | None = None
+    """The test's reproducibility signature (sacrebleu's, or ours: resamples and seed)."""
+
+
+class ModelChanged(Record):
+    """Tuning changed at least one output: an adapter that is not applied, or zero steps, changes none."""
+
+    differ: int
+    """Examples whose output differs from base's."""
+    compared: int
+    """Examples compared."""
+    ok: bool
+    """Whether any output changed."""
+
+
+class OutputsMatch(Record):
+    """The same examples generated two ways give the same outputs."""
+
+    checked: int
+    """Examples compared."""
+    mismatches: list[str] = []
+    """`suite/id` of each example whose outputs differ."""
+    ok: bool | None
+    """None when the check could not run (see note)."""
+    note: str = ""
+    """Why the check could not run, when it could not."""
+
+
+class Contamination(Record):
+    """Test prompts that also occur in train, verbatim or after normalisation."""
+
+    n_test: int
+    """Test examples."""
+    exact: int
+    """Test prompts found verbatim in train."""
+    near: int
+    """Test prompts found in train after normalising case, width, punctuation and spacing."""
+    fraction: float
+    """near / n_test."""
+    ok: bool
+    """No test prompt occurs in train."""
+
+
+class Checks(Record):
+    """Validity checks: is a number about what it claims to be about?"""
+
+    model_changed: dict[str, ModelChanged] = {}
+    """By tuned state."""
+    reload_equivalence: dict[str, OutputsMatch] = {}
+    """By tuned state: the saved artefact, reloaded, reproduces the in-memory model's outputs on a sample."""
+    batch_invariance: dict[str, OutputsMatch] = {}
+    """By state: outputs regenerated in another batching match the batched ones on a sample."""
+    contamination: dict[str, Contamination] = {}
+    """By suite."""
+
+    def failures(self, state: str) -> list[str]:
+        """Why this state's numbers cannot be trusted (empty when they can)."""
+        problems = []
+        changed = self.model_changed.get(state)
+        if changed and not changed.ok:
+            problems.append(f"tuning changed nothing: all {changed.compared} outputs equal base's")
+        reload = self.reload_equivalence.get(state)
+        if reload and reload.ok is False:
+            problems.append(f"the saved model, reloaded, differs from the trained one on "
+                            f"{len(reload.mismatches)} of {reload.checked} sampled examples")
+        batch = self.batch_invariance.get(state)
+        if batch and batch.ok is False:
+            problems.append(f"outputs depend on the batch size ({len(batch.mismatches)} of {batch.checked} differ)")
+        return problems
+
+
+class GateOutcome(Record):
+    """A gate as decided once, recorded, and then shown by the report, the comparison site and CI."""
+
+    suite: str
+    """The suite whose gate this is."""
+    state: str
+    """The tuned state gated, or `data` for gates on the data itself."""
+    gate: GateSpec
+    """The gate as written in suite.yaml."""
+    label: str
+    """The gate's short id (e.g. `exact_match>=0.7`)."""
+    baseline_run: str | None = None
+    """The run a `no_significant_regression` gate compared against (None: this run's base)."""
+    value: float | None
+    """What was compared with the threshold (a value, a delta or a fraction); None if not measured."""
+    threshold: float | None
+    """The gate's number (None for the significance gates)."""
+    passed: bool
+    """The outcome."""
+    message: str
+    """One line saying what was compared and the outcome."""
+    decided_by: str = "harness run"
+    """Who decided it: `harness run`, `harness report [--baseline RUN]` or `pytest [--harness-baseline RUN]`."""
+
+
+class Cost(Record):
+    """What tuning one backend cost."""
+
+    wall_seconds: float
+    """Setup, training and saving, end to end."""
+    train_seconds: float
+    """The training loop alone."""
+    trainable_params: int
+    """Parameters the optimizer updated."""
+    total_params: int
+    """Parameters of the tuned model."""
+    peak_memory_mb: float
+    """Peak resident memory of the process while tuning (CPU), or peak allocated GPU memory."""
+    memory_kind: MemoryKind
+    """`rss` (CPU process resident set) or `cuda` (torch allocator peak)."""
+    train_tokens: int
+    """Non-padding tokens fed to the model over all steps."""
+    tokens_per_second: float
+    """train_tokens / train_seconds."""
+    steps: int
+    """Optimizer steps taken."""
+    loss_curve: list[tuple[int, float]]
+    """(step, training loss) pairs as logged by the trainer."""
+
+
+class BackendRun(Record):
+    """One tuned state: its backend, settings, artefact and cost."""
+
+    name: str
+    """The backend (and the state's name)."""
+    settings: dict[str, Any]
+    """The fully resolved settings the backend ran with."""
+    artefact: str
+    """Tuned model directory, relative to the run directory."""
+    kind: ArtefactKind
+    """`full` (a model directory) or `adapter` (a PEFT adapter over the base)."""
+    cost: Cost
+    """What tuning cost."""
+
+
+class Environment(Record):
+    """Where the run ran: enough to reproduce it or to explain a difference."""
+
+    python: str
+    """Python version."""
+    platform: str
+    """Operating system and machine."""
+    device: str
+    """`cpu` or `cuda`."""
+    packages: dict[str, str | None] = Field(default_factory=dict)
+    """Versions of the packages that decide results (None: not installed)."""
+    git_commit: str | None = None
+    """The harness checkout's commit, when it is one."""
+    code_hash: str
+    """Hash of the harness and backend sources."""

@@ -1,0 +1,137 @@
+"""The run record `run.json` and its prediction files: reading, writing, and reading older versions."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from ..errors import HarnessError
+from ..files import read_jsonl, write_json, write_jsonl
+from .migrate import migrate
+from .outcome import BackendRun, Checks, Comparison, Environment, GateOutcome, Prediction, Result
+from .spec import Record, SuiteInfo
+
+SCHEMA_VERSION = 3
+"""Changes whenever a field changes meaning; `migrate` reads every earlier version still supported."""
+RUN_FILE = "run.json"
+BASE = "base"
+"""The state name of the untuned model."""
+
+Status = Literal["running", "complete"]
+
+
+class RunRecord(Record):
+    """Everything a run was asked, what it cost and what came out; reports and gates read only this
+    and the predictions beside it."""
+
+    schema_version: int = SCHEMA_VERSION
+    """Version of this shape; `load_record` upgrades older ones."""
+    run_id: str
+    """The run directory's name: `<UTC time>-<config key prefix>`."""
+    status: Status
+    """`running` while the run is under way, `complete` when every state was evaluated and analysed."""
+    created: str
+    """ISO-8601 UTC time the run started."""
+    model: str
+    """The model as asked for: `tiny`, a directory or a hub id."""
+    model_path: str
+    """Where it was loaded from (for `tiny`, the built directory)."""
+    adapter: str | None = None
+    """A PEFT adapter applied on top of the model in every state (evaluation-only runs)."""
+    model_note: str = ""
+    """What a reader should know about the model (e.g. that `tiny` starts from random weights)."""
+    seed: int
+    """Seeds tiny's weights, data order, training and every resampling statistic."""
+    suites: list[SuiteInfo]
+    """Every suite the run evaluated, as it saw them."""
+    backends: list[BackendRun] = []
+    """Tuned states, in the order they were tuned."""
+    requested_backends: list[str]
+    """The backends asked for, in order (tuned ones are in `backends`)."""
+    overrides: dict[str, dict[str, Any]] = {}
+    """User setting overrides by backend, as given (before resolution)."""
+    environment: Environment
+    """Versions, platform, device, commit and code hash."""
+    config_key: str
+    """Hash of everything that determines the results: reused runs must match it."""
+    results: list[Result] = []
+    """Every state's value of every metric on every suite."""
+    alpha: float = 0.05
+    """Significance level for `Comparison.significant` and the significance gates."""
+    comparisons: list[Comparison] = []
+    """Each tuned state against base, and each pair of tuned states, per suite and metric."""
+    checks: Checks = Checks()
+    """Validity checks; a state that fails one fails every gate."""
+    retention: dict[str, dict[str, float]] = {}
+    """Retention suite → state → mean token loss on the references (lower is better)."""
+    gates: list[GateOutcome] = []
+    """Every gate's outcome as last decided (by `harness run`, `harness report` or pytest)."""
+
+    def value(self, state: str, suite: str, metric: str) -> float | None:
+        """The recorded value of `metric` on `suite` in `state`, or None when not measured."""
+        return next((r.value for r in self.results if (r.state, r.suite, r.metric) == (state, suite, metric)), None)
+
+    @property
+    def states(self) -> list[str]:
+        """`base`, then every tuned state."""
+        return [BASE] + [b.name for b in self.backends]
+
+    def suite(self, name: str) -> SuiteInfo:
+        """The suite called `name` (KeyError when the run has none)."""
+        for s in self.suites:
+            if s.name == name:
+                return s
+        raise KeyError(f"the run has no suite {name!r}")
+
+
+def save_record(run_dir: str | Path, record: RunRecord) -> None:
+    """Write `run.json` atomically."""
+    write_json(Path(run_dir) / RUN_FILE, record.model_dump(mode="json"))
+
+
+def load_record(run_dir: str | Path) -> RunRecord:
+    """Read `run.json`, upgrading an earlier schema version in memory; one clear line when it cannot."""
+    path = Path(run_dir) / RUN_FILE
+    if not path.is_file():
+        raise HarnessError(f"no {RUN_FILE}: not a run directory", str(run_dir))
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise HarnessError(f"not a readable run record ({e})", str(path)) from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("schema_version"), int):
+        raise HarnessError("not a run record (no schema_version)", str(path))
+    version = raw["schema_version"]
+    if version > SCHEMA_VERSION:
+        raise HarnessError(f"schema version {version} is newer than this harness reads ({SCHEMA_VERSION}); "
+                           "upgrade the harness", str(path))
+    try:
+        return RunRecord.model_validate(migrate(raw, SCHEMA_VERSION))
+    except (ValueError, ValidationError) as e:
+        first = e.errors()[0] if isinstance(e, ValidationError) else None
+        what = f"field '{'.'.join(map(str, first['loc']))}': {first['msg']}" if first else str(e)
+        raise HarnessError(f"invalid run record: {what}", str(path)) from None
+
+
+def predictions_path(run_dir: str | Path, state: str, suite: str) -> Path:
+    """Where one state's predictions on one suite live."""
+    return Path(run_dir) / "predictions" / state / f"{suite}.jsonl"
+
+
+def save_predictions(run_dir: str | Path, state: str, suite: str, rows: list[Prediction]) -> None:
+    """Write one state's predictions on one suite atomically."""
+    write_jsonl(predictions_path(run_dir, state, suite), [r.model_dump(mode="json") for r in rows])
+
+
+def load_predictions(run_dir: str | Path, state: str, suite: str) -> list[Prediction]:
+    """One state's predictions on one suite (empty when that state was not evaluated)."""
+    path = predictions_path(run_dir, state, suite)
+    if not path.is_file():
+        return []
+    try:
+        return [Prediction.model_validate(row) for row in read_jsonl(path)]
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise HarnessError(f"invalid prediction: field '{'.'.join(map(str, first['loc']))}': {first['msg']}",
+                           str(path)) from None

@@ -1,0 +1,198 @@
+"""What a run was asked to measure: metric descriptions, gates, rubrics and suite summaries.
+
+These records are written into `run.json` and read back by reports, gates and rating sheets,
+which therefore never need the code that defined a metric or a suite.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MetricKind = Literal["passfail", "mean", "corpus"]
+"""How a metric's per-example scores become a value, and so which interval and paired test apply:
+`passfail` (0/1 per example: Wilson interval, exact McNemar), `mean` (a per-example score in a known
+range: bootstrap interval, paired permutation test), `corpus` (sentence statistics aggregated over the
+corpus, BLEU and chrF: bootstrap interval, approximate randomization)."""
+Role = Literal["task", "retention"]
+GateKind = Literal["min", "min_delta", "significant_gain", "no_significant_regression", "max_overlap"]
+
+
+class Record(BaseModel):
+    """Base of every record: unknown fields are errors, each field documented by its docstring."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class MetricInfo(Record):
+    """A metric as a reader needs it: what it means, without its code."""
+
+    name: str
+    """The name the suite's results use for it."""
+    kind: MetricKind
+    """Decides the value's interval and the paired test (see `MetricKind`)."""
+    scale: float = 1.0
+    """The value of a perfect score: 1 for fractions, 100 for BLEU and chrF, 5 for a 1–5 rating."""
+    lowest: float = 0.0
+    """The value of the worst score (1 for a 1–5 rating)."""
+    higher_is_better: bool = True
+    """False for error rates and losses: a gain is then a decrease."""
+    digits: int = 3
+    """Decimals a value is shown with."""
+    options: dict[str, Any] = {}
+    """The options the suite gave it (e.g. `parse: json`, `tokenize: zh`)."""
+    when: dict[str, Any] | None = None
+    """Only examples whose fields equal these values are scored (None: every example)."""
+    signature: str | None = None
+    """How to reproduce the scores exactly (sacrebleu's signature, a tokenizer, a module's hash)."""
+    source: str = "builtin"
+    """Where the metric comes from: `builtin`, a plugin's `module:attr`, or `evaluate:NAME_OR_PATH`."""
+    description: str = ""
+    """What the metric measures, in a line."""
+
+
+def _set(value) -> bool:
+    """A threshold is set when given; `false` switches a boolean gate off (0 is a threshold)."""
+    return value is not None and value is not False
+
+
+_GATE_KINDS: tuple[GateKind, ...] = ("min", "min_delta", "significant_gain", "no_significant_regression",
+                                     "max_overlap")
+
+
+class GateSpec(Record):
+    """One threshold. Exactly one of min, min_delta, significant_gain, no_significant_regression
+    or max_overlap is set; all but max_overlap name a metric."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    metric: str | None = None
+    """The metric this gate reads."""
+    min: float | None = None
+    """Passes when the tuned state's value is at least this."""
+    min_delta: float | None = None
+    """Passes when the tuned state's value minus base's is at least this."""
+    significant_gain: bool | None = None
+    """Passes when the tuned state beats base with a Holm-adjusted p below the run's alpha."""
+    no_significant_regression: bool | None = None
+    """Fails when the tuned state is significantly worse than base (or than the same state of a
+    baseline run, with pytest's --harness-baseline)."""
+    max_overlap: float | None = Field(None, ge=0, le=1)
+    """Fails when more than this fraction of test prompts also occur (normalised) in train."""
+    states: list[str] | None = None
+    """Tuned states this gate applies to; all of them when omitted."""
+
+    @model_validator(mode="after")
+    def _one_threshold(self):
+        kinds = [k for k in _GATE_KINDS if _set(getattr(self, k))]
+        if len(kinds) != 1:
+            raise ValueError("a gate needs exactly one of `min`, `min_delta`, `significant_gain: true`, "
+                             "`no_significant_regression: true` or `max_overlap`")
+        if (self.metric is None) != (self.kind == "max_overlap"):
+            raise ValueError("`max_overlap` gates take no metric; every other gate needs one")
+        return self
+
+    @property
+    def kind(self) -> GateKind:
+        """Which of the five gate kinds this is."""
+        return next(k for k in _GATE_KINDS if _set(getattr(self, k)))
+
+    @property
+    def threshold(self) -> float | None:
+        """The number the gate compares with (None for the significance gates)."""
+        value = getattr(self, self.kind)
+        return None if isinstance(value, bool) else value
+
+    @property
+    def label(self) -> str:
+        """A short id such as `exact_match>=0.7`, used in pytest item ids and reports."""
+        return {
+            "min": lambda: f"{self.metric}>={self.min:g}",
+            "min_delta": lambda: f"{self.metric}>=base{self.min_delta:+g}",
+            "significant_gain": lambda: f"{self.metric}:significant_gain",
+            "no_significant_regression": lambda: f"{self.metric}:no_significant_regression",
+            "max_overlap": lambda: f"overlap<={self.max_overlap:g}",
+        }[self.kind]()
+
+
+class Criterion(Record):
+    """One thing human raters score from 1 to 5."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    """Short id, used as a column in rating sheets."""
+    description: str
+    """What the rater judges, in one sentence."""
+    levels: dict[int, str]
+    """Score → anchored description, for every score from 1 to 5."""
+
+    @field_validator("levels")
+    @classmethod
+    def _one_to_five(cls, v):
+        if sorted(v) != [1, 2, 3, 4, 5]:
+            raise ValueError("levels must describe each score 1, 2, 3, 4 and 5")
+        return v
+
+
+class Rubric(Record):
+    """What human raters see and score (rating sheets)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    criteria: list[Criterion] = Field(min_length=1)
+    """What raters score, each from 1 to 5."""
+    show_reference: bool = True
+    """Whether raters see the reference output beside the model's."""
+
+
+DEFAULT_RUBRIC = Rubric(criteria=[
+    Criterion(name="helpfulness", description="Does the output do what the request asked?", levels={
+        1: "Ignores or misreads the request.", 2: "Addresses the request but is mostly unusable.",
+        3: "Partly does what was asked; a user would need to fix it.", 4: "Does what was asked with a minor flaw.",
+        5: "Does exactly what was asked."}),
+    Criterion(name="correctness", description="Is the content accurate (facts, values, arguments)?", levels={
+        1: "Wrong throughout.", 2: "More wrong than right.", 3: "Some errors that matter.",
+        4: "One small error that barely matters.", 5: "Entirely correct."}),
+    Criterion(name="fluency", description="Is it well-formed and natural in its language or format?", levels={
+        1: "Unreadable or malformed.", 2: "Hard to read; many errors.", 3: "Understandable with noticeable errors.",
+        4: "Natural with a slip or two.", 5: "Fully natural and well-formed."}),
+])
+
+
+class SuiteInfo(Record):
+    """A suite as the run saw it."""
+
+    name: str
+    """The suite's name (unique in a run)."""
+    version: str
+    """The suite's own version string."""
+    content_hash: str
+    """sha256 of suite.yaml and its data files."""
+    path: str
+    """The suite folder the run read."""
+    language: str
+    """Language of the outputs; picks tokenizers for BLEU, chrF and ROUGE."""
+    n_train: int
+    """Training examples."""
+    n_test: int
+    """Test examples."""
+    metrics: list[MetricInfo]
+    """The suite's metrics, in order; the first is its primary metric."""
+    gates: list[GateSpec]
+    """The suite's gates as written (retention suites get `no_significant_regression` by default)."""
+    rubric: Rubric = DEFAULT_RUBRIC
+    """The suite's rubric for human raters."""
+    role: Role = "task"
+    """`task` (trained on) or `retention` (never trained on; watched for forgetting)."""
+    description: str = ""
+    """What the suite measures, in a sentence or two."""
+
+    @property
+    def passfail_metric(self) -> str | None:
+        """The suite's first pass/fail metric: what "pass" and "fail" mean for one example."""
+        return next((m.name for m in self.metrics if m.kind == "passfail"), None)
+
+    def metric(self, name: str) -> MetricInfo:
+        """The suite's metric called `name` (KeyError when it has none)."""
+        for m in self.metrics:
+            if m.name == name:
+                return m
+        raise KeyError(f"{self.name} has no metric {name!r}")

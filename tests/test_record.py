@@ -1,0 +1,151 @@
+"""The run record: older versions still read, render and gate; the rooms import only what they may."""
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+from html import escape
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.errors import HarnessError
+from harness.record import SCHEMA_VERSION, load_predictions, load_record
+from harness.record.migrate import migrate
+
+from .conftest import ROOT
+
+V2_RUN = Path(__file__).parent / "data" / "run_v2"
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def v2_run(tmp_path) -> Path:
+    return Path(shutil.copytree(V2_RUN, tmp_path / "run_v2"))
+
+
+def test_a_version_2_run_reads_as_the_current_schema(v2_run):
+    raw = json.loads((v2_run / "run.json").read_text(encoding="utf-8"))
+    assert raw["schema_version"] == 2
+    record = load_record(v2_run)
+    assert record.schema_version == SCHEMA_VERSION
+    bleu = record.suite("translate_en_zh").metric("bleu")
+    assert (bleu.kind, bleu.scale, bleu.digits) == ("corpus", 100.0, 2)
+    assert bleu.signature == raw["metric_signatures"]["translate_en_zh/bleu"]
+    assert record.suite("agent_tools").metric("exact_match").options == {"parse": "json"}
+    assert record.checks.model_changed["lora"].ok is raw["checks"]["model_changed"]["lora"]["ok"]
+    assert [r.model_dump() for r in record.results] == raw["results"]
+    assert [c.model_dump(exclude_defaults=True) for c in record.comparisons] == \
+        [{k: v for k, v in c.items() if v not in (None, {})} for c in raw["comparisons"]]
+    assert record.gates == [] and load_predictions(v2_run, "lora", "agent_tools")[0].fields == {}
+
+
+def test_a_version_2_run_renders_and_gates(v2_run, pytester):
+    assert main(["report", str(v2_run)]) == 0  # decides the gates it never recorded, then renders
+    record = load_record(v2_run)
+    assert len(record.gates) == 6 and {g.decided_by for g in record.gates} == {"harness report"}
+    html = (v2_run / "report" / "index.html").read_text(encoding="utf-8")
+    assert all(escape(g.label) in html for g in record.gates)
+    suite = pytester.path / "suites" / "agent_tools"
+    suite.mkdir(parents=True)
+    shutil.copy(ROOT / "suites" / "agent_tools" / "suite.yaml", suite)
+    for name in ("train.jsonl", "test.jsonl"):
+        (suite / name).write_text((ROOT / "suites" / "agent_tools" / name).read_text(encoding="utf-8").split("\n")[0])
+    result = pytester.runpytest(str(suite / "suite.yaml"), "--harness-run", str(v2_run),
+                                "-W", "ignore::pytest.PytestAssertRewriteWarning")
+    result.assert_outcomes(failed=4)  # 30 training steps do not reach the shipped thresholds
+    assert "exact_match>=0.7 FAILS" in result.stdout.str()
+
+
+def test_unknown_and_newer_versions_are_one_clear_line(tmp_path):
+    (tmp_path / "run.json").write_text(json.dumps({"schema_version": SCHEMA_VERSION + 1}), encoding="utf-8")
+    with pytest.raises(HarnessError, match="newer than this harness reads"):
+        load_record(tmp_path)
+    (tmp_path / "run.json").write_text("{", encoding="utf-8")
+    with pytest.raises(HarnessError, match="not a readable run record"):
+        load_record(tmp_path)
+    with pytest.raises(ValueError, match="schema version 1 cannot be read"):
+        migrate({"schema_version": 1}, SCHEMA_VERSION)
+
+
+# --- the rooms' imports -------------------------------------------------------------------------------
+
+FACE = {"harness.cli", "harness.run", "harness.pytest_plugin", "harness.settings", "harness.__main__"}
+"""The core's thin face: the only harness modules that may import backends/ and reports/."""
+SHARED_WITH_REPORTS = ("harness.record", "harness.errors", "harness.files", "harness.stats")
+"""What reports/ may use of the core: the record types and small shared helpers (errors, atomic files,
+the one statistics module, whose functions the ratings summary calls instead of having its own)."""
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for package in ("harness", "backends", "reports"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def _imports(name: str, path: Path) -> set[str]:
+    """Every module `name` imports, at the top or inside functions, resolved to absolute names."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([node.module] if node.module else []))
+            out.add(base)
+            out |= {f"{base}.{a.name}" for a in node.names}
+    return out
+
+
+def _ours(imported: set[str], modules: dict[str, Path]) -> set[str]:
+    return {m for m in imported if m in modules}
+
+
+def test_rooms_import_only_what_they_may():
+    modules = _modules()
+    problems = []
+    for name, path in modules.items():
+        deps = _ours(_imports(name, path), modules)
+        room = name.split(".")[0]
+        if room == "harness" and name not in FACE:
+            problems += [f"core {name} imports {d}" for d in deps if d.split(".")[0] in ("backends", "reports")]
+        if room == "reports":
+            problems += [f"{name} imports {d}" for d in deps if d.split(".")[0] == "harness"
+                         and not d.startswith(SHARED_WITH_REPORTS)]
+        if room == "backends":
+            problems += [f"{name} imports {d}" for d in deps
+                         if d.split(".")[0] == "reports" or d in FACE or d == "harness"]
+    assert not problems, "\n".join(problems)
+
+
+def test_no_import_cycles_between_modules():
+    modules = _modules()
+    # A package's __init__ re-exporting its own submodules is how packages work, not a cycle.
+    graph = {n: sorted(d for d in _ours(_imports(n, p), modules) if d != n and not d.startswith(n + "."))
+             for n, p in modules.items()}
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]):
+        for dep in graph[node]:
+            if dep in path:
+                pytest.fail("import cycle: " + " -> ".join(path[path.index(dep):] + [dep]))
+            if dep not in done:
+                visit(dep, path + [dep])
+        done.add(node)
+
+    for name in graph:
+        visit(name, [name])
+
+
+def test_the_record_reference_is_up_to_date():
+    from harness.record.docs import markdown
+
+    assert (ROOT / "docs" / "record.md").read_text(encoding="utf-8") == markdown(), \
+        "docs/record.md is stale: run `python -m harness.record.docs > docs/record.md`"
