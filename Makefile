@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: install browser demo test gates clean
+.PHONY: install browser demo test lint gates clean
 
 install: $(VENV)/.installed
 
@@ -25,8 +25,15 @@ browser:
 	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
+# Lint and types first (seconds), then the tests and the shipped suites' gates.
 test: install browser
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest tests/ suites/
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 gates: install
 	$(BIN)/pytest suites/
