@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import marshal
 import os
-import resource
 import sys
 
 
@@ -37,6 +36,7 @@ def main() -> None:
 
 def confine(job: dict) -> list[str]:
     """Namespaces, parent-death signal and resource limits; returns the mechanisms that took effect."""
+    import resource  # here, not at the top: the parent imports this module too, on any platform
     active = []
     root = os.geteuid() == 0
     try:
