@@ -1,6 +1,7 @@
 """Metrics agree with independent computations on the same strings."""
 from __future__ import annotations
 
+import pytest
 import sacrebleu
 
 from harness.metrics import make_metric
@@ -48,3 +49,65 @@ def test_tool_metrics_separate_name_and_arguments():
     assert (name.score(wrong_tool, ref).value, args.score(wrong_tool, ref).value) == (0.0, 1.0)
     assert name.score("not json", ref).reason == "output is not a JSON object"
     assert name.aggregate([], [], [1.0, 0.0, 1.0, 1.0]) == 0.75
+
+
+def lcs(a: list, b: list) -> int:
+    """Longest common subsequence length, by the textbook dynamic programme."""
+    table = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i, x in enumerate(a):
+        for j, y in enumerate(b):
+            table[i + 1][j + 1] = table[i][j] + 1 if x == y else max(table[i][j + 1], table[i + 1][j])
+    return table[-1][-1]
+
+
+def rouge_l_f1(hyp: list, ref: list) -> float:
+    common = lcs(hyp, ref)
+    if not common:
+        return 0.0
+    p, r = common / len(hyp), common / len(ref)
+    return 2 * p * r / (p + r)
+
+
+def test_rouge_l_equals_rouge_score_and_a_hand_lcs():
+    from rouge_score import rouge_scorer
+
+    en = make_metric("rouge_l", "en", {})
+    pairs = [("the cat sat on the mat", "the cat is on the mat"), ("police said on monday", "on monday police said"),
+             ("nothing in common", "entirely different words")]
+    scorer = rouge_scorer.RougeScorer(["rougeL"])
+    for hyp, ref in pairs:
+        assert en.score(hyp, ref).value == pytest.approx(scorer.score(ref, hyp)["rougeL"].fmeasure, abs=1e-6)
+        assert en.score(hyp, ref).value == pytest.approx(rouge_l_f1(hyp.split(), ref.split()), abs=1e-6)
+    zh = make_metric("rouge_l", "zh", {})
+    assert "tokenizer:char" in zh.signature and en.info("rouge_l", {}).kind == "mean"
+    # 上海今天下雨 vs 今天上海下大雨: LCS 今天下雨 = 4; p = 4/6, r = 4/7, F1 = 8/13
+    assert zh.score("上海今天下雨。", "今天上海下大雨！").value == pytest.approx(8 / 13, abs=1e-6)
+    assert scorer.score("今天上海下大雨", "上海今天下雨")["rougeL"].fmeasure == 0  # why zh needs characters
+
+
+def test_facts_present_counts_folded_mentions():
+    m = make_metric("facts_present", "zh", {})
+    facts = {"facts": ["A1234", "三月五日", "Shanghai"]}
+    assert m.score("您的订单ａ１２３４已于三月五日发货", "", facts).value == pytest.approx(2 / 3)
+    assert m.score("您的订单ａ１２３４已于三月五日发货", "", facts).reason == "missing: Shanghai"
+    assert m.score("nothing", "", {"facts": []}).value == 1.0
+    assert make_metric("facts_present", "en", {"field": "slots"}).reads == ("slots",)
+
+
+def test_pass_at_1_runs_hidden_tests_in_the_sandbox():
+    m = make_metric("pass_at_1", "en", {})
+    tests = {"tests": "assert add(2, 3) == 5\nassert add(-1, 1) == 0"}
+    table = [("def add(a, b):\n    return a + b", 1.0), ("```python\ndef add(a, b):\n    return a + b\n```", 1.0),
+             ("def add(a, b):\n    return a - b", 0.0), ("def add(a, b) return a + b", 0.0), ("no code at all", 0.0)]
+    for output, expected in table:
+        assert m.score(output, "", tests).value == expected, output
+    assert "assert add(2, 3) == 5" in m.score("def add(a, b):\n    return a - b", "", tests).reason
+
+
+def test_format_checks_title_length_and_script():
+    m = make_metric("format", "zh", {"min_chars": 10, "max_chars": 60, "script": "zh"})
+    good = "上海举办人工智能大会\n三月五日，上海举办了人工智能大会。多家机构参加了会议。"
+    assert m.score(good, "").value == 1.0
+    assert "title" in m.score("上海举办了人工智能大会。多家机构参加了会议。", "").reason
+    assert "characters" in m.score("标题\n太短了。", "").reason
+    assert "script" in m.score("Title\nThis body is written entirely in English words.", "").reason

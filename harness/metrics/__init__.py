@@ -17,6 +17,10 @@ BUILTIN = {
     "tool_arguments": "harness.metrics.tools:ToolArguments",
     "bleu": "harness.metrics.sacre:Bleu",
     "chrf": "harness.metrics.sacre:Chrf",
+    "facts_present": "harness.metrics.facts:FactsPresent",
+    "rouge_l": "harness.metrics.rouge:RougeL",
+    "pass_at_1": "harness.metrics.code:PassAt1",
+    "format": "harness.metrics.form:Format",
 }
 
 

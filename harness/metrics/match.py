@@ -16,6 +16,8 @@ def parse_json(text: str):
 
 
 class ExactMatch(Metric):
+    """The output equals the reference: as text (spaces trimmed), or as parsed JSON with `parse: json`."""
+
     name = "exact_match"
 
     def __init__(self, language: str = "en", parse: str = "text"):

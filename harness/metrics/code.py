@@ -1,0 +1,33 @@
+"""pass@1 by execution: the output's code must pass the example's hidden unit tests in the sandbox."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .. import sandbox
+from .base import NO_FIELDS, Metric, Score
+
+
+class PassAt1(Metric):
+    """Whether the generated code passes the example's hidden tests (run confined; see harness.sandbox)."""
+
+    name = "pass_at_1"
+    kind = "mean"
+
+    def __init__(self, language: str = "en", field: str = "tests", wall_seconds: float = 5.0):
+        super().__init__(language)
+        self.field = field
+        self.reads = (field,)
+        self.limits = sandbox.Limits(wall_seconds=wall_seconds)
+
+    def score(self, output: str, reference: str, fields: Mapping[str, Any] = NO_FIELDS) -> Score:
+        tests = fields.get(self.field)
+        if not isinstance(tests, str):
+            raise ValueError(f"field {self.field!r} must be Python source with the hidden tests")
+        outcome = sandbox.run_tests(sandbox.extract_code(output), tests, self.limits)
+        return Score(1.0 if outcome.passed else 0.0, outcome.reason)
+
+    @property
+    def signature(self) -> str:
+        """The sandbox's limits and the isolation it had on this machine."""
+        return (f"sandbox|wall:{self.limits.wall_seconds}s|cpu:{self.limits.cpu_seconds}s|"
+                f"mem:{self.limits.memory_mb}MB|isolation:{','.join(sandbox.isolation(self.limits))}")
