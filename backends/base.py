@@ -22,6 +22,8 @@ class TrainExample:
     """The prompt as chat messages; the model's own chat template renders them."""
     completion: str
     """The target output."""
+    tools: list[dict] | None = None
+    """Function schemas offered to the model, for its chat template (None: none)."""
 
 
 class TuneSettings(BaseModel):

@@ -7,6 +7,7 @@ Subclasses decide only whether a PEFT config wraps the model (`peft_config`).
 """
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -62,7 +63,8 @@ class SFTBackend(Backend):
             from peft import get_peft_model
 
             model = get_peft_model(model, peft_config)
-        enc = tok([self.loaded.render(ex.messages) for ex in examples], text_target=[ex.completion for ex in examples],
+        enc = tok([self.loaded.render(ex.messages, ex.tools) for ex in examples],
+                  text_target=[ex.completion for ex in examples],
                   truncation=True, max_length=self.settings.max_length)
         return transformers.Seq2SeqTrainer(
             model=model, args=transformers.Seq2SeqTrainingArguments(**common),
@@ -77,14 +79,16 @@ class SFTBackend(Backend):
         tok = self.loaded.tokenizer
         if self.loaded.chat:
             # Conversational pairs: TRL renders them with the model's chat template exactly as
-            # `Model.render` does at evaluation, and the template closes the assistant turn.
+            # `Model.render` does at evaluation (tools included), and the template closes the turn.
+            with_tools = any(ex.tools for ex in examples)
             data = datasets.Dataset.from_list([
                 {"prompt": ex.messages, "completion": [{"role": "assistant", "content": ex.completion}]}
+                | ({"tools": json.dumps(ex.tools) if ex.tools else None} if with_tools else {})
                 for ex in examples
             ])
         else:
             data = datasets.Dataset.from_dict({
-                "prompt": [self.loaded.render(ex.messages) for ex in examples],
+                "prompt": [self.loaded.render(ex.messages, ex.tools) for ex in examples],
                 "completion": [ex.completion + tok.eos_token for ex in examples],
             })
         config = SFTConfig(**common, max_length=self.settings.max_length, completion_only_loss=True)

@@ -24,6 +24,11 @@ def _common(p: argparse.ArgumentParser, model_default: str | None = "tiny") -> N
     p.add_argument("--seed", type=int, default=0, help="seed for tiny's weights, data order and training (default: 0)")
 
 
+def _limit(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--limit", type=int, metavar="N",
+                   help="evaluate a seeded sample of N test examples per suite, for quick runs (recorded)")
+
+
 def _settings(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="BACKEND.FIELD=VALUE",
                    help="override one backend setting, e.g. lora.r=8 or full.epochs=2 (repeatable)")
@@ -50,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="finish a run that stopped half way (other options are taken from it)")
     p.add_argument("--batch-size", type=int, default=32,
                    help="generation batch size; results do not depend on it (default: 32)")
+    _limit(p)
     _settings(p)
 
     p = sub.add_parser("eval", help="evaluate one model (optionally with a PEFT adapter); no tuning",
@@ -61,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs", metavar="DIR",
                    help="folder that receives the run directory (default: runs)")
     p.add_argument("--batch-size", type=int, default=32, help="generation batch size (default: 32)")
+    _limit(p)
 
     p = sub.add_parser("tune", help="tune one model with one backend; no evaluation",
                        description="Tune MODEL with one backend on the suites' train splits and save the tuned model "
@@ -80,9 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="decide no_significant_regression gates against the same state of this run, and record "
                         "the outcomes in the run before rendering")
 
-    p = sub.add_parser("suites", help="list or validate suites")
-    p.add_argument("action", choices=["list", "validate"])
-    p.add_argument("paths", nargs="*", metavar="PATH", help="suite folders or folders of suites (default: suites)")
+    p = sub.add_parser("suites", help="list, validate or scaffold suites",
+                       description="`list` shows each suite; `validate` reports every problem in each suite at once; "
+                                   "`new NAME --format F` writes a small valid suite folder to start from.")
+    p.add_argument("action", choices=["list", "validate", "new"])
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="suite folders or folders of suites (default: suites); for `new`, the suite's name")
+    p.add_argument("--format", default="prompt-completion",
+                   choices=["prompt-completion", "messages", "alpaca", "sharegpt", "chat"],
+                   help="data format of a new suite (default: prompt-completion)")
+    p.add_argument("--dir", metavar="DIR", help="where `new` writes the suite (default: suites/NAME)")
 
     p = sub.add_parser("sheets", help="export blinded rating sheets for human raters; import the filled ones",
                        description="Export blinded rating sheets (1-5 scores per criterion, and A/B preferences of "
@@ -152,7 +166,7 @@ def cmd_run(args) -> int:
         request = run.RunRequest(
             suites=args.suite or [run.DEFAULT_SUITES], model=args.model, seed=args.seed,
             backends=args.backend or list(run.DEFAULT_BACKENDS), batch_size=args.batch_size,
-            overrides=parse_overrides(args.backend_config, args.set),
+            overrides=parse_overrides(args.backend_config, args.set), limit=args.limit,
         )
         run_dir = None
     plan = run.plan(request)
@@ -171,7 +185,7 @@ def cmd_eval(args) -> int:
 
     _quiet_libraries()
     request = run.RunRequest(suites=args.suite or [run.DEFAULT_SUITES], model=args.model, seed=args.seed,
-                             backends=[], batch_size=args.batch_size, adapter=args.adapter)
+                             backends=[], batch_size=args.batch_size, adapter=args.adapter, limit=args.limit)
     plan = run.plan(request)
     run_dir = run.new_run_dir(Path(args.out), plan)
     print(f"Run directory: {run_dir}")
@@ -254,13 +268,20 @@ def cmd_report(args) -> int:
 
 
 def cmd_suites(args) -> int:
-    """`harness suites list|validate`."""
-    from .suite import find_suites, load_suite
+    """`harness suites list|validate|new`."""
+    from .suite import SuiteProblems, find_suites, load_suite
 
+    if args.action == "new":
+        return _new_suite(args)
     failed = 0
     for folder in find_suites(args.paths or ["suites"]):
         try:
-            s = load_suite(folder)
+            s = load_suite(folder, every_problem=args.action == "validate")
+        except SuiteProblems as e:
+            failed += 1
+            for problem in e.problems:
+                print(f"INVALID  {problem}", file=sys.stderr)
+            continue
         except HarnessError as e:
             failed += 1
             print(f"INVALID  {e}", file=sys.stderr)
@@ -273,6 +294,20 @@ def cmd_suites(args) -> int:
         else:
             print(f"ok       {s.name} ({folder}): {len(s.train)} train, {len(s.test)} test examples")
     return 1 if failed else 0
+
+
+def _new_suite(args) -> int:
+    from .scaffold import new_suite
+    from .suite import load_suite
+
+    if len(args.paths) != 1:
+        raise HarnessError("give the new suite's name: harness suites new NAME [--format F]", "suites new")
+    name = args.paths[0]
+    folder = new_suite(args.dir or Path("suites") / name, name, args.format)
+    s = load_suite(folder)
+    print(f"New suite {s.name} ({args.format}) in {folder}: edit suite.yaml, the data and README.md, then "
+          f"`harness suites validate {folder}`")
+    return 0
 
 
 def cmd_backends(args) -> int:

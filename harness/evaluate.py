@@ -6,8 +6,9 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from .compare import value_interval
+from .formats import with_shots
 from .models import Model
-from .record import Prediction, Result
+from .record import BASE, Prediction, Result
 from .suite import Example, Suite, applies
 
 
@@ -15,17 +16,29 @@ def generate_for(model: Model, suite: Suite, examples: list[Example], batch_size
                  progress=None) -> list[str]:
     """Outputs for some of the suite's examples under its generation settings."""
     gen = suite.spec.generation
-    inputs = [model.render(ex.messages) for ex in examples]
+    inputs = [model.render(ex.messages, ex.tools) for ex in examples]
     return model.generate(inputs, gen.max_new_tokens, gen.stop, batch_size, progress)
 
 
-def evaluate_suite(model: Model, suite: Suite, state: str, batch_size: int = 32,
-                   seed: int = 0) -> tuple[list[Prediction], list[Result]]:
-    """Prediction rows and aggregate results for `state` on the suite's test split."""
-    with tqdm(total=len(suite.test), desc=f"{state:>6} · {suite.name}", unit="ex", leave=True) as bar:
-        outputs = generate_for(model, suite, suite.test, batch_size, bar)
-    rows = score(suite, state, suite.test, [model.render(ex.messages) for ex in suite.test], outputs)
+def evaluate_suite(model: Model, suite: Suite, state: str, batch_size: int = 32, seed: int = 0,
+                   examples: list[Example] | None = None) -> tuple[list[Prediction], list[Result]]:
+    """Prediction rows and aggregate results for `state` on the suite's test split (or on `examples`:
+    the test split under another prompt variant, or with few-shot prompts)."""
+    examples = suite.test if examples is None else examples
+    with tqdm(total=len(examples), desc=f"{state:>6} · {suite.name}", unit="ex", leave=True) as bar:
+        outputs = generate_for(model, suite, examples, batch_size, bar)
+    rows = score(suite, state, examples, [model.render(ex.messages, ex.tools) for ex in examples], outputs)
     return rows, aggregate(suite, state, rows, seed)
+
+
+def prompts_for(suite: Suite, state: str, seed: int) -> list[list[Example]]:
+    """The test examples under each prompt variant (the primary first), as `state` sees them: the base
+    model gets the suite's few-shot examples when it names any."""
+    variants = [suite.test, *suite.variants]
+    shots = suite.spec.fewshot
+    if state != BASE or shots is None:
+        return variants
+    return [[with_shots(ex, suite.train, shots.n, shots.seed + seed) for ex in v] for v in variants]
 
 
 def score(suite: Suite, state: str, examples: list[Example], model_inputs: list[str],
@@ -47,7 +60,7 @@ def score(suite: Suite, state: str, examples: list[Example], model_inputs: list[
             fields |= wanted
         rows.append(Prediction(id=ex.id, state=state, suite=suite.name, prompt=ex.messages[-1]["content"],
                                model_input=model_input, reference=ex.reference, output=output, scores=scores,
-                               reasons=reasons, fields=fields))
+                               reasons=reasons, fields=fields, fewshot=list(ex.shots)))
     return rows
 
 

@@ -42,15 +42,19 @@ class Model:
     def chat(self) -> bool:
         return not self.encoder_decoder and bool(getattr(self.tokenizer, "chat_template", None))
 
-    def render(self, messages: list[dict]) -> str:
-        """The prompt text for chat `messages`, identical in training and evaluation.
+    def render(self, messages: list[dict], tools: list[dict] | None = None) -> str:
+        """The prompt text for chat `messages` (and the function schemas in `tools`), identical in
+        training and evaluation.
 
-        Models with a chat template get it (with the generation prompt); others, such as T5,
-        get the turns' text joined by blank lines.
+        Models with a chat template get it (with the generation prompt, and `tools=` for the
+        template to present); others, such as T5, get the tools as JSON and the turns' text, joined
+        by blank lines.
         """
         if self.chat:
-            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return "\n\n".join(m["content"] for m in messages)
+            return self.tokenizer.apply_chat_template(messages, tools=tools or None, tokenize=False,
+                                                      add_generation_prompt=True)
+        head = [json.dumps(tools, ensure_ascii=False)] if tools else []
+        return "\n\n".join(head + [m["content"] for m in messages])
 
     def encode(self, texts: list[str], **kwargs):
         # A chat template already writes the special tokens it wants.

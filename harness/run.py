@@ -23,7 +23,7 @@ from . import checks
 from . import settings as backend_settings
 from .analysis import analyse, in_memory_path
 from .errors import HarnessError
-from .evaluate import evaluate_suite, generate_for
+from .evaluate import evaluate_suite, generate_for, prompts_for
 from .files import write_json
 from .gates import decide_all, record_gates
 from .models import TINY, device, load_model, resolve_model_path
@@ -35,12 +35,13 @@ from .record import (
     Environment,
     RunRecord,
     SuiteInfo,
+    VariantResult,
     load_record,
     save_predictions,
     save_record,
 )
 from .resources import measure
-from .suite import Suite, find_suites, load_suite
+from .suite import Suite, find_suites, limited, load_suite
 
 DEFAULT_SUITES = "suites"
 DEFAULT_BACKENDS = ("full", "lora")
@@ -61,6 +62,8 @@ class RunRequest:
     batch_size: int = 32
     adapter: str | None = None
     """A PEFT adapter applied to the model for every evaluation (evaluation-only runs)."""
+    limit: int | None = None
+    """Evaluate a seeded sample of this many test examples per suite (quick runs); None: all."""
 
 
 @dataclass
@@ -79,7 +82,7 @@ def plan(request: RunRequest) -> Plan:
         raise HarnessError("a backend is named twice", "--backend")
     if BASE in request.backends:
         raise HarnessError(f"'{BASE}' names the untuned model; it is not a backend", "--backend")
-    suites = [load_suite(p) for p in find_suites(request.suites)]
+    suites = [limited(load_suite(p), request.limit, request.seed) for p in find_suites(request.suites)]
     names = [s.name for s in suites]
     if len(set(names)) != len(names):
         raise HarnessError(f"two suites share a name: {sorted(n for n in names if names.count(n) > 1)[0]}", "--suite")
@@ -97,7 +100,9 @@ def config_key(request: RunRequest, suites: list[Suite], model_path: str, settin
     """Everything that decides the results (not the batch size: results must not depend on it)."""
     name = Path(model_path).name if request.model == TINY else request.model
     model_id: str | list[str] = [name, str(Path(request.adapter).resolve())] if request.adapter else name
-    blob = json.dumps([model_id, [s.content_hash for s in suites], settings, request.seed, code_hash], sort_keys=True)
+    # A suite's content hash, and the sample of its test split when --limit took one.
+    data = [s.content_hash if s.limit is None else [s.content_hash, s.limit] for s in suites]
+    blob = json.dumps([model_id, data, settings, request.seed, code_hash], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -141,7 +146,8 @@ def new_record(p: Plan, run_id: str) -> RunRecord:
             name=s.name, version=s.spec.version, content_hash=s.content_hash, path=str(s.path),
             language=s.spec.language, n_train=len(s.train), n_test=len(s.test), description=s.spec.description,
             metrics=[info for _, info in s.metrics.values()], gates=list(s.spec.gates), rubric=s.spec.rubric,
-            role=s.spec.role,
+            role=s.spec.role, limit=s.limit, sources=s.sources, prompt_variants=1 + len(s.variants),
+            fewshot=s.spec.fewshot.n if s.spec.fewshot else 0,
         ) for s in p.suites],
         checks=Checks(contamination={s.name: checks.contamination(s) for s in p.suites}),
     )
@@ -188,12 +194,20 @@ def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord
     batched: dict[str, str] = {}
     single: dict[str, str] = {}
     for suite in p.suites:
-        rows, results = evaluate_suite(model, suite, state, p.request.batch_size, p.request.seed)
-        sample = suite.test[:checks.SAMPLE]
+        primary, *variants = prompts_for(suite, state, p.request.seed)
+        rows, results = evaluate_suite(model, suite, state, p.request.batch_size, p.request.seed, primary)
+        for k, examples in enumerate(variants, 1):
+            _, variant_results = evaluate_suite(model, suite, f"{state}#{k}", p.request.batch_size, p.request.seed,
+                                                examples)
+            record.variant_results = [v for v in record.variant_results
+                                      if (v.state, v.suite, v.variant) != (state, suite.name, k)]
+            record.variant_results += [VariantResult(state=state, suite=suite.name, metric=r.metric, variant=k,
+                                                     value=r.value, n=r.n) for r in variant_results]
+        sample = primary[:checks.SAMPLE]
         batched |= {f"{suite.name}/{r.id}": r.output for r in rows[:checks.SAMPLE]}
         single |= {f"{suite.name}/{ex.id}": out for ex, out in zip(sample, generate_for(model, suite, sample, 1))}
         if suite.spec.role == "retention":
-            loss = model.token_loss([model.render(ex.messages) for ex in suite.test],
+            loss = model.token_loss([model.render(ex.messages, ex.tools) for ex in suite.test],
                                     [ex.reference for ex in suite.test])
             record.retention.setdefault(suite.name, {})[state] = round(loss, 6)
         save_predictions(run_dir, state, suite.name, rows)
@@ -208,7 +222,8 @@ def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord
 def training_examples(suites: list[Suite]) -> list[TrainExample]:
     """The union of the task suites' train splits: one tuned model per backend serves every
     suite. Retention suites are never trained on."""
-    return [TrainExample(ex.messages, ex.reference) for s in suites if s.spec.role == "task" for ex in s.train]
+    return [TrainExample(ex.messages, ex.reference, ex.tools) for s in suites if s.spec.role == "task"
+            for ex in s.train]
 
 
 def tune(name: str, model_path: str, examples: list[TrainExample], settings, seed: int, out_dir: Path):
@@ -266,5 +281,7 @@ def find_finished_run(out: Path, key: str) -> Path | None:
 
 def request_from_record(record: RunRecord) -> RunRequest:
     """The request a recorded run was made with (to resume it)."""
+    limits = [s.limit for s in record.suites if s.limit is not None]  # suites smaller than --limit were not sampled
     return RunRequest(suites=[s.path for s in record.suites], model=record.model, backends=record.requested_backends,
-                      seed=record.seed, overrides=record.overrides, adapter=record.adapter)
+                      seed=record.seed, overrides=record.overrides, adapter=record.adapter,
+                      limit=max(limits) if limits else None)

@@ -15,6 +15,7 @@ from .outcome import (
                       OutputsMatch,
                       Prediction,
                       Result,
+    VariantResult,
 )
 from .run_record import (
                       BASE,
@@ -33,5 +34,5 @@ __all__ = [
     "BASE", "DEFAULT_RUBRIC", "RUN_FILE", "SCHEMA_VERSION", "BackendRun", "Checks", "Comparison", "Contamination",
     "Cost", "Criterion", "Environment", "GateOutcome", "GateSpec", "MetricInfo", "MetricKind", "ModelChanged",
     "OutputsMatch", "Prediction", "Record", "Result", "Rubric", "RunRecord", "SuiteInfo", "load_predictions",
-    "load_record", "predictions_path", "save_predictions", "save_record",
+    "VariantResult", "load_record", "predictions_path", "save_predictions", "save_record",
 ]

@@ -27,12 +27,13 @@ from . import (
     Rubric,
     RunRecord,
     SuiteInfo,
+    VariantResult,
 )
 from .run_record import SCHEMA_VERSION
 
 ORDER: list[type[BaseModel]] = [RunRecord, SuiteInfo, MetricInfo, GateSpec, Rubric, Criterion, Environment, BackendRun,
                                 Cost, Result, Comparison, Checks, ModelChanged, OutputsMatch, Contamination,
-                                GateOutcome, Prediction]
+                                GateOutcome, Prediction, VariantResult]
 
 
 def _type_name(annotation) -> str:

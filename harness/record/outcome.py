@@ -37,6 +37,8 @@ class Prediction(Record):
     """Metric name → why the score is not perfect, in a few words."""
     fields: dict[str, Any] = {}
     """The example's data that metrics read besides the reference (required facts, hidden tests)."""
+    fewshot: list[str] = []
+    """Ids of the train examples shown before this one (few-shot prompts of the base model)."""
 
 
 class Result(Record):
@@ -96,6 +98,23 @@ class Comparison(Record):
     """Every p-value computed, by test (`bs` and `ar` for sacrebleu's paired bootstrap and randomization)."""
     signature: str | None = None
     """The test's reproducibility signature (sacrebleu's, or ours: resamples and seed)."""
+
+
+class VariantResult(Record):
+    """One state's value of one metric under one prompt variant (suites with `templates:`)."""
+
+    state: str
+    """`base` or a tuned state."""
+    suite: str
+    """The suite."""
+    metric: str
+    """The metric."""
+    variant: int
+    """The variant's index in the suite's `templates:` (0 is the primary, whose value is the main result)."""
+    value: float
+    """The metric's value under that prompt."""
+    n: int
+    """Examples scored."""
 
 
 class ModelChanged(Record):

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from ..errors import HarnessError
 from ..files import read_jsonl, write_json, write_jsonl
 from .migrate import migrate
-from .outcome import BackendRun, Checks, Comparison, Environment, GateOutcome, Prediction, Result
+from .outcome import BackendRun, Checks, Comparison, Environment, GateOutcome, Prediction, Result, VariantResult
 from .spec import Record, SuiteInfo
 
 SCHEMA_VERSION = 3
@@ -66,6 +66,8 @@ class RunRecord(Record):
     """Validity checks; a state that fails one fails every gate."""
     retention: dict[str, dict[str, float]] = {}
     """Retention suite → state → mean token loss on the references (lower is better)."""
+    variant_results: list[VariantResult] = []
+    """Values under every prompt variant, for suites with `templates:` (prompt sensitivity)."""
     gates: list[GateOutcome] = []
     """Every gate's outcome as last decided (by `harness run`, `harness report` or pytest)."""
 

@@ -184,6 +184,14 @@ class SuiteInfo(Record):
     """`task` (trained on) or `retention` (never trained on; watched for forgetting)."""
     description: str = ""
     """What the suite measures, in a sentence or two."""
+    limit: int | None = None
+    """When set, the test examples were a seeded sample of this many (`--limit`)."""
+    sources: dict[str, dict[str, Any]] = {}
+    """Split → where its data came from: the file and its sha256, or the dataset with its resolved revision."""
+    prompt_variants: int = 1
+    """Prompt variants evaluated (`templates:`); the first gives the main results."""
+    fewshot: int = 0
+    """Train examples shown to the base model before each test prompt (0: zero-shot)."""
 
     @property
     def passfail_metric(self) -> str | None:
