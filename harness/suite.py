@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -14,7 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import HarnessError
+from .errors import HarnessError, quoted
+from .files import iter_jsonl, read_yaml
 from .templates import compile_template, render
 
 SUITE_FILE = "suite.yaml"
@@ -32,6 +34,14 @@ class DataSpec(_Strict):
     """Test split, relative to the suite folder."""
     train: str | None = None
     """Training split, relative to the suite folder; a suite without one is evaluated, not trained on."""
+
+    @field_validator("test", "train")
+    @classmethod
+    def _inside_the_suite(cls, v):
+        # A suite brings its own data: a path out of its folder could make it read any file.
+        if v is not None and (Path(v).is_absolute() or ".." in Path(v).parts):
+            raise ValueError(f"must be a path inside the suite folder, not {v!r}")
+        return v
 
 
 class GenerationSpec(_Strict):
@@ -168,8 +178,12 @@ class SuiteSpec(_Strict):
 
     @field_validator("version", mode="before")
     @classmethod
-    def _version_as_text(cls, v):
-        return str(v) if isinstance(v, (int, float)) else v
+    def _version_is_text(cls, v):
+        # Unquoted, YAML turns `version: 1.10` into the number 1.1: refuse numbers rather than guess.
+        if not isinstance(v, str):
+            raise ValueError(f"must be a quoted string, e.g. version: \"1.10\" (YAML read "
+                             f"{json.dumps(v, default=str)}, and reads an unquoted 1.10 as the number 1.1)")
+        return v
 
     @field_validator("metrics", mode="before")
     @classmethod
@@ -220,6 +234,7 @@ class Suite:
         return self.spec.name
 
 
+_ITEM_PREFIX = re.compile(r"^(?P<field>[a-z_]+)\[(?P<index>\d+)\]: ")
 ALPACA_TEMPLATE = "{{ instruction }}{% if input %}\n\n{{ input }}{% endif %}"
 _REQUIRED = {"prompt-completion": ("prompt", "completion"), "alpaca": ("instruction", "output"), "messages": ("messages",)}
 
@@ -244,14 +259,16 @@ def find_suites(paths: list[str | Path]) -> list[Path]:
 
 
 def load_suite(folder: str | Path) -> Suite:
+    """The suite in `folder`, validated, with every example's prompt rendered; a HarnessError names what is wrong."""
     folder = Path(folder)
     yaml_path = folder / SUITE_FILE
     where = str(yaml_path)
     try:
-        text = yaml_path.read_text(encoding="utf-8")
-        raw = yaml.safe_load(text)
+        text, raw = read_yaml(yaml_path)
     except FileNotFoundError:
         raise HarnessError("file not found", where) from None
+    except OSError as e:
+        raise HarnessError(f"cannot read: {e.strerror}", where) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f"line {mark.line + 1}: " if mark else ""
@@ -262,11 +279,12 @@ def load_suite(folder: str | Path) -> Suite:
         spec = SuiteSpec.model_validate(raw)
     except ValidationError as e:
         err = e.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"])
-        line = _yaml_line(text, err["loc"])
-        at = f"line {line}: " if line else ""
         msg = err["msg"].removeprefix("Value error, ")
-        field = f"field '{loc}': " if loc else ""
+        loc = err["loc"]
+        item = _ITEM_PREFIX.match(msg) if not loc else None  # a whole-suite check naming its item: metrics[1]: …
+        line = _yaml_line(text, (item["field"], int(item["index"])) if item else loc)
+        at = f"line {line}: " if line else ""
+        field = f"field '{'.'.join(str(x) for x in loc)}': " if loc else ""
         raise HarnessError(f"{at}{field}{msg}", where) from None
 
     template = spec.template if spec.template is not None else (ALPACA_TEMPLATE if spec.data.format == "alpaca" else None)
@@ -286,20 +304,13 @@ def _load_split(path: Path, fmt: str, template) -> list[Example]:
     if not path.is_file():
         raise HarnessError("data file not found", str(path))
     examples, seen = [], {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise HarnessError(f"invalid JSON: {e.msg} (column {e.colno})", where) from None
-            example = _example(record, fmt, template, where, default_id=f"{path.stem}-{lineno:05d}")
-            if example.id in seen:
-                raise HarnessError(f"duplicate id {example.id!r} (first on line {seen[example.id]})", where)
-            seen[example.id] = lineno
-            examples.append(example)
+    for lineno, record in iter_jsonl(path):
+        where = f"{path}:{lineno}"
+        example = _example(record, fmt, template, where, default_id=f"{path.stem}-{lineno:05d}")
+        if example.id in seen:
+            raise HarnessError(f"duplicate id {quoted(example.id)} (first on line {seen[example.id]})", where)
+        seen[example.id] = lineno
+        examples.append(example)
     return examples
 
 
@@ -309,7 +320,7 @@ def _example(record: Any, fmt: str, template, where: str, default_id: str) -> Ex
     for key in _REQUIRED[fmt]:
         if key not in record:
             raise HarnessError(f"missing field '{key}' (format {fmt} needs {', '.join(_REQUIRED[fmt])})", where)
-    ex_id = str(record.get("id", default_id))
+    ex_id = _example_id(record.get("id", default_id), where)
     if fmt == "messages":
         messages = record["messages"]
         if (not isinstance(messages, list) or len(messages) < 2
@@ -331,6 +342,15 @@ def _example(record: Any, fmt: str, template, where: str, default_id: str) -> Ex
     return Example(ex_id, [{"role": "user", "content": user}], record[out_key], record)
 
 
+def _example_id(value: Any, where: str) -> str:
+    """An id as text; ids are strings or integers (null, true or 1.5 would all become different text)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise HarnessError(f"field 'id' must be a string or an integer, not {json.dumps(value)[:40]}", where)
+    if isinstance(value, str) and not value.strip():
+        raise HarnessError("field 'id' is empty", where)
+    return str(value)
+
+
 def _yaml_line(text: str, loc: tuple) -> int | None:
     """The 1-based line of the YAML node at `loc` (or its nearest existing parent)."""
     try:
@@ -349,4 +369,4 @@ def _yaml_line(text: str, loc: tuple) -> int | None:
         else:
             break
         line = node.start_mark.line + 1
-    return line or (node.start_mark.line + 1 if node is not None else None)
+    return line
