@@ -39,9 +39,9 @@ TEMPLATE_MAX_INT_BITS = 4096
 """Size of an integer a template computes (`9**9**9` is refused, not computed)."""
 
 # --- filled rating sheets (CSV and XLSX) ----------------------------------------------------------------
-SHEET_MAX_FILE_BYTES = 64 * MIB
+SHEET_MAX_FILE_BYTES = 32 * MIB
 """A rater file as stored (CSV text, or the compressed XLSX)."""
-XLSX_MAX_UNCOMPRESSED_BYTES = 256 * MIB
+XLSX_MAX_UNCOMPRESSED_BYTES = 64 * MIB
 """All members of an XLSX archive together once uncompressed: stops zip bombs before openpyxl opens one."""
 XLSX_MAX_MEMBERS = 1_000
 """Files inside one XLSX archive."""

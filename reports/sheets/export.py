@@ -10,7 +10,7 @@ from harness.record import load_record
 
 from .build import build_export
 from .layout import FORMATS, PAIRWISE, POINTWISE, sheet_file, sheets_dir
-from .store import load_key, save_key
+from .store import load_key, save_key, store_lock
 from .writers import WRITERS
 
 
@@ -38,14 +38,15 @@ def export_sheets(run_dir: str | Path, suites: list[str] | None = None, per_suit
                for rater in raters for sheet in export.sheets for fmt in dict.fromkeys(formats)]
 
     # The key is written before the files: a rater file must never exist without the key that reads it.
-    key = load_key(run_dir) or {"run_id": record.run_id, "exports": {}}
-    before = key["exports"].get(export.export_id, {})
-    key["exports"][export.export_id] = export.key | {
-        "created": before.get("created") or datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "raters": sorted(set(before.get("raters", [])) | set(raters)),
-        "files": sorted(set(before.get("files", [])) | {p.relative_to(run_dir).as_posix() for *_, p in planned}),
-    }
-    save_key(run_dir, key)
+    with store_lock(run_dir):  # another export or an import may be updating the key at the same moment
+        key = load_key(run_dir) or {"run_id": record.run_id, "exports": {}}
+        before = key["exports"].get(export.export_id, {})
+        key["exports"][export.export_id] = export.key | {
+            "created": before.get("created") or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "raters": sorted(set(before.get("raters", [])) | set(raters)),
+            "files": sorted(set(before.get("files", [])) | {p.relative_to(run_dir).as_posix() for *_, p in planned}),
+        }
+        save_key(run_dir, key)
     for sheet, rater, fmt, path in planned:
         WRITERS[fmt](path, sheet, rater)
     kinds = [item["kind"] for item in export.key["items"].values()]

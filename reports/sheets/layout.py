@@ -10,6 +10,8 @@ from harness.suite import DEFAULT_RUBRIC, Rubric
 SHEETS_DIR = "sheets"
 KEY_FILE = "key.json"
 RATINGS_FILE = "ratings.jsonl"
+LOCK_FILE = ".lock"
+"""Held while key.json or ratings.jsonl is read and rewritten, so concurrent commands never lose each other's writes."""
 FORMATS = ("csv", "xlsx", "html")
 
 POINTWISE, PAIRWISE = "pointwise", "pairwise"

@@ -5,9 +5,14 @@ import json
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.files import read_jsonl, write_json, write_jsonl
+from harness.files import exclusive_lock, read_jsonl, write_json, write_jsonl
 
-from .layout import KEY_FILE, RATINGS_FILE, sheets_dir
+from .layout import KEY_FILE, LOCK_FILE, RATINGS_FILE, sheets_dir
+
+
+def store_lock(run_dir):
+    """The lock to hold around reading and rewriting key.json or ratings.jsonl (an OS file lock)."""
+    return exclusive_lock(sheets_dir(run_dir) / LOCK_FILE)
 
 
 def key_path(run_dir) -> Path:
@@ -42,5 +47,9 @@ def load_ratings(run_dir) -> list[dict]:
 
 
 def append_ratings(run_dir, existing: list[dict], new: list[dict]) -> None:
-    """Rewrites the whole file atomically: a crash leaves the old ratings or all of them, never half."""
+    """Rewrites the whole file atomically: a crash leaves the old ratings or all of them, never half.
+
+    Call it under `store_lock`, with `existing` read under the same lock: otherwise a concurrent
+    import's ratings, written in between, would be overwritten.
+    """
     write_jsonl(ratings_path(run_dir), [*existing, *new])

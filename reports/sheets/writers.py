@@ -15,6 +15,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from harness.files import write_text
 
 from .build import Sheet
+from .formulas import FORMULA_START, neutralise
 from .layout import ANSWER, COLUMNS, PAIRWISE, PREFERENCES, SCORES
 
 XLSX_SHEET = "ratings"
@@ -39,7 +40,7 @@ def write_csv(path: Path, sheet: Sheet, rater: str) -> None:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns(sheet), lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(rater_rows(sheet, rater))
+    writer.writerows({c: neutralise(str(v)) for c, v in row.items()} for row in rater_rows(sheet, rater))
     # The BOM makes Excel read the file as UTF-8 instead of the locale's code page.
     write_text(path, "\ufeff" + buf.getvalue())
 
@@ -58,7 +59,7 @@ def write_xlsx(path: Path, sheet: Sheet, rater: str) -> None:
     for r, row in enumerate(rows, 2):
         for c, name in enumerate(cols, 1):
             cell = ws.cell(row=r, column=c, value=_xlsx_text(row[name]))
-            cell.data_type = "s"  # model output starting with "=" must stay text, never become a formula
+            cell.data_type = "s"  # model output starting with "=" stays text (an inline string), never a formula
             cell.alignment = wrap
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{len(rows) + 1}"
@@ -89,7 +90,7 @@ def write_html(path: Path, sheet: Sheet, rater: str) -> None:
         kind=sheet.kind, state=sheet.state, rater=rater, sheet_id=sheet.rows[0]["sheet_id"] if rows else "",
         columns=columns(sheet), rows=rows, items=list(items.values()), scores=SCORES, preferences=PREFERENCES,
         answer=ANSWER[sheet.kind], show_reference=sheet.show_reference,
-        download_name=f"{path.stem}-ratings.csv")
+        download_name=f"{path.stem}-ratings.csv", formula_start=FORMULA_START)
     write_text(path, html)
 
 
