@@ -79,7 +79,8 @@ def import_at_once(run_dir: Path, sheets: list[Path], tmp_path: Path) -> list[st
 def test_concurrent_imports_keep_every_raters_ratings_and_a_file_goes_in_once(run_dir, tmp_path):
     done = export_sheets(run_dir, per_suite=4, raters=["r1", "r2"], formats=["csv"])
     items = key_items(run_dir)
-    r1, r2 = (fill_csv(done.folder / f"pointwise-{r}.csv", tmp_path / f"{r}.csv", prefers_tuned, items) for r in ("r1", "r2"))
+    r1, r2 = (fill_csv(done.folder / f"pointwise-{r}.csv", tmp_path / f"{r}.csv", prefers_tuned, items)
+              for r in ("r1", "r2"))
     r1_again = Path(shutil.copy(r1, tmp_path / "r1-again.csv"))
     printed = import_at_once(run_dir, [r1, r2, r1_again], tmp_path)
     assert printed[1] == "40 False" and sorted([printed[0], printed[2]]) == ["0 True", "40 False"]
@@ -215,7 +216,8 @@ def test_zip_bomb_is_refused_before_it_is_decompressed(tmp_path):
 
 def test_xlsx_with_too_many_files_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(limits, "XLSX_MAX_MEMBERS", 5)
-    assert "holds 9 files, over the limit of 5 (XLSX_MAX_MEMBERS)" in sheet_error(write_xlsx(tmp_path / "m.xlsx", {"A1": "x"}))
+    message = sheet_error(write_xlsx(tmp_path / "m.xlsx", {"A1": "x"}))
+    assert "holds 9 files, over the limit of 5 (XLSX_MAX_MEMBERS)" in message
 
 
 def test_xlsx_rows_far_down_are_refused_without_building_them(tmp_path, monkeypatch):
@@ -245,7 +247,8 @@ def test_xlsx_columns_past_the_limit_are_refused_and_a_false_dimension_is_ignore
 def test_xlsx_cell_longer_than_the_limit_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(limits, "SHEET_MAX_CELL_CHARS", 1000)
     path = write_xlsx(tmp_path / "long.xlsx", {"A1": "score", "B3": "x" * 1001})
-    assert "row 3, column B: a cell is longer than the limit of 1,000 characters (SHEET_MAX_CELL_CHARS)" in sheet_error(path)
+    message = sheet_error(path)
+    assert "row 3, column B: a cell is longer than the limit of 1,000 characters (SHEET_MAX_CELL_CHARS)" in message
 
 
 def test_xml_entity_bomb_in_an_xlsx_is_one_line(tmp_path):
