@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from itertools import count
@@ -243,8 +244,9 @@ def parse_json(text: str, where: str) -> Any:
     try:
         value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float,
                            object_pairs_hook=_no_duplicate_keys)
-    except json.JSONDecodeError as e:
-        raise HarnessError(f"invalid JSON: {e.msg} (column {e.colno})", where) from None
+    except json.JSONDecodeError as e:  # the column within the file's line (JSON's own counts its line breaks)
+        column = min(e.pos, len(text.rstrip("\r\n"))) + 1
+        raise HarnessError(f"invalid JSON: {e.msg} (column {column})", where) from None
     except _Refused as e:
         raise HarnessError(str(e), where) from None
     except RecursionError:
@@ -254,7 +256,31 @@ def parse_json(text: str, where: str) -> Any:
     # Depth can only exceed the limit if there are that many brackets; most lines have a handful.
     if text.count("[") + text.count("{") > limits.JSON_MAX_DEPTH and _depth(value) > limits.JSON_MAX_DEPTH:
         raise HarnessError(_too_deep(), where)
+    # "\ud800" alone parses to a string no UTF-8 file can hold: writing the predictions would fail later.
+    if _SURROGATE_ESCAPE.search(text) and not _encodable(value):
+        raise HarnessError("a \\u escape of half a UTF-16 surrogate pair (\\ud800–\\udfff) is not text", where)
     return value
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _encodable(value: Any) -> bool:
+    """Whether every string (and key) in parsed JSON can be written as UTF-8."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return True
 
 
 def _too_deep() -> str:
