@@ -241,9 +241,11 @@ def parse_json(text: str, where: str) -> Any:
     Python accepts all of these silently (the last duplicate wins, NaN poisons every mean); other
     tools read them differently or not at all, so they are one error line naming `where`.
     """
+    if text.startswith("\ufeff"):
+        raise HarnessError("invalid JSON: a byte-order mark (U+FEFF) starts this line; only the file may start "
+                           "with one", where)
     try:
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float,
-                           object_pairs_hook=_no_duplicate_keys)
+        value = _DECODER.decode(text)
     except json.JSONDecodeError as e:  # the column within the file's line (JSON's own counts its line breaks)
         column = min(e.pos, len(text.rstrip("\r\n"))) + 1
         raise HarnessError(f"invalid JSON: {e.msg} (column {column})", where) from None
@@ -307,6 +309,11 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
                 raise _Refused(f"duplicate key {quoted(key)} in one object")
             seen.add(key)
     return result
+
+
+# Built once: json.loads with hooks builds a decoder per call, which costs more than the parsing.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float,
+                            object_pairs_hook=_no_duplicate_keys)
 
 
 def _depth(value: Any) -> int:

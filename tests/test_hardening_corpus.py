@@ -57,6 +57,7 @@ def test_the_corpus_covers_every_kind():
 @pytest.mark.parametrize("case", CASES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_bad_input_gives_its_one_line(case, tmp_path, monkeypatch):
     expected = (case / "expected.txt").read_text(encoding="utf-8").rstrip("\n")
+    monkeypatch.setattr(limits, "TEMPLATE_MAX_SECONDS", 60)  # steps, not a busy machine's clock, stop the loops
     if (case / "limits.json").exists():
         for name, value in json.loads((case / "limits.json").read_text(encoding="utf-8")).items():
             assert hasattr(limits, name), name
@@ -67,4 +68,4 @@ def test_bad_input_gives_its_one_line(case, tmp_path, monkeypatch):
     message = str(error.value).removesuffix(" (nothing was imported)")
     assert expected in message
     assert "\n" not in message and len(message) < 500
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10

@@ -78,11 +78,13 @@ def template_error(source: str) -> str:
 
 
 @pytest.mark.parametrize("case", list(HOSTILE))
-def test_hostile_templates_are_one_fast_line_in_bounded_memory(case):
+def test_hostile_templates_are_one_fast_line_in_bounded_memory(case, monkeypatch):
+    # The step budget, not the clock, must stop these (about 0.3 s here), however busy the machine is.
+    monkeypatch.setattr(limits, "TEMPLATE_MAX_SECONDS", 60)
     source, message = HOSTILE[case]
     started = time.monotonic()
     text = template_error(source)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 5
     assert text.startswith(f"suites/s/test.jsonl:7: {ORIGIN}: ") and message in text
     assert "\n" not in text and len(text) < 300
     tracemalloc.start()  # again, measuring memory (which slows Python down several times)
@@ -113,7 +115,7 @@ def test_the_time_limit_stops_slow_renderings(monkeypatch):
     started = time.monotonic()
     text = template_error("{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}")
     assert "rendering took longer than the limit of 0.05 s (TEMPLATE_MAX_SECONDS)" in text
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 3
 
 
 def test_every_rendering_gets_a_fresh_budget(monkeypatch):

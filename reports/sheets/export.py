@@ -27,6 +27,10 @@ class Exported:
 
 def export_sheets(run_dir: str | Path, suites: list[str] | None = None, per_suite: int = 20,
                   raters: list[str] = ("r1", "r2"), seed: int = 0, formats: list[str] = FORMATS) -> Exported:
+    """Write blinded rater files (one per rater, kind and format) and record their key.
+
+    The same run, suites, sample size and seed give the same export, so exporting again never orphans filled sheets.
+    """
     run_dir = Path(run_dir)
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:

@@ -49,7 +49,8 @@ def import_ratings(run_dir: str | Path, files: list[str | Path]) -> list[FileRes
     run_dir = Path(run_dir)
     record = load_record(run_dir)
     if load_key(run_dir) is None:
-        raise HarnessError("no rating sheets were exported for this run; run `harness sheets export` first", str(run_dir))
+        raise HarnessError("no rating sheets were exported for this run; run `harness sheets export` first",
+                           str(run_dir))
     # Two imports at once would each read the ratings, add theirs and rewrite the file, the later
     # erasing the earlier's: reading, checking and appending all happen under the store's lock.
     with store_lock(run_dir):
@@ -191,7 +192,8 @@ def _export_of(value: str, key: dict, run_id: str, err) -> str | None:
         return None
     sheet_run, export_id = split_sheet_id(value)
     if sheet_run != run_id:
-        err(f"sheet id {quoted(value)} is from {'run ' + sheet_run[:40] if sheet_run else 'another run'}, not this run ({run_id})")
+        origin = f"run {sheet_run[:40]}" if sheet_run else "another run"
+        err(f"sheet id {quoted(value)} is from {origin}, not this run ({run_id})")
         return None
     if export_id not in key["exports"]:
         err(f"sheet id {quoted(value)} is from an export this run has no key for (known: {', '.join(key['exports'])})")

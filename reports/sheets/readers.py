@@ -41,6 +41,7 @@ class Table:
 
 
 def read_table(path: str | Path) -> Table:
+    """A filled CSV or XLSX rater file as rows of text by column name, within the sheet limits."""
     path = Path(path)
     if not path.is_file():
         raise HarnessError("file not found", str(path))

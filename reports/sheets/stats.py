@@ -47,6 +47,7 @@ def wilcoxon_p(differences) -> float | None:
 
 
 def sign_test_p(wins: int, losses: int) -> float | None:
+    """Two-sided exact sign test of wins against losses (ties left out); None without any."""
     return float(binomtest(wins, wins + losses, 0.5).pvalue) if wins + losses else None
 
 
@@ -81,6 +82,7 @@ def cohen_kappa(a, b, categories, quadratic: bool) -> float | None:
 
 
 def reliability(value: float | None) -> str | None:
+    """`reliable`, `tentative` or `unreliable` for a Krippendorff's alpha; None for none."""
     if value is None:
         return None
     return "reliable" if value >= RELIABLE else "tentative" if value >= TENTATIVE else "unreliable"

@@ -16,10 +16,12 @@ def store_lock(run_dir):
 
 
 def key_path(run_dir) -> Path:
+    """RUN_DIR/sheets/key.json."""
     return sheets_dir(run_dir) / KEY_FILE
 
 
 def ratings_path(run_dir) -> Path:
+    """RUN_DIR/sheets/ratings.jsonl."""
     return sheets_dir(run_dir) / RATINGS_FILE
 
 
@@ -38,10 +40,12 @@ def load_key(run_dir) -> dict | None:
 
 
 def save_key(run_dir, key: dict) -> None:
+    """Write the key atomically (call it under `store_lock` after `load_key`)."""
     write_json(key_path(run_dir), key)
 
 
 def load_ratings(run_dir) -> list[dict]:
+    """Every imported rating, oldest first; [] before the first import."""
     path = ratings_path(run_dir)
     return read_jsonl(path) if path.is_file() else []
 

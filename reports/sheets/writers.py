@@ -28,15 +28,18 @@ _env = Environment(loader=PackageLoader("reports.sheets", "templates"), autoesca
 
 
 def columns(sheet: Sheet) -> list[str]:
+    """The sheet's columns as raters see them (no reference column when the rubric hides it)."""
     return [c for c in COLUMNS[sheet.kind] if c != "reference" or sheet.show_reference]
 
 
 def rater_rows(sheet: Sheet, rater: str) -> list[dict]:
+    """The sheet's rows for one rater, holding only its columns."""
     cols = columns(sheet)
     return [{c: row.get(c, "") for c in cols} | {"rater": rater} for row in sheet.rows]
 
 
 def write_csv(path: Path, sheet: Sheet, rater: str) -> None:
+    """The sheet as UTF-8 CSV with a BOM, formula-like cells quoted."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns(sheet), lineterminator="\r\n")
     writer.writeheader()
@@ -46,6 +49,7 @@ def write_csv(path: Path, sheet: Sheet, rater: str) -> None:
 
 
 def write_xlsx(path: Path, sheet: Sheet, rater: str) -> None:
+    """The sheet as an XLSX workbook: frozen header, drop-downs for answers, text cells only."""
     cols = columns(sheet)
     rows = rater_rows(sheet, rater)
     wb = Workbook()
@@ -77,6 +81,7 @@ def write_xlsx(path: Path, sheet: Sheet, rater: str) -> None:
 
 
 def write_html(path: Path, sheet: Sheet, rater: str) -> None:
+    """The sheet as an offline HTML form whose button saves the answers as CSV."""
     rows = rater_rows(sheet, rater)
     items: dict[str, dict] = {}
     for index, row in enumerate(rows):
