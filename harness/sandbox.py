@@ -17,6 +17,7 @@ import math
 import re
 import time
 import types
+from collections.abc import Collection
 from contextvars import ContextVar
 from string import Formatter
 from typing import Any, Iterable, Iterator
@@ -93,6 +94,10 @@ def _size(value: Any, limit: int) -> int:
                 stack.extend(v)
         elif isinstance(v, Namespace):
             stack.append(v._Namespace__attrs)  # type: ignore[attr-defined]  # its repr shows them all
+        elif isinstance(v, Collection) and not isinstance(v, range):  # dict views and the like print their items
+            total += 2 + 2 * len(v)
+            if total <= limit:
+                stack.extend(v)
         elif isinstance(v, int):
             total += v.bit_length() // 3 + 1
         else:
@@ -254,9 +259,13 @@ def bounded_filter(name: str, func: Any) -> Any:
     # Jinja's sync/async filters take an eval context first that the plain function's signature lacks.
     skip = int(getattr(func, "jinja_pass_arg", None) is not None and getattr(plain, "jinja_pass_arg", None) is None)
 
+    first = int(getattr(func, "jinja_pass_arg", None) is not None)  # Jinja's context/environment argument
+
     @functools.wraps(func)  # keeps Jinja's pass_context/pass_environment marks
     def bounded(*args: Any, **kwargs: Any) -> Any:
         _spend()
+        for value in (*args[first:], *kwargs.values()):  # a literal [b, b, …] may print far past the limit
+            check_value(value, f"the input of |{name}")
         if name in _CHECKED_FILTERS:
             bound = signature.bind(*args[skip:], **kwargs)
             _check_filter_args(name, bound)
@@ -274,6 +283,13 @@ class _BoundedFormatter(SandboxedFormatter):
     def vformat(self, format_string, args, kwargs):
         self._written = len(format_string)
         return super().vformat(format_string, args, kwargs)
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        # {!r}, {!s} and {!a} build the text before format_field sees it; ascii() writes up to 10 per character.
+        if conversion:
+            _check_chars(_size(value, limits.TEMPLATE_MAX_CHARS) * (10 if conversion == "a" else 1),
+                         "the formatted text")
+        return super().convert_field(value, conversion)
 
     def format_field(self, value: Any, format_spec: str) -> Any:
         widths = sum(int(n) for n in re.findall(r"\d+", format_spec))
