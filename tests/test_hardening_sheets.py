@@ -177,6 +177,30 @@ def test_html_form_download_quotes_cells_like_the_csv_writer(formula_run, tmp_pa
     assert json.loads(out) == [neutralise(c) for c in cases]
 
 
+def test_the_form_in_a_browser_saves_formula_like_text_quoted_and_it_imports_as_typed(browser, formula_run, tmp_path):
+    done = export_sheets(formula_run, per_suite=2, raters=["r1"], formats=["html"])
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    try:
+        page.goto((done.folder / "pointwise-r1.html").as_uri())
+        page.check('input[name="v0"][value="3"]')
+        page.fill("#c0", "=1+1")
+        with page.expect_download() as info:
+            page.click("#download")
+        info.value.save_as(tmp_path / "form.csv")
+    finally:
+        context.close()
+    raw = list(csv.DictReader(io.StringIO((tmp_path / "form.csv").read_bytes().decode("utf-8-sig"), newline="")))
+    assert raw[0]["comment"] == "'=1+1" and not any(v[:1] in FORMULA_START for row in raw for v in row.values() if v)
+    key = key_items(formula_run)
+    info = key[raw[0]["item_id"]]
+    (model_wrote,) = [r["output"] for r in load_predictions(formula_run, info["state"], info["suite"])
+                      if r["id"] == info["example"]]
+    assert restore(raw[0]["output"]) == model_wrote
+    (result,) = import_ratings(formula_run, [tmp_path / "form.csv"])
+    assert [(r["score"], r["comment"]) for r in result.ratings] == [(3, "=1+1")]
+
+
 # --- 3. bounded reading ------------------------------------------------------------------------------------
 
 def sheet_error(path: Path) -> str:
