@@ -1,6 +1,6 @@
 """Prompt templates: Jinja2 in a bounded sandbox, with undefined variables as errors.
 
-Suite authors and data files are not trusted code: the sandbox (`harness.sandbox`) stops a
+Suite authors and data files are not trusted code: the sandbox (`harness.template_sandbox`) stops a
 template from reaching Python internals, from loading other templates and from spending more
 than `limits.TEMPLATE_*` on one example; StrictUndefined turns a misspelt field into an error
 instead of "". Every failure is one HarnessError line naming the suite file and the example.
@@ -15,7 +15,7 @@ from jinja2 import nodes
 
 from . import limits
 from .errors import HarnessError
-from .sandbox import BoundedSandbox, TemplateLimit, end_budget, start_budget
+from .template_sandbox import BoundedSandbox, TemplateLimit, end_budget, start_budget
 
 _env = BoundedSandbox()
 _LOADING = {nodes.Extends: "extends", nodes.Include: "include", nodes.Import: "import",
