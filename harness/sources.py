@@ -12,10 +12,10 @@ import hashlib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .errors import HarnessError
-from .files import read_jsonl
+from .files import iter_jsonl
 
 LOADERS = {".json": "json", ".csv": "csv", ".parquet": "parquet"}
 """File suffix → the `datasets` builder that reads it (JSONL is read by the harness)."""
@@ -44,7 +44,7 @@ def read_split(folder: Path, source: str | dict, columns: dict[str, str], what: 
         raise HarnessError("data file not found", str(path))
     fingerprint = hashlib.sha256(path.read_bytes()).hexdigest()
     if path.suffix.lower() == ".jsonl":
-        records = [(f"{path}:{n}", f"{path.stem}-{n:05d}", _renamed(r, columns)) for n, r in _jsonl(path)]
+        records = [(f"{path}:{n}", f"{path.stem}-{n:05d}", _renamed(r, columns)) for n, r in iter_jsonl(path)]
     elif path.suffix.lower() in LOADERS:
         records = [(f"{path}: row {n}", f"{path.stem}-{n:05d}", _renamed(r, columns))
                    for n, r in enumerate(_load(LOADERS[path.suffix.lower()], str(path), where=str(path),
@@ -53,11 +53,6 @@ def read_split(folder: Path, source: str | dict, columns: dict[str, str], what: 
         raise HarnessError(f"unsupported data file type {path.suffix or '(none)'}; use .jsonl, .json, .csv or "
                            ".parquet", str(path))
     return Rows(str(path), records, fingerprint, {"file": source, "sha256": fingerprint})
-
-
-def _jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    lines = [n for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.strip()]
-    yield from zip(lines, read_jsonl(path))
 
 
 def _renamed(record: Any, columns: dict[str, str]) -> Any:

@@ -158,7 +158,7 @@ def wilcoxon_p(differences) -> float | None:
 
 
 def sign_test_p(wins: int, losses: int) -> float | None:
-    """Two-sided sign test of wins against losses (ties left out); None without either."""
+    """Two-sided exact sign test of wins against losses (ties left out); None without any."""
     return float(binomtest(wins, wins + losses, 0.5).pvalue) if wins + losses else None
 
 

@@ -18,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from .errors import HarnessError
+from .files import read_yaml
 from .formats import Example, to_example
 from .record import MetricInfo
 from .sources import Rows, read_split
@@ -156,12 +157,11 @@ def load_suite(folder: str | Path, every_problem: bool = False) -> Suite:
 def _read_yaml(path: Path) -> tuple[str, dict]:
     where = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-        raw = yaml.safe_load(text)
+        text, raw = read_yaml(path)
     except FileNotFoundError:
         raise HarnessError("file not found", where) from None
-    except UnicodeDecodeError as e:
-        raise HarnessError(f"not UTF-8 text (byte offset {e.start})", where) from None
+    except OSError as e:
+        raise HarnessError(f"cannot read: {e.strerror}", where) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f"line {mark.line + 1}: " if mark else ""
@@ -191,7 +191,9 @@ def _examples(rows: Rows | None, spec: SuiteSpec, template, problems: _Problems)
         try:
             example = to_example(record, spec.data.format, template, where, default_id)
             if example.id in seen:
-                raise HarnessError(f"duplicate id {example.id!r} (first at {seen[example.id]})", where)
+                first = seen[example.id].removeprefix(rows.where).lstrip(": ")
+                first = f"line {first}" if first.isdigit() else first
+                raise HarnessError(f"duplicate id {example.id!r} (first on {first})", where)
         except HarnessError as e:
             problems.add(e)
             continue
@@ -243,4 +245,4 @@ def _yaml_line(text: str, loc: tuple) -> int | None:
         else:
             break
         line = node.start_mark.line + 1
-    return line or (node.start_mark.line + 1 if node is not None else None)
+    return line

@@ -1,6 +1,7 @@
 """What `suite.yaml` may say, validated field by field (Pydantic); loading the data is `suite.py`'s job."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -142,10 +143,12 @@ class SuiteSpec(_Strict):
 
     @field_validator("version", mode="before")
     @classmethod
-    def _version_as_text(cls, v):
-        if isinstance(v, bool) or not isinstance(v, (str, int)):
-            raise ValueError(f"version must be text; quote it (\"{v}\"): YAML reads 1.10 as the number 1.1")
-        return str(v)
+    def _version_is_text(cls, v):
+        # Unquoted, YAML turns `version: 1.10` into the number 1.1: refuse numbers rather than guess.
+        if not isinstance(v, str):
+            raise ValueError(f"must be a quoted string, e.g. version: \"1.10\" (YAML read "
+                             f"{json.dumps(v, default=str)}, and reads an unquoted 1.10 as the number 1.1)")
+        return v
 
     @field_validator("metrics", mode="before")
     @classmethod

@@ -97,7 +97,7 @@ def test_gates_pass_and_fail_with_a_clear_message(small_run, tmp_path, pytester)
 def test_invalid_suite_fails_the_gate_run(pytester):
     bad = pytester.path / "suites" / "broken"
     bad.mkdir(parents=True)
-    (bad / "suite.yaml").write_text("name: broken\nversion: 1\n")
+    (bad / "suite.yaml").write_text("name: broken\nversion: '1'\n")
     result = pytester.runpytest(str(bad / "suite.yaml"))
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*suite.yaml*field 'data'*Field required*"])

@@ -38,7 +38,7 @@ def download(page, dest: Path) -> Path:
 
 
 def test_filled_form_downloads_a_csv_the_importer_takes(page, run_dir, tmp_path):
-    done = export_sheets(run_dir, per_suite=2, raters=["r1"], formats=["html"])
+    done = export_sheets(run_dir, per_suite=2, raters=["r1", "ana"], formats=["html"])  # ana types her id into r1's
     items = key_items(run_dir)
     page.goto((done.folder / "pointwise-r1.html").as_uri())
 

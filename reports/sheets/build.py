@@ -36,7 +36,7 @@ class Export:
 
 
 def build_export(record, run_dir, suites: list[str] | None, per_suite: int, seed: int) -> Export:
-    """Sample the examples raters see and lay out the blinded sheets and their key."""
+    """The sampled, blinded content of one export and the key that undoes it."""
     if per_suite < 1:
         raise HarnessError("needs at least one example per suite", "--per-suite")
     infos = _select_suites(record, suites)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, quoted
 from harness.record import load_record
 
 from .layout import (
@@ -24,8 +24,8 @@ from .layout import (
     normalise_preference,
     split_sheet_id,
 )
-from .readers import Table, read_table
-from .store import append_ratings, load_key, load_ratings
+from .readers import Table, check_file_size, read_table
+from .store import append_ratings, load_key, load_ratings, store_lock
 
 _SHOWN = 20
 
@@ -54,13 +54,19 @@ class FileResult:
 
 
 def import_ratings(run_dir: str | Path, files: list[str | Path]) -> list[FileResult]:
-    """Validate filled sheets completely, then append their ratings to the run's store."""
+    """Check every file completely, then append all their ratings to RUN_DIR/sheets/ratings.jsonl, or none."""
     run_dir = Path(run_dir)
     record = load_record(run_dir)
-    key = load_key(run_dir)
-    if key is None:
+    if load_key(run_dir) is None:
         raise HarnessError("no rating sheets were exported for this run; run `harness sheets export` first",
                            str(run_dir))
+    # Two imports at once would each read the ratings, add theirs and rewrite the file, the later
+    # erasing the earlier's: reading, checking and appending all happen under the store's lock.
+    with store_lock(run_dir):
+        return _import(run_dir, record.run_id, load_key(run_dir) or {"exports": {}}, files)
+
+
+def _import(run_dir: Path, run_id: str, key: dict, files: list[str | Path]) -> list[FileResult]:
     existing = load_ratings(run_dir)
     seen_hashes = {r["source"]["sha256"] for r in existing}
     # (rater, export, item, criterion) → where it was rated, across earlier imports and this batch
@@ -71,6 +77,11 @@ def import_ratings(run_dir: str | Path, files: list[str | Path]) -> list[FileRes
         path = Path(name)
         if not path.is_file():
             problems.append(f"{path}: file not found")
+            continue
+        try:
+            check_file_size(path)
+        except HarnessError as e:
+            problems.append(str(e))
             continue
         result = FileResult(path, hashlib.sha256(path.read_bytes()).hexdigest())
         results.append(result)
@@ -83,7 +94,7 @@ def import_ratings(run_dir: str | Path, files: list[str | Path]) -> list[FileRes
         except HarnessError as e:
             problems.append(str(e))
             continue
-        file_problems = _read_ratings(table, key, record.run_id, result, taken, now)
+        file_problems = _read_ratings(table, key, run_id, result, taken, now)
         problems += file_problems
         if not file_problems:
             taken |= {_slot(r): f"'{path}' row {r['source']['row']}" for r in result.ratings}
@@ -125,8 +136,8 @@ def _read_ratings(table: Table, key: dict, run_id: str, result: FileResult, take
         slot = _slot(rating)
         if slot in in_file or slot in taken:
             where = f"row {in_file[slot]}" if slot in in_file else taken[slot]
-            problems.append(f"{table.where(n, 'item_id')}: rater {rating['rater']!r} already rated item "
-                            f"{rating['item']!r} ({rating['criterion']}) in {where}")
+            problems.append(f"{table.where(n, 'item_id')}: rater {quoted(rating['rater'])} already rated item "
+                            f"{quoted(rating['item'])} ({rating['criterion']}) in {where}")
             continue
         in_file[slot] = n
         rating |= {"comment": row.get("comment", ""), "imported": now,
@@ -148,20 +159,25 @@ def _rating(row: dict, kind: str, key: dict, run_id: str, err) -> dict | None:
     if export_id is None:
         return None
     export = key["exports"][export_id]
+    raters = export.get("raters")
+    if rater and raters is not None and rater not in raters:
+        err("rater", f"rater {quoted(rater)} is not one this export was made for ({', '.join(raters)}); "
+                     "export sheets for a new rater with `harness sheets export --raters`")
+        return None
     item = export["items"].get(row["item_id"])
     if item is None:
-        err("item_id", f"unknown item id {row['item_id']!r} (not in sheet {row['sheet_id']})" if row["item_id"]
+        err("item_id", f"unknown item id {quoted(row['item_id'])} (not in sheet {row['sheet_id']})" if row["item_id"]
             else "missing item id")
         return None
     if item["kind"] != kind:
-        err("item_id", f"item {row['item_id']!r} belongs on a {item['kind']} sheet, not a {kind} one")
+        err("item_id", f"item {quoted(row['item_id'])} belongs on a {item['kind']} sheet, not a {kind} one")
         return None
     rating = {"kind": "score" if kind == POINTWISE else "preference", "export": export_id, "item": row["item_id"],
               "suite": item["suite"], "example": item["example"], "state": item["state"], "rater": rater}
     if kind == POINTWISE:
         criteria = export["criteria"][item["suite"]]
         if row["criterion"] not in criteria:
-            err("criterion", f"unknown criterion {row['criterion']!r} for suite {item['suite']} "
+            err("criterion", f"unknown criterion {quoted(row['criterion'])} for suite {item['suite']} "
                              f"(expected {', '.join(criteria)})")
             return None
         score = _score(row["score"], lambda m: err("score", m))
@@ -170,7 +186,7 @@ def _rating(row: dict, kind: str, key: dict, run_id: str, err) -> dict | None:
         return rating | {"criterion": row["criterion"], "score": score}
     choice = normalise_preference(row["preference"])
     if choice is None:
-        err("preference", f"{row['preference']!r} is not one of {', '.join(PREFERENCES)}")
+        err("preference", f"{quoted(row['preference'])} is not one of {', '.join(PREFERENCES)}")
         return None
     if not rater:
         return None
@@ -186,10 +202,11 @@ def _export_of(value: str, key: dict, run_id: str, err) -> str | None:
         return None
     sheet_run, export_id = split_sheet_id(value)
     if sheet_run != run_id:
-        err(f"sheet id {value!r} is from {'run ' + sheet_run if sheet_run else 'another run'}, not this run ({run_id})")
+        origin = f"run {sheet_run[:40]}" if sheet_run else "another run"
+        err(f"sheet id {quoted(value)} is from {origin}, not this run ({run_id})")
         return None
     if export_id not in key["exports"]:
-        err(f"sheet id {value!r} is from an export this run has no key for (known: {', '.join(key['exports'])})")
+        err(f"sheet id {quoted(value)} is from an export this run has no key for (known: {', '.join(key['exports'])})")
         return None
     return export_id
 
@@ -198,9 +215,9 @@ def _score(text: str, err) -> int | None:
     try:
         value = float(text.replace(",", "."))
     except ValueError:
-        err(f"{text!r} is not a number; scores are whole numbers {SCORES[0]}–{SCORES[-1]}")
+        err(f"{quoted(text)} is not a number; scores are whole numbers {SCORES[0]}–{SCORES[-1]}")
         return None
     if not value.is_integer() or int(value) not in SCORES:
-        err(f"{text} is not a whole number from {SCORES[0]} to {SCORES[-1]}")
+        err(f"{text[:40]} is not a whole number from {SCORES[0]} to {SCORES[-1]}")
         return None
     return int(value)

@@ -10,6 +10,8 @@ from harness.record import Rubric
 SHEETS_DIR = "sheets"
 KEY_FILE = "key.json"
 RATINGS_FILE = "ratings.jsonl"
+LOCK_FILE = ".lock"
+"""Held while key.json or ratings.jsonl is read and rewritten, so concurrent commands never lose each other's writes."""
 FORMATS = ("csv", "xlsx", "html")
 
 POINTWISE, PAIRWISE = "pointwise", "pairwise"
@@ -32,17 +34,17 @@ _RATER = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 def sheets_dir(run_dir: str | Path) -> Path:
-    """The run's rating-sheet folder."""
+    """RUN_DIR/sheets: exports, key.json and ratings.jsonl."""
     return Path(run_dir) / SHEETS_DIR
 
 
 def sheet_id(run_id: str, export_id: str) -> str:
-    """The id printed on every sheet of one export: `<run id>/<export id>`."""
+    """The id a sheet carries in every row: `RUN_ID/EXPORT_ID`."""
     return f"{run_id}/{export_id}"
 
 
 def split_sheet_id(value: str) -> tuple[str, str]:
-    """(run id, export id) of a sheet id."""
+    """(run id, export id) of a sheet id; empty strings for what is missing."""
     run_id, _, export_id = value.rpartition("/")
     return run_id, export_id
 

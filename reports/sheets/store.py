@@ -5,18 +5,23 @@ import json
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.files import read_jsonl, write_json, write_jsonl
+from harness.files import exclusive_lock, read_jsonl, write_json, write_jsonl
 
-from .layout import KEY_FILE, RATINGS_FILE, sheets_dir
+from .layout import KEY_FILE, LOCK_FILE, RATINGS_FILE, sheets_dir
+
+
+def store_lock(run_dir):
+    """The lock to hold around reading and rewriting key.json or ratings.jsonl (an OS file lock)."""
+    return exclusive_lock(sheets_dir(run_dir) / LOCK_FILE)
 
 
 def key_path(run_dir) -> Path:
-    """Where the unblinding key lives."""
+    """RUN_DIR/sheets/key.json."""
     return sheets_dir(run_dir) / KEY_FILE
 
 
 def ratings_path(run_dir) -> Path:
-    """Where imported ratings live."""
+    """RUN_DIR/sheets/ratings.jsonl."""
     return sheets_dir(run_dir) / RATINGS_FILE
 
 
@@ -35,16 +40,20 @@ def load_key(run_dir) -> dict | None:
 
 
 def save_key(run_dir, key: dict) -> None:
-    """Write the unblinding key atomically."""
+    """Write the key atomically (call it under `store_lock` after `load_key`)."""
     write_json(key_path(run_dir), key)
 
 
 def load_ratings(run_dir) -> list[dict]:
-    """Every imported rating (empty before the first import)."""
+    """Every imported rating, oldest first; [] before the first import."""
     path = ratings_path(run_dir)
     return read_jsonl(path) if path.is_file() else []
 
 
 def append_ratings(run_dir, existing: list[dict], new: list[dict]) -> None:
-    """Rewrites the whole file atomically: a crash leaves the old ratings or all of them, never half."""
+    """Rewrites the whole file atomically: a crash leaves the old ratings or all of them, never half.
+
+    Call it under `store_lock`, with `existing` read under the same lock: otherwise a concurrent
+    import's ratings, written in between, would be overwritten.
+    """
     write_jsonl(ratings_path(run_dir), [*existing, *new])

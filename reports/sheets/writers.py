@@ -15,6 +15,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from harness.files import write_text
 
 from .build import Sheet
+from .formulas import FORMULA_START, neutralise
 from .layout import ANSWER, COLUMNS, PAIRWISE, PREFERENCES, SCORES
 
 XLSX_SHEET = "ratings"
@@ -27,28 +28,28 @@ _env = Environment(loader=PackageLoader("reports.sheets", "templates"), autoesca
 
 
 def columns(sheet: Sheet) -> list[str]:
-    """A sheet's columns, in order."""
+    """The sheet's columns as raters see them (no reference column when the rubric hides it)."""
     return [c for c in COLUMNS[sheet.kind] if c != "reference" or sheet.show_reference]
 
 
 def rater_rows(sheet: Sheet, rater: str) -> list[dict]:
-    """A sheet's rows as one rater gets them."""
+    """The sheet's rows for one rater, holding only its columns."""
     cols = columns(sheet)
     return [{c: row.get(c, "") for c in cols} | {"rater": rater} for row in sheet.rows]
 
 
 def write_csv(path: Path, sheet: Sheet, rater: str) -> None:
-    """One rater's sheet as CSV (UTF-8 with BOM, for spreadsheet programs)."""
+    """The sheet as UTF-8 CSV with a BOM, formula-like cells quoted."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns(sheet), lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(rater_rows(sheet, rater))
+    writer.writerows({c: neutralise(str(v)) for c, v in row.items()} for row in rater_rows(sheet, rater))
     # The BOM makes Excel read the file as UTF-8 instead of the locale's code page.
     write_text(path, "\ufeff" + buf.getvalue())
 
 
 def write_xlsx(path: Path, sheet: Sheet, rater: str) -> None:
-    """One rater's sheet as XLSX with wrapped text, a frozen header and drop-downs."""
+    """The sheet as an XLSX workbook: frozen header, drop-downs for answers, text cells only."""
     cols = columns(sheet)
     rows = rater_rows(sheet, rater)
     wb = Workbook()
@@ -62,7 +63,7 @@ def write_xlsx(path: Path, sheet: Sheet, rater: str) -> None:
     for r, row in enumerate(rows, 2):
         for c, name in enumerate(cols, 1):
             cell = ws.cell(row=r, column=c, value=_xlsx_text(row[name]))
-            cell.data_type = "s"  # model output starting with "=" must stay text, never become a formula
+            cell.data_type = "s"  # model output starting with "=" stays text (an inline string), never a formula
             cell.alignment = wrap
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{len(rows) + 1}"
@@ -80,7 +81,7 @@ def write_xlsx(path: Path, sheet: Sheet, rater: str) -> None:
 
 
 def write_html(path: Path, sheet: Sheet, rater: str) -> None:
-    """One rater's sheet as a self-contained HTML form that saves a CSV."""
+    """The sheet as an offline HTML form whose button saves the answers as CSV."""
     rows = rater_rows(sheet, rater)
     items: dict[str, dict] = {}
     for index, row in enumerate(rows):
@@ -94,7 +95,7 @@ def write_html(path: Path, sheet: Sheet, rater: str) -> None:
         kind=sheet.kind, state=sheet.state, rater=rater, sheet_id=sheet.rows[0]["sheet_id"] if rows else "",
         columns=columns(sheet), rows=rows, items=list(items.values()), scores=SCORES, preferences=PREFERENCES,
         answer=ANSWER[sheet.kind], show_reference=sheet.show_reference,
-        download_name=f"{path.stem}-ratings.csv")
+        download_name=f"{path.stem}-ratings.csv", formula_start=FORMULA_START)
     write_text(path, html)
 
 
