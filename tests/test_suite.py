@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from harness.cli import main
 from harness.errors import HarnessError
 from harness.suite import find_suites, load_suite
 
-from .conftest import SHIPPED, cut_suite
+from .conftest import ROOT, SHIPPED, cut_suite
 
 
 def write_suite(folder: Path, spec: dict | str, train: list | None = None, test: list | None = None) -> Path:
@@ -133,3 +134,18 @@ def test_validate_command_exit_codes(tmp_path, capsys):
     bad = write_suite(tmp_path / "bad", basic_spec(), ROWS, [ROWS[0], "oops\n"])
     assert main(["suites", "validate", str(bad)]) == 1
     assert "test.jsonl:2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", sorted(p.parent.name for p in (ROOT / "suites").glob("*/make_data.py")))
+def test_shipped_data_is_what_its_generator_writes(name, tmp_path):
+    """The committed JSONL is byte for byte what make_data.py writes (run in a copy of the folder)."""
+    import subprocess
+    import sys
+
+    folder = shutil.copytree(ROOT / "suites" / name, tmp_path / name)
+    for data in folder.glob("*.jsonl"):
+        data.unlink()
+    subprocess.run([sys.executable, str(folder / "make_data.py")], check=True, capture_output=True, timeout=120,
+                   cwd=tmp_path)
+    for data in (ROOT / "suites" / name).glob("*.jsonl"):
+        assert (folder / data.name).read_bytes() == data.read_bytes(), f"{name}/{data.name} differs from its generator"
