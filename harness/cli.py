@@ -5,12 +5,44 @@ import argparse
 import json
 import os
 import sys
+import traceback
 import warnings
 from pathlib import Path
 
 from .errors import HarnessError
 
 EPILOG = "MODEL is a Hugging Face model id, a local model directory, or `tiny` (the built-in demo model)."
+SEED_RANGE = 2**32
+"""Seeds are 0 … 2³²−1: what numpy, torch and transformers all accept."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (like every other error), not usage and a line."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def positive_int(text: str) -> int:
+    """An argument that must be a whole number ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """A seed: a whole number from 0 to 2³²−1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if not 0 <= value < SEED_RANGE:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {SEED_RANGE - 1}, not {value}")
+    return value
 
 
 def _common(p: argparse.ArgumentParser, model_default: str | None = "tiny") -> None:
@@ -21,11 +53,18 @@ def _common(p: argparse.ArgumentParser, model_default: str | None = "tiny") -> N
     else:
         p.add_argument("--model", default=model_default, metavar="MODEL",
                        help=f"model to use (default: {model_default})")
-    p.add_argument("--seed", type=int, default=0, help="seed for tiny's weights, data order and training (default: 0)")
+    p.add_argument("--seed", type=seed_int, default=0,
+                   help="seed for tiny's weights, data order and training (default: 0)")
+    _outside(p)
+
+
+def _outside(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-outside-data", action="store_true",
+                   help="let suites read data files outside their own folders (off by default; recorded in the run)")
 
 
 def _limit(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--limit", type=int, metavar="N",
+    p.add_argument("--limit", type=positive_int, metavar="N",
                    help="evaluate a seeded sample of N test examples per suite, for quick runs (recorded)")
 
 
@@ -38,8 +77,8 @@ def _settings(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The `harness` argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="harness", description="Evaluate, tune and gate instruction-tuned models.",
-                                     epilog=EPILOG)
+    parser = _Parser(prog="harness", description="Evaluate, tune and gate instruction-tuned models.", epilog=EPILOG)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of any error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("run", help="evaluate the base model, tune with each backend, evaluate again, report",
@@ -53,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder that receives the run directory (default: runs)")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="finish a run that stopped half way (other options are taken from it)")
-    p.add_argument("--batch-size", type=int, default=32,
+    p.add_argument("--batch-size", type=positive_int, default=32,
                    help="generation batch size; results do not depend on it (default: 32)")
     _limit(p)
     _settings(p)
@@ -66,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapter", metavar="DIR", help="PEFT adapter directory to apply on top of MODEL")
     p.add_argument("--out", default="runs", metavar="DIR",
                    help="folder that receives the run directory (default: runs)")
-    p.add_argument("--batch-size", type=int, default=32, help="generation batch size (default: 32)")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="generation batch size (default: 32)")
     _limit(p)
 
     p = sub.add_parser("tune", help="tune one model with one backend; no evaluation",
@@ -97,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["prompt-completion", "messages", "alpaca", "sharegpt", "chat"],
                    help="data format of a new suite (default: prompt-completion)")
     p.add_argument("--dir", metavar="DIR", help="where `new` writes the suite (default: suites/NAME)")
+    _outside(p)
 
     p = sub.add_parser("sheets", help="export blinded rating sheets for human raters; import the filled ones",
                        description="Export blinded rating sheets (1-5 scores per criterion, and A/B preferences of "
@@ -106,10 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("run_dir", metavar="RUN_DIR")
     q.add_argument("--suite", action="append", metavar="S",
                    help="suite to sample (repeatable; default: all of the run's)")
-    q.add_argument("--per-suite", type=int, default=20, metavar="N", help="examples sampled per suite (default: 20)")
+    q.add_argument("--per-suite", type=positive_int, default=20, metavar="N",
+                   help="examples sampled per suite (default: 20)")
     q.add_argument("--raters", default="2", metavar="R",
                    help="number of raters, or their ids separated by commas (default: 2)")
-    q.add_argument("--seed", type=int, default=0, help="seed for sampling, blinded labels and A/B sides (default: 0)")
+    q.add_argument("--seed", type=seed_int, default=0,
+                   help="seed for sampling, blinded labels and A/B sides (default: 0)")
     q.add_argument("--format", action="append", choices=["csv", "xlsx", "html"],
                    help="file format (repeatable; default: all three)")
     q = sheets.add_parser("import", help="validate filled sheets and add their ratings to RUN_DIR/sheets/ratings.jsonl")
@@ -121,20 +163,32 @@ def build_parser() -> argparse.ArgumentParser:
                    description="List every metric a suite can name: built-in ones and those plugins register under "
                                "the `harness.metrics` entry-point group. `- evaluate: MODULE` in a suite adds "
                                "Hugging Face evaluate modules besides these.")
+    for choice in sub.choices.values():  # `harness run --debug` works as well as `harness --debug run`
+        choice.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; input errors print one line and return 2."""
+    """Run the command line: bad input prints one line and returns 2, a failure inside the harness one
+    line and 1; `--debug` adds the traceback."""
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args) or 0
     except HarnessError as e:
+        if args.debug:
+            traceback.print_exc()
         print(f"harness: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # not the input's fault: a bug, or the machine (memory, disk)
+        if args.debug:
+            raise
+        first = (str(e).splitlines() or [""])[0][:300]
+        print(f"harness: internal error: {type(e).__name__}: {first} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
 
 
 def _quiet_libraries() -> None:
@@ -167,14 +221,26 @@ def cmd_run(args) -> int:
             suites=args.suite or [run.DEFAULT_SUITES], model=args.model, seed=args.seed,
             backends=args.backend or list(run.DEFAULT_BACKENDS), batch_size=args.batch_size,
             overrides=parse_overrides(args.backend_config, args.set), limit=args.limit,
+            allow_outside_data=args.allow_outside_data,
         )
         run_dir = None
     plan = run.plan(request)
+    fresh = run_dir is None
     run_dir = run_dir or run.new_run_dir(Path(args.out), plan)
     print(f"Run directory: {run_dir}")
-    record = run.execute(plan, run_dir)
+    record = _execute(run, plan, run_dir, fresh)
     _finish(run_dir, record, render_report)
     return 0
+
+
+def _execute(run, plan, run_dir: Path, fresh: bool):
+    """Execute a planned run; a fresh run directory that holds nothing when it fails is removed."""
+    try:
+        return run.execute(plan, run_dir)
+    except BaseException:
+        if fresh:
+            run.discard_if_empty(run_dir)
+        raise
 
 
 def cmd_eval(args) -> int:
@@ -185,11 +251,12 @@ def cmd_eval(args) -> int:
 
     _quiet_libraries()
     request = run.RunRequest(suites=args.suite or [run.DEFAULT_SUITES], model=args.model, seed=args.seed,
-                             backends=[], batch_size=args.batch_size, adapter=args.adapter, limit=args.limit)
+                             backends=[], batch_size=args.batch_size, adapter=args.adapter, limit=args.limit,
+                             allow_outside_data=args.allow_outside_data)
     plan = run.plan(request)
     run_dir = run.new_run_dir(Path(args.out), plan)
     print(f"Run directory: {run_dir}")
-    _finish(run_dir, run.execute(plan, run_dir), render_report)
+    _finish(run_dir, _execute(run, plan, run_dir, fresh=True), render_report)
     return 0
 
 
@@ -229,7 +296,8 @@ def cmd_tune(args) -> int:
     from .settings import parse_overrides, resolve
 
     _quiet_libraries()
-    suites = [run.load_suite(p) for p in run.find_suites(args.suite or [run.DEFAULT_SUITES])]
+    suites = [run.load_suite(p, allow_outside_data=args.allow_outside_data)
+              for p in run.find_suites(args.suite or [run.DEFAULT_SUITES])]
     model_path = resolve_model_path(args.model, suites, args.seed)
     settings = resolve(args.backend, model_path, parse_overrides(args.backend_config, args.set))
     examples = run.training_examples(suites)
@@ -276,7 +344,8 @@ def cmd_suites(args) -> int:
     failed = 0
     for folder in find_suites(args.paths or ["suites"]):
         try:
-            s = load_suite(folder, every_problem=args.action == "validate")
+            s = load_suite(folder, every_problem=args.action == "validate",
+                           allow_outside_data=args.allow_outside_data)
         except SuiteProblems as e:
             failed += 1
             for problem in e.problems:

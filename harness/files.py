@@ -177,6 +177,22 @@ def read_yaml(path: Path) -> tuple[str, Any]:
         loader.dispose()
 
 
+def load_yaml(path: Path) -> tuple[str, Any]:
+    """`read_yaml`, with every problem (missing, unreadable, not YAML) as one HarnessError line."""
+    where = str(path)
+    try:
+        return read_yaml(Path(path))
+    except FileNotFoundError:
+        raise HarnessError("file not found", where) from None
+    except OSError as e:
+        raise HarnessError(f"cannot read: {e.strerror}", where) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f"line {mark.line + 1}: " if mark else ""
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())
+        raise HarnessError(f"{line}invalid YAML: {problem}", where) from None
+
+
 class _BoundedLoader(yaml.SafeLoader):
     """SafeLoader that stops composing past `limits.YAML_MAX_DEPTH`, before Python's recursion limit."""
 

@@ -105,6 +105,16 @@ def resolve_model_path(name: str, suites=(), seed: int = 0) -> str:
     return str(Path(name).resolve()) if Path(name).exists() else name
 
 
+def check_model(path: str, name: str) -> None:
+    """Fail now, with one line, when `path` holds no model transformers can load (before any run starts)."""
+    import transformers
+
+    try:
+        transformers.AutoConfig.from_pretrained(path, trust_remote_code=False)
+    except (OSError, ValueError) as e:
+        raise HarnessError(f"cannot load model: {str(e).splitlines()[0]}", name) from None
+
+
 def load_model(name: str, adapter: str | Path | None = None, suites=None, seed: int = 0, dtype=None) -> Model:
     """Load `name` (a hub id, a local directory, or `tiny`), with an optional PEFT adapter on top.
 

@@ -10,6 +10,7 @@ import gc
 import hashlib
 import json
 import platform
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from .errors import HarnessError
 from .evaluate import evaluate_suite, generate_for, prompts_for
 from .files import write_json
 from .gates import decide_all, record_gates
-from .models import TINY, device, load_model, resolve_model_path
+from .models import TINY, check_model, device, is_adapter_dir, load_model, resolve_model_path
 from .record import (
     BASE,
     BackendRun,
@@ -64,6 +65,8 @@ class RunRequest:
     """A PEFT adapter applied to the model for every evaluation (evaluation-only runs)."""
     limit: int | None = None
     """Evaluate a seeded sample of this many test examples per suite (quick runs); None: all."""
+    allow_outside_data: bool = False
+    """Let suites read data files outside their folders (recorded in the run)."""
 
 
 @dataclass
@@ -82,13 +85,23 @@ def plan(request: RunRequest) -> Plan:
         raise HarnessError("a backend is named twice", "--backend")
     if BASE in request.backends:
         raise HarnessError(f"'{BASE}' names the untuned model; it is not a backend", "--backend")
-    suites = [limited(load_suite(p), request.limit, request.seed) for p in find_suites(request.suites)]
+    suites = [limited(load_suite(p, allow_outside_data=request.allow_outside_data), request.limit, request.seed)
+              for p in find_suites(request.suites)]
     names = [s.name for s in suites]
     if len(set(names)) != len(names):
         raise HarnessError(f"two suites share a name: {sorted(n for n in names if names.count(n) > 1)[0]}", "--suite")
     if request.backends and not any(s.train for s in suites if s.spec.role == "task"):
         raise HarnessError("no suite has a train split to tune on", "--suite")
+    unused = sorted(set(request.overrides) - set(request.backends))
+    if unused:
+        raise HarnessError(f"settings for backend {unused[0]!r}, which this run does not tune (backends: "
+                           f"{', '.join(request.backends) or 'none'})", "--set/--backend-config")
+    if request.adapter is not None and not is_adapter_dir(Path(request.adapter)):
+        what = "is not a PEFT adapter folder (no adapter_config.json)" if Path(request.adapter).exists() \
+            else "does not exist"
+        raise HarnessError(what, request.adapter)
     model_path = resolve_model_path(request.model, suites, request.seed)
+    check_model(model_path, request.model)
     settings = {b: backend_settings.resolve(b, model_path, request.overrides).model_dump(mode="json")
                 for b in request.backends}
     env = environment()
@@ -141,7 +154,7 @@ def new_record(p: Plan, run_id: str) -> RunRecord:
         model=p.request.model, model_path=p.model_path, adapter=p.request.adapter,
         model_note=TINY_NOTE if p.request.model == TINY else "",
         seed=p.request.seed, requested_backends=p.request.backends, overrides=p.request.overrides,
-        environment=p.environment, config_key=p.config_key,
+        environment=p.environment, config_key=p.config_key, allow_outside_data=p.request.allow_outside_data,
         suites=[SuiteInfo(
             name=s.name, version=s.spec.version, content_hash=s.content_hash, path=str(s.path),
             language=s.spec.language, n_train=len(s.train), n_test=len(s.test), description=s.spec.description,
@@ -260,11 +273,29 @@ def _tune(name: str, p: Plan, run_dir: Path) -> BackendRun:
 
 
 def new_run_dir(out: Path, p: Plan) -> Path:
-    """Create `out/<UTC time>-<config key>/` for a new run."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    run_dir = Path(out) / f"{stamp}-{p.config_key[:6]}"
-    run_dir.mkdir(parents=True, exist_ok=False)
-    return run_dir
+    """Create `out/<UTC time>-<config key>[-N]/` for a new run; unique even for runs started in the same
+    second (the directory is claimed by an atomic mkdir)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise HarnessError("exists and is not a folder; --out names the folder that receives run directories",
+                           str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = f"{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}-{p.config_key[:6]}"
+    for n in range(1, 1000):
+        run_dir = out / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            run_dir.mkdir()
+            return run_dir
+        except FileExistsError:
+            continue
+    raise HarnessError("a thousand runs started this second with this configuration", str(out))
+
+
+def discard_if_empty(run_dir: Path) -> None:
+    """Remove a run directory that a failed command left with nothing in it worth resuming."""
+    kept = {"run.json"}
+    if run_dir.is_dir() and all(p.name in kept for p in run_dir.iterdir()):
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def find_finished_run(out: Path, key: str) -> Path | None:
@@ -284,4 +315,4 @@ def request_from_record(record: RunRecord) -> RunRequest:
     limits = [s.limit for s in record.suites if s.limit is not None]  # suites smaller than --limit were not sampled
     return RunRequest(suites=[s.path for s in record.suites], model=record.model, backends=record.requested_backends,
                       seed=record.seed, overrides=record.overrides, adapter=record.adapter,
-                      limit=max(limits) if limits else None)
+                      limit=max(limits) if limits else None, allow_outside_data=record.allow_outside_data)

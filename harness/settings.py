@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from backends import TuneSettings, get_backend
 
 from .errors import HarnessError
+from .files import load_yaml
 
 
 def model_recommendations(model_dir: str) -> dict[str, dict]:
@@ -27,9 +28,10 @@ def parse_overrides(config_file: str | None, assignments: list[str]) -> dict[str
     layers: dict[str, dict] = {}
     if config_file:
         try:
-            data = yaml.safe_load(Path(config_file).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise HarnessError(f"cannot read backend settings: {e}", config_file) from None
+            data = load_yaml(Path(config_file))[1] or {}
+        except HarnessError as e:
+            raise HarnessError(f"cannot read backend settings: {str(e).removeprefix(config_file + ': ')}",
+                               config_file) from None
         if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
             raise HarnessError("expected a mapping of backend name → settings mapping", config_file)
         layers = {k: dict(v) for k, v in data.items()}
@@ -38,7 +40,10 @@ def parse_overrides(config_file: str | None, assignments: list[str]) -> dict[str
         backend, dot, field = key.partition(".")
         if not (eq and dot and backend and field):
             raise HarnessError(f"expected BACKEND.FIELD=VALUE, got {item!r}", "--set")
-        layers.setdefault(backend, {})[field] = yaml.safe_load(value)
+        try:
+            layers.setdefault(backend, {})[field] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise HarnessError(f"the value of {key} is not a YAML value: {value!r}", "--set") from None
     return layers
 
 

@@ -35,13 +35,18 @@ class Rows:
     """What the run records about the source: the file, or the dataset with its resolved revision."""
 
 
-def read_split(folder: Path, source: str | dict, columns: dict[str, str], what: str) -> Rows:
-    """The records of one split; `what` names the split in messages (`data.test`)."""
+def read_split(folder: Path, source: str | dict, columns: dict[str, str], what: str,
+               allow_outside: bool = False) -> Rows:
+    """The records of one split; `what` names the split in messages (`data.test`). A file must lie
+    inside the suite folder, links resolved, unless `allow_outside`."""
     if isinstance(source, dict):
         return _hub_rows(source, columns, what)
     path = folder / source
     if not path.is_file():
         raise HarnessError("data file not found", str(path))
+    if not allow_outside and not path.resolve().is_relative_to(folder.resolve()):
+        raise HarnessError("is a link to a file outside the suite folder (--allow-outside-data reads it anyway, "
+                           "and the run records that)", str(path))
     fingerprint = hashlib.sha256(path.read_bytes()).hexdigest()
     if path.suffix.lower() == ".jsonl":
         records = [(f"{path}:{n}", f"{path.stem}-{n:05d}", _renamed(r, columns)) for n, r in iter_jsonl(path)]

@@ -18,7 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from .errors import HarnessError
-from .files import read_yaml
+from .files import load_yaml
 from .formats import Example, to_example
 from .record import MetricInfo
 from .sources import Rows, read_split
@@ -101,13 +101,16 @@ class _Problems:
             raise SuiteProblems(self.found)
 
 
-def load_suite(folder: str | Path, every_problem: bool = False) -> Suite:
-    """Load and validate a suite folder: spec, metrics, every example's prompt; one clear error otherwise."""
+def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_data: bool = False) -> Suite:
+    """Load and validate a suite folder: spec, metrics, every example's prompt; one clear error otherwise.
+
+    Data files must lie inside the folder unless `allow_outside_data` (which the run records).
+    """
     folder = Path(folder)
     where = str(folder / SUITE_FILE)
     text, raw = _read_yaml(folder / SUITE_FILE)
     try:
-        spec = SuiteSpec.model_validate(raw)
+        spec = SuiteSpec.model_validate(raw, context={"allow_outside_data": allow_outside_data})
     except ValidationError as e:
         raise SuiteProblems([_spec_problem(err, text, where) for err in e.errors()][:MAX_PROBLEMS]) from None
     problems = _Problems(every_problem)
@@ -135,7 +138,7 @@ def load_suite(folder: str | Path, every_problem: bool = False) -> Suite:
         if source is not None:
             try:
                 rows[split] = read_split(folder, source.model_dump() if not isinstance(source, str) else source,
-                                         spec.data.columns, f"{where}: data.{split}")
+                                         spec.data.columns, f"{where}: data.{split}", allow_outside_data)
             except HarnessError as e:
                 problems.add(e)
     test = _examples(rows.get("test"), spec, templates[0], problems)
@@ -155,19 +158,9 @@ def load_suite(folder: str | Path, every_problem: bool = False) -> Suite:
 
 
 def _read_yaml(path: Path) -> tuple[str, dict]:
-    where = str(path)
-    try:
-        text, raw = read_yaml(path)
-    except FileNotFoundError:
-        raise HarnessError("file not found", where) from None
-    except OSError as e:
-        raise HarnessError(f"cannot read: {e.strerror}", where) from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f"line {mark.line + 1}: " if mark else ""
-        raise HarnessError(f"{line}invalid YAML: {getattr(e, 'problem', e)}", where) from None
+    text, raw = load_yaml(path)
     if not isinstance(raw, dict):
-        raise HarnessError("expected a mapping of suite fields at the top level", where)
+        raise HarnessError("expected a mapping of suite fields at the top level", str(path))
     return text, raw
 
 

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from .metrics.hf_evaluate import module_name
 from .record import DEFAULT_RUBRIC, GateSpec, Rubric
@@ -26,13 +26,6 @@ class DatasetSource(_Strict):
     """A branch, tag or commit; the commit it resolves to is recorded in the run."""
 
 
-def _inside(v):
-    """A data file is named relative to the suite folder and stays inside it."""
-    if isinstance(v, str) and (Path(v).is_absolute() or ".." in Path(v).parts):
-        raise ValueError(f"must be a path inside the suite folder, not {v!r}")
-    return v
-
-
 class DataSpec(_Strict):
     format: Literal["prompt-completion", "messages", "alpaca", "sharegpt", "chat"]
     """How each record is shaped (see `harness.formats`)."""
@@ -43,8 +36,16 @@ class DataSpec(_Strict):
     columns: dict[str, str] = {}
     """Source column → the format's field, for data whose columns are named otherwise."""
 
-    _test_inside = field_validator("test")(_inside)
-    _train_inside = field_validator("train")(_inside)
+    @field_validator("test", "train")
+    @classmethod
+    def _inside_the_suite(cls, v, info: ValidationInfo):
+        # A suite brings its own data: a path out of its folder could make it read (and publish, in
+        # predictions and reports) any file. Reading elsewhere is an explicit, recorded opt-in.
+        allowed = (info.context or {}).get("allow_outside_data", False)
+        if isinstance(v, str) and not allowed and (Path(v).is_absolute() or ".." in Path(v).parts):
+            raise ValueError(f"must be a path inside the suite folder, not {v!r} (--allow-outside-data reads it "
+                             "anyway, and the run records that)")
+        return v
 
 
 class GenerationSpec(_Strict):

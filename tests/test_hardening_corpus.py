@@ -18,7 +18,10 @@ from reports.sheets import export_sheets, import_ratings
 from .test_sheets_support import make_run
 
 CORPUS = Path(__file__).parent / "bad_inputs"
-CASES = sorted(p.parent for p in CORPUS.glob("*/*/expected.txt"))
+COMMAND_KINDS = ("cli", "backend_configs", "run_dirs")
+"""Kinds whose cases go through the command line, as a user would type them."""
+CASES = sorted(p.parent for p in CORPUS.glob("*/*/expected.txt") if p.parent.parent.name not in COMMAND_KINDS)
+COMMAND_CASES = sorted(p.parent for p in CORPUS.glob("*/*/expected.txt") if p.parent.parent.name in COMMAND_KINDS)
 
 
 def run_jsonl(case: Path, tmp_path: Path) -> None:
@@ -52,6 +55,7 @@ RUNNERS = {"jsonl": run_jsonl, "suites": run_suite, "templates": run_template, "
 
 def test_the_corpus_covers_every_kind():
     assert {case.parent.name for case in CASES} == set(RUNNERS) and len(CASES) >= 60
+    assert {case.parent.name for case in COMMAND_CASES} == set(COMMAND_KINDS)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -69,3 +73,54 @@ def test_bad_input_gives_its_one_line(case, tmp_path, monkeypatch):
     assert expected in message
     assert "\n" not in message and len(message) < 500
     assert time.monotonic() - started < 10
+
+
+@pytest.fixture(scope="module")
+def workspace_inputs(tmp_path_factory):
+    """What command cases refer to: a small valid suite, a run directory, and a plain file."""
+    from .conftest import cut_suite
+
+    root = tmp_path_factory.mktemp("inputs")
+    suite = cut_suite("agent_tools", root / "suite", 8, 4)
+    run = make_run(root / "run")
+    (root / "afile").write_text("not a folder\n", encoding="utf-8")
+    return {"{suite}": str(suite), "{run}": str(run), "{file}": str(root / "afile")}
+
+
+def _command(case: Path, inputs: dict, workspace: Path) -> list[str]:
+    kind = case.parent.name
+    if kind == "cli":
+        args = (case / "args.txt").read_text(encoding="utf-8").split()
+        return [next((v for k, v in inputs.items() if a == k), a) for a in args]
+    if kind == "backend_configs":
+        return ["run", "--suite", inputs["{suite}"], "--backend", "lora", "--backend-config",
+                str(case / "config.yaml")]
+    run = shutil.copytree(case, workspace / "run", ignore=shutil.ignore_patterns("expected.txt"))
+    return ["report", str(run)]
+
+
+def _files(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+@pytest.mark.parametrize("case", COMMAND_CASES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_bad_command_gives_one_line_exit_2_and_writes_nothing(case, workspace_inputs, tmp_path, monkeypatch, capsys):
+    from harness.cli import main
+
+    expected = (case / "expected.txt").read_text(encoding="utf-8").rstrip("\n")
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    monkeypatch.chdir(workspace)  # relative outputs (runs/, suites/) would land here
+    argv = _command(case, workspace_inputs, workspace)
+    before = _files(workspace) | {"@" + f for f in _files(Path(workspace_inputs["{run}"]))}
+    started = time.monotonic()
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse's own exit, after our one-line message
+        code = e.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert expected in err and "\n" not in err and "Traceback" not in err and len(err) < 500, err
+    after = _files(workspace) | {"@" + f for f in _files(Path(workspace_inputs["{run}"]))}
+    assert after == before, f"written: {sorted(after - before)}"
+    assert time.monotonic() - started < 30

@@ -52,6 +52,8 @@ class RunRecord(Record):
     """The backends asked for, in order (tuned ones are in `backends`)."""
     overrides: dict[str, dict[str, Any]] = {}
     """User setting overrides by backend, as given (before resolution)."""
+    allow_outside_data: bool = False
+    """Whether suites were allowed to read data files outside their folders (`--allow-outside-data`)."""
     environment: Environment
     """Versions, platform, device, commit and code hash."""
     config_key: str
