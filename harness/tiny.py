@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
+from .cachedir import build_atomically, cache_root
 from .suite import Suite
 
 BUILDER_VERSION = 1
@@ -37,10 +35,6 @@ CHAT_TEMPLATE = (
 )
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness"))
-
-
 def training_text(suites: list[Suite]) -> list[str]:
     """The text the tokenizer learns from: training prompts and references (never test data)."""
     lines = []
@@ -55,21 +49,7 @@ def tiny_model_dir(suites: list[Suite], seed: int = 0) -> Path:
     """Build `tiny` for these suites (or reuse the cached build) and return its directory."""
     text = training_text(suites)
     key = hashlib.sha256(json.dumps([BUILDER_VERSION, ARCHITECTURE, VOCAB_SIZE, TUNING_DEFAULTS, seed, text], ensure_ascii=False).encode())
-    target = cache_root() / f"tiny-{key.hexdigest()[:16]}"
-    if (target / "config.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tiny-"))
-    try:
-        _build(tmp, text, seed)
-        try:
-            tmp.rename(target)
-        except OSError:  # built concurrently by another process: theirs is identical
-            shutil.rmtree(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+    return build_atomically(cache_root() / f"tiny-{key.hexdigest()[:16]}", lambda tmp: _build(tmp, text, seed))
 
 
 def _build(out: Path, text: list[str], seed: int) -> None:
