@@ -25,7 +25,7 @@ from .analysis import analyse, failed_checks, in_memory_path
 from .errors import HarnessError
 from .evaluate import evaluate_suite, generate_for, suite_metrics
 from .files import write_json
-from .models import TINY, device, load_model, resolve_model_path
+from .models import TINY, check_loadable, device, load_model, resolve_model_path
 from .record import BASE, BackendRun, Cost, RunRecord, SuiteInfo, load_record, save_predictions, save_record
 from .resources import measure
 from .suite import Suite, find_suites, load_suite
@@ -73,6 +73,7 @@ def plan(request: RunRequest) -> Plan:
     if request.backends and not any(s.train for s in suites if s.spec.role == "task"):
         raise HarnessError("no suite has a train split to tune on", "--suite")
     model_path = resolve_model_path(request.model, suites, request.seed)
+    check_loadable(model_path, request.model)  # before a run directory exists, not half way into one
     settings = {b: backend_settings.resolve(b, model_path, request.overrides).model_dump(mode="json") for b in request.backends}
     env = environment()
     key = config_key(request, suites, model_path, settings, env["code_hash"])
