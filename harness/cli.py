@@ -311,8 +311,8 @@ def cmd_models(args) -> int:
         return 0
     tiny = sorted(cache_root().glob("tiny-*"))
     print(f"{'NAME':<24} {'IN CACHE':<9} {'SIZE':>9}  WHERE")
-    print(f"{'tiny':<24} {f'{len(tiny)} built':<9} {sum(map(_size_mb, tiny)):>6.0f} MB  {cache_root()} "
-          "(built from the suites on first use)")
+    print(f"{'tiny':<24} {'yes' if tiny else 'no':<9} {sum(map(_size_mb, tiny)):>6.0f} MB  {cache_root()} "
+          f"({len(tiny)} builds: one per suites and seed, made on first use)")
     named = set()
     for spec in zoo.MODELS.values():
         path, fetched = zoo.model_dir(spec), zoo.is_fetched(spec)
