@@ -68,7 +68,10 @@ def gguf_model_dir(gguf: Path, source: dict | None = None, sha256: str | None = 
     `sha256` skips re-hashing a file whose hash the caller just checked.
     """
     gguf = Path(gguf)
-    sha256 = sha256 or sha256_file(gguf)
+    try:
+        sha256 = sha256 or sha256_file(gguf)
+    except OSError as e:
+        raise HarnessError(f"cannot read the file: {e.strerror}", str(gguf)) from None
     target = converted_dir(sha256)
     if (target / "config.json").is_file():
         return target
