@@ -41,17 +41,17 @@ def main() -> int:
         from harness import zoo
         from harness.models import load_model
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu()
         path = zoo.fetch(zoo.MODELS[NAME], log=lambda *a: None)
         fetch_s = time.perf_counter() - start
         record = zoo.conversion_record(path)
-        print(f"fetch (download + hashes + extract + convert): {fetch_s:.1f} s; "
+        print(f"fetch (download + hashes + extract + convert): {fetch_s:.1f} s ({_cpu() - cpu:.1f} CPU s); "
               f"conversion alone {record['convert_seconds']:.1f} s; "
               f"directory {sum(f.stat().st_size for f in path.iterdir()) / 1e6:.0f} MB")
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu()
         model = load_model(str(path))
-        print(f"load of the converted directory: {time.perf_counter() - start:.1f} s")
+        print(f"load of the converted directory: {time.perf_counter() - start:.1f} s ({_cpu() - cpu:.1f} CPU s)")
         del model
 
         if not args.skip_eval:
@@ -59,6 +59,11 @@ def main() -> int:
         _lora_steps(str(path), args.suite, args.steps, args.batch_size, Path(tmp))
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     return 0
+
+
+def _cpu(who: int = resource.RUSAGE_SELF) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _evaluate(suite: str, tmp: Path) -> None:
@@ -72,7 +77,7 @@ def _evaluate(suite: str, tmp: Path) -> None:
     n = max(r["n"] for r in results)
     values = ", ".join(f"{r['metric']} {r['value']:.3f}" for r in results)
     print(f"harness eval on {Path(suite).name}: {n} examples in {seconds:.1f} s = {n / seconds:.2f} examples/s "
-          f"(wall time of the command); peak RSS {peak:.0f} MB; {values}")
+          f"(wall time of the command; {_cpu(resource.RUSAGE_CHILDREN):.0f} CPU s); peak RSS {peak:.0f} MB; {values}")
 
 
 def _lora_steps(path: str, suite_dir: str, steps: int, batch_size: int, tmp: Path) -> None:
@@ -82,11 +87,13 @@ def _lora_steps(path: str, suite_dir: str, steps: int, batch_size: int, tmp: Pat
 
     examples = training_examples([load_suite(suite_dir)])[: steps * batch_size]
     settings = resolve("lora", path, {"lora": {"max_steps": steps, "batch_size": batch_size}})
+    cpu = _cpu()
     _, _, cost = tune("lora", path, examples, settings, 0, tmp / "lora")
+    cpu = _cpu() - cpu
     print(f"LoRA r={settings.r} (all-linear), batch {batch_size}: {cost.steps} steps in {cost.train_seconds:.1f} s "
           f"= {cost.train_seconds / cost.steps:.2f} s/step, {cost.tokens_per_second:,.0f} tokens/s; "
           f"{cost.trainable_params:,} of {cost.total_params:,} parameters trained; "
-          f"peak RSS {cost.peak_memory_mb:.0f} MB (setup, training and saving)")
+          f"peak RSS {cost.peak_memory_mb:.0f} MB; {cpu:.0f} CPU s for setup, training and saving")
 
 
 if __name__ == "__main__":
