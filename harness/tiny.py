@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from .cachedir import build_atomically, cache_root
 from .suite import Suite
 
 BUILDER_VERSION = 2
@@ -44,11 +42,6 @@ CHAT_TEMPLATE = (
 )
 
 
-def cache_root() -> Path:
-    """Where the harness caches what it builds (`HARNESS_CACHE`, default ~/.cache/harness)."""
-    return Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness"))
-
-
 def training_text(suites: list[Suite]) -> list[str]:
     """The text the tokenizer learns from: training prompts and references (never test data)."""
     lines: list[str] = []
@@ -64,21 +57,7 @@ def tiny_model_dir(suites: list[Suite], seed: int = 0) -> Path:
     text = training_text(suites)
     blob = json.dumps([BUILDER_VERSION, ARCHITECTURE, VOCAB_SIZE, TUNING_DEFAULTS, seed, text], ensure_ascii=False)
     key = hashlib.sha256(blob.encode())
-    target = cache_root() / f"tiny-{key.hexdigest()[:16]}"
-    if (target / "config.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tiny-"))
-    try:
-        _build(tmp, text, seed)
-        try:
-            tmp.rename(target)
-        except OSError:  # built concurrently by another process: theirs is identical
-            shutil.rmtree(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+    return build_atomically(cache_root() / f"tiny-{key.hexdigest()[:16]}", lambda tmp: _build(tmp, text, seed))
 
 
 def _build(out: Path, text: list[str], seed: int) -> None:
