@@ -6,10 +6,12 @@ lengths in the tokenizer of the model being tuned and what each backend's `max_l
 balance and test labels that training never shows. Every finding is a warning (`harness data check
 --strict` exits 1 on any); see `harness.record.data` for what each field means.
 
-Identity is decided on the data as the model sees it:
-- duplicate: the same data line (every field but `id`) more than once;
-- conflict: the same prompt (all turns) with different references;
-- identical render: the same prompt rendered from different inputs (the template drops a field);
+Identity is decided on the data as the model sees it (the prompt: every turn with its role, and the
+tools offered):
+- duplicate: the same data record (every field but `id`) more than once;
+- conflict: the same prompt with different references;
+- identical render: the same prompt and reference from different records (the template, or the
+  format, drops the field that tells them apart);
 - near duplicate: different prompts whose similarity (`harness.similarity`) is at least the threshold.
 """
 from __future__ import annotations
@@ -36,7 +38,6 @@ SCRIPTS = {
     "hi": ("Devanagari", r"[\u0900-\u097f]"), "th": ("Thai", r"[\u0e00-\u0e7f]"),
 }
 """Language (primary subtag) → the script its references must contain at least one character of."""
-_OUTPUT_KEY = {"prompt-completion": "completion", "alpaca": "output"}
 
 
 def data_report(suites: list[Suite], model: str, model_path: str, max_lengths: dict[str, int],
@@ -84,8 +85,10 @@ def suite_data(suite: Suite, text_side, max_lengths: dict[str, int], threshold: 
 
 
 def prompt_key(ex: Example) -> str:
-    """The prompt as the model sees it, every turn with its role: equal keys are the same prompt."""
-    return json.dumps([[m["role"], m["content"]] for m in ex.messages], ensure_ascii=False)
+    """The prompt as the model sees it, every turn with its role and the tools offered: equal keys are the
+    same prompt."""
+    return json.dumps([[[m["role"], m["content"]] for m in ex.messages], ex.tools], ensure_ascii=False,
+                      sort_keys=True)
 
 
 def prompt_text(ex: Example) -> str:
@@ -97,17 +100,8 @@ def _line_key(ex: Example) -> str:
     return json.dumps({k: v for k, v in ex.fields.items() if k != "id"}, sort_keys=True, ensure_ascii=False)
 
 
-def _input_key(ex: Example, fmt: str) -> str:
-    """The data line without its id and reference: what the prompt is rendered from."""
-    fields = {k: v for k, v in ex.fields.items() if k not in ("id", _OUTPUT_KEY.get(fmt))}
-    if fmt == "messages":
-        fields["messages"] = fields.get("messages", [])[:-1]
-    return json.dumps(fields, sort_keys=True, ensure_ascii=False)
-
-
 def split_findings(suite: Suite, split: str, examples: list[Example], threshold: float = THRESHOLD) -> list[Finding]:
     """Duplicates, near duplicates, conflicts, identical renders, empty and wrong-script references."""
-    fmt = suite.spec.data.format
     found = []
     by_line = _groups(examples, _line_key)
     found.append(_finding("duplicate", split, by_line, "{n} example{s} repeat{v} an earlier data line exactly"))
@@ -115,9 +109,9 @@ def split_findings(suite: Suite, split: str, examples: list[Example], threshold:
     conflicts = [g for g in by_prompt if len({ex.reference.strip() for ex in g}) > 1]
     found.append(_finding("conflict", split, conflicts,
                           "{n} example{s} repeat{v} an earlier prompt with a different reference"))
-    renders = [[next(iter(same)) for same in _groups(g, lambda ex: _input_key(ex, fmt), keep_single=True)]
-               for g in by_prompt]
-    renders = [g for g in renders if len(g) > 1]
+    same_output = [g for group in by_prompt for g in _groups(group, lambda ex: ex.reference.strip())]
+    renders = [[same[0] for same in _groups(g, _line_key, keep_single=True)] for g in same_output]
+    renders = [g for g in renders if len(g) > 1]  # one example per distinct record
     found.append(_finding("identical_render", split, renders, "{n} example{s} render{v} to the same prompt as an "
                           "example with other data: the template drops what tells them apart"))
     found.append(_finding("near_duplicate", split, near_groups(examples, threshold),

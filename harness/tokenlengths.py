@@ -34,14 +34,14 @@ def token_counts(model: Model, examples: list[Example]) -> list[TokenCounts]:
     if not examples:
         return []
     tok = model.tokenizer
-    prompts = [model.render(ex.messages) for ex in examples]
+    prompts = [model.render(ex.messages, ex.tools) for ex in examples]
     if model.encoder_decoder:
         inputs = tok(prompts)["input_ids"]
         targets = tok(text_target=[ex.reference for ex in examples])["input_ids"]
         return [TokenCounts(len(i), len(t)) for i, t in zip(inputs, targets)]
     if model.chat:
-        full = [tok.apply_chat_template(ex.messages + [{"role": "assistant", "content": ex.reference}], tokenize=False)
-                for ex in examples]
+        full = [tok.apply_chat_template(ex.messages + [{"role": "assistant", "content": ex.reference}],
+                                        tools=ex.tools or None, tokenize=False) for ex in examples]
     else:
         full = [p + ex.reference + (tok.eos_token or "") for p, ex in zip(prompts, examples)]
     prompt_ids = tok(prompts, add_special_tokens=not model.chat)["input_ids"]
