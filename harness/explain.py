@@ -44,22 +44,34 @@ class Encoded:
 
 
 def encode(model: Model, prompt: str, reference: str) -> Encoded:
-    """The prompt's and the reference's token ids, as `Model.token_loss` splits them."""
+    """The prompt's and the reference's token ids: prompt + reference + end of sequence, tokenised whole and
+    split where it stops agreeing with the prompt alone (as TRL splits a prompt from its completion: a
+    tokenizer that ends every text with a special token, or a merge across the boundary, moves the split)."""
     tok = model.tokenizer
     if model.encoder_decoder:
         return Encoded(tok(prompt)["input_ids"], tok(text_target=reference)["input_ids"])
     prompt_ids = model.encode([prompt])["input_ids"][0].tolist()
     full = model.encode([prompt + reference + (tok.eos_token or "")])["input_ids"][0].tolist()
-    return Encoded(prompt_ids, full[len(prompt_ids):])
+    n = _common_prefix(prompt_ids, full)
+    return Encoded(full[:n], full[n:])
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
 
 
 def continuation_ids(model: Model, prompt: str, prompt_ids: list[int], text: str) -> list[int]:
     """`text`'s tokens as a continuation of the prompt (no end-of-sequence token)."""
+    tok = model.tokenizer
     if model.encoder_decoder:
-        ids = model.tokenizer(text_target=text)["input_ids"]
-        eos = model.tokenizer.eos_token_id
-        return ids[:-1] if ids and ids[-1] == eos else ids
-    return model.encode([prompt + text])["input_ids"][0].tolist()[len(prompt_ids):]
+        ids = tok(text_target=text)["input_ids"]
+        return ids[:-1] if ids and ids[-1] == tok.eos_token_id else ids
+    ids = model.encode([prompt + text])["input_ids"][0].tolist()[len(prompt_ids):]
+    # outputs are decoded without special tokens: an end of sequence here is one the tokenizer appends
+    return ids[:-1] if ids and ids[-1] == tok.eos_token_id else ids
 
 
 def divergence(reference_ids: list[int], output_ids: list[int], eos_id: int | None) -> tuple[int | None, int | None]:

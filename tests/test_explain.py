@@ -114,3 +114,20 @@ def test_flipped_examples_are_chosen_first_then_a_seeded_sample(tiny, small_suit
     assert len(flipped) == 200 and flipped == [f"test-{i:05d}" for i in range(0, 400, 2)][:200]
     assert set(flipped) <= set(ids) and len(ids) <= 220
     assert chosen(suite, base, tuned, seed=0) == (ids, flipped) and chosen(suite, base, tuned, seed=1)[0] != ids
+
+
+def test_a_tokenizer_that_closes_every_text_keeps_the_reference_whole(tmp_path):
+    """ByT5's tokenizer appends </s> to every text: the reference must still start at its first byte, and a
+    causal LM without a chat template (GPT-2) gives attentions once switched to eager attention."""
+    from transformers import ByT5Tokenizer, GPT2Config, GPT2LMHeadModel
+
+    tok = ByT5Tokenizer()
+    GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_embd=32, n_layer=1, n_head=2, n_positions=256,
+                               eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)).save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    model = load_model(str(tmp_path))
+    (e,) = explain(model, [Item(id="1", prompt="hello ", reference="abc", output="abd", attention=True)], "base", "s")
+    assert e.tokens == ["a", "b", "c", "</s>"]
+    assert (e.divergence, e.generated) == (2, "d")
+    assert e.attention is not None and e.attention.rows == ["a", "b", "d"] and e.attention.columns[-1] == " "
+    assert model.model.config._attn_implementation == "sdpa"
