@@ -73,8 +73,8 @@ def suite_data(suite: Suite, text_side, max_lengths: dict[str, int], threshold: 
         shown = ", ".join(unseen[:8]) + (f", … {len(unseen) - 8} more" if len(unseen) > 8 else "")
         ids = [[ex.id for ex in suite.test if label_of and label_of(ex) == label][:MAX_IDS] for label in unseen]
         findings.append(Finding(kind="unseen_label", split="test", count=sum(labels["test"][u] for u in unseen),
-                                message=f"{len(unseen)} test label{'s' if len(unseen) > 1 else ''} never occur"
-                                        f"{'' if len(unseen) > 1 else 's'} in train: {shown}",
+                                message=f"test: {len(unseen)} label{'s' if len(unseen) > 1 else ''} never seen in "
+                                        f"train: {shown}",
                                 ids=ids[:MAX_IDS]))
     return SuiteData(
         suite=suite.name, language=suite.spec.language, label_source=source, unseen_labels=unseen, overlap=overlap,
