@@ -208,3 +208,16 @@ def test_lengths_and_truncation_agree_with_trl(tmp_path, tiny_dir):
     assert (report.truncated, report.completion_lost) == (2, 1)
     lengths = data_report([suite], "tiny", tiny_dir, {}).suites[0].split("train").lengths
     assert sum(lengths.total.counts) == len(examples) and lengths.max == max(c.total for c in counts)
+
+
+def test_a_run_decides_truncation_gates_per_backend(tmp_path):
+    from bench.synthetic import make_run
+    from harness.gates import decide_all
+    from harness.record import GateSpec, load_record
+
+    record = load_record(make_run(tmp_path))
+    outcomes = decide_all(record, gates={"agent_tools": [GateSpec(max_truncated=0.0, states=["lora"]),
+                                                         GateSpec(max_overlap=0.001)]})
+    assert [(o.state, o.label, o.passed, o.value) for o in outcomes] == [
+        ("lora", "truncated<=0", True, 0.0), ("data", "overlap<=0.001", False, 1 / 240)]
+    assert "lora's max_length 512 truncates 0 training examples" in outcomes[0].message
