@@ -2,8 +2,9 @@
 
 Used by the report tests, the report benchmark and the README screenshot. Outcomes are drawn from
 a seeded generator with per-state pass rates, so every run has improvements, regressions and
-unchanged examples; statistics (intervals, paired comparisons, checks, retention) are filled in
-with simple approximations when `stats=True` and left empty otherwise, like an older run.
+unchanged examples; statistics (intervals, paired comparisons, checks, retention), the data report
+and the explanations of flipped examples are filled in with simple approximations when `stats=True`
+and left empty otherwise, like an older run.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from harness.record import (
     BackendRun,
     Comparison,
     Cost,
+    ExplanationsInfo,
     MetricInfo,
     Prediction,
     Result,
@@ -26,6 +28,8 @@ from harness.record import (
     save_predictions,
     save_record,
 )
+
+from . import synthetic_data
 
 HOSTILE = ['<script>window.__xss = 1</script>', '"><img src=x onerror="window.__xss = 2">',
            "{{ 7*7 }} {% if true %}evaluated{% endif %}", "</pre></td></tr></table><script>window.__xss = 3</script>"]
@@ -162,6 +166,7 @@ def make_run(root: Path, *, suites: dict[str, int] | None = None, backends: tupl
     run_dir = Path(root) / run_id
     states = [BASE, *backends]
     infos, results, raw = [], [], []
+    explained = ExplanationsInfo(cap=synthetic_data.CAP, sample=synthetic_data.SAMPLE)
     for name, n in suites.items():
         spec = SUITES[name]
         rows = _rows(name, n, states, rng, hostile)
@@ -172,6 +177,8 @@ def make_run(root: Path, *, suites: dict[str, int] | None = None, backends: tupl
                                metrics=[_metric_info(m, spec["language"]) for m in spec["metrics"]],
                                gates=spec["gates"],
                                description=spec["description"] + (HOSTILE[0] if hostile else "")))
+        if stats and backends:
+            synthetic_data.explain(run_dir, infos[-1], rows, states, seed, explained)
         for m in spec["metrics"]:
             scale = 100.0 if m["name"] in ("bleu", "chrf") else 1.0
             for state in states:
@@ -200,7 +207,9 @@ def make_run(root: Path, *, suites: dict[str, int] | None = None, backends: tupl
                                                      "peft": "0.21.0", "sacrebleu": "2.6.0"}},
         config_key="c0nf1gk3y" + "0" * 55, results=results,
         comparisons=_holm(raw, 0.05) if stats else [],
-        checks=_checks(suites, backends) if stats else {},
+        checks=_checks(backends) if stats else {},
+        data=synthetic_data.data_report(suites, backends, list(TOOLS)) if stats else None,
+        explanations=explained if explained.counts else None,
         retention={"general_en": {BASE: 3.21, **{b: 3.35 if b == "lora" else 3.92 for b in backends}}} if stats else {},
     )
     save_record(run_dir, record)
@@ -218,12 +227,9 @@ def _metric_info(spec: dict, language: str) -> MetricInfo:
                                 "version:2.6.0" if spec["name"] == "bleu" else None)
 
 
-def _checks(suites: dict[str, int], backends) -> dict:
+def _checks(backends) -> dict:
     return {
         "model_changed": {b: {"differ": 180, "compared": 240, "ok": True} for b in backends},
         "reload_equivalence": {b: {"checked": 8, "mismatches": [], "ok": True} for b in backends},
         "batch_invariance": {s: {"checked": 8, "mismatches": [], "ok": True} for s in [BASE, *backends]},
-        "contamination": {name: {"n_test": n, "exact": 0, "near": 1 if name == "agent_tools" else 0,
-                                 "fraction": (1 / n) if name == "agent_tools" else 0.0, "ok": name != "agent_tools"}
-                          for name, n in suites.items()},
     }

@@ -3,39 +3,17 @@
 - model_changed: tuning changed at least one output (an adapter that is not applied, or zero
   steps, leaves the tuned state identical to base);
 - reload_equivalence: the saved artefact, reloaded, reproduces the in-memory model's outputs;
-- batch_invariance: outputs regenerated one at a time match the batched ones;
-- contamination: test prompts that also occur in train, exactly or after normalisation.
-Each check is a typed record (`harness.record`) with its counts and `ok`.
+- batch_invariance: outputs regenerated one at a time match the batched ones.
+Each check is a typed record (`harness.record`) with its counts and `ok`. Train/test overlap is part
+of the data report (`harness.dataquality`).
 """
 from __future__ import annotations
 
-import re
-import unicodedata
-
-from .record import Contamination, OutputsMatch, Prediction
+from .record import OutputsMatch, Prediction
 from .suite import Suite
 
 SAMPLE = 8
 """Examples per suite re-generated for the batch and reload checks."""
-
-
-def normalise(text: str) -> str:
-    """Case, width, punctuation and spacing folded: near-duplicates compare equal."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return re.sub(r"[\W_]+", " ", text).strip()
-
-
-def contamination(suite: Suite) -> Contamination:
-    """How many test prompts also occur in train, verbatim and after `normalise`."""
-    def prompt(ex):
-        return "\n".join(m["content"] for m in ex.messages)
-
-    exact_train = {prompt(ex) for ex in suite.train}
-    near_train = {normalise(p) for p in exact_train}
-    exact = sum(prompt(ex) in exact_train for ex in suite.test)
-    near = sum(normalise(prompt(ex)) in near_train for ex in suite.test)
-    n = len(suite.test)
-    return Contamination(n_test=n, exact=exact, near=near, fraction=near / n if n else 0.0, ok=near == 0)
 
 
 def sample_ids(suite: Suite) -> list[str]:

@@ -127,6 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="decide no_significant_regression gates against the same state of this run, and record "
                         "the outcomes in the run before rendering")
 
+    p = sub.add_parser("data", help="check the suites' data before any training (duplicates, overlap, lengths, …)",
+                       description="Print the data-quality report: duplicates, near duplicates, conflicts, train/test "
+                                   "overlap, token lengths and truncation by each backend's max_length, label "
+                                   "balance, empty or wrong-script references, prompts that render alike; and decide "
+                                   "the suites' data gates. Exit status: 1 when a data gate fails (or, with --strict, "
+                                   "on any warning), 2 on invalid input.", epilog=EPILOG)
+    data = p.add_subparsers(dest="data_action", required=True, metavar="ACTION")
+    q = data.add_parser("check", help="print the data report; --strict exits 1 on any warning", epilog=EPILOG)
+    _common(q)
+    q.add_argument("--backend", action="append", metavar="NAME",
+                   help="backend whose max_length truncation is measured (repeatable; default: full and lora)")
+    q.add_argument("--strict", action="store_true", help="exit with status 1 when there is any warning")
+    _settings(q)
+
     p = sub.add_parser("suites", help="list, validate or scaffold suites",
                        description="`list` shows each suite; `validate` reports every problem in each suite at once; "
                                    "`new NAME --format F` writes a small valid suite folder to start from.")
@@ -361,6 +375,29 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_data(args) -> int:
+    """`harness data check`: the data-quality report and the data gates, before any training."""
+    from . import run
+    from .dataquality import data_report
+    from .datatext import exit_status, report_lines
+    from .gates import decide_data, gate_states
+    from .models import resolve_model_path
+    from .record import DATA_GATES
+    from .settings import parse_overrides, resolve
+
+    _quiet_libraries()
+    suites = [run.load_suite(p) for p in run.find_suites(args.suite or [run.DEFAULT_SUITES])]
+    model_path = resolve_model_path(args.model, suites, args.seed)
+    backends = args.backend or list(run.DEFAULT_BACKENDS)
+    overrides = parse_overrides(args.backend_config, args.set)
+    settings = {b: resolve(b, model_path, overrides).model_dump(mode="json") for b in backends}
+    report = data_report(suites, args.model, model_path, run.max_lengths(settings))
+    outcomes = [decide_data(report, s.name, state, gate) for s in suites for gate in s.spec.gates
+                if gate.kind in DATA_GATES for state in gate_states(gate, backends)]
+    print("\n".join(report_lines(report, outcomes)))
+    return exit_status(report, outcomes, args.strict)
+
+
 def cmd_suites(args) -> int:
     """`harness suites list|validate|new`."""
     from .suite import SuiteProblems, find_suites, load_suite
@@ -519,6 +556,6 @@ def cmd_export(args) -> int:
     return 1
 
 
-COMMANDS = {"run": cmd_run, "eval": cmd_eval, "tune": cmd_tune, "report": cmd_report, "suites": cmd_suites,
-            "backends": cmd_backends, "metrics": cmd_metrics, "sheets": cmd_sheets, "models": cmd_models,
-            "export": cmd_export}
+COMMANDS = {"run": cmd_run, "eval": cmd_eval, "tune": cmd_tune, "report": cmd_report, "data": cmd_data,
+            "suites": cmd_suites, "backends": cmd_backends, "metrics": cmd_metrics, "sheets": cmd_sheets,
+            "models": cmd_models, "export": cmd_export}

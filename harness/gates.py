@@ -9,14 +9,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .record import BASE, GateOutcome, GateSpec, RunRecord, load_predictions, save_record
+from .record import (
+    BASE,
+    DATA_GATES,
+    Contamination,
+    DataReport,
+    GateOutcome,
+    GateSpec,
+    RunRecord,
+    load_predictions,
+    save_record,
+)
 
 DATA = "data"
-"""The pseudo-state of gates on the data itself (contamination)."""
+"""The pseudo-state of gates on the test data itself (train/test overlap)."""
 
 
 def gate_states(gate: GateSpec, backends: list[str]) -> list[str]:
-    """The states a gate applies to: `data` for data gates, else the tuned states it names (default all)."""
+    """The states a gate applies to: `data` for overlap gates, else the tuned states it names (default all);
+    a `max_truncated` gate checks the training data as each backend's `max_length` cuts it."""
     if gate.kind == "max_overlap":
         return [DATA]
     return [s for s in backends if gate.states is None or s in gate.states]
@@ -35,14 +46,8 @@ def decide(record: RunRecord, suite: str, state: str, gate: GateSpec, run_dir: s
                            value=value, threshold=gate.threshold, passed=passed,
                            message=f"{suite}: {what}; gate {gate.label} {verdict}{where}")
 
-    if gate.kind == "max_overlap":
-        info = record.checks.contamination.get(suite)
-        if info is None:
-            return outcome(None, False, "contamination was not measured")
-        limit = gate.max_overlap or 0.0
-        return outcome(info.fraction, info.fraction <= limit,
-                       f"{info.near} of {info.n_test} test prompts occur in train ({info.exact} exactly), "
-                       f"fraction {info.fraction:.4f} (threshold {gate.max_overlap:g})")
+    if gate.kind in DATA_GATES:
+        return decide_data(record.data, suite, state, gate, run_dir, record.checks.contamination.get(suite))
     problems = record.checks.failures(state)
     if problems:
         return outcome(None, False, f"{state} failed its validity checks: {'; '.join(problems)}")
@@ -70,6 +75,36 @@ def decide(record: RunRecord, suite: str, state: str, gate: GateSpec, run_dir: s
     if gate.kind == "significant_gain":
         return outcome(c.delta, c.verdict == "gain", stats)
     return outcome(c.delta, c.verdict != "loss", stats)
+
+
+def decide_data(data: DataReport | None, suite: str, state: str, gate: GateSpec, run_dir: str = "",
+                legacy_overlap: Contamination | None = None) -> GateOutcome:
+    """A data gate's outcome from a data report (`harness run` records one; `harness data check` makes one).
+    `legacy_overlap`: a schema 3 run's contamination check, read when the run has no data report."""
+    report = data.suite(suite) if data else None
+    value: float | None = None
+    if gate.kind == "max_overlap":
+        overlap = report.overlap if report else legacy_overlap
+        if overlap is None:
+            what = "train/test overlap was not measured"
+        else:
+            value = overlap.fraction
+            what = (f"{overlap.near} of {overlap.n_test} test prompts occur in train ({overlap.exact} verbatim), "
+                    f"fraction {overlap.fraction:.4f} (threshold {gate.max_overlap:g})")
+    else:
+        cut = next((t for t in report.truncation if t.backend == state), None) if report else None
+        if cut is None:
+            what = f"truncation by {state}'s max_length was not measured"
+        else:
+            value = cut.fraction
+            what = (f"{state}'s max_length {cut.max_length} truncates {cut.truncated} training examples "
+                    f"({cut.completion_lost} with no completion left), fraction {cut.fraction:.4f} "
+                    f"(threshold {gate.max_truncated:g})")
+    passed = value is not None and value <= (gate.threshold or 0.0)
+    where = f" (run: {run_dir})" if run_dir else ""
+    return GateOutcome(suite=suite, state=state, gate=gate, label=gate.label, value=value, threshold=gate.threshold,
+                       passed=passed, message=f"{suite}: {what}; gate {gate.label} {'passes' if passed else 'FAILS'}"
+                                          f"{where}")
 
 
 def compare_runs(baseline, run_dir: str, record: RunRecord, suite: str, state: str, metric: str):

@@ -17,6 +17,7 @@ import hashlib
 import importlib.util
 import json
 import sys
+import threading
 from pathlib import Path
 
 from .cachedir import build_atomically, models_root
@@ -118,7 +119,18 @@ def _can_dequantize(dequantize, qtype) -> bool:
         return True
 
 
+_LOADING = threading.Lock()
+"""transformers' loading patches torch globally while it builds a model (weights on the meta device);
+two loads in threads of one process can interleave those patches and leave them in place, so
+conversions in one process take turns. Separate processes need no lock."""
+
+
 def _convert(gguf: Path, out: Path, record: dict) -> None:
+    with _LOADING:
+        _convert_unlocked(gguf, out, record)
+
+
+def _convert_unlocked(gguf: Path, out: Path, record: dict) -> None:
     import time
 
     import torch

@@ -154,12 +154,8 @@ def load_model(name: str, adapter: str | Path | None = None, suites=None, seed: 
     import transformers
 
     path, adapter = _base_and_adapter(resolve_model_path(name, suites or (), seed), adapter)
-    try:
-        config = transformers.AutoConfig.from_pretrained(path, trust_remote_code=False)
-        tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=False)
-    except (OSError, ValueError) as e:
-        raise HarnessError(f"cannot load model: {str(e).splitlines()[0]}", str(name)) from None
-    encoder_decoder = bool(getattr(config, "is_encoder_decoder", False))
+    text = load_text_side(path, name)
+    tokenizer, encoder_decoder = text.tokenizer, text.encoder_decoder
     auto = transformers.AutoModelForSeq2SeqLM if encoder_decoder else transformers.AutoModelForCausalLM
     model: Any = auto.from_pretrained(path, dtype=dtype or compute_dtype(), trust_remote_code=False)
     if adapter is not None:
@@ -167,10 +163,25 @@ def load_model(name: str, adapter: str | Path | None = None, suites=None, seed: 
 
         model = PeftModel.from_pretrained(model, str(adapter))
     model.to(device()).eval()
+    return Model(model=model, tokenizer=tokenizer, encoder_decoder=encoder_decoder, name=name)
+
+
+def load_text_side(path: str, name: str | None = None) -> Model:
+    """A model's tokenizer and prompt rendering without its weights (`Model.model` is None): enough to
+    count tokens as training and evaluation see them. `path` is a resolved model path."""
+    import transformers
+
+    path, _ = _base_and_adapter(path, None)
+    try:
+        config = transformers.AutoConfig.from_pretrained(path, trust_remote_code=False)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    except (OSError, ValueError) as e:
+        raise HarnessError(f"cannot load model: {str(e).splitlines()[0]}", str(name or path)) from None
+    encoder_decoder = bool(getattr(config, "is_encoder_decoder", False))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     # Left padding keeps every prompt's last token at the end of the batch row for decoder-only
     # generation; encoder-decoders attend with a mask and keep their own side.
     if not encoder_decoder:
         tokenizer.padding_side = "left"
-    return Model(model=model, tokenizer=tokenizer, encoder_decoder=encoder_decoder, name=name)
+    return Model(model=None, tokenizer=tokenizer, encoder_decoder=encoder_decoder, name=name or path)

@@ -13,6 +13,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -20,9 +21,10 @@ from pathlib import Path
 
 from backends import TrainExample, get_backend
 
-from . import checks
+from . import checks, explanations
 from . import settings as backend_settings
 from .analysis import analyse, in_memory_path
+from .dataquality import data_report
 from .errors import HarnessError
 from .evaluate import evaluate_suite, generate_for, prompts_for
 from .files import write_json
@@ -162,8 +164,14 @@ def new_record(p: Plan, run_id: str) -> RunRecord:
             role=s.spec.role, limit=s.limit, sources=s.sources, prompt_variants=1 + len(s.variants),
             fewshot=s.spec.fewshot.n if s.spec.fewshot else 0,
         ) for s in p.suites],
-        checks=Checks(contamination={s.name: checks.contamination(s) for s in p.suites}),
+        checks=Checks(),
+        data=data_report(p.suites, p.request.model, p.model_path, max_lengths(p.settings)),
     )
+
+
+def max_lengths(settings: dict[str, dict]) -> dict[str, int]:
+    """Backend → the `max_length` its resolved settings train with (backends without one are left out)."""
+    return {name: int(values["max_length"]) for name, values in settings.items() if values.get("max_length")}
 
 
 def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
@@ -177,6 +185,9 @@ def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
         raise HarnessError("this run was made with other suites, model, settings or code; start a new run",
                            str(run_dir))
     save_record(run_dir, record)
+    for data in record.data.suites if record.data else []:
+        for finding in data.findings:
+            log(f"WARNING: data: {data.suite} {finding.message}")
     if not _evaluated(record, BASE, p.suites):
         log(f"Evaluating the base model {p.request.model} on {len(p.suites)} suite(s)")
         _evaluate_state(load_model(p.model_path, adapter=p.request.adapter), BASE, p, run_dir, record)
@@ -190,6 +201,14 @@ def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
         if not _evaluated(record, name, p.suites):
             log(f"Evaluating {name} (reloaded from {done.artefact})")
             _evaluate_state(load_model(str(run_dir / done.artefact)), name, p, run_dir, record)
+    pending = explanations.pending_base(record, run_dir, p.suites)
+    if pending:
+        log(f"Explaining base on the examples that changed (reloading {p.request.model})")
+        start = time.perf_counter()
+        base = load_model(p.model_path, adapter=p.request.adapter)
+        explanations.explain_base(base, run_dir, record, pending, time.perf_counter() - start)
+        del base
+        save_record(run_dir, record)
     analyse(record, run_dir, p.suites, p.request.seed)
     record.status = "complete"
     record_gates(run_dir, record, decide_all(record, str(run_dir)), "harness run")
@@ -224,6 +243,8 @@ def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord
                                     [ex.reference for ex in suite.test])
             record.retention.setdefault(suite.name, {})[state] = round(loss, 6)
         save_predictions(run_dir, state, suite.name, rows)
+        if state != BASE:  # the model is loaded anyway: explain what changed against base
+            explanations.explain_state(model, state, suite, run_dir, record, p.request.seed)
         record.results = [r for r in record.results if (r.state, r.suite) != (state, suite.name)] + results
         save_record(run_dir, record)
     record.checks.batch_invariance[state] = checks.compare_outputs(single, batched)

@@ -153,6 +153,10 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
     suite = Suite(spec=spec, path=folder, test=test, train=train, content_hash=digest.hexdigest(), metrics=metrics,
                   variants=variants, sources={k: r.origin for k, r in rows.items()})
     _check_metric_fields(suite, problems)
+    if spec.labels is not None and not any(spec.labels in ex.fields for ex in test + train):
+        lineno = _yaml_line(text, ("labels",))
+        problems.add(HarnessError(f"{f'line {lineno}: ' if lineno else ''}field 'labels': no example has a field "
+                                  f"{spec.labels!r}", where))
     problems.raise_if_any()
     return suite
 

@@ -115,6 +115,9 @@ class SuiteSpec(_Strict):
     gates: list[GateSpec] = []
     rubric: Rubric = DEFAULT_RUBRIC
     """Criteria for human rating sheets; helpfulness, correctness and fluency by default."""
+    labels: str | None = None
+    """A field of each record holding the example's label (an intent, a tool name), for the data report's
+    label balance. Without it, references that are all JSON tool calls are labelled by their `name`."""
 
     @property
     def prompt_templates(self) -> list[str | None]:

@@ -177,3 +177,75 @@ def loss_curves(curves: dict[str, list[tuple[int, float]]], states: list[str]) -
         if values:
             ax.legend(loc="upper right")
     return to_svg(fig, "Training loss per backend")
+
+
+def attention_svg(attention, title: str) -> Markup:
+    """A heat map of `harness.record.Attention`: output tokens down, prompt tokens across, darker = more
+    attention (scaled to the map's largest weight). Drawn as plain SVG rectangles and text."""
+    cell, left, top = 11, 64, 56
+    rows, cols = attention.rows, attention.columns
+    width, height = left + cell * len(cols) + 4, top + cell * len(rows) + 4
+    peak = max((w for row in attention.weights for w in row), default=0) or 1
+    parts = [f'<svg role="img" aria-label="{escape(title)}" class="attention" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" font-size="8" font-family="monospace">',
+             f"<title>{escape(title)}</title>"]
+    for j, label in enumerate(cols):
+        x = left + j * cell + cell / 2
+        parts.append(f'<text transform="translate({x:.0f},{top - 3}) rotate(-60)">{escape(_short(label))}</text>')
+    for i, label in enumerate(rows):
+        parts.append(f'<text x="{left - 3}" y="{top + i * cell + 8}" text-anchor="end">{escape(_short(label))}</text>')
+    parts.append(f'<g fill="{COLORS[0]}">')
+    for i, row in enumerate(attention.weights):
+        for j, w in enumerate(row):
+            shade = w / peak
+            if shade >= 0.05:
+                parts.append(f'<rect x="{left + j * cell}" y="{top + i * cell}" width="{cell - 1}" '
+                             f'height="{cell - 1}" opacity="{shade:.2f}"/>')
+    parts.append("</g></svg>")
+    return Markup("".join(parts))
+
+
+def _short(token: str) -> str:
+    text = token.replace("\n", "⏎").strip() or "␣"
+    return text if len(text) <= 9 else text[:8] + "…"
+
+
+def length_histograms(splits: list[tuple[str, list[float], list[int]]], limits: list[tuple[int, str]]) -> Markup:
+    """Token lengths per split as overlaid step histograms; a dashed line at each `max_length` that falls
+    within reach of the data. `splits`: [(split, edges, counts)]; `limits`: [(max_length, backends)]."""
+    with matplotlib.rc_context(RC):
+        fig = _figure(6.0, 2.4)
+        ax = fig.subplots()
+        largest = 0.0
+        for i, (name, edges, counts) in enumerate(splits):
+            ax.stairs(counts, edges, label=name, color=COLORS[i % len(COLORS)], linewidth=1.4,
+                      fill=i == 0, alpha=0.35 if i == 0 else 1.0)
+            largest = max(largest, edges[-1])
+        for length, who in limits:
+            if length <= 1.5 * largest:
+                ax.axvline(length, color=COLORS[-1], linestyle="--", linewidth=1)
+                ax.annotate(f"max_length {length} ({who})", (length, ax.get_ylim()[1]), xytext=(-4, -10),
+                            textcoords="offset points", ha="right", fontsize=8, color=COLORS[-1])
+        ax.set_xlabel("tokens (prompt + completion)")
+        ax.set_ylabel("examples")
+        ax.legend(loc="upper right")
+    return to_svg(fig, "Token lengths per split")
+
+
+def label_bars(labels: list[str], splits: dict[str, dict[str, int]]) -> Markup:
+    """Share of each label per split, side by side (labels in the order given)."""
+    with matplotlib.rc_context(RC):
+        fig = _figure(max(4.0, 0.55 * len(labels) + 1.5), 2.6)
+        ax = fig.subplots()
+        width = 0.8 / max(1, len(splits))
+        for i, (name, counts) in enumerate(splits.items()):
+            total = sum(counts.values()) or 1
+            xs = [x + i * width for x in range(len(labels))]
+            ax.bar(xs, [counts.get(label, 0) / total for label in labels], width=width, label=name,
+                   color=COLORS[i % len(COLORS)])
+        ax.set_xticks([x + width * (len(splits) - 1) / 2 for x in range(len(labels))], labels, rotation=30,
+                      ha="right")
+        ax.set_ylabel("share of the split")
+        ax.grid(axis="x", visible=False)
+        ax.legend(loc="upper right")
+    return to_svg(fig, "Label balance per split")

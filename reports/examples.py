@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from harness.record import BASE, MetricInfo, Prediction, load_predictions
+from harness.record import BASE, Prediction, change_letter, load_predictions
 
 from .diff import diff_html
+from .why import TokenView, load_views
 
 PAGE_SIZE = 250
 SEARCH_CHARS = 2000
@@ -55,6 +56,8 @@ class Example:
     codes: str = ""
     """One change letter per tuned state, in order."""
     page: int = 1
+    why: TokenView | None = None
+    """The token view, for examples the run explained."""
 
 
 @dataclass
@@ -101,16 +104,17 @@ def load_suite_examples(record, run_dir, info, slug: str, page_size: int = PAGE_
     judge = info.metric(passfail) if passfail else (info.metrics[0] if info.metrics else None)
     rows = {state: {r.id: r for r in load_predictions(run_dir, state, info.name)} for state in states}
     order = list(dict.fromkeys(i for state in states for i in rows[state]))  # base's order first
+    views = load_views(run_dir, info.name, states)
     examples = []
     for n, ex_id in enumerate(order):
         first = next(rows[s][ex_id] for s in states if ex_id in rows[s])
         reference = first.reference
-        ex = Example(id=ex_id, prompt=first.prompt, reference=reference, page=n // page_size + 1)
+        ex = Example(id=ex_id, prompt=first.prompt, reference=reference, page=n // page_size + 1, why=views.get(ex_id))
         for state in states:
             row = rows[state].get(ex_id)
             if row is not None:
                 ex.outputs[state] = _output(row, reference, passfail)
-        ex.codes = "".join(_change(rows[BASE].get(ex_id), rows[s].get(ex_id), judge) for s in tuned)
+        ex.codes = "".join(change_letter(rows[BASE].get(ex_id), rows[s].get(ex_id), judge) for s in tuned)
         examples.append(ex)
     return SuiteExamples(info, slug, states, tuned, passfail, judge.name if judge else None, examples, page_size)
 
@@ -126,20 +130,6 @@ def _score(v) -> str:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return str(v)
     return f"{v:g}" if float(v).is_integer() else f"{v:.1f}"
-
-
-def _change(base_row: Prediction | None, row: Prediction | None, judge: MetricInfo | None) -> str:
-    if base_row is None or row is None or judge is None:
-        return "-"
-    b, s = base_row.scores.get(judge.name), row.scores.get(judge.name)
-    if b is None or s is None:
-        return "-"
-    if judge.kind == "passfail":
-        b, s = bool(b), bool(s)
-        return "I" if s and not b else "R" if b and not s else "P" if s else "F"
-    if not judge.higher_is_better:
-        b, s = -b, -s
-    return "I" if s > b else "R" if s < b else "P"
 
 
 def index_chunks(suite: SuiteExamples) -> list[str]:

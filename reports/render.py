@@ -3,10 +3,12 @@
 The report is a static site (report/ by default):
   index.html                 overview: results with intervals and significance, verdicts, gates,
                              validity checks, human ratings, provenance
+  data.html                  the data-quality report: findings, lengths, truncation, labels, overlap
   strategy.html              cost against quality per backend, Pareto chart
   training.html              loss curves
   suites/<suite>/index.html  charts, the suite's numbers, change counts, the list of example pages
-  suites/<suite>/examples-NNN.html, search-N.js   every example, paged; the filters' index
+  suites/<suite>/examples-NNN.html, search-N.js   every example, paged; the filters' index; the token
+                             view of explained examples
   report.css, report.js
 """
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from harness.record import BASE, load_record
 
 from . import charts
+from .data import data_view
 from .examples import FILTERS, PAGE_SIZE, change_label, index_chunks, load_suite_examples, matches
 from .overview import flatten, head_to_head, metric_rows, provenance, verdicts
 from .site import Site, slugs
@@ -32,7 +35,8 @@ def render_report(run_dir: str | Path, out_dir: str | Path | None = None, *, pag
 def write_run_site(record, run_dir: Path, out_dir: Path, page_size: int = PAGE_SIZE, up: str | None = None) -> Path:
     """`up`: a link (relative to the overview) back to a comparison site this run is part of."""
     slug = slugs([s.name for s in record.suites])
-    nav = [("Overview", "index.html"), ("Strategies", "strategy.html"), ("Training", "training.html")]
+    nav = [("Overview", "index.html"), ("Data", "data.html"), ("Strategies", "strategy.html"),
+           ("Training", "training.html")]
     nav += [(s.name, f"suites/{slug[s.name]}/index.html") for s in record.suites]
     site = Site(out_dir, f"Run {record.run_id}", nav)
     site.clear_generated("suites")
@@ -50,6 +54,7 @@ def write_run_site(record, run_dir: Path, out_dir: Path, page_size: int = PAGE_S
     site.page("training.html", "training.html.j2", record=record,
               chart=charts.loss_curves({b.name: b.cost.loss_curve for b in record.backends}, record.states)
               if any(b.cost.loss_curve for b in record.backends) else None)
+    site.page("data.html", "data.html.j2", record=record, suites=data_view(record))
     ratings, sheets = _ratings(run_dir)
     return site.page("index.html", "index.html.j2", record=record, rows=rows, gates=gates, up=up,
                      verdicts=verdicts(record, gates), head_to_head=head_to_head(record),

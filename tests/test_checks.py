@@ -97,10 +97,12 @@ def test_contamination_is_counted_and_gated(tmp_path):
     p = plan(RunRequest(suites=[str(suite)], backends=[]))
     run_dir = new_run_dir(tmp_path / "runs", p)
     record = execute(p, run_dir, log=lambda *_: None)
-    info = record.checks.contamination["agent_tools"]
-    assert (info.exact, info.near, info.n_test) == (1, 2, 6)
+    info = record.data.suite("agent_tools").overlap
+    assert (info.exact, info.near, info.n_test) == (1, 2, 6) and record.checks.contamination == {}
+    assert [(t, r) for t, r, _ in info.pairs] == [("test-00001", "leak-1"), ("test-00002", "leak-2")]
     (check,) = decide_all(record)
     assert check.state == "data" and not check.passed and "2 of 6 test prompts occur in train" in check.message
+    assert [f.kind for f in record.data.suite("agent_tools").findings] == ["overlap", "near_overlap"]
 
 
 def test_significance_gates(small_run):

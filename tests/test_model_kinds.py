@@ -3,10 +3,11 @@ chat template, and an encoder-decoder (T5 config, byte-level tokenizer) tuned vi
 from __future__ import annotations
 
 import pytest
+import torch
 
 from harness.cli import main
 from harness.models import load_model
-from harness.record import load_record
+from harness.record import load_explanations, load_predictions, load_record
 
 from .conftest import cut_suite
 
@@ -36,6 +37,8 @@ def test_causal_directory_without_chat_template(one_suite, tmp_path):
     run, record = run_on(tmp_path / "gpt", one_suite, tmp_path / "runs")
     assert record.status == "complete" and {r.state for r in record.results} == {"base", "full", "lora"}
     assert record.backends[1].kind == "adapter" and record.backends[1].cost.steps == 3
+    assert not record.explanations.attention["agent_tools"].startswith("not shown")  # GPT-2 switches to eager
+    assert len(load_explanations(run, "base", "agent_tools")) == 6  # the seeded sample: every test example
 
 
 def test_encoder_decoder_directory(one_suite, tmp_path):
@@ -53,3 +56,13 @@ def test_encoder_decoder_directory(one_suite, tmp_path):
     assert record.status == "complete" and [b.name for b in record.backends] == ["full", "lora"]
     assert all(b.cost.steps == 3 and b.cost.train_tokens > 0 for b in record.backends)
     assert (run / "models" / "lora" / "adapter_model.safetensors").is_file()
+    # explanations score the target as the model's own loss does; attention views are for causal LMs
+    assert record.explanations.attention["agent_tools"].startswith("not shown")
+    (first, *_) = load_explanations(run, "base", "agent_tools")
+    row = next(r for r in load_predictions(run, "base", "agent_tools") if r.id == first.id)
+    enc = loaded.tokenizer(row.model_input, return_tensors="pt")
+    labels = loaded.tokenizer(text_target=row.reference, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        loss = float(loaded.model(**enc, labels=labels).loss)
+    assert -sum(first.logprobs) / len(first.logprobs) == pytest.approx(loss, abs=2e-3)
+    assert len(first.tokens) == labels.shape[1]

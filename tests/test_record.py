@@ -56,6 +56,25 @@ def test_a_version_2_run_renders_and_gates(v2_run, pytester):
                                 "-W", "ignore::pytest.PytestAssertRewriteWarning")
     result.assert_outcomes(failed=4)  # 30 training steps do not reach the shipped thresholds
     assert "exact_match>=0.7 FAILS" in result.stdout.str()
+    data = (v2_run / "report" / "data.html").read_text(encoding="utf-8")
+    assert "recorded no data report" in data and "Train/test overlap, as recorded then" in data
+
+
+def test_a_version_3_run_reads_and_its_overlap_gates_still_work(v2_run):
+    """Schema 3 kept train/test overlap among the validity checks; `max_overlap` gates read it there."""
+    from harness.gates import decide_all
+    from harness.record import GateSpec
+
+    raw = migrate(json.loads((v2_run / "run.json").read_text(encoding="utf-8")), 3)
+    raw["checks"]["contamination"]["agent_tools"] |= {"exact": 1, "near": 3, "fraction": 0.125, "ok": False}
+    (v2_run / "run.json").write_text(json.dumps(raw), encoding="utf-8")
+    record = load_record(v2_run)
+    assert record.schema_version == SCHEMA_VERSION == 4 and record.data is None and record.explanations is None
+    gate = GateSpec(max_overlap=0.1)
+    (outcome,) = decide_all(record, gates={"agent_tools": [gate]})
+    assert not outcome.passed and outcome.value == 0.125 and "3 of 24 test prompts occur in train" in outcome.message
+    (outcome,) = decide_all(record, gates={"translate_en_zh": [gate]})
+    assert outcome.passed and outcome.value == 0.0
 
 
 def test_unknown_and_newer_versions_are_one_clear_line(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,8 @@ def test_overview_shows_intervals_significance_gates_checks_and_provenance(stats
     assert f"[{comp.ci_low:+.3f}, {comp.ci_high:+.3f}]" in html and "p<sub>Holm</sub>" in html
     assert "Backends head to head" in html and "lora − full" in html
     assert html.count('<span class="pass">pass</span>') >= 6 and "exact_match&gt;=base+0.5" in html
-    assert "contamination" in html and "1 of 9 <a href=\"#checks\">validity checks</a> fail" in html
+    assert "All 7 <a href=\"#checks\">validity checks</a> pass" in html
+    assert 'Data quality: 2 warnings (<a href="data.html">Data page</a>)' in html
     assert "general_en" in html  # retention
     for text in (record.config_key, "b18a098c0ffee", "tok:zh|smooth:exp", "bs:1000|ar:1000", "wilson", "seed"):
         assert text in html
@@ -158,6 +160,53 @@ def test_hostile_data_is_text_in_every_file(tmp_path):
     index = "".join(t for n, t in site.items() if n.endswith(".js") and "search-" in n)
     assert "<" not in index.split(".concat(", 1)[1] and "\\u003cscript\\u003e" in index
     assert site["index.html"].count("<script") == 1  # report.js only
+
+
+def test_data_page(stats_run, tmp_path):
+    render_report(stats_run, tmp_path)
+    html = (tmp_path / "data.html").read_text(encoding="utf-8")
+    data = load_record(stats_run).data
+    assert f"{data.warnings} warnings over 2 suites" in html and 'href="data.html" aria-current="page"' in html
+    for finding in data.suite("agent_tools").findings:
+        assert escape(finding.message) in html
+    assert html.count("<svg") == 3  # lengths of both suites, labels of the one with labels
+    assert "From the tool name. Every test label occurs in train." in html and "This suite has no labels" in html
+    assert "<code>test-00118</code></td><td><code>train-00397</code></td><td class=\"num\">0.923</td>" in html
+
+
+def test_token_views_sit_on_the_explained_examples(stats_run, tmp_path):
+    from harness.record import load_explanations
+
+    render_report(stats_run, tmp_path, page_size=100)
+    record = load_record(stats_run)
+    for suite in ("agent_tools", "translate_en_zh"):
+        html = "".join(p.read_text(encoding="utf-8") for p in sorted((tmp_path / "suites" / suite).glob("examples-*")))
+        rows = {r.split('"', 1)[0]: r for r in html.split('<tr id="ex-')[1:]}
+        explained = {e.id for s in record.states for e in load_explanations(stats_run, s, suite)}
+        assert {i for i, r in rows.items() if 'class="why"' in r} == explained
+        regressed = regressed_ids(stats_run, suite, "exact_match")
+        assert set(regressed) <= explained  # fewer than the cap per state
+        row = rows[regressed[0]]
+        labels = re.findall(r'<span class="lab">([^<]+)</span>', row)
+        assert labels == ["base", "full", "lora", "full − base", "lora − base"]
+        assert "Next token at position" in row and ' x"' in row  # where an output leaves the reference
+        chosen = record.explanations.attention[suite]
+        assert rows[chosen].count('<svg role="img"') == 3 and "Attention view: example" in html
+
+
+def test_token_view_escapes_tokens():
+    from harness.record import Attention, Explanation, NextTokens
+    from reports.why import view
+
+    hostile = '<script>window.__xss = 1</script>'
+    attn = Attention(rows=[hostile], columns=['"><img src=x>', "a"], weights=[[500, 400]])
+    e = Explanation(id="x", state="base", suite="s", tokens=[hostile, "<|end|>"], logprobs=[-0.1, -3.0], divergence=0,
+                    generated=hostile, top=[NextTokens(position=0, tokens=[hostile], probs=[0.9])], attention=attn)
+    w = view({"base": e, "lora": e.model_copy(update={"state": "lora", "logprobs": [-2.0, -0.05]})}, ["base", "lora"])
+    text = "".join(str(s) for _, _, s in w.strips) + "".join(str(svg) for _, svg in w.attention)
+    assert "<script>" not in text and "<img" not in text and "&lt;script&gt;" in text
+    assert 'class="p9 x"' in text and 'class="d1"' in text and 'class="d6"' in text  # p 0.905; Δ -1.9; Δ +2.95
+    assert w.next_tokens[0]["left"] == [("base", hostile), ("lora", hostile)]
 
 
 def test_ratings_partial_without_ratings():

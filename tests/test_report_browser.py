@@ -128,3 +128,26 @@ def test_without_javascript_every_example_shows(browser, site):
     assert [a.get_attribute("href") for a in page.locator("ol.pages a").all()] == \
         ["examples-001.html", "examples-002.html", "examples-003.html"]
     context.close()
+
+
+def test_data_page_and_token_view_render(browser, site, tmp_path):
+    from harness.record import load_record
+
+    run, out = site
+    tab = Page(browser)
+    page = tab.open(out / "data.html")
+    assert page.locator("svg").count() == 3 and page.locator("ul.findings li").count() == 2
+    assert page.locator("svg").first.bounding_box()["width"] > 200
+    chosen = load_record(run).explanations.attention["agent_tools"]  # a flipped example with an attention map
+    order = [r.id for r in load_predictions(run, "base", "agent_tools")]
+    page = tab.open(out / "suites" / "agent_tools" / f"examples-{order.index(chosen) // 100 + 1:03d}.html")
+    view = page.locator(f'tr[data-id="{chosen}"] details.why')
+    assert not view.locator(".strip").first.is_visible()  # closed until asked for
+    view.locator("summary").click()
+    strips = view.locator(".strip")
+    assert strips.count() == 5 and all(strips.nth(i).is_visible() for i in range(5))
+    assert strips.first.locator("i").count() > 3 and view.locator("table.next").count() >= 1
+    assert view.locator("svg.attention").count() == 3
+    assert view.locator("svg.attention").first.bounding_box()["width"] > 100
+    view.screenshot(path=tmp_path / "why.png")
+    assert (tmp_path / "why.png").stat().st_size > 5_000 and tab.errors == [] and tab.dialogs == []

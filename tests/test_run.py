@@ -35,7 +35,11 @@ def test_run_writes_record_predictions_and_report(small_run):
         assert (small_run / b.artefact).is_dir()
     assert record.backends[1].cost.trainable_params < record.backends[1].cost.total_params
     raw = read_json(small_run / "run.json")
-    assert raw["schema_version"] == 3 and raw["environment"]["packages"]["trl"]
+    assert raw["schema_version"] == 4 and raw["environment"]["packages"]["trl"]
+    assert [d.suite for d in record.data.suites] == ["agent_tools", "translate_en_zh"] and record.data.model == "tiny"
+    assert [(t.backend, t.max_length) for t in record.data.suite("agent_tools").truncation] == [("full", 512),
+                                                                                                ("lora", 512)]
+    assert (small_run / "explanations" / "base" / "agent_tools.jsonl").is_file()
     assert "tok:zh" in record.suite("translate_en_zh").metric("bleu").signature
     assert [g.decided_by for g in record.gates] == ["harness run"] * len(record.gates) and record.gates
     report = small_run / "report"

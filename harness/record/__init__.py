@@ -3,6 +3,16 @@
 Reports, gates, rating sheets and CI read only these; every field is documented on its class.
 `SCHEMA_VERSION` changes whenever a field changes meaning, and `load_record` reads earlier versions.
 """
+from .data import DataReport, Finding, Histogram, Lengths, Overlap, SplitData, SuiteData, Truncation
+from .explain import (
+                      Attention,
+                      Explanation,
+                      ExplanationsInfo,
+                      NextTokens,
+                      explanations_path,
+                      load_explanations,
+                      save_explanations,
+)
 from .outcome import (
                       BackendRun,
                       Checks,
@@ -15,7 +25,8 @@ from .outcome import (
                       OutputsMatch,
                       Prediction,
                       Result,
-    VariantResult,
+                      VariantResult,
+                      change_letter,
 )
 from .run_record import (
                       BASE,
@@ -28,11 +39,14 @@ from .run_record import (
                       save_predictions,
                       save_record,
 )
-from .spec import DEFAULT_RUBRIC, Criterion, GateSpec, MetricInfo, MetricKind, Record, Rubric, SuiteInfo
+from .spec import DATA_GATES, DEFAULT_RUBRIC, Criterion, GateSpec, MetricInfo, MetricKind, Record, Rubric, SuiteInfo
 
 __all__ = [
-    "BASE", "DEFAULT_RUBRIC", "RUN_FILE", "SCHEMA_VERSION", "BackendRun", "Checks", "Comparison", "Contamination",
-    "Cost", "Criterion", "Environment", "GateOutcome", "GateSpec", "MetricInfo", "MetricKind", "ModelChanged",
-    "OutputsMatch", "Prediction", "Record", "Result", "Rubric", "RunRecord", "SuiteInfo", "load_predictions",
-    "VariantResult", "load_record", "predictions_path", "save_predictions", "save_record",
+    "BASE", "DATA_GATES", "DEFAULT_RUBRIC", "RUN_FILE", "SCHEMA_VERSION", "Attention", "BackendRun", "Checks",
+    "Comparison", "Contamination", "Cost", "Criterion", "DataReport", "Environment", "Explanation",
+    "ExplanationsInfo", "Finding", "GateOutcome", "GateSpec", "Histogram", "Lengths", "MetricInfo", "MetricKind",
+    "ModelChanged", "NextTokens", "OutputsMatch", "Overlap", "Prediction", "Record", "Result", "Rubric", "RunRecord",
+    "SplitData", "SuiteData", "SuiteInfo", "Truncation", "VariantResult", "change_letter", "explanations_path",
+    "load_explanations", "load_predictions", "load_record", "predictions_path", "save_explanations",
+    "save_predictions", "save_record",
 ]

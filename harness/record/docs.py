@@ -10,30 +10,44 @@ import typing
 from pydantic import BaseModel
 
 from . import (
+    Attention,
     BackendRun,
     Checks,
     Comparison,
     Contamination,
     Cost,
     Criterion,
+    DataReport,
     Environment,
+    Explanation,
+    ExplanationsInfo,
+    Finding,
     GateOutcome,
     GateSpec,
+    Histogram,
+    Lengths,
     MetricInfo,
     ModelChanged,
+    NextTokens,
     OutputsMatch,
+    Overlap,
     Prediction,
     Result,
     Rubric,
     RunRecord,
+    SplitData,
+    SuiteData,
     SuiteInfo,
+    Truncation,
     VariantResult,
 )
 from .run_record import SCHEMA_VERSION
 
 ORDER: list[type[BaseModel]] = [RunRecord, SuiteInfo, MetricInfo, GateSpec, Rubric, Criterion, Environment, BackendRun,
                                 Cost, Result, Comparison, Checks, ModelChanged, OutputsMatch, Contamination,
-                                GateOutcome, Prediction, VariantResult]
+                                GateOutcome, DataReport, SuiteData, SplitData, Lengths, Histogram, Overlap, Truncation,
+                                Finding, ExplanationsInfo, Prediction, VariantResult, Explanation, NextTokens,
+                                Attention]
 
 
 def _type_name(annotation) -> str:
@@ -54,7 +68,8 @@ def markdown() -> str:
     """Every record type with every field: its type, default and meaning."""
     out = [f"# The run record (schema version {SCHEMA_VERSION})", "",
            "Generated from `harness/record/` by `python -m harness.record.docs`; do not edit by hand.",
-           "`run.json` is a `RunRecord`; each line of `predictions/<state>/<suite>.jsonl` is a `Prediction`.", ""]
+           "`run.json` is a `RunRecord`; each line of `predictions/<state>/<suite>.jsonl` is a `Prediction`, and each",
+           "line of `explanations/<state>/<suite>.jsonl` an `Explanation`.", ""]
     for model in ORDER:
         doc = " ".join((model.__doc__ or "").split())
         out += [f"## {model.__name__}", "", doc, "", "| field | type | default | meaning |", "|---|---|---|---|"]

@@ -44,7 +44,13 @@ def _v2_to_v3(raw: dict) -> dict:
     return out
 
 
-STEPS: dict[int, Callable[[dict], dict]] = {2: _v2_to_v3}
+def _v3_to_v4(raw: dict) -> dict:
+    """Version 4 adds the data report and explanations; a version 3 run has neither, and keeps its
+    train/test overlap in `checks.contamination`, where `max_overlap` gates still read it."""
+    return {**copy.deepcopy(raw), "schema_version": 4}
+
+
+STEPS: dict[int, Callable[[dict], dict]] = {2: _v2_to_v3, 3: _v3_to_v4}
 """Version → the step that upgrades a record of that version to the next."""
 
 

@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .spec import GateSpec, Record
+from .spec import GateSpec, MetricInfo, Record
 
 IntervalMethod = Literal["wilson", "bootstrap"]
 PairedTest = Literal["mcnemar-exact", "paired-permutation", "approximate-randomization", "identical outputs"]
@@ -39,6 +39,23 @@ class Prediction(Record):
     """The example's data that metrics read besides the reference (required facts, hidden tests)."""
     fewshot: list[str] = []
     """Ids of the train examples shown before this one (few-shot prompts of the base model)."""
+
+
+def change_letter(base_row: Prediction | None, row: Prediction | None, judge: MetricInfo | None) -> str:
+    """One example's change from base to a tuned state, as one letter: `I` improved, `R` regressed, `P`
+    unchanged and passing (or equal), `F` unchanged and failing, `-` not comparable. Pass/fail metrics
+    compare pass and fail; other metrics compare the example's score in the metric's better direction."""
+    if base_row is None or row is None or judge is None:
+        return "-"
+    b, s = base_row.scores.get(judge.name), row.scores.get(judge.name)
+    if b is None or s is None:
+        return "-"
+    if judge.kind == "passfail":
+        b, s = bool(b), bool(s)
+        return "I" if s and not b else "R" if b and not s else "P" if s else "F"
+    if not judge.higher_is_better:
+        b, s = -b, -s
+    return "I" if s > b else "R" if s < b else "P"
 
 
 class Result(Record):
@@ -142,7 +159,8 @@ class OutputsMatch(Record):
 
 
 class Contamination(Record):
-    """Test prompts that also occur in train, verbatim or after normalisation."""
+    """Test prompts that also occur in train, verbatim or after normalisation (runs of schema 3 and
+    earlier; later runs record `DataReport` overlap instead)."""
 
     n_test: int
     """Test examples."""
@@ -166,7 +184,7 @@ class Checks(Record):
     batch_invariance: dict[str, OutputsMatch] = {}
     """By state: outputs regenerated in another batching match the batched ones on a sample."""
     contamination: dict[str, Contamination] = {}
-    """By suite."""
+    """By suite, in runs of schema 3 and earlier (later runs: `RunRecord.data`, suite overlap)."""
 
     def failures(self, state: str) -> list[str]:
         """Why this state's numbers cannot be trusted (empty when they can)."""

@@ -9,11 +9,13 @@ from pydantic import ValidationError
 
 from ..errors import HarnessError
 from ..files import read_jsonl, write_json, write_jsonl
+from .data import DataReport
+from .explain import ExplanationsInfo
 from .migrate import migrate
 from .outcome import BackendRun, Checks, Comparison, Environment, GateOutcome, Prediction, Result, VariantResult
 from .spec import Record, SuiteInfo
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Changes whenever a field changes meaning; `migrate` reads every earlier version still supported."""
 RUN_FILE = "run.json"
 BASE = "base"
@@ -72,6 +74,11 @@ class RunRecord(Record):
     """Values under every prompt variant, for suites with `templates:` (prompt sensitivity)."""
     gates: list[GateOutcome] = []
     """Every gate's outcome as last decided (by `harness run`, `harness report` or pytest)."""
+    data: DataReport | None = None
+    """The data-quality report, measured before any training (None for runs of schema 3 and earlier,
+    whose train/test overlap is in `checks.contamination`)."""
+    explanations: ExplanationsInfo | None = None
+    """What `explanations/` holds: token probabilities of flipped examples (None: nothing explained)."""
 
     def value(self, state: str, suite: str, metric: str) -> float | None:
         """The recorded value of `metric` on `suite` in `state`, or None when not measured."""

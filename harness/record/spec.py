@@ -15,7 +15,10 @@ MetricKind = Literal["passfail", "mean", "corpus"]
 range: bootstrap interval, paired permutation test), `corpus` (sentence statistics aggregated over the
 corpus, BLEU and chrF: bootstrap interval, approximate randomization)."""
 Role = Literal["task", "retention"]
-GateKind = Literal["min", "min_delta", "significant_gain", "no_significant_regression", "max_overlap"]
+GateKind = Literal["min", "min_delta", "significant_gain", "no_significant_regression", "max_overlap",
+                   "max_truncated"]
+DATA_GATES: tuple[GateKind, ...] = ("max_overlap", "max_truncated")
+"""Gate kinds on the data itself: they name no metric."""
 
 
 class Record(BaseModel):
@@ -57,12 +60,12 @@ def _set(value) -> bool:
 
 
 _GATE_KINDS: tuple[GateKind, ...] = ("min", "min_delta", "significant_gain", "no_significant_regression",
-                                     "max_overlap")
+                                     "max_overlap", "max_truncated")
 
 
 class GateSpec(Record):
-    """One threshold. Exactly one of min, min_delta, significant_gain, no_significant_regression
-    or max_overlap is set; all but max_overlap name a metric."""
+    """One threshold. Exactly one of min, min_delta, significant_gain, no_significant_regression,
+    max_overlap or max_truncated is set; all but the two data gates name a metric."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
     metric: str | None = None
@@ -77,23 +80,26 @@ class GateSpec(Record):
     """Fails when the tuned state is significantly worse than base (or than the same state of a
     baseline run, with pytest's --harness-baseline)."""
     max_overlap: float | None = Field(None, ge=0, le=1)
-    """Fails when more than this fraction of test prompts also occur (normalised) in train."""
+    """Fails when more than this fraction of test prompts also occur in train (verbatim or near)."""
+    max_truncated: float | None = Field(None, ge=0, le=1)
+    """Fails when the backend's `max_length` truncates more than this fraction of training examples."""
     states: list[str] | None = None
-    """Tuned states this gate applies to; all of them when omitted."""
+    """Tuned states this gate applies to; all of them when omitted (`max_truncated`: the backends whose
+    `max_length` it checks)."""
 
     @model_validator(mode="after")
     def _one_threshold(self):
         kinds = [k for k in _GATE_KINDS if _set(getattr(self, k))]
         if len(kinds) != 1:
             raise ValueError("a gate needs exactly one of `min`, `min_delta`, `significant_gain: true`, "
-                             "`no_significant_regression: true` or `max_overlap`")
-        if (self.metric is None) != (self.kind == "max_overlap"):
-            raise ValueError("`max_overlap` gates take no metric; every other gate needs one")
+                             "`no_significant_regression: true`, `max_overlap` or `max_truncated`")
+        if (self.metric is None) != (self.kind in DATA_GATES):
+            raise ValueError("`max_overlap` and `max_truncated` gates take no metric; every other gate needs one")
         return self
 
     @property
     def kind(self) -> GateKind:
-        """Which of the five gate kinds this is."""
+        """Which of the six gate kinds this is."""
         return next(k for k in _GATE_KINDS if _set(getattr(self, k)))
 
     @property
@@ -111,6 +117,7 @@ class GateSpec(Record):
             "significant_gain": lambda: f"{self.metric}:significant_gain",
             "no_significant_regression": lambda: f"{self.metric}:no_significant_regression",
             "max_overlap": lambda: f"overlap<={self.max_overlap:g}",
+            "max_truncated": lambda: f"truncated<={self.max_truncated:g}",
         }[self.kind]()
 
 
