@@ -105,11 +105,13 @@ def draw(topic: str, rng: random.Random, held_out_phrasing: bool, held_out_value
 
 def make_example(topic: str, rng: random.Random, held_out_phrasing: bool, held_out_values: bool,
                  taken: set[str]) -> dict:
-    """An example whose prompt is not in `taken`; the prompt is added to it."""
+    """An example whose prompt is not in `taken`, nor the same as one there but for its place (two
+    reports that differ in one city are near duplicates); both are added to it."""
     for _ in range(1000):
         example = draw(topic, rng, held_out_phrasing, held_out_values)
-        if example["prompt"] not in taken:
-            taken.add(example["prompt"])
+        placeless = example["prompt"].replace(example["facts"][0], "")
+        if example["prompt"] not in taken and placeless not in taken:
+            taken.update((example["prompt"], placeless))
             return example
     raise RuntimeError(f"could not find a new prompt for {topic}")
 
