@@ -96,3 +96,36 @@ def test_zero_steps_trains_nothing(base_and_data, tmp_path):
 def test_examples_are_the_union_of_train_splits(base_and_data):
     _, examples = base_and_data
     assert all(isinstance(e, TrainExample) for e in examples) and len(examples) == 160 + 80
+
+
+def test_lean_loss_is_trls_loss(base_and_data, tmp_path, monkeypatch):
+    """Without TRL's per-step entropy and accuracy the losses are TRL's own, step for step."""
+    from trl import SFTTrainer
+
+    import backends.sft
+    from backends.trainers import grouped
+
+    base, examples = base_and_data
+    _, lean = tune("lora", base, examples, tmp_path / "lean", max_steps=10)
+    monkeypatch.setattr(backends.sft, "lean_sft_trainer", lambda: grouped(SFTTrainer))
+    _, full_trl = tune("lora", base, examples, tmp_path / "trl", max_steps=10)
+    assert [s for s, _ in lean.loss_curve] == [s for s, _ in full_trl.loss_curve] == [1, 5, 10]
+    assert [v for _, v in lean.loss_curve] == pytest.approx([v for _, v in full_trl.loss_curve], rel=1e-5)
+    assert lean.train_tokens == full_trl.train_tokens
+
+
+def test_training_batches_are_grouped_by_length(base_and_data):
+    """Padding in the batches the trainer feeds, against the same examples batched in a seeded random order."""
+    import random
+
+    base, examples = base_and_data
+    backend = get_backend("full")()
+    backend.setup(base, examples, get_backend("full").settings_class(learning_rate=1e-3, batch_size=8), seed=0)
+    masks = [b["attention_mask"] for b in backend.trainer.get_train_dataloader()]
+    grouped_padding = sum(int((m == 0).sum()) for m in masks) / sum(m.numel() for m in masks)
+    lengths = [len(row["input_ids"]) for row in backend.trainer.train_dataset]
+    order = random.Random(0).sample(range(len(lengths)), len(lengths))
+    padded = [max(lengths[i] for i in order[s:s + 8]) * len(order[s:s + 8]) for s in range(0, len(order), 8)]
+    random_padding = 1 - sum(lengths) / sum(padded)
+    assert sum(int(m.sum()) for m in masks) == sum(lengths)  # every example once per epoch
+    assert grouped_padding < random_padding / 3
