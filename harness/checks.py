@@ -3,12 +3,15 @@
 - model_changed: tuning changed at least one output (an adapter that is not applied, or zero
   steps, leaves the tuned state identical to base);
 - reload_equivalence: the saved artefact, reloaded, reproduces the in-memory model's outputs;
-- batch_invariance: outputs regenerated one at a time match the batched ones.
+- batch_invariance: outputs regenerated in a differently composed batch match the evaluation's.
 Each check is a typed record (`harness.record`) with its counts and `ok`. Train/test overlap is part
 of the data report (`harness.dataquality`).
 """
 from __future__ import annotations
 
+from typing import Sequence
+
+from .generate import length_order
 from .record import OutputsMatch, Prediction
 from .suite import Suite
 
@@ -17,8 +20,40 @@ SAMPLE = 8
 
 
 def sample_ids(suite: Suite) -> list[str]:
-    """The examples the batch and reload checks regenerate."""
+    """The examples the reload check regenerates."""
     return [ex.id for ex in suite.test[:SAMPLE]]
+
+
+def invariance_sample(lengths: Sequence[int], k: int = SAMPLE) -> list[int]:
+    """The examples (indices) the batch-invariance check generates a second time.
+
+    Evaluation batches prompts longest first by token count, so each row is padded only up to the
+    longest prompt of its own batch of near-equal lengths, and many rows are not padded at all. The
+    check picks k examples spread evenly over that order, leaving out prompts of the suite's
+    greatest length (never padded, they say nothing about padding), and generates them again as
+    extra rows of the same evaluation (`generate.plan_batches`): those shorter than the first
+    batch's rows ride in the first batch, padded up to the suite's longest prompt; the others ride
+    in the last batch, among the shortest prompts. Each sampled row thus meets another amount of
+    padding than in its first generation (more or less), other companions and another batch, and
+    its two outputs must be equal. Whatever makes an output depend on its batching changes between
+    the two: attended padding (a wrong attention mask), position ids that do not skip padding, right
+    padding of a decoder-only model, rows leaking into each other, arithmetic that depends on the
+    batch's shape.
+
+    The earlier check regenerated the sample one example at a time, against no padding at all: with
+    batches sorted by tokens many sampled rows had no padding in evaluation either, and compared
+    like with like. Here every sampled row is compared against a different padding. And where k
+    single-row generations cost k full decoding loops at the least efficient batch size, k extra
+    rows in batches that run anyway cost a few percent of an evaluation (see the README for the
+    measured cost).
+    """
+    order = length_order(lengths)
+    longest = lengths[order[0]] if order else 0
+    candidates = [i for i in order if lengths[i] < longest] or order
+    n = len(candidates)
+    if n <= k:
+        return sorted(candidates)
+    return sorted({candidates[round(j * (n - 1) / (k - 1))] for j in range(k)} if k > 1 else {candidates[0]})
 
 
 def compare_outputs(expected: dict[str, str], got: dict[str, str]) -> OutputsMatch:

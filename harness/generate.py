@@ -1,35 +1,92 @@
 """Batched greedy generation whose outputs do not depend on the batch size."""
 from __future__ import annotations
 
-import torch
+from typing import Sequence
 
 
 def generate(model, prompts: list[str], max_new_tokens: int, stop: list[str], batch_size: int,
-             progress=None) -> list[str]:
-    """Greedy outputs for `prompts`, in order; each cut at the first stop string.
+             progress=None, again: Sequence[str] = ()) -> list[str]:
+    """Greedy outputs for `prompts`, in order, then for `again`; each cut at the first stop string.
 
-    Prompts are batched longest first so that rows in a batch have similar lengths (little
-    padding); padding is masked, so the batch a prompt lands in does not change its output.
+    Prompts are batched longest first by token count, so rows in a batch have nearly the same
+    length and little of each batch is padding; padding is masked, so the batch a prompt lands in
+    does not change its output. transformers ends a batch's decoding as soon as every row has
+    produced EOS or completed a stop string (finished rows are padded, not extended).
+
+    `again` are prompts generated a second time for the batch-invariance check, as extra rows of
+    batches made of other lengths (see `plan_batches`).
     """
-    order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
-    outputs: list[str] = [""] * len(prompts)
+    import torch
+
+    texts = list(prompts) + list(again)
+    plan = plan_batches(model.token_lengths(texts), batch_size, len(again))
+    outputs: list[str] = [""] * len(texts)
     tok = model.tokenizer
     eos = model.model.generation_config.eos_token_id or tok.eos_token_id
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
-        batch = model.encode([prompts[i] for i in idx]).to(model.model.device)
+    for idx in plan:
+        batch = model.encode([texts[i] for i in idx]).to(model.model.device)
         with torch.inference_mode():
             out = model.model.generate(
                 **batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
                 eos_token_id=eos, pad_token_id=tok.pad_token_id,
                 stop_strings=stop or None, tokenizer=tok if stop else None,
+                # Each process generates its own share with its own full model: never wait for the others'
+                # decoding steps (transformers would under a ZeRO-3 or FSDP launch).
+                synced_gpus=False,
             )
         new = out if model.encoder_decoder else out[:, batch["input_ids"].shape[1]:]
         for i, text in zip(idx, tok.batch_decode(new, skip_special_tokens=True)):
             outputs[i] = cut_at_stop(text, stop)
         if progress is not None:
-            progress.update(len(idx))
+            progress.update(sum(i < len(prompts) for i in idx))
     return outputs
+
+
+def length_order(lengths: Sequence[int]) -> list[int]:
+    """Indices longest first; equal lengths keep their input order (so the batching is reproducible)."""
+    return sorted(range(len(lengths)), key=lambda i: -lengths[i])
+
+
+def plan_batches(lengths: Sequence[int], batch_size: int, n_again: int = 0) -> list[list[int]]:
+    """The batches (lists of indices into `lengths`) that generate runs, longest first.
+
+    The last `n_again` lengths are repeats of prompts among the others, for the batch-invariance
+    check; each is padded differently than its first copy. Repeats shorter than every row of the
+    first batch go to the front, into the first batch, padded up to the longest prompt; the others
+    (as long as the first batch's rows) go to the end, into the last batch of the shortest prompts,
+    where only the longest repeat is unpadded. The repeats shift the other batches' boundaries, not
+    their order, and add at most one batch. When all prompts fit in one batch, the repeats make a
+    batch of their own. (With batches smaller than twice the repeats, repeats fill the first batches
+    among themselves and some may meet the padding they had.)
+    """
+    n = len(lengths) - n_again
+    order = length_order(lengths[:n])
+    if not n_again:
+        return batches(order, batch_size)
+    repeats = list(range(n, len(lengths)))
+    plain = batches(order, batch_size)
+    if len(plain) <= 1:
+        return plain + batches([n + i for i in length_order(lengths[n:])], batch_size)
+    shortest_first = min(lengths[i] for i in plain[0])
+    front = [i for i in repeats if lengths[i] < shortest_first]
+    back = [i for i in repeats if lengths[i] >= shortest_first]
+    return batches(front + order + back, batch_size)
+
+
+def batches(order: list[int], batch_size: int) -> list[list[int]]:
+    """`order` cut into consecutive batches of `batch_size` (the last may be smaller)."""
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def padding_fraction(lengths: Sequence[int], batch_size: int, order: list[int] | None = None) -> float:
+    """Share of the prompt positions that are padding when `order` (default: `length_order`) is batched."""
+    order = length_order(lengths) if order is None else order
+    padded = real = 0
+    for idx in batches(order, batch_size):
+        longest = max(lengths[i] for i in idx)
+        padded += longest * len(idx)
+        real += sum(lengths[i] for i in idx)
+    return (padded - real) / padded if padded else 0.0
 
 
 def cut_at_stop(text: str, stop: list[str]) -> str:

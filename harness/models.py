@@ -60,6 +60,10 @@ class Model:
         # A chat template already writes the special tokens it wants.
         return self.tokenizer(texts, add_special_tokens=not self.chat, return_tensors="pt", padding=True, **kwargs)
 
+    def token_lengths(self, texts: list[str]) -> list[int]:
+        """How many tokens `encode` makes of each text, without padding."""
+        return [len(ids) for ids in self.tokenizer(texts, add_special_tokens=not self.chat)["input_ids"]]
+
     def token_loss(self, prompts: list[str], references: list[str]) -> float:
         """Mean negative log-likelihood per reference token, given each prompt (teacher-forced)."""
         import torch
@@ -84,10 +88,11 @@ class Model:
         return total / count if count else float("nan")
 
     def generate(self, prompts: list[str], max_new_tokens: int, stop: Sequence[str] = (), batch_size: int = 32,
-                 progress=None) -> list[str]:
+                 progress=None, again: Sequence[str] = ()) -> list[str]:
+        """Greedy outputs for `prompts`, then for `again` (see `harness.generate.generate`)."""
         from .generate import generate
 
-        return generate(self, prompts, max_new_tokens, list(stop), batch_size, progress)
+        return generate(self, prompts, max_new_tokens, list(stop), batch_size, progress, again)
 
 
 def is_adapter_dir(path: Path) -> bool:

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness import checks
 from harness.gates import decide, decide_all
+from harness.generate import length_order, plan_batches
 from harness.record import GateSpec, load_record
 from harness.run import RunRequest, execute, new_run_dir, plan, training_examples
 
@@ -120,3 +122,48 @@ def test_significance_gates(small_run):
                           (c.suite, c.metric, c.state, c.baseline) == ("agent_tools", "tool_name", "lora", "base") else c
                           for c in record.comparisons]
     assert not decide(record, "agent_tools", "lora", no_loss).passed
+
+
+def _attends_to_padding(model, texts, **kwargs):
+    batch = model.tokenizer(texts, add_special_tokens=not model.chat, return_tensors="pt", padding=True, **kwargs)
+    batch["attention_mask"][:] = 1  # the bug: padding is attended like text
+    return batch
+
+
+def _pads_on_the_right(model, texts, **kwargs):
+    model.tokenizer.padding_side = "right"  # the bug: a decoder-only model continues after its padding
+    return model.tokenizer(texts, add_special_tokens=not model.chat, return_tensors="pt", padding=True, **kwargs)
+
+
+@pytest.mark.parametrize("bug", [_attends_to_padding, _pads_on_the_right])
+def test_batch_invariance_check_fires_when_outputs_depend_on_batching(suite_dir, tmp_path, monkeypatch, bug):
+    from harness.models import Model
+
+    monkeypatch.setattr(Model, "encode", bug)
+    _, record = run(tmp_path, [suite_dir], backends=())
+    check = record.checks.batch_invariance["base"]
+    assert check.checked == checks.SAMPLE and check.ok is False and check.mismatches
+    assert "outputs depend on the batch" in record.checks.failures("base")[0]
+
+
+@pytest.mark.parametrize("n, batch_size", [(240, 32), (120, 32), (120, 16), (12, 32), (12, 7), (40, 4), (500, 256)])
+def test_every_sampled_row_meets_other_padding_the_second_time(n, batch_size):
+    """The argument of `checks.invariance_sample` on prompt lengths like the shipped suites': each repeat is
+    padded differently than its first copy, in batches no larger than asked: k rows more, not k generations."""
+    import random
+
+    rng = random.Random(n)
+    lengths = [rng.randint(30, 90) for _ in range(n)]
+    pick = checks.invariance_sample(lengths)
+    assert len(pick) == min(checks.SAMPLE, n) and max(lengths) not in [lengths[i] for i in pick]
+    everything = lengths + [lengths[i] for i in pick]
+    plan = plan_batches(everything, batch_size, len(pick))
+    assert sorted(i for b in plan for i in b) == list(range(len(everything)))  # each prompt and repeat once
+    assert all(len(b) <= batch_size for b in plan) and len(plan) <= -(-len(everything) // batch_size) + 1
+    padding = {i: max(everything[j] for j in b) - everything[i] for b in plan for i in b}
+    differ = sum(padding[n + r] != padding[i] for r, i in enumerate(pick))
+    if batch_size >= 2 * len(pick) or n <= batch_size:
+        assert differ == len(pick)
+    else:  # batches smaller than twice the sample: repeats share the first batches, some padding may coincide
+        assert differ >= len(pick) // 2
+    assert [i for b in plan for i in b if i < n] == length_order(lengths)  # the evaluation's order is kept

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.generate import cut_at_stop
+from harness.generate import batches, cut_at_stop, length_order, padding_fraction
 from harness.models import load_model
 from harness.suite import find_suites, load_suite
 
@@ -42,3 +42,35 @@ def test_stop_strings_cut_the_output():
     assert cut_at_stop("answer\nQ: next", ["\nQ:"]) == "answer"
     assert cut_at_stop("a END b STOP", ["STOP", "END"]) == "a"
     assert cut_at_stop("plain", []) == "plain"
+
+
+def test_batches_are_sorted_by_tokens_and_padding_is_counted_right(tiny):
+    """padding_fraction against the attention masks of the batches `encode` actually builds."""
+    model, suites = tiny
+    prompts = [model.render(ex.messages) for s in suites for ex in s.test]
+    lengths = model.token_lengths(prompts)
+    assert lengths == [int(m.sum()) for m in model.encode(prompts)["attention_mask"]]
+    order = length_order(lengths)
+    assert [lengths[i] for i in order] == sorted(lengths, reverse=True)
+    for size in (5, 16):
+        masks = [model.encode([prompts[i] for i in idx])["attention_mask"] for idx in batches(order, size)]
+        padded = sum(int((m == 0).sum()) for m in masks) / sum(m.numel() for m in masks)
+        assert padding_fraction(lengths, size) == pytest.approx(padded)
+    by_chars = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
+    assert padding_fraction(lengths, 16) <= padding_fraction(lengths, 16, by_chars)
+
+
+def test_a_batch_stops_decoding_when_every_row_has_stopped(tiny):
+    """transformers ends the batch's loop once each row produced EOS or completed a stop string: the model is
+    called once per new token of the longest row, not max_new_tokens times."""
+    model, suites = tiny
+    prompts = [model.render(ex.messages) for ex in suites[0].test][:6]
+    stop = [" ", "e", "a", "o", "t", "\""]  # a random model soon writes one of these
+    calls = []
+    hook = model.model.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        batched = model.generate(prompts, max_new_tokens=60, stop=stop, batch_size=6)
+    finally:
+        hook.remove()
+    assert len(calls) < 60
+    assert batched == model.generate(prompts, max_new_tokens=60, stop=stop, batch_size=1)
