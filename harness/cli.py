@@ -76,6 +76,21 @@ def _settings(p: argparse.ArgumentParser) -> None:
                    help="YAML file mapping backend names to settings, e.g. {lora: {r: 8}}")
 
 
+def _scale(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--processes", type=positive_int, default=1, metavar="N",
+                   help="run in N processes started through `accelerate launch` (data-parallel tuning, evaluation "
+                        "shared out); under accelerate launch or torchrun it is taken from the launcher (default: 1)")
+    p.add_argument("--threads", type=positive_int, metavar="N",
+                   help="CPU threads per process (default: OMP_NUM_THREADS, else one fewer than the cores, "
+                        "shared among the processes)")
+
+
+def _batch_size(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--batch-size", type=positive_int, metavar="N",
+                   help="generation batch size; results do not depend on it (default: 32 on CPU, on a GPU the "
+                        "largest that fits, found once per model and remembered)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `harness` argument parser with every subcommand."""
     parser = _Parser(prog="harness", description="Evaluate, tune and gate instruction-tuned models.", epilog=EPILOG)
@@ -93,9 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder that receives the run directory (default: runs)")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="finish a run that stopped half way (other options are taken from it)")
-    p.add_argument("--batch-size", type=positive_int, default=32,
-                   help="generation batch size; results do not depend on it (default: 32)")
+    _batch_size(p)
     _limit(p)
+    _scale(p)
     _settings(p)
 
     p = sub.add_parser("eval", help="evaluate one model (optionally with a PEFT adapter); no tuning",
@@ -106,8 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapter", metavar="DIR", help="PEFT adapter directory to apply on top of MODEL")
     p.add_argument("--out", default="runs", metavar="DIR",
                    help="folder that receives the run directory (default: runs)")
-    p.add_argument("--batch-size", type=positive_int, default=32, help="generation batch size (default: 32)")
+    _batch_size(p)
     _limit(p)
+    _scale(p)
 
     p = sub.add_parser("tune", help="tune one model with one backend; no evaluation",
                        description="Tune MODEL with one backend on the suites' train splits and save the tuned model "
@@ -115,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p, model_default=None)
     p.add_argument("--backend", required=True, metavar="NAME", help="tuning backend, e.g. full or lora")
     p.add_argument("--out", required=True, metavar="DIR", help="directory for the tuned model")
+    _scale(p)
     _settings(p)
 
     p = sub.add_parser("report", help="(re)render a run's HTML report, or compare several runs side by side",
@@ -211,8 +228,15 @@ def _model_commands(sub) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line: bad input prints one line and returns 2, a failure inside the harness one
     line and 1; `--debug` adds the traceback."""
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "processes", 1) > 1 and not _distributed().active():
+            from .launch import relaunch
+
+            return relaunch(argv, args.processes)
+        if not hasattr(args, "processes") and not _distributed().is_main():
+            return 0  # a command that does not share its work: the main process alone runs it
         return COMMANDS[args.command](args) or 0
     except HarnessError as e:
         if args.debug:
@@ -229,6 +253,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"harness: internal error: {type(e).__name__}: {first} (run with --debug for the traceback)",
               file=sys.stderr)
         return 1
+    finally:
+        if hasattr(args, "processes"):
+            _distributed().finish()
+
+
+def _distributed():
+    from . import distributed
+
+    return distributed
+
+
+def _start(args) -> None:
+    """Before any model work: the thread count, then joining the other processes (if launched with some)."""
+    from . import threads
+
+    dist = _distributed()
+    threads.configure(args.threads, dist.local_world_size())
+    dist.init()
 
 
 def _quiet_libraries() -> None:
@@ -253,6 +295,8 @@ def cmd_run(args) -> int:
     from .settings import parse_overrides
 
     _quiet_libraries()
+    _start(args)
+    main = _distributed().is_main()
     if args.resume:
         request = run.request_from_record(load_record(args.resume))
         run_dir = Path(args.resume)
@@ -267,9 +311,11 @@ def cmd_run(args) -> int:
     plan = run.plan(request)
     fresh = run_dir is None
     run_dir = run_dir or run.new_run_dir(Path(args.out), plan)
-    print(f"Run directory: {run_dir}")
+    if main:
+        print(f"Run directory: {run_dir}")
     record = _execute(run, plan, run_dir, fresh)
-    _finish(run_dir, record, render_report)
+    if main:
+        _finish(run_dir, record, render_report)
     return 0
 
 
@@ -278,7 +324,7 @@ def _execute(run, plan, run_dir: Path, fresh: bool):
     try:
         return run.execute(plan, run_dir)
     except BaseException:
-        if fresh:
+        if fresh and _distributed().is_main():
             run.discard_if_empty(run_dir)
         raise
 
@@ -290,13 +336,18 @@ def cmd_eval(args) -> int:
     from . import run
 
     _quiet_libraries()
+    _start(args)
+    main = _distributed().is_main()
     request = run.RunRequest(suites=args.suite or [run.DEFAULT_SUITES], model=args.model, seed=args.seed,
                              backends=[], batch_size=args.batch_size, adapter=args.adapter, limit=args.limit,
                              allow_outside_data=args.allow_outside_data)
     plan = run.plan(request)
     run_dir = run.new_run_dir(Path(args.out), plan)
-    print(f"Run directory: {run_dir}")
-    _finish(run_dir, _execute(run, plan, run_dir, fresh=True), render_report)
+    if main:
+        print(f"Run directory: {run_dir}")
+    record = _execute(run, plan, run_dir, fresh=True)
+    if main:
+        _finish(run_dir, record, render_report)
     return 0
 
 
@@ -336,14 +387,18 @@ def cmd_tune(args) -> int:
     from .settings import parse_overrides, resolve
 
     _quiet_libraries()
+    _start(args)
     suites = [run.load_suite(p, allow_outside_data=args.allow_outside_data)
               for p in run.find_suites(args.suite or [run.DEFAULT_SUITES])]
-    model_path = resolve_model_path(args.model, suites, args.seed)
+    with _distributed().main_first():
+        model_path = resolve_model_path(args.model, suites, args.seed)
     settings = resolve(args.backend, model_path, parse_overrides(args.backend_config, args.set))
     examples = run.training_examples(suites)
     if not examples:
         raise HarnessError("no suite has a train split to tune on", "--suite")
     _, tuned, cost = run.tune(args.backend, model_path, examples, settings, args.seed, Path(args.out))
+    if not _distributed().is_main():
+        return 0
     write_json(Path(args.out) / "cost.json", {"backend": args.backend, "model": args.model, "model_path": model_path,
                                               "settings": settings.model_dump(mode="json"), **cost.model_dump()})
     print(f"Tuned model ({tuned.kind}): {tuned.path}\nCost: {Path(args.out) / 'cost.json'}")

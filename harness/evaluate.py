@@ -1,10 +1,12 @@
 """Evaluation of one model on one suite: generate, score each example, aggregate."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from tqdm.auto import tqdm
 
+from . import distributed
+from .batch_size import generation_batch_size
 from .compare import value_interval
 from .formats import with_shots
 from .models import Model
@@ -12,21 +14,38 @@ from .record import BASE, Prediction, Result
 from .suite import Example, Suite, applies
 
 
-def generate_for(model: Model, suite: Suite, examples: list[Example], batch_size: int = 32,
-                 progress=None) -> list[str]:
-    """Outputs for some of the suite's examples under its generation settings."""
+def generate_for(model: Model, suite: Suite, examples: list[Example], batch_size: int | None = 32,
+                 progress=None, again: Sequence[Example] = ()) -> list[str]:
+    """Outputs for some of the suite's examples under its generation settings, then for `again` (generated a
+    second time, for the batch-invariance check); batch size None chooses it (`harness.batch_size`)."""
     gen = suite.spec.generation
     inputs = [model.render(ex.messages, ex.tools) for ex in examples]
-    return model.generate(inputs, gen.max_new_tokens, gen.stop, batch_size, progress)
+    if batch_size is None:
+        batch_size = generation_batch_size(model, inputs, gen.max_new_tokens)
+    return model.generate(inputs, gen.max_new_tokens, gen.stop, batch_size, progress,
+                          [model.render(ex.messages, ex.tools) for ex in again])
 
 
-def evaluate_suite(model: Model, suite: Suite, state: str, batch_size: int = 32, seed: int = 0,
+def generate_test(model: Model, suite: Suite, state: str, batch_size: int | None = None,
+                  examples: list[Example] | None = None, again: Sequence[int] = ()) -> tuple[list[str], list[str]]:
+    """Outputs for every test example (or every one of `examples`), and a second output for each index in
+    `again` (the batch-invariance check). With several processes each generates its share (every
+    world-size-th example) and every process receives all outputs, in order; the second outputs come from
+    the process that asked for them."""
+    examples = suite.test if examples is None else examples
+    mine = [examples[i] for i in distributed.share(len(examples))]
+    with tqdm(total=len(mine), desc=f"{state:>6} · {suite.name}", unit="ex", leave=True,
+              disable=not distributed.is_main()) as bar:
+        outputs = generate_for(model, suite, mine, batch_size, bar, [examples[i] for i in again])
+    return distributed.unshare(len(examples), outputs[:len(mine)]), outputs[len(mine):]
+
+
+def evaluate_suite(model: Model, suite: Suite, state: str, batch_size: int | None = None, seed: int = 0,
                    examples: list[Example] | None = None) -> tuple[list[Prediction], list[Result]]:
     """Prediction rows and aggregate results for `state` on the suite's test split (or on `examples`:
     the test split under another prompt variant, or with few-shot prompts)."""
     examples = suite.test if examples is None else examples
-    with tqdm(total=len(examples), desc=f"{state:>6} · {suite.name}", unit="ex", leave=True) as bar:
-        outputs = generate_for(model, suite, examples, batch_size, bar)
+    outputs, _ = generate_test(model, suite, state, batch_size, examples)
     rows = score(suite, state, examples, [model.render(ex.messages, ex.tools) for ex in examples], outputs)
     return rows, aggregate(suite, state, rows, seed)
 

@@ -141,6 +141,9 @@ class _Runs:
         given = self.config.getoption("harness_run")
         if given:
             return Path(given), load_record(given)
+        from .threads import configure
+
+        configure()  # before any model work, as the command line does
         root = Path(self.config.rootpath)
         default_suites = (root / "suites").resolve()
         # Gating shipped suites means gating the demo configuration (all of them), so that a

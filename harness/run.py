@@ -21,12 +21,12 @@ from pathlib import Path
 
 from backends import TrainExample, get_backend
 
-from . import checks, explanations
+from . import checks, distributed, explanations, threads
 from . import settings as backend_settings
 from .analysis import analyse, in_memory_path
 from .dataquality import data_report
 from .errors import HarnessError
-from .evaluate import evaluate_suite, generate_for, prompts_for
+from .evaluate import aggregate, generate_for, generate_test, prompts_for, score
 from .files import write_json
 from .gates import decide_all, record_gates
 from .models import TINY, check_loadable, device, is_adapter_dir, load_model, resolve_model_path
@@ -62,7 +62,8 @@ class RunRequest:
     seed: int = 0
     overrides: dict = field(default_factory=dict)
     """User settings by backend (see harness.settings)."""
-    batch_size: int = 32
+    batch_size: int | None = None
+    """Generation batch size; None: chosen (fixed on CPU, the largest that fits on a GPU)."""
     adapter: str | None = None
     """A PEFT adapter applied to the model for every evaluation (evaluation-only runs)."""
     limit: int | None = None
@@ -102,7 +103,8 @@ def plan(request: RunRequest) -> Plan:
         what = "is not a PEFT adapter folder (no adapter_config.json)" if Path(request.adapter).exists() \
             else "does not exist"
         raise HarnessError(what, request.adapter)
-    model_path = resolve_model_path(request.model, suites, request.seed)
+    with distributed.main_first():  # one process builds or fetches the model, the others find it in the cache
+        model_path = resolve_model_path(request.model, suites, request.seed)
     check_loadable(model_path, request.model)  # before a run directory exists, not half way into one
     settings = {b: backend_settings.resolve(b, model_path, request.overrides).model_dump(mode="json")
                 for b in request.backends}
@@ -146,7 +148,8 @@ def environment() -> Environment:
     except (OSError, subprocess.TimeoutExpired):
         commit = None
     return Environment(python=sys.version.split()[0], platform=platform.platform(), device=device(),
-                       packages={name: pkg(name) for name in PACKAGES}, git_commit=commit, code_hash=code_hash())
+                       packages={name: pkg(name) for name in PACKAGES}, git_commit=commit, code_hash=code_hash(),
+                       world_size=distributed.world_size(), threads=threads.current())
 
 
 def new_record(p: Plan, run_id: str) -> RunRecord:
@@ -175,8 +178,15 @@ def max_lengths(settings: dict[str, dict]) -> dict[str, int]:
 
 
 def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
-    """Run every step not yet done in `run_dir`, saving the record after each."""
+    """Run every step not yet done in `run_dir`, saving the record after each.
+
+    Under a launcher every process runs this: they generate their shares of each suite and tune
+    together (DDP, FSDP or DeepSpeed); only the main process scores, explains, analyses and writes
+    the run directory, and only its record is complete.
+    """
     run_dir = Path(run_dir)
+    main = distributed.is_main()
+    log = log if main else _silent
     try:
         record = load_record(run_dir)
     except HarnessError:
@@ -184,7 +194,8 @@ def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
     if record.config_key != p.config_key:
         raise HarnessError("this run was made with other suites, model, settings or code; start a new run",
                            str(run_dir))
-    save_record(run_dir, record)
+    if main:
+        save_record(run_dir, record)
     for data in record.data.suites if record.data else []:
         for finding in data.findings:
             log(f"WARNING: data: {data.suite} {finding.message}")
@@ -197,10 +208,13 @@ def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
             log(f"Tuning with {name}")
             done = _tune(name, p, run_dir)
             record.backends.append(done)
-            save_record(run_dir, record)
+            if main:
+                save_record(run_dir, record)
         if not _evaluated(record, name, p.suites):
             log(f"Evaluating {name} (reloaded from {done.artefact})")
             _evaluate_state(load_model(str(run_dir / done.artefact)), name, p, run_dir, record)
+    if not main:
+        return record
     pending = explanations.pending_base(record, run_dir, p.suites)
     if pending:
         log(f"Explaining base on the examples that changed (reloading {p.request.model})")
@@ -218,37 +232,52 @@ def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
     return record
 
 
+def _silent(*_args) -> None:
+    return None
+
+
 def _evaluated(record: RunRecord, state: str, suites: list[Suite]) -> bool:
     return all(any(r.state == state and r.suite == s.name for r in record.results) for s in suites)
 
 
 def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord) -> None:
-    batched: dict[str, str] = {}
-    single: dict[str, str] = {}
+    """Generate (shared among the processes), then on the main process score, check, explain and save."""
+    evaluated: dict[str, str] = {}
+    regenerated: dict[str, str] = {}
+    main, batch_size, seed = distributed.is_main(), p.request.batch_size, p.request.seed
     for suite in p.suites:
-        primary, *variants = prompts_for(suite, state, p.request.seed)
-        rows, results = evaluate_suite(model, suite, state, p.request.batch_size, p.request.seed, primary)
-        for k, examples in enumerate(variants, 1):
-            _, variant_results = evaluate_suite(model, suite, f"{state}#{k}", p.request.batch_size, p.request.seed,
-                                                examples)
+        primary, *variants = prompts_for(suite, state, seed)
+        inputs = [model.render(ex.messages, ex.tools) for ex in primary]
+        pick = checks.invariance_sample(model.token_lengths(inputs)) if main else []
+        outputs, again = generate_test(model, suite, state, batch_size, primary, pick)
+        variant_outputs = [generate_test(model, suite, f"{state}#{k}", batch_size, examples)[0]
+                           for k, examples in enumerate(variants, 1)]
+        if not main:
+            continue
+        rows = score(suite, state, primary, inputs, outputs)
+        results = aggregate(suite, state, rows, seed)
+        for k, (examples, outs) in enumerate(zip(variants, variant_outputs), 1):
+            variant_rows = score(suite, f"{state}#{k}", examples,
+                                 [model.render(ex.messages, ex.tools) for ex in examples], outs)
             record.variant_results = [v for v in record.variant_results
                                       if (v.state, v.suite, v.variant) != (state, suite.name, k)]
             record.variant_results += [VariantResult(state=state, suite=suite.name, metric=r.metric, variant=k,
-                                                     value=r.value, n=r.n) for r in variant_results]
-        sample = primary[:checks.SAMPLE]
-        batched |= {f"{suite.name}/{r.id}": r.output for r in rows[:checks.SAMPLE]}
-        single |= {f"{suite.name}/{ex.id}": out for ex, out in zip(sample, generate_for(model, suite, sample, 1))}
+                                                     value=r.value, n=r.n)
+                                       for r in aggregate(suite, f"{state}#{k}", variant_rows, seed)]
+        evaluated |= {f"{suite.name}/{rows[i].id}": rows[i].output for i in pick}
+        regenerated |= {f"{suite.name}/{rows[i].id}": out for i, out in zip(pick, again)}
         if suite.spec.role == "retention":
             loss = model.token_loss([model.render(ex.messages, ex.tools) for ex in suite.test],
                                     [ex.reference for ex in suite.test])
             record.retention.setdefault(suite.name, {})[state] = round(loss, 6)
         save_predictions(run_dir, state, suite.name, rows)
         if state != BASE:  # the model is loaded anyway: explain what changed against base
-            explanations.explain_state(model, state, suite, run_dir, record, p.request.seed)
+            explanations.explain_state(model, state, suite, run_dir, record, seed)
         record.results = [r for r in record.results if (r.state, r.suite) != (state, suite.name)] + results
         save_record(run_dir, record)
-    record.checks.batch_invariance[state] = checks.compare_outputs(single, batched)
-    save_record(run_dir, record)
+    if main:
+        record.checks.batch_invariance[state] = checks.compare_outputs(regenerated, evaluated)
+        save_record(run_dir, record)
     del model
     gc.collect()
 
@@ -283,19 +312,24 @@ def _tune(name: str, p: Plan, run_dir: Path) -> BackendRun:
     artefact = Path("models") / name
     backend, tuned, cost = tune(name, p.model_path, training_examples(p.suites), settings, p.request.seed,
                                 run_dir / artefact)
-    in_memory = backend.tuned_in_memory()
+    in_memory = backend.tuned_in_memory() if distributed.is_main() else None
     if in_memory is not None:  # outputs of the model as trained, for the reload check
         sample = {f"{s.name}/{ex.id}": out for s in p.suites
                   for ex, out in zip(s.test[:checks.SAMPLE], generate_for(in_memory, s, s.test[:checks.SAMPLE]))}
         write_json(in_memory_path(run_dir, name), sample)
     del backend, in_memory
     gc.collect()
+    distributed.barrier()  # the artefact is complete before any process loads it
     return BackendRun(name=name, settings=p.settings[name], artefact=artefact.as_posix(), kind=tuned.kind, cost=cost)
 
 
 def new_run_dir(out: Path, p: Plan) -> Path:
     """Create `out/<UTC time>-<config key>[-N]/` for a new run; unique even for runs started in the same
-    second (the directory is claimed by an atomic mkdir)."""
+    second (the directory is claimed by an atomic mkdir). The main process creates it, every process gets it."""
+    return Path(distributed.broadcast(str(_claim_run_dir(out, p)) if distributed.is_main() else None))
+
+
+def _claim_run_dir(out: Path, p: Plan) -> Path:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise HarnessError("exists and is not a folder; --out names the folder that receives run directories",

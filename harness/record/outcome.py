@@ -239,13 +239,14 @@ class Cost(Record):
     total_params: int
     """Parameters of the tuned model."""
     peak_memory_mb: float
-    """Peak resident memory of the process while tuning (CPU), or peak allocated GPU memory."""
+    """Peak resident memory of the process while tuning (CPU), or peak allocated GPU memory; with several
+    processes, the main process's."""
     memory_kind: MemoryKind
     """`rss` (CPU process resident set) or `cuda` (torch allocator peak)."""
     train_tokens: int
-    """Non-padding tokens fed to the model over all steps."""
+    """Non-padding tokens fed to the model over all steps (all processes together)."""
     tokens_per_second: float
-    """train_tokens / train_seconds."""
+    """train_tokens / train_seconds: the throughput of all processes together."""
     steps: int
     """Optimizer steps taken."""
     loss_curve: list[tuple[int, float]]
@@ -282,3 +283,9 @@ class Environment(Record):
     """The harness checkout's commit, when it is one."""
     code_hash: str
     """Hash of the harness and backend sources."""
+    world_size: int = 1
+    """Processes that shared the run (`accelerate launch`, `torchrun` or `--processes`): each generated a share of
+    every suite, and tuning was data-parallel across them; 1 for a plain run."""
+    threads: int | None = None
+    """CPU threads each process's torch used (`--threads`, `OMP_NUM_THREADS`, or one fewer than the cores);
+    None in runs that did not record it."""
