@@ -7,8 +7,8 @@ Subclasses decide only whether a PEFT config wraps the model (`peft_config`).
 
 Under `accelerate launch` or `torchrun` the trainers run data-parallel (DDP, or FSDP / DeepSpeed
 from an accelerate config): each of N processes takes batch_size / N examples per step, so an
-optimizer step sees the same examples as in one process. Batches are grouped by length, which
-leaves little padding in them (`trainers.py`).
+optimizer step sees the same examples as in one process. Each step is split into micro-batches of
+similar lengths, which leaves less padding in them (`trainers.py`).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import torch
 from transformers import TrainerCallback
 
 from .base import Backend, TrainExample, TrainStats, TunedModel, TuneSettings
-from .trainers import grouped, lean_sft_trainer
+from .trainers import lean_sft_trainer, rebalanced
 
 
 class SFTBackend(Backend):
@@ -48,10 +48,13 @@ class SFTBackend(Backend):
         self.loaded = load_model(base_model, dtype=torch.float32)
         self._scratch = tempfile.TemporaryDirectory(prefix="harness-train-")
         on_gpu = device() == "cuda"
+        # Two micro-batches per step and process when the step divides evenly, each of similar lengths.
+        accumulate = 2 if settings.batch_size % (2 * processes) == 0 else 1
         common = dict(
             output_dir=self._scratch.name, learning_rate=settings.learning_rate,
             num_train_epochs=settings.epochs, max_steps=settings.max_steps or -1,
-            per_device_train_batch_size=settings.batch_size // processes, warmup_steps=settings.warmup_steps,
+            per_device_train_batch_size=settings.batch_size // (processes * accumulate),
+            gradient_accumulation_steps=accumulate, warmup_steps=settings.warmup_steps,
             lr_scheduler_type=settings.lr_scheduler, weight_decay=settings.weight_decay,
             # bf16 is native on GPUs and emulated, several times slower, on CPUs. Checkpointing trades
             # compute for memory: measured ~9x slower together with bf16 on a 2-core CPU.
@@ -59,10 +62,10 @@ class SFTBackend(Backend):
             use_cpu=not on_gpu, seed=seed, data_seed=seed, save_strategy="no", report_to=[],
             logging_steps=5, logging_first_step=True, include_num_input_tokens_seen="non_padding",
             dataloader_num_workers=0, disable_tqdm=True,  # our own bar (below) replaces the log printing
-            # Batches of similar lengths (measured ~1.5x tokens/s on tiny); no per-step NaN check (a device sync
-            # on GPU: a NaN loss is logged as it is); every parameter takes part, so DDP need not search for
-            # unused ones after each backward pass.
-            train_sampling_strategy="group_by_length", logging_nan_inf_filter=False,
+            # Each step's random examples in micro-batches of similar lengths (see trainers.py); no per-step NaN
+            # check (a device sync on GPU: a NaN loss is logged as it is); every parameter takes part, so DDP
+            # need not search for unused ones after each backward pass.
+            train_sampling_strategy="batch_rebalance" if accumulate > 1 else "random", logging_nan_inf_filter=False,
             ddp_find_unused_parameters=False,
         )
         peft_config = self.peft_config(settings, self.loaded.encoder_decoder)
@@ -83,7 +86,7 @@ class SFTBackend(Backend):
         enc = tok([self.loaded.render(ex.messages, ex.tools) for ex in examples],
                   text_target=[ex.completion for ex in examples],
                   truncation=True, max_length=self.settings.max_length)
-        return grouped(transformers.Seq2SeqTrainer)(
+        return rebalanced(transformers.Seq2SeqTrainer)(
             model=model, args=transformers.Seq2SeqTrainingArguments(**common),
             train_dataset=datasets.Dataset.from_dict(dict(enc)), processing_class=tok,
             data_collator=transformers.DataCollatorForSeq2Seq(tok, model=model),

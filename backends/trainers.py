@@ -1,10 +1,16 @@
-"""The two trainers as the backends use them: grouped by length over each whole step, and, for TRL,
-without the per-step extras the run record does not read.
+"""The two trainers as the backends use them: each step split into micro-batches of similar lengths,
+and, for TRL, without the per-step extras the run record does not read.
 
-- Length grouping: transformers forms its length-sorted megabatches from 50 per-device batches, so
-  with N processes each step would see other examples than with one. Grouping over the global batch
-  (per-device batch × accumulation × processes) gives every step the same examples whatever N is:
-  process r takes the r-th per-device slice of it.
+- Padding: a step's examples are drawn at random as before, then split into micro-batches of
+  similar lengths (transformers' `batch_rebalance` sampler with gradient accumulation): on the
+  shipped suites padding falls from 34% to 20% of positions on tiny and from 18% to 9% with the
+  SmolLM2 tokenizer, for the same examples per step and the same loss (token-summed over the
+  step). The sampler's own shuffle seed is fixed; here it is the run's seed. Two alternatives were
+  measured and left out: grouping by length (`group_by_length`) leaves 2% padding but orders each
+  megabatch longest first, so steps come in blocks of one task, and full fine-tuning of tiny then
+  failed the demo's agent_tools gates (exact match 0.09 instead of 0.8); TRL's `padding_free`
+  gives identical losses but, without a variable-length attention kernel (flash attention, GPU
+  only), attends over the whole packed row: 1.2x on tiny, 5% slower on a 135M model on CPU.
 - TRL's SFTTrainer computes, on every step, the entropy and top-1 accuracy of each token's
   distribution (in its fused LM head) and gathers them across processes to log them. The record
   keeps the loss and the token count only, so its lean path asks the fused head for log-probabilities
@@ -16,28 +22,27 @@ from __future__ import annotations
 from typing import Any
 
 
-def grouped(trainer_class: type) -> type:
-    """`trainer_class` (a transformers Trainer) grouping lengths over each optimizer step's examples."""
-    class Grouped(trainer_class):
+def rebalanced(trainer_class: type) -> type:
+    """`trainer_class` (a transformers Trainer) whose `batch_rebalance` sampler shuffles with the run's seed."""
+    class Rebalanced(trainer_class):
         def _get_train_sampler(self, train_dataset=None):
-            from transformers.trainer_pt_utils import LengthGroupedSampler
+            from transformers.trainer_pt_utils import BatchRebalanceSampler
 
             sampler = super()._get_train_sampler(train_dataset)
-            if isinstance(sampler, LengthGroupedSampler):
-                sampler.batch_size = (self.args.train_batch_size * self.args.gradient_accumulation_steps
-                                      * self.args.world_size)
+            if isinstance(sampler, BatchRebalanceSampler):
+                sampler.seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
             return sampler
 
-    Grouped.__name__ = Grouped.__qualname__ = trainer_class.__name__
-    return Grouped
+    Rebalanced.__name__ = Rebalanced.__qualname__ = trainer_class.__name__
+    return Rebalanced
 
 
 def lean_sft_trainer() -> type:
-    """TRL's SFTTrainer, grouped, computing the plain NLL loss without entropy and accuracy."""
+    """TRL's SFTTrainer, rebalanced, computing the plain NLL loss without entropy and accuracy."""
     from trl import SFTTrainer
     from trl.trainer.utils import add_fused_lm_head
 
-    class LeanSFTTrainer(grouped(SFTTrainer)):  # type: ignore[misc]
+    class LeanSFTTrainer(rebalanced(SFTTrainer)):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any):
             super().__init__(*args, **kwargs)
             self.lean = (self.args.loss_type == "nll" and self.compute_loss_func is None

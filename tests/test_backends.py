@@ -103,29 +103,40 @@ def test_lean_loss_is_trls_loss(base_and_data, tmp_path, monkeypatch):
     from trl import SFTTrainer
 
     import backends.sft
-    from backends.trainers import grouped
+    from backends.trainers import rebalanced
 
     base, examples = base_and_data
     _, lean = tune("lora", base, examples, tmp_path / "lean", max_steps=10)
-    monkeypatch.setattr(backends.sft, "lean_sft_trainer", lambda: grouped(SFTTrainer))
+    monkeypatch.setattr(backends.sft, "lean_sft_trainer", lambda: rebalanced(SFTTrainer))
     _, full_trl = tune("lora", base, examples, tmp_path / "trl", max_steps=10)
     assert [s for s, _ in lean.loss_curve] == [s for s, _ in full_trl.loss_curve] == [1, 5, 10]
     assert [v for _, v in lean.loss_curve] == pytest.approx([v for _, v in full_trl.loss_curve], rel=1e-5)
     assert lean.train_tokens == full_trl.train_tokens
 
 
-def test_training_batches_are_grouped_by_length(base_and_data):
-    """Padding in the batches the trainer feeds, against the same examples batched in a seeded random order."""
-    import random
+def test_each_step_is_split_into_micro_batches_of_similar_lengths(base_and_data):
+    """The same examples per step as random batches of batch_size, with less padding (computed independently)."""
+    import torch
 
     base, examples = base_and_data
     backend = get_backend("full")()
     backend.setup(base, examples, get_backend("full").settings_class(learning_rate=1e-3, batch_size=8), seed=0)
-    masks = [b["attention_mask"] for b in backend.trainer.get_train_dataloader()]
-    grouped_padding = sum(int((m == 0).sum()) for m in masks) / sum(m.numel() for m in masks)
+    args = backend.trainer.args
+    assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (4, 2)
+    micro = list(backend.trainer.get_train_dataloader())
+    masks = [b["attention_mask"] for b in micro]
+    padding = sum(int((m == 0).sum()) for m in masks) / sum(m.numel() for m in masks)
     lengths = [len(row["input_ids"]) for row in backend.trainer.train_dataset]
-    order = random.Random(0).sample(range(len(lengths)), len(lengths))
+    assert sum(int(m.sum()) for m in masks) == sum(lengths)  # every example once per epoch
+    # each optimizer step (two micro-batches) holds the examples a seeded random batch of 8 would
+    order = torch.randperm(len(lengths), generator=torch.Generator().manual_seed(0)).tolist()
+    rows = backend.trainer.train_dataset["input_ids"]
+
+    def unpadded(batch):
+        return sorted(tuple(ids[mask.bool()].tolist()) for ids, mask in zip(batch["input_ids"], batch["attention_mask"]))
+
+    for step, (a, b) in enumerate(zip(micro[::2], micro[1::2])):
+        assert sorted(unpadded(a) + unpadded(b)) == sorted(tuple(rows[i]) for i in order[8 * step:8 * step + 8])
     padded = [max(lengths[i] for i in order[s:s + 8]) * len(order[s:s + 8]) for s in range(0, len(order), 8)]
     random_padding = 1 - sum(lengths) / sum(padded)
-    assert sum(int(m.sum()) for m in masks) == sum(lengths)  # every example once per epoch
-    assert grouped_padding < random_padding / 3
+    assert padding < 0.75 * random_padding

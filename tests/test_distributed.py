@@ -129,12 +129,13 @@ def test_data_parallel_tuning_passes_the_gates_and_follows_the_same_loss_curve(o
         [g.message for g in second.gates]
     a, b = first.backends[0].cost, second.backends[0].cost
     assert a.steps == b.steps == STEPS and a.train_tokens == b.train_tokens  # the same examples, all processes counted
-    # Each of the 2 processes takes 8 of every step's 16 examples (the same 16 as one process: lengths are grouped
-    # over the whole step), the loss is averaged over the tokens of both halves and the gradients are averaged
-    # across the processes: a step is the same computation as in one process, summed in another order. Measured:
-    # the curves differ by float rounding (2.6e-7 relative over 120 steps). The tolerance, 1e-3 relative, leaves
-    # room for other arithmetic; steps over other examples (grouping by each process's batch of 8, as transformers
-    # does by default) moved the curve by 1-4%, and each process training on its own 16 would double the tokens.
+    # Each of the 2 processes takes its share of every step's 16 examples (the same 16 as one process: the step
+    # is drawn with the run's seed, then split into micro-batches of similar lengths), the loss is summed over the
+    # tokens of all shares and divided by their count, and the gradients are averaged across the processes: a step
+    # is the same computation as in one process, summed in another order. Measured: the curves differ by float
+    # rounding (5e-7 relative over 120 steps). The tolerance, 1e-3 relative, leaves room for other arithmetic;
+    # steps over other examples moved the curve by 1-4% (measured with length grouping per process), and each
+    # process training on all 16 would double the tokens counted.
     assert [s for s, _ in a.loss_curve] == [s for s, _ in b.loss_curve]
     for (step, x), (_, y) in zip(a.loss_curve, b.loss_curve):
         assert abs(x - y) <= LOSS_TOLERANCE * max(x, y), (step, x, y)
