@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: install browser demo test lint gates clean
+.PHONY: install browser demo test lint gates bench clean
 
 install: $(VENV)/.installed
 
@@ -37,6 +37,10 @@ lint: install
 
 gates: install
 	$(BIN)/pytest suites/
+
+# Speed figures as ratios measured side by side, each with its goal (a few minutes on two cores).
+bench: install
+	$(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) runs

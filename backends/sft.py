@@ -3,7 +3,8 @@
 Causal LMs train with TRL's `SFTTrainer` on prompt/completion pairs, so the loss covers the
 completion only. Encoder-decoders (T5 family), which `SFTTrainer` does not support, train
 with transformers' `Seq2SeqTrainer`, where the loss is on the target by construction.
-Subclasses decide only whether a PEFT config wraps the model (`peft_config`).
+Subclasses decide only whether a PEFT config wraps the model (`peft_config`). torch, transformers
+and TRL are imported where they are used, so that reading a backend's settings stays cheap.
 
 Under `accelerate launch` or `torchrun` the trainers run data-parallel (DDP, or FSDP / DeepSpeed
 from an accelerate config): each of N processes takes batch_size / N examples per step, so an
@@ -16,10 +17,6 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
-
-import torch
-from transformers import TrainerCallback
 
 from .base import Backend, TrainExample, TrainStats, TunedModel, TuneSettings
 from .trainers import lean_sft_trainer, rebalanced
@@ -32,11 +29,14 @@ class SFTBackend(Backend):
         return None
 
     def setup(self, base_model: str, examples: list[TrainExample], settings: TuneSettings, seed: int) -> None:
+        import torch
         import transformers
 
         from harness.distributed import world_size
         from harness.errors import HarnessError
         from harness.models import device, load_model
+
+        from .progress import ProgressBar
 
         transformers.set_seed(seed)
         self.settings = settings
@@ -72,7 +72,7 @@ class SFTBackend(Backend):
         build = self._seq2seq_trainer if self.loaded.encoder_decoder else self._sft_trainer
         self.trainer = build(examples, common, peft_config)
         self.trainer.remove_callback(transformers.PrinterCallback)
-        self.trainer.add_callback(_ProgressBar(self.name))
+        self.trainer.add_callback(ProgressBar(self.name))
 
     def _seq2seq_trainer(self, examples: list[TrainExample], common: dict, peft_config):
         import datasets
@@ -156,30 +156,3 @@ class SFTBackend(Backend):
         model = self.trainer.model.to(compute_dtype()).eval()
         return Model(model=model, tokenizer=self.loaded.tokenizer, encoder_decoder=self.loaded.encoder_decoder,
                      name=f"{self.name} (in memory)")
-
-
-class _ProgressBar(TrainerCallback):
-    """One bar per training run, with the latest logged loss beside it."""
-
-    def __init__(self, label: str):
-        self.label = label
-        self.bar: Any = None
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        from tqdm.auto import tqdm
-
-        if not state.is_world_process_zero:
-            return
-        self.bar = tqdm(total=state.max_steps, desc=f"train · {self.label}", unit="step")
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if self.bar is not None:
-            self.bar.update(state.global_step - self.bar.n)
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if self.bar is not None and logs and "loss" in logs:
-            self.bar.set_postfix(loss=f"{float(logs['loss']):.4f}")
-
-    def on_train_end(self, args, state, control, **kwargs):
-        if self.bar is not None:
-            self.bar.close()

@@ -10,6 +10,8 @@ from itertools import combinations
 from pathlib import Path
 
 from . import checks
+from .cache import Cache
+from .cache.comparisons import COMPARISONS, comparison_key
 from .compare import compare, finalize
 from .record import BASE, ModelChanged, OutputsMatch, RunRecord, load_predictions
 from .suite import Suite
@@ -20,20 +22,26 @@ def in_memory_path(run_dir: Path, state: str) -> Path:
     return Path(run_dir) / "checks" / f"{state}.in_memory.json"
 
 
-def analyse(record: RunRecord, run_dir: Path, suites: list[Suite], seed: int) -> None:
-    """Fill in the record's comparisons and its model-changed and reload checks."""
+def analyse(record: RunRecord, run_dir: Path, suites: list[Suite], seed: int, cache: Cache | None = None) -> None:
+    """Fill in the record's comparisons and its model-changed and reload checks (with a `cache`, a
+    comparison of exactly these rows is looked up before it is computed)."""
+    store = cache.store if cache is not None else None
     rows = {(state, s.name): load_predictions(run_dir, state, s.name) for state in record.states for s in suites}
     tuned = [b.name for b in record.backends]
     # Each tuned state against base, then each pair of backends (the first named is the baseline).
     pairs = [(BASE, t) for t in tuned] + list(combinations(tuned, 2))
     raw = []
     for suite in suites:
-        for name, (metric, _) in suite.metrics.items():
+        for name, (metric, info) in suite.metrics.items():
             if not any(name in r.scores for r in rows[(BASE, suite.name)]):
                 continue  # the metric's `when` matched no test example
             for baseline, state in pairs:
-                c = compare(metric, name, suite.name, baseline, rows[(baseline, suite.name)], state,
-                            rows[(state, suite.name)], seed)
+                a, b = rows[(baseline, suite.name)], rows[(state, suite.name)]
+                if store is None:
+                    c = compare(metric, name, suite.name, baseline, a, state, b, seed)
+                else:  # looked up and, when missing, computed at once: the loop's variables are current
+                    c = store.get_or_compute(COMPARISONS, comparison_key(metric, info, baseline, state, a, b, seed),
+                                             lambda: compare(metric, name, suite.name, baseline, a, state, b, seed))
                 raw.append({"suite": suite.name, "metric": name, "baseline": baseline, "state": state, **c})
     record.comparisons = finalize(raw, record.alpha)
 

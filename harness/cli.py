@@ -69,6 +69,11 @@ def _limit(p: argparse.ArgumentParser) -> None:
                    help="evaluate a seeded sample of N test examples per suite, for quick runs (recorded)")
 
 
+def _no_cache(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--no-cache", action="store_true",
+                   help=f"compute {what} afresh: neither read nor write the caches (see `harness cache`)")
+
+
 def _settings(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="BACKEND.FIELD=VALUE",
                    help="override one backend setting, e.g. lora.r=8 or full.epochs=2 (repeatable)")
@@ -111,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     _batch_size(p)
     _limit(p)
     _scale(p)
+    _no_cache(p, "every output and tuned model")
     _settings(p)
 
     p = sub.add_parser("eval", help="evaluate one model (optionally with a PEFT adapter); no tuning",
@@ -124,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     _batch_size(p)
     _limit(p)
     _scale(p)
+    _no_cache(p, "every output")
 
     p = sub.add_parser("tune", help="tune one model with one backend; no evaluation",
                        description="Tune MODEL with one backend on the suites' train splits and save the tuned model "
@@ -132,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", required=True, metavar="NAME", help="tuning backend, e.g. full or lora")
     p.add_argument("--out", required=True, metavar="DIR", help="directory for the tuned model")
     _scale(p)
+    _no_cache(p, "the tuned model")
     _settings(p)
 
     p = sub.add_parser("report", help="(re)render a run's HTML report, or compare several runs side by side",
@@ -189,6 +197,16 @@ def build_parser() -> argparse.ArgumentParser:
     q = sheets.add_parser("import", help="validate filled sheets and add their ratings to RUN_DIR/sheets/ratings.jsonl")
     q.add_argument("run_dir", metavar="RUN_DIR")
     q.add_argument("files", nargs="+", metavar="FILE", help="filled CSV or XLSX sheets, or the CSV the HTML form saves")
+
+    p = sub.add_parser("cache", help="show or empty the generation, comparison and tuning caches",
+                       description="The caches hold model outputs (and retention losses and explanations) by "
+                                   "model fingerprint and exact input, paired comparisons by the rows compared, "
+                                   "data-quality reports by the suites' content and tokenizer, and tuned models by "
+                                   "everything that decides them, so that repeating a run costs almost nothing. "
+                                   "They live in $HARNESS_CACHE (default ~/.cache/harness).")
+    p.add_argument("action", choices=["info", "clear"], help="info: what the caches hold; clear: empty them")
+    p.add_argument("--only", choices=["generations", "comparisons", "tuning"],
+                   help="clear only this cache (comparisons include data-quality reports; default: all of them)")
 
     sub.add_parser("backends", help="list the available tuning backends and their settings")
     sub.add_parser("metrics", help="list the available metrics with their kind, scale and options",
@@ -273,17 +291,26 @@ def _start(args) -> None:
     dist.init()
 
 
-def _quiet_libraries() -> None:
-    """Keep the terminal to our progress bars and the trainer's; library chatter goes."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated")  # asked by TRL, not us
-    import datasets
-    import transformers
+QUIET = {"TOKENIZERS_PARALLELISM": "false", "TRANSFORMERS_VERBOSITY": "error", "DATASETS_VERBOSITY": "error",
+         "HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
 
-    transformers.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
+
+def _quiet_libraries() -> None:
+    """Keep the terminal to our progress bars and the trainer's; library chatter goes. Said through the
+    environment (the user's own settings win), so that no library is imported before it is needed."""
+    for name, value in QUIET.items():
+        os.environ.setdefault(name, value)
+    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated")  # asked by TRL, not us
+    if "transformers" in sys.modules:  # imported before (the harness used in-process): told directly
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+    if "datasets" in sys.modules:
+        import datasets
+
+        datasets.disable_progress_bars()
+        datasets.logging.set_verbosity_error()
 
 
 def cmd_run(args) -> int:
@@ -308,6 +335,7 @@ def cmd_run(args) -> int:
             allow_outside_data=args.allow_outside_data,
         )
         run_dir = None
+    request.cache = not args.no_cache
     plan = run.plan(request)
     fresh = run_dir is None
     run_dir = run_dir or run.new_run_dir(Path(args.out), plan)
@@ -340,7 +368,7 @@ def cmd_eval(args) -> int:
     main = _distributed().is_main()
     request = run.RunRequest(suites=args.suite or [run.DEFAULT_SUITES], model=args.model, seed=args.seed,
                              backends=[], batch_size=args.batch_size, adapter=args.adapter, limit=args.limit,
-                             allow_outside_data=args.allow_outside_data)
+                             allow_outside_data=args.allow_outside_data, cache=not args.no_cache)
     plan = run.plan(request)
     run_dir = run.new_run_dir(Path(args.out), plan)
     if main:
@@ -370,8 +398,13 @@ def _finish(run_dir: Path, record, render_report) -> None:
                           f"[{c.ci_low:+.{d}f}, {c.ci_high:+.{d}f}]  p={c.p_holm:.3g}  {marks[c.verdict]}")
     for b in record.backends:
         c = b.cost
+        cached = f" (from the tuning cache, trained in {b.from_cache.trained_in})" if b.from_cache else ""
         print(f"  cost {b.name}: {c.wall_seconds:.1f}s, {c.trainable_params:,}/{c.total_params:,} params trained, "
-              f"peak {c.peak_memory_mb:.0f} MB {c.memory_kind}, {c.tokens_per_second:,.0f} tokens/s")
+              f"peak {c.peak_memory_mb:.0f} MB {c.memory_kind}, {c.tokens_per_second:,.0f} tokens/s{cached}")
+    if record.cache:
+        hits = sum(u.outputs_from_cache for u in record.cache.values())
+        print(f"  cache: {hits} of {hits + sum(u.outputs_generated for u in record.cache.values())} outputs "
+              "from the generation cache")
     gates = record.gates
     if gates:
         print(f"  gates: {sum(g.passed for g in gates)} of {len(gates)} pass"
@@ -382,6 +415,7 @@ def _finish(run_dir: Path, record, render_report) -> None:
 def cmd_tune(args) -> int:
     """`harness tune`: tune with one backend and save the tuned model and its cost."""
     from . import run
+    from .cache import Cache
     from .files import write_json
     from .models import resolve_model_path
     from .settings import parse_overrides, resolve
@@ -396,12 +430,45 @@ def cmd_tune(args) -> int:
     examples = run.training_examples(suites)
     if not examples:
         raise HarnessError("no suite has a train split to tune on", "--suite")
-    _, tuned, cost = run.tune(args.backend, model_path, examples, settings, args.seed, Path(args.out))
+    out = Path(args.out)
+    cache = None if args.no_cache else Cache()
+    key = run.tuning_key_for(cache, args.backend, model_path, examples, settings.model_dump(mode="json"), args.seed)
+    hit = run.from_tuning_cache(cache, key, model_path, out)
+    if hit is None:
+        _, tuned, cost = run.tune(args.backend, model_path, examples, settings, args.seed, out)
     if not _distributed().is_main():
         return 0
-    write_json(Path(args.out) / "cost.json", {"backend": args.backend, "model": args.model, "model_path": model_path,
-                                              "settings": settings.model_dump(mode="json"), **cost.model_dump()})
-    print(f"Tuned model ({tuned.kind}): {tuned.path}\nCost: {Path(args.out) / 'cost.json'}")
+    if hit is not None:
+        kind, cost, provenance = hit
+        extra = {"from_cache": provenance.model_dump()}
+    else:
+        kind, extra = tuned.kind, {}
+        if cache is not None and key is not None:
+            cache.tuning.save(key, out, model_path, kind, cost.model_dump(mode="json"), str(out.resolve()))
+    write_json(out / "cost.json", {"backend": args.backend, "model": args.model, "model_path": model_path,
+                                   "settings": settings.model_dump(mode="json"), **cost.model_dump(), **extra})
+    cached = " (from the tuning cache)" if hit is not None else ""
+    print(f"Tuned model ({kind}): {out}{cached}\nCost: {out / 'cost.json'}")
+    return 0
+
+
+def cmd_cache(args) -> int:
+    """`harness cache info|clear`: what the caches hold, or empty them."""
+    from .cache import Cache
+
+    cache = Cache()
+    if args.action == "clear":
+        print(f"Removed {cache.clear(args.only):,} entries from {cache.root}"
+              + (f" ({args.only} only)" if args.only else ""))
+        return 0
+    info = cache.info()
+    print(f"Cache: {info.root} ({info.database_bytes / 2**20:.1f} MB database, "
+          f"{info.tuned_bytes / 2**20:.1f} MB of tuned models)\n"
+          f"  generations: {info.outputs:,} outputs, {info.losses:,} reference losses, "
+          f"{info.explanations:,} explanations\n"
+          f"  comparisons: {info.comparisons:,} paired comparisons, {info.data_reports:,} data-quality reports\n"
+          f"  tuning:      {info.tuned:,} tuned models\n"
+          f"  file hashes: {info.file_hashes:,} (weights are hashed once per path, size and time)")
     return 0
 
 
@@ -613,4 +680,4 @@ def cmd_export(args) -> int:
 
 COMMANDS = {"run": cmd_run, "eval": cmd_eval, "tune": cmd_tune, "report": cmd_report, "data": cmd_data,
             "suites": cmd_suites, "backends": cmd_backends, "metrics": cmd_metrics, "sheets": cmd_sheets,
-            "models": cmd_models, "export": cmd_export}
+            "models": cmd_models, "export": cmd_export, "cache": cmd_cache}

@@ -6,8 +6,6 @@ from typing import Any, Sequence
 from tqdm.auto import tqdm
 
 from . import distributed
-from .batch_size import generation_batch_size
-from .compare import value_interval
 from .formats import with_shots
 from .models import Model
 from .record import BASE, Prediction, Result
@@ -17,11 +15,10 @@ from .suite import Example, Suite, applies
 def generate_for(model: Model, suite: Suite, examples: list[Example], batch_size: int | None = 32,
                  progress=None, again: Sequence[Example] = ()) -> list[str]:
     """Outputs for some of the suite's examples under its generation settings, then for `again` (generated a
-    second time, for the batch-invariance check); batch size None chooses it (`harness.batch_size`)."""
+    second time, for the batch-invariance check); batch size None chooses it (`harness.batch_size`) when
+    something must be generated."""
     gen = suite.spec.generation
     inputs = [model.render(ex.messages, ex.tools) for ex in examples]
-    if batch_size is None:
-        batch_size = generation_batch_size(model, inputs, gen.max_new_tokens)
     return model.generate(inputs, gen.max_new_tokens, gen.stop, batch_size, progress,
                           [model.render(ex.messages, ex.tools) for ex in again])
 
@@ -85,6 +82,8 @@ def score(suite: Suite, state: str, examples: list[Example], model_inputs: list[
 
 def aggregate(suite: Suite, state: str, rows: list[Prediction], seed: int = 0) -> list[Result]:
     """Each metric's value with its 95% interval, over the examples it scored."""
+    from .compare import value_interval  # statistics (scipy) load when a run is scored, not when one is gated
+
     results = []
     for name, (metric, _) in suite.metrics.items():
         scored = [r for r in rows if name in r.scores]

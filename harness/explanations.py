@@ -13,11 +13,14 @@ from __future__ import annotations
 import random
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .explain import Item, attention_note, explain
+from .cache.fingerprint import source_hash
+from .cache.generations import EXPLANATIONS
 from .models import Model
 from .record import (
     BASE,
+    Explanation,
     ExplanationsInfo,
     MetricInfo,
     Prediction,
@@ -28,6 +31,9 @@ from .record import (
     save_explanations,
 )
 from .suite import Suite
+
+if TYPE_CHECKING:  # explaining imports torch; planning or gating a run must not
+    from .explain import Item
 
 CAP = 200
 """Flipped examples explained per tuned state and suite, at most."""
@@ -62,6 +68,8 @@ def _info(record: RunRecord) -> ExplanationsInfo:
 
 def explain_state(model: Model, state: str, suite: Suite, run_dir: Path, record: RunRecord, seed: int) -> None:
     """Explain a tuned state's flipped and sampled examples of one suite and save them beside its predictions."""
+    from .explain import Item, attention_note
+
     base_rows = load_predictions(run_dir, BASE, suite.name)
     rows = {r.id: r for r in load_predictions(run_dir, state, suite.name)}
     ids, flipped = chosen(suite, base_rows, list(rows.values()), seed)
@@ -87,6 +95,8 @@ def explain_base(model: Model, run_dir: Path, record: RunRecord, suites: list[Su
                  load_seconds: float = 0.0) -> None:
     """Explain base on every example a tuned state explained, noting where each state left the reference.
     `load_seconds`: what loading base again took, counted in its explaining time."""
+    from .explain import Item
+
     info = _info(record)
     info.seconds[BASE] = round(info.seconds.get(BASE, 0.0) + load_seconds, 2)
     tuned = [b.name for b in record.backends]
@@ -100,9 +110,28 @@ def explain_base(model: Model, run_dir: Path, record: RunRecord, suites: list[Su
         _run(model, items, BASE, suite, run_dir, info)
 
 
+def _explained(model: Model, items: list[Item], state: str, suite: str) -> list[Explanation]:
+    """`explain`, through the model's generation cache when it has one: a repeated run explains from the
+    cache without loading the weights."""
+    from .explain import explain
+
+    if model.cache is None:
+        return explain(model, items, state, suite)
+    code = source_hash([Path(__file__).with_name("explain.py")])
+    inputs = [[code, it.prompt, it.reference, it.output, it.other_outputs, it.attention] for it in items]
+
+    def compute(indices: list[int]) -> list[dict]:
+        return [e.model_dump(mode="json") for e in explain(model, [items[i] for i in indices], state, suite)]
+
+    values = model.cache.values(EXPLANATIONS, inputs, compute)
+    # The cached value is about the example, not where it was first explained: this run names it.
+    return [Explanation.model_validate({**v, "id": it.id, "state": state, "suite": suite})
+            for v, it in zip(values, items)]
+
+
 def _run(model: Model, items: list[Item], state: str, suite: Suite, run_dir: Path, info: ExplanationsInfo) -> None:
     start = time.perf_counter()
-    rows = explain(model, items, state, suite.name)
+    rows = _explained(model, items, state, suite.name)
     save_explanations(run_dir, state, suite.name, rows)
     info.counts.setdefault(state, {})[suite.name] = len(rows)
     info.seconds[state] = round(info.seconds.get(state, 0.0) + time.perf_counter() - start, 2)

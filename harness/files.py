@@ -9,11 +9,12 @@ import json
 import math
 import os
 import re
+import shutil
 import tempfile
 from contextlib import contextmanager
 from itertools import count
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 import yaml
 
@@ -32,12 +33,27 @@ os.umask(_UMASK)
 
 def write_text(path: Path, text: str) -> None:
     """Write `text` as UTF-8 to a temporary file beside `path`, then move it into place."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to a temporary file beside `path`, then move it into place."""
+    _replace(path, lambda f: f.write(data))
+
+
+def copy_file(src: Path, dest: Path) -> None:
+    """Copy `src` to `dest` atomically: a reader sees the old file or the whole new one."""
+    with open(src, "rb") as source:
+        _replace(dest, lambda f: shutil.copyfileobj(source, f, 1 << 20))
+
+
+def _replace(path: Path, fill: Callable[[BinaryIO], Any]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            fill(f)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's private 0600 is not what a results file wants
         os.replace(tmp, path)
     except BaseException:

@@ -7,11 +7,13 @@ transformers loads as a causal LM or an encoder-decoder fits, plus PEFT adapters
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .errors import HarnessError
+
+if TYPE_CHECKING:
+    from .cache import Cache, GenerationCache
 
 TINY = "tiny"
 
@@ -30,13 +32,26 @@ def compute_dtype():
     return torch.bfloat16 if device() == "cuda" else torch.float32
 
 
-@dataclass
 class Model:
-    model: Any
-    tokenizer: Any
-    encoder_decoder: bool
-    name: str
-    """How the user named it: a hub id, a directory, or `tiny`."""
+    """A model with its tokenizer. With a generation cache its weights load on first use: a run
+    whose outputs are all cached never loads them."""
+
+    def __init__(self, model: Any = None, tokenizer: Any = None, encoder_decoder: bool = False, name: str = "", *,
+                 load: Callable[[], Any] | None = None, cache: GenerationCache | None = None):
+        self._model, self._load = model, load
+        self.tokenizer = tokenizer
+        self.encoder_decoder = encoder_decoder
+        self.name = name
+        """How the user named it: a hub id, a directory, or `tiny`."""
+        self.cache = cache
+        """Its generation cache (None: everything is computed)."""
+
+    @property
+    def model(self) -> Any:
+        """The transformers model (loaded now if it was not yet)."""
+        if self._model is None and self._load is not None:
+            self._model, self._load = self._load(), None
+        return self._model
 
     @property
     def chat(self) -> bool:
@@ -66,9 +81,20 @@ class Model:
 
     def token_loss(self, prompts: list[str], references: list[str]) -> float:
         """Mean negative log-likelihood per reference token, given each prompt (teacher-forced)."""
+        if self.cache is None:
+            losses = self._token_losses(prompts, references)
+        else:
+            losses = self.cache.losses(prompts, references, self._token_losses)
+        total, count = 0.0, 0
+        for nll, n in losses:
+            total, count = total + nll, count + n
+        return total / count if count else float("nan")
+
+    def _token_losses(self, prompts: list[str], references: list[str]) -> list[tuple[float, int]]:
+        """(summed negative log-likelihood, token count) of each reference."""
         import torch
 
-        total, count = 0.0, 0
+        out = []
         device = self.model.device
         for prompt, reference in zip(prompts, references):
             with torch.inference_mode():
@@ -84,15 +110,27 @@ class Model:
                     logits = self.model(input_ids=full).logits[0, len(prompt_ids) - 1:-1]
                     targets = full[0, len(prompt_ids):]
                 nll = torch.nn.functional.cross_entropy(logits.float(), targets, reduction="sum")
-            total, count = total + float(nll), count + int(targets.numel())
-        return total / count if count else float("nan")
+            out.append((float(nll), int(targets.numel())))
+        return out
 
-    def generate(self, prompts: list[str], max_new_tokens: int, stop: Sequence[str] = (), batch_size: int = 32,
-                 progress=None, again: Sequence[str] = ()) -> list[str]:
-        """Greedy outputs for `prompts`, then for `again` (see `harness.generate.generate`)."""
+    def generate(self, prompts: list[str], max_new_tokens: int, stop: Sequence[str] = (),
+                 batch_size: int | None = 32, progress=None, again: Sequence[str] = ()) -> list[str]:
+        """Greedy outputs for `prompts`, then for `again` (see `harness.generate.generate`). With a generation
+        cache only the missing ones are generated (`again`, the batch-invariance check's second outputs, are
+        cached apart from evaluation's), and a batch size of None is chosen (`harness.batch_size`) only then."""
         from .generate import generate
 
-        return generate(self, prompts, max_new_tokens, list(stop), batch_size, progress, again)
+        def compute(batch: list[str], repeats: list[str]) -> list[str]:
+            size = batch_size
+            if size is None:
+                from .batch_size import generation_batch_size
+
+                size = generation_batch_size(self, batch + repeats, max_new_tokens)
+            return generate(self, batch, max_new_tokens, list(stop), size, progress, repeats)
+
+        if self.cache is None:
+            return compute(list(prompts), list(again))
+        return self.cache.outputs(prompts, again, max_new_tokens, stop, compute, progress)
 
 
 def is_adapter_dir(path: Path) -> bool:
@@ -133,10 +171,29 @@ def _is_hub_id(name: str) -> bool:
 
 
 def check_loadable(path: str, name: str) -> None:
-    """Fail with one line, before any work, unless transformers can read the model's config."""
-    import transformers
+    """Fail with one line, before any work, unless transformers can read the model's config.
 
-    base, _ = _base_and_adapter(path, None)
+    A local folder is checked by reading its `config.json` (an adapter folder: its base's) without
+    importing transformers, so that planning a run, which gating a finished one does, stays free of
+    torch; anything deeper fails, with one line, when the model loads. Hub ids, and configs without a
+    `model_type`, are left to transformers.
+    """
+    try:
+        base, _ = _base_and_adapter(path, None)
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise HarnessError("cannot load model: adapter_config.json names no base model", str(name)) from None
+    folder = Path(base)
+    if folder.is_dir():
+        try:
+            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise HarnessError(f"cannot load model: no config.json in {folder}", str(name)) from None
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise HarnessError(f"cannot load model: config.json is not readable JSON ({e})", str(name)) from None
+        if isinstance(config, dict) and isinstance(config.get("model_type"), str):
+            return
+    import transformers  # a hub id, or a config without model_type (transformers may still place it by name)
+
     try:
         transformers.AutoConfig.from_pretrained(base, trust_remote_code=False)
     except (OSError, ValueError) as e:
@@ -150,25 +207,34 @@ def _base_and_adapter(path: str, adapter: str | Path | None) -> tuple[str, str |
     return path, adapter
 
 
-def load_model(name: str, adapter: str | Path | None = None, suites=None, seed: int = 0, dtype=None) -> Model:
+def load_model(name: str, adapter: str | Path | None = None, suites=None, seed: int = 0, dtype=None,
+               cache: Cache | None = None) -> Model:
     """Load `name` (see `resolve_model_path`), with an optional PEFT adapter on top.
 
     A directory that holds an adapter loads its base from the adapter's config. `dtype` defaults
-    to `compute_dtype()`.
+    to `compute_dtype()`. With a `cache`, outputs are looked up before they are generated and the
+    weights load only when one is missing.
     """
     import transformers
 
     path, adapter = _base_and_adapter(resolve_model_path(name, suites or (), seed), adapter)
     text = load_text_side(path, name)
     tokenizer, encoder_decoder = text.tokenizer, text.encoder_decoder
-    auto = transformers.AutoModelForSeq2SeqLM if encoder_decoder else transformers.AutoModelForCausalLM
-    model: Any = auto.from_pretrained(path, dtype=dtype or compute_dtype(), trust_remote_code=False)
-    if adapter is not None:
-        from peft import PeftModel
+    dtype = dtype or compute_dtype()
 
-        model = PeftModel.from_pretrained(model, str(adapter))
-    model.to(device()).eval()
-    return Model(model=model, tokenizer=tokenizer, encoder_decoder=encoder_decoder, name=name)
+    def weights() -> Any:
+        auto = transformers.AutoModelForSeq2SeqLM if encoder_decoder else transformers.AutoModelForCausalLM
+        model: Any = auto.from_pretrained(path, dtype=dtype, trust_remote_code=False)
+        if adapter is not None:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, str(adapter))
+        return model.to(device()).eval()
+
+    generations = cache.generations(path, str(adapter) if adapter else None, str(dtype), device()) if cache else None
+    if generations is None:
+        return Model(model=weights(), tokenizer=tokenizer, encoder_decoder=encoder_decoder, name=name)
+    return Model(tokenizer=tokenizer, encoder_decoder=encoder_decoder, name=name, load=weights, cache=generations)
 
 
 def load_text_side(path: str, name: str | None = None) -> Model:

@@ -3,6 +3,10 @@
 Item ids read like `suites/agent_tools/suite.yaml::lora::exact_match>=0.7`. With no options the
 plugin gates the default demo configuration (all suites under `suites/`, model `tiny`, backends
 full and lora), reusing a finished run with the same configuration key instead of training again.
+The key covers only what decides results, so editing a gate, a rubric or a description reuses the
+run; other edits make a new run, which the caches keep to the work the edit really needs (a new
+metric rescores, a new test example is generated, neither retrains). Gating a finished run
+imports no training code.
 """
 from __future__ import annotations
 
@@ -158,7 +162,22 @@ class _Runs:
         if found is None:
             found = new_run_dir(out, p)
             execute(p, found)
-        return found, load_record(found)
+            return found, load_record(found)
+        record = load_record(found)
+        _refresh_suites(record, p.suites)
+        return found, record
+
+
+def _refresh_suites(record, suites) -> None:
+    """A reused run was made with the same results-deciding suite content, but the gates, rubric,
+    description or version may have been edited since: the record shows them as they are now (it is
+    saved when the gates are recorded)."""
+    current = {s.name: s.spec for s in suites}
+    for info in record.suites:
+        spec = current.get(info.name)
+        if spec is not None:
+            info.gates, info.rubric = list(spec.gates), spec.rubric
+            info.description, info.version = spec.description, spec.version
 
 
 def _runs(config) -> _Runs:

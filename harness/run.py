@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from backends import TrainExample, get_backend
 
 from . import checks, distributed, explanations, threads
 from . import settings as backend_settings
-from .analysis import analyse, in_memory_path
+from .cache import CACHED_KINDS, DATA_REPORTS, Cache, GenerationCache, data_report_key, tuning_key
 from .dataquality import data_report
 from .errors import HarnessError
 from .evaluate import aggregate, generate_for, generate_test, prompts_for, score
@@ -33,18 +34,21 @@ from .models import TINY, check_loadable, device, is_adapter_dir, load_model, re
 from .record import (
     BASE,
     BackendRun,
+    CacheUse,
     Checks,
     Cost,
+    DataReport,
     Environment,
     RunRecord,
     SuiteInfo,
+    TunedFromCache,
     VariantResult,
     load_record,
     save_predictions,
     save_record,
 )
 from .resources import measure
-from .suite import Suite, find_suites, limited, load_suite
+from .suite import Suite, find_suites, limited, load_suite, results_hash
 
 DEFAULT_SUITES = "suites"
 DEFAULT_BACKENDS = ("full", "lora")
@@ -70,6 +74,8 @@ class RunRequest:
     """Evaluate a seeded sample of this many test examples per suite (quick runs); None: all."""
     allow_outside_data: bool = False
     """Let suites read data files outside their folders (recorded in the run)."""
+    cache: bool = True
+    """Use the generation and tuning caches (`--no-cache`: compute everything)."""
 
 
 @dataclass
@@ -79,7 +85,13 @@ class Plan:
     model_path: str
     settings: dict
     config_key: str
-    environment: Environment
+    cache: Cache | None = None
+
+    @cached_property
+    def environment(self) -> Environment:
+        """Where this run runs; found on first use (seeing the device imports torch, which gating a
+        finished run never needs)."""
+        return environment()
 
 
 def plan(request: RunRequest) -> Plan:
@@ -108,17 +120,17 @@ def plan(request: RunRequest) -> Plan:
     check_loadable(model_path, request.model)  # before a run directory exists, not half way into one
     settings = {b: backend_settings.resolve(b, model_path, request.overrides).model_dump(mode="json")
                 for b in request.backends}
-    env = environment()
-    key = config_key(request, suites, model_path, settings, env.code_hash)
-    return Plan(request, suites, model_path, settings, key, env)
+    key = config_key(request, suites, model_path, settings, code_hash())
+    return Plan(request, suites, model_path, settings, key, Cache() if request.cache else None)
 
 
 def config_key(request: RunRequest, suites: list[Suite], model_path: str, settings: dict, code_hash: str) -> str:
-    """Everything that decides the results (not the batch size: results must not depend on it)."""
+    """Everything that decides the results (not the batch size: results must not depend on it; not a
+    suite's gates, rubric or description: they decide no result)."""
     name = Path(model_path).name if request.model == TINY else request.model
     model_id: str | list[str] = [name, str(Path(request.adapter).resolve())] if request.adapter else name
-    # A suite's content hash, and the sample of its test split when --limit took one.
-    data = [s.content_hash if s.limit is None else [s.content_hash, s.limit] for s in suites]
+    # What decides each suite's results, and the sample of its test split when --limit took one.
+    data = [results_hash(s) if s.limit is None else [results_hash(s), s.limit] for s in suites]
     blob = json.dumps([model_id, data, settings, request.seed, code_hash], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -168,8 +180,21 @@ def new_record(p: Plan, run_id: str) -> RunRecord:
             fewshot=s.spec.fewshot.n if s.spec.fewshot else 0,
         ) for s in p.suites],
         checks=Checks(),
-        data=data_report(p.suites, p.request.model, p.model_path, max_lengths(p.settings)),
+        data=_data_report(p),
     )
+
+
+def _data_report(p: Plan) -> DataReport:
+    """The data-quality report, from the cache when these suites' data was reported with this tokenizer and
+    these lengths before (it tokenises every example and compares every pair of prompts)."""
+    lengths = max_lengths(p.settings)
+    fingerprint = p.cache.fingerprint(p.model_path) if p.cache is not None else None
+    if p.cache is None or fingerprint is None:
+        return data_report(p.suites, p.request.model, p.model_path, lengths)
+    key = data_report_key([[s.content_hash, s.limit] for s in p.suites], p.request.model, fingerprint, lengths)
+    return DataReport.model_validate(p.cache.store.get_or_compute(
+        DATA_REPORTS, key,
+        lambda: data_report(p.suites, p.request.model, p.model_path, lengths).model_dump(mode="json")))
 
 
 def max_lengths(settings: dict[str, dict]) -> dict[str, int]:
@@ -201,7 +226,7 @@ def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
             log(f"WARNING: data: {data.suite} {finding.message}")
     if not _evaluated(record, BASE, p.suites):
         log(f"Evaluating the base model {p.request.model} on {len(p.suites)} suite(s)")
-        _evaluate_state(load_model(p.model_path, adapter=p.request.adapter), BASE, p, run_dir, record)
+        _evaluate_state(load_model(p.model_path, adapter=p.request.adapter, cache=p.cache), BASE, p, run_dir, record)
     for name in p.request.backends:
         done = next((b for b in record.backends if b.name == name), None)
         if done is None:
@@ -212,18 +237,22 @@ def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
                 save_record(run_dir, record)
         if not _evaluated(record, name, p.suites):
             log(f"Evaluating {name} (reloaded from {done.artefact})")
-            _evaluate_state(load_model(str(run_dir / done.artefact)), name, p, run_dir, record)
+            _evaluate_state(load_model(str(run_dir / done.artefact), cache=p.cache), name, p, run_dir, record)
     if not main:
         return record
     pending = explanations.pending_base(record, run_dir, p.suites)
     if pending:
         log(f"Explaining base on the examples that changed (reloading {p.request.model})")
         start = time.perf_counter()
-        base = load_model(p.model_path, adapter=p.request.adapter)
+        base = load_model(p.model_path, adapter=p.request.adapter, cache=p.cache)
         explanations.explain_base(base, run_dir, record, pending, time.perf_counter() - start)
+        if base.cache is not None:
+            record.cache[BASE] = cache_use(base.cache, record.cache.get(BASE))
         del base
         save_record(run_dir, record)
-    analyse(record, run_dir, p.suites, p.request.seed)
+    from .analysis import analyse  # statistics (scipy) load only when a run is analysed, never to gate one
+
+    analyse(record, run_dir, p.suites, p.request.seed, p.cache)
     record.status = "complete"
     record_gates(run_dir, record, decide_all(record, str(run_dir)), "harness run")
     for state in record.states:
@@ -277,9 +306,22 @@ def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord
         save_record(run_dir, record)
     if main:
         record.checks.batch_invariance[state] = checks.compare_outputs(regenerated, evaluated)
+        if model.cache is not None:
+            record.cache[state] = cache_use(model.cache)
         save_record(run_dir, record)
     del model
     gc.collect()
+
+
+def cache_use(cache: GenerationCache, before: CacheUse | None = None) -> CacheUse:
+    """What a model's generation cache served and computed (added to `before`: base is explained by a
+    second load of the model)."""
+    (out_hit, out_new), (loss_hit, loss_new), (expl_hit, expl_new) = (cache.use(k) for k in CACHED_KINDS)
+    counts = CacheUse(outputs_from_cache=out_hit, outputs_generated=out_new, losses_from_cache=loss_hit,
+                      losses_computed=loss_new, explanations_from_cache=expl_hit, explanations_computed=expl_new)
+    if before is None:
+        return counts
+    return CacheUse(**{k: v + getattr(before, k) for k, v in counts.model_dump().items()})
 
 
 def training_examples(suites: list[Suite]) -> list[TrainExample]:
@@ -307,11 +349,49 @@ def tune(name: str, model_path: str, examples: list[TrainExample], settings, see
     return backend, tuned, cost
 
 
+def tuning_key_for(cache: Cache | None, name: str, model_path: str, examples: list[TrainExample], settings: dict,
+                   seed: int) -> str | None:
+    """The tuning cache's key for this tuning; None without a cache or for a base model that cannot be
+    fingerprinted."""
+    fingerprint = cache.fingerprint(model_path) if cache is not None else None
+    if fingerprint is None:
+        return None
+    return tuning_key(fingerprint, examples, name, get_backend(name), settings, seed, device())
+
+
+def from_tuning_cache(cache: Cache | None, key: str | None, model_path: str, out_dir: Path,
+                      extras: dict[str, Path] | None = None) -> tuple[str, Cost, TunedFromCache] | None:
+    """Restore the artefact cached under `key` into `out_dir`: (its kind, the original cost, where it came
+    from); None when there is none. With several processes the main one looks and restores, and tells the
+    others, so that every process trains, or none does."""
+    if cache is None or key is None:
+        return None
+    found = None
+    if distributed.is_main():
+        start = time.perf_counter()
+        hit = cache.tuning.restore(key, out_dir, model_path, extras)
+        if hit is not None:
+            found = (hit.kind, Cost.model_validate(hit.cost), TunedFromCache(
+                key=key, trained=hit.created, trained_in=hit.origin,
+                restore_seconds=round(time.perf_counter() - start, 3)))
+    return distributed.broadcast(found)
+
+
 def _tune(name: str, p: Plan, run_dir: Path) -> BackendRun:
+    from .analysis import in_memory_path
+
     settings = get_backend(name).settings_class(**p.settings[name])
     artefact = Path("models") / name
-    backend, tuned, cost = tune(name, p.model_path, training_examples(p.suites), settings, p.request.seed,
-                                run_dir / artefact)
+    examples = training_examples(p.suites)
+    # The in-memory model's outputs (for the reload check) travel with the artefact through the cache.
+    extras = {"in_memory.json": in_memory_path(run_dir, name)}
+    key = tuning_key_for(p.cache, name, p.model_path, examples, p.settings[name], p.request.seed)
+    hit = from_tuning_cache(p.cache, key, p.model_path, run_dir / artefact, extras)
+    if hit is not None:
+        kind, cost, provenance = hit
+        return BackendRun(name=name, settings=p.settings[name], artefact=artefact.as_posix(), kind=kind, cost=cost,
+                          from_cache=provenance)
+    backend, tuned, cost = tune(name, p.model_path, examples, settings, p.request.seed, run_dir / artefact)
     in_memory = backend.tuned_in_memory() if distributed.is_main() else None
     if in_memory is not None:  # outputs of the model as trained, for the reload check
         sample = {f"{s.name}/{ex.id}": out for s in p.suites
@@ -319,6 +399,9 @@ def _tune(name: str, p: Plan, run_dir: Path) -> BackendRun:
         write_json(in_memory_path(run_dir, name), sample)
     del backend, in_memory
     gc.collect()
+    if p.cache is not None and key is not None and distributed.is_main():
+        p.cache.tuning.save(key, run_dir / artefact, p.model_path, tuned.kind, cost.model_dump(mode="json"),
+                            run_dir.name, extras)
     distributed.barrier()  # the artefact is complete before any process loads it
     return BackendRun(name=name, settings=p.settings[name], artefact=artefact.as_posix(), kind=tuned.kind, cost=cost)
 

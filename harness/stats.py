@@ -13,7 +13,6 @@ from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
-from scipy.stats import binomtest
 
 LEVEL = 0.95
 BOOTSTRAP_SAMPLES = 1000
@@ -49,6 +48,8 @@ def percentile_interval(samples: np.ndarray, level: float = LEVEL) -> tuple[floa
 
 def mcnemar_exact(only_baseline: int, only_state: int) -> float:
     """Two-sided exact McNemar test: a binomial test on the discordant pairs."""
+    from scipy.stats import binomtest  # scipy loads when a test runs, not when a cached run is rescored
+
     discordant = only_baseline + only_state
     if discordant == 0:
         return 1.0
@@ -159,6 +160,8 @@ def wilcoxon_p(differences) -> float | None:
 
 def sign_test_p(wins: int, losses: int) -> float | None:
     """Two-sided exact sign test of wins against losses (ties left out); None without any."""
+    from scipy.stats import binomtest
+
     return float(binomtest(wins, wins + losses, 0.5).pvalue) if wins + losses else None
 
 

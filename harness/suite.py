@@ -8,6 +8,7 @@ time. `load_suite` stops at the first problem; with `every_problem=True` it goes
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import re
 from dataclasses import dataclass, field, replace
@@ -30,7 +31,7 @@ MAX_PROBLEMS = 100
 """`harness suites validate` lists at most this many problems per suite."""
 
 __all__ = ["SUITE_FILE", "DataSpec", "Example", "GenerationSpec", "MetricSpec", "Suite", "SuiteProblems",
-           "SuiteSpec", "applies", "find_suites", "limited", "load_suite"]
+           "SuiteSpec", "applies", "find_suites", "limited", "load_suite", "results_hash"]
 
 
 class SuiteProblems(HarnessError):
@@ -243,3 +244,18 @@ def _yaml_line(text: str, loc: tuple) -> int | None:
             break
         line = node.start_mark.line + 1
     return line
+
+
+def results_hash(suite: Suite) -> str:
+    """sha256 of what decides a suite's results: its data (each split's file hash or resolved dataset
+    revision), templates, metrics (and local `evaluate` modules), generation settings, language and role.
+    Not its gates, rubric, description or version: editing those changes no number, so a finished run
+    stays reusable."""
+    spec = suite.spec.model_dump(mode="json", exclude={"gates", "rubric", "description", "version"})
+    digest = hashlib.sha256(json.dumps([spec, suite.sources], sort_keys=True, ensure_ascii=False).encode())
+    for m in suite.spec.metrics:
+        module = suite.path / m.evaluate if m.evaluate else None
+        if module is not None and module.is_dir():
+            for path in sorted(p for p in module.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+                digest.update(path.relative_to(suite.path).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()

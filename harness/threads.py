@@ -9,6 +9,7 @@ costs little when the machine is idle and keeps the run fast when it is not. `--
 from __future__ import annotations
 
 import os
+import sys
 
 ENV = "OMP_NUM_THREADS"
 
@@ -45,9 +46,10 @@ def configure(requested: int | None = None, processes: int = 1) -> int:
     else:
         threads = default_threads(usable_cores(), processes)
     os.environ[ENV] = str(threads)
-    import torch
-
-    if torch.get_num_threads() != threads:
+    # torch reads the variable when it is imported; only a torch already imported must be told (so that
+    # gating a finished run, which never needs torch, does not import it here).
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return threads
 

@@ -17,8 +17,8 @@ def suite_dir(tmp_path_factory):
     return cut_suite("agent_tools", tmp_path_factory.mktemp("s") / "agent_tools", 64, 12)
 
 
-def run(tmp_path, suites, backends=("lora",), **overrides):
-    p = plan(RunRequest(suites=[str(s) for s in suites], backends=list(backends), overrides=overrides))
+def run(tmp_path, suites, backends=("lora",), cache=True, **overrides):
+    p = plan(RunRequest(suites=[str(s) for s in suites], backends=list(backends), overrides=overrides, cache=cache))
     run_dir = new_run_dir(tmp_path, p)
     return run_dir, execute(p, run_dir, log=lambda *_: None)
 
@@ -49,7 +49,7 @@ def test_corrupted_adapter_fires_the_reload_check(suite_dir, tmp_path, monkeypat
         return tuned
 
     monkeypatch.setattr(LoRA, "save", save_then_corrupt)
-    run_dir, record = run(tmp_path, [suite_dir], lora={"max_steps": 20})
+    run_dir, record = run(tmp_path, [suite_dir], cache=False, lora={"max_steps": 20})  # nor is this one
     reload = record.checks.reload_equivalence["lora"]
     assert reload.ok is False and reload.mismatches and reload.checked == 8
     gate = GateSpec(metric="exact_match", min=0.0)
@@ -60,8 +60,9 @@ def test_corrupted_adapter_fires_the_reload_check(suite_dir, tmp_path, monkeypat
 def test_same_seed_same_results_and_checks_pass(suite_dir, tmp_path):
     translate = cut_suite("translate_en_zh", tmp_path / "translate_en_zh", 40, 12)
     steps = dict(full={"max_steps": 15}, lora={"max_steps": 15})
-    _, first = run(tmp_path / "a", [suite_dir, translate], backends=("full", "lora"), **steps)
-    _, second = run(tmp_path / "b", [suite_dir, translate], backends=("full", "lora"), **steps)
+    # Without the caches, so that the second run really trains and generates again.
+    _, first = run(tmp_path / "a", [suite_dir, translate], backends=("full", "lora"), cache=False, **steps)
+    _, second = run(tmp_path / "b", [suite_dir, translate], backends=("full", "lora"), cache=False, **steps)
     # corpus-metric comparisons between different outputs ran sacrebleu's seeded randomization test
     assert any(c.test == "approximate-randomization" for c in first.comparisons)
     assert [r.model_dump() for r in first.results] == [r.model_dump() for r in second.results]
@@ -140,7 +141,7 @@ def test_batch_invariance_check_fires_when_outputs_depend_on_batching(suite_dir,
     from harness.models import Model
 
     monkeypatch.setattr(Model, "encode", bug)
-    _, record = run(tmp_path, [suite_dir], backends=())
+    _, record = run(tmp_path, [suite_dir], backends=(), cache=False)  # the bug is not in any cache key
     check = record.checks.batch_invariance["base"]
     assert check.checked == checks.SAMPLE and check.ok is False and check.mismatches
     assert "outputs depend on the batch" in record.checks.failures("base")[0]

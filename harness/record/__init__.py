@@ -28,6 +28,7 @@ from .outcome import (
                       VariantResult,
                       change_letter,
 )
+from .provenance import CacheUse, TunedFromCache
 from .run_record import (
                       BASE,
                       RUN_FILE,
@@ -42,11 +43,11 @@ from .run_record import (
 from .spec import DATA_GATES, DEFAULT_RUBRIC, Criterion, GateSpec, MetricInfo, MetricKind, Record, Rubric, SuiteInfo
 
 __all__ = [
-    "BASE", "DATA_GATES", "DEFAULT_RUBRIC", "RUN_FILE", "SCHEMA_VERSION", "Attention", "BackendRun", "Checks",
-    "Comparison", "Contamination", "Cost", "Criterion", "DataReport", "Environment", "Explanation",
+    "BASE", "DATA_GATES", "DEFAULT_RUBRIC", "RUN_FILE", "SCHEMA_VERSION", "Attention", "BackendRun", "CacheUse",
+    "Checks", "Comparison", "Contamination", "Cost", "Criterion", "DataReport", "Environment", "Explanation",
     "ExplanationsInfo", "Finding", "GateOutcome", "GateSpec", "Histogram", "Lengths", "MetricInfo", "MetricKind",
     "ModelChanged", "NextTokens", "OutputsMatch", "Overlap", "Prediction", "Record", "Result", "Rubric", "RunRecord",
-    "SplitData", "SuiteData", "SuiteInfo", "Truncation", "VariantResult", "change_letter", "explanations_path",
-    "load_explanations", "load_predictions", "load_record", "predictions_path", "save_explanations",
-    "save_predictions", "save_record",
+    "SplitData", "SuiteData", "SuiteInfo", "Truncation", "TunedFromCache", "VariantResult", "change_letter",
+    "explanations_path", "load_explanations", "load_predictions", "load_record", "predictions_path",
+    "save_explanations", "save_predictions", "save_record",
 ]

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from . import (
     Attention,
     BackendRun,
+    CacheUse,
     Checks,
     Comparison,
     Contamination,
@@ -39,15 +40,16 @@ from . import (
     SuiteData,
     SuiteInfo,
     Truncation,
+    TunedFromCache,
     VariantResult,
 )
 from .run_record import SCHEMA_VERSION
 
 ORDER: list[type[BaseModel]] = [RunRecord, SuiteInfo, MetricInfo, GateSpec, Rubric, Criterion, Environment, BackendRun,
-                                Cost, Result, Comparison, Checks, ModelChanged, OutputsMatch, Contamination,
-                                GateOutcome, DataReport, SuiteData, SplitData, Lengths, Histogram, Overlap, Truncation,
-                                Finding, ExplanationsInfo, Prediction, VariantResult, Explanation, NextTokens,
-                                Attention]
+                                Cost, TunedFromCache, Result, Comparison, Checks, ModelChanged, OutputsMatch,
+                                Contamination, GateOutcome, CacheUse, DataReport, SuiteData, SplitData, Lengths,
+                                Histogram, Overlap, Truncation, Finding, ExplanationsInfo, Prediction, VariantResult,
+                                Explanation, NextTokens, Attention]
 
 
 def _type_name(annotation) -> str:

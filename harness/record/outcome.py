@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from .provenance import TunedFromCache
 from .spec import GateSpec, MetricInfo, Record
 
 IntervalMethod = Literal["wilson", "bootstrap"]
@@ -265,7 +266,9 @@ class BackendRun(Record):
     kind: ArtefactKind
     """`full` (a model directory) or `adapter` (a PEFT adapter over the base)."""
     cost: Cost
-    """What tuning cost."""
+    """What tuning cost (for an artefact from the tuning cache, what its original training cost)."""
+    from_cache: TunedFromCache | None = None
+    """Set when the artefact was restored from the tuning cache rather than trained in this run."""
 
 
 class Environment(Record):

@@ -13,6 +13,7 @@ from .data import DataReport
 from .explain import ExplanationsInfo
 from .migrate import migrate
 from .outcome import BackendRun, Checks, Comparison, Environment, GateOutcome, Prediction, Result, VariantResult
+from .provenance import CacheUse
 from .spec import Record, SuiteInfo
 
 SCHEMA_VERSION = 4
@@ -79,6 +80,9 @@ class RunRecord(Record):
     whose train/test overlap is in `checks.contamination`)."""
     explanations: ExplanationsInfo | None = None
     """What `explanations/` holds: token probabilities of flipped examples (None: nothing explained)."""
+    cache: dict[str, CacheUse] = {}
+    """By state: what its evaluation read from the generation cache and what it computed (empty when
+    the run used no cache). Tuned artefacts from the tuning cache say so in `backends[].from_cache`."""
 
     def value(self, state: str, suite: str, metric: str) -> float | None:
         """The recorded value of `metric` on `suite` in `state`, or None when not measured."""

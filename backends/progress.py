@@ -1,0 +1,33 @@
+"""The training progress bar: one per training run, with the latest logged loss beside it."""
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import TrainerCallback
+
+
+class ProgressBar(TrainerCallback):
+    """One bar per training run, with the latest logged loss beside it."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.bar: Any = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        from tqdm.auto import tqdm
+
+        if not state.is_world_process_zero:
+            return
+        self.bar = tqdm(total=state.max_steps, desc=f"train · {self.label}", unit="step")
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.bar is not None and logs and "loss" in logs:
+            self.bar.set_postfix(loss=f"{float(logs['loss']):.4f}")
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.close()

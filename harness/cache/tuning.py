@@ -1,0 +1,131 @@
+"""The tuning cache: a tuned artefact, addressed by exactly what decides it.
+
+The key covers the base model's fingerprint, the training examples as the backend receives
+them (messages, completion and tool schemas), the backend's name and resolved settings, the seed, the
+backend's code (its class's source files and the model helpers it loads with), the versions of
+the training packages, the device kind and the number of training processes. Gates, test
+examples, metrics and generation settings are not in it: changing them never retrains.
+
+An artefact is stored as a copy (not a link: a later in-place write into a run's model folder
+must not change the cache), with each file's hash, checked before it is reused. Files that name
+the base model's path (an adapter's `base_model_name_or_path`) are rewritten to the current base
+path on the way out, as the backend would have written them.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..cachedir import scratch_dir
+from ..files import _UMASK, copy_file, write_bytes
+from .fingerprint import TRAINING_PACKAGES, class_sources, package_versions, source_hash
+from .store import Store, digest
+
+TUNED = "tuned"
+TUNING_VERSION = 1
+"""Bump when what a tuning key covers changes."""
+
+
+def tuning_key(base_fingerprint: str, examples: Sequence[Any], backend: str, backend_class: type,
+               settings: dict, seed: int, device: str) -> str:
+    """The address of the artefact `backend` would produce from these inputs."""
+    rendered = [[ex.messages, ex.completion, getattr(ex, "tools", None)] for ex in examples]
+    helpers = Path(__file__).resolve().parents[1] / "models.py"  # every backend loads its base model through it
+    code = source_hash(class_sources(backend_class) + [helpers])
+    world = os.environ.get("WORLD_SIZE", "1")
+    return digest(TUNING_VERSION, base_fingerprint, rendered, backend, settings, seed, code,
+                  package_versions(TRAINING_PACKAGES), device, world)
+
+
+@dataclass
+class CachedTuning:
+    """A tuned artefact found in the cache and restored."""
+
+    key: str
+    kind: str
+    cost: dict
+    """The original tuning's cost, as recorded when it was trained."""
+    created: str
+    """When it was trained (ISO-8601 UTC)."""
+    origin: str
+    """Where it was trained: the run id or output folder."""
+
+
+class TuningCache:
+    """Tuned artefacts by tuning key, in the store's `tuned/` folder."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def restore(self, key: str, dest: Path, base_path: str,
+                extras: dict[str, Path] | None = None) -> CachedTuning | None:
+        """Copy the artefact stored under `key` into `dest` (and its extra files to their paths);
+        None when there is none or its files changed since they were stored."""
+        meta = self.store.get(TUNED, key)
+        folder = self.store.tuned_dir / key
+        if meta is None or not folder.is_dir() or not self._intact(folder, meta):
+            return None
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in meta["files"]:
+            src = folder / "artefact" / name
+            if name in meta["rebase"]:
+                text = src.read_text(encoding="utf-8")
+                write_bytes(dest / name, text.replace(_json_str(meta["base_path"]), _json_str(base_path)).encode())
+            else:
+                copy_file(src, dest / name)
+                self.store.remember(dest / name, meta["files"][name][1])
+        for name, path in (extras or {}).items():
+            if name in meta["extras"]:
+                copy_file(folder / "extras" / name, path)
+        return CachedTuning(key=key, kind=meta["kind"], cost=meta["cost"], created=meta["created"],
+                            origin=meta["origin"])
+
+    def save(self, key: str, artefact: Path, base_path: str, kind: str, cost: dict, origin: str,
+             extras: dict[str, Path] | None = None) -> None:
+        """Store a freshly tuned artefact (and extra files that belong with it, such as the in-memory
+        model's outputs for the reload check) under `key`. When another process stored one under the same
+        key first, theirs is kept: a folder, once in place, is never replaced, so the recorded hashes always
+        describe the files beside them."""
+        target = self.store.tuned_dir / key
+        if self.store.get(TUNED, key) is not None and target.is_dir():
+            return
+        with scratch_dir(self.store.tuned_dir, key[:16]) as tmp:
+            for path in artefact.rglob("*"):
+                if path.is_file():
+                    copy_file(path, tmp / "artefact" / path.relative_to(artefact))
+            for name, path in (extras or {}).items():
+                if path.is_file():
+                    copy_file(path, tmp / "extras" / name)
+            os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp's private 0700 is not what a shared cache wants
+            try:
+                tmp.rename(target)
+            except OSError:
+                pass  # already in place: stored by another process, or by one that stopped before recording it
+        files = sorted(p.relative_to(target / "artefact").as_posix() for p in (target / "artefact").rglob("*")
+                       if p.is_file())
+        needle = _json_str(base_path)
+        self.store.put(TUNED, key, {
+            "kind": kind, "cost": cost, "base_path": base_path, "origin": origin,
+            "files": {n: [(target / "artefact" / n).stat().st_size, self.store.file_sha256(target / "artefact" / n)]
+                      for n in files},
+            "rebase": [n for n in files if n.endswith(".json")
+                       and needle in (target / "artefact" / n).read_text(encoding="utf-8")],
+            "extras": sorted(p.name for p in (target / "extras").iterdir()) if (target / "extras").is_dir() else [],
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        })
+
+    def _intact(self, folder: Path, meta: dict) -> bool:
+        for name, (size, sha) in meta["files"].items():
+            path = folder / "artefact" / name
+            if not path.is_file() or path.stat().st_size != size or self.store.file_sha256(path) != sha:
+                return False
+        return all((folder / "extras" / name).is_file() for name in meta["extras"])
+
+
+def _json_str(text: str) -> str:
+    return json.dumps(text)[1:-1]
+
