@@ -14,6 +14,9 @@ from typing import Any, Sequence
 from .errors import HarnessError
 
 TINY = "tiny"
+QUANTIZATION_FILE = "base_quantization.json"
+"""Beside an adapter trained over a quantised base (`qlora`): that base's BitsAndBytesConfig, so the
+adapter is evaluated over the same base it was trained with."""
 
 
 def device() -> str:
@@ -81,7 +84,8 @@ class Model:
                     tail = reference + (self.tokenizer.eos_token or "")
                     prompt_ids = self.encode([prompt])["input_ids"][0]
                     full = self.encode([prompt + tail])["input_ids"].to(device)
-                    logits = self.model(input_ids=full).logits[0, len(prompt_ids) - 1:-1]
+                    # [-len:] drops the logits of virtual tokens a prompt-tuning adapter puts first
+                    logits = self.model(input_ids=full).logits[0, -full.shape[1]:][len(prompt_ids) - 1:-1]
                     targets = full[0, len(prompt_ids):]
                 nll = torch.nn.functional.cross_entropy(logits.float(), targets, reduction="sum")
             total, count = total + float(nll), count + int(targets.numel())
@@ -150,11 +154,13 @@ def _base_and_adapter(path: str, adapter: str | Path | None) -> tuple[str, str |
     return path, adapter
 
 
-def load_model(name: str, adapter: str | Path | None = None, suites=None, seed: int = 0, dtype=None) -> Model:
+def load_model(name: str, adapter: str | Path | None = None, suites=None, seed: int = 0, dtype=None,
+               quantization: dict | None = None) -> Model:
     """Load `name` (see `resolve_model_path`), with an optional PEFT adapter on top.
 
     A directory that holds an adapter loads its base from the adapter's config. `dtype` defaults
-    to `compute_dtype()`.
+    to `compute_dtype()`. `quantization` (BitsAndBytesConfig fields; read from the adapter's
+    QUANTIZATION_FILE when it has one) loads the base quantised onto the GPU.
     """
     import transformers
 
@@ -162,12 +168,18 @@ def load_model(name: str, adapter: str | Path | None = None, suites=None, seed: 
     text = load_text_side(path, name)
     tokenizer, encoder_decoder = text.tokenizer, text.encoder_decoder
     auto = transformers.AutoModelForSeq2SeqLM if encoder_decoder else transformers.AutoModelForCausalLM
-    model: Any = auto.from_pretrained(path, dtype=dtype or compute_dtype(), trust_remote_code=False)
+    if quantization is None and adapter is not None and (Path(adapter) / QUANTIZATION_FILE).is_file():
+        quantization = json.loads((Path(adapter) / QUANTIZATION_FILE).read_text(encoding="utf-8"))
+    placed = dict(quantization_config=transformers.BitsAndBytesConfig(**quantization),
+                  device_map={"": device()}) if quantization else {}
+    model: Any = auto.from_pretrained(path, dtype=dtype or compute_dtype(), trust_remote_code=False, **placed)
     if adapter is not None:
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, str(adapter))
-    model.to(device()).eval()
+    if not quantization:  # a quantised model is placed at load and cannot be moved
+        model.to(device())
+    model.eval()
     return Model(model=model, tokenizer=tokenizer, encoder_decoder=encoder_decoder, name=name)
 
 
