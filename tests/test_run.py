@@ -44,7 +44,7 @@ def test_run_writes_record_predictions_and_report(small_run):
     assert [g.decided_by for g in record.gates] == ["harness run"] * len(record.gates) and record.gates
     report = small_run / "report"
     assert "agent_tools" in (report / "index.html").read_text(encoding="utf-8")
-    assert "Cost per backend" in (report / "strategy.html").read_text(encoding="utf-8")
+    assert "Cost per strategy" in (report / "strategy.html").read_text(encoding="utf-8")
     for page in report.rglob("*.html"):
         html = page.read_text(encoding="utf-8")
         assert "http://" not in html and "https://" not in html, page

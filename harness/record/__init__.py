@@ -39,6 +39,7 @@ from .run_record import (
                       save_predictions,
                       save_record,
 )
+from .seeds import SeedComparison, SeedSpread
 from .spec import DATA_GATES, DEFAULT_RUBRIC, Criterion, GateSpec, MetricInfo, MetricKind, Record, Rubric, SuiteInfo
 
 __all__ = [
@@ -46,7 +47,7 @@ __all__ = [
     "Comparison", "Contamination", "Cost", "Criterion", "DataReport", "Environment", "Explanation",
     "ExplanationsInfo", "Finding", "GateOutcome", "GateSpec", "Histogram", "Lengths", "MetricInfo", "MetricKind",
     "ModelChanged", "NextTokens", "OutputsMatch", "Overlap", "Prediction", "Record", "Result", "Rubric", "RunRecord",
-    "SplitData", "SuiteData", "SuiteInfo", "Truncation", "VariantResult", "change_letter", "explanations_path",
-    "load_explanations", "load_predictions", "load_record", "predictions_path", "save_explanations",
-    "save_predictions", "save_record",
+    "SeedComparison", "SeedSpread", "SplitData", "SuiteData", "SuiteInfo", "Truncation", "VariantResult",
+    "change_letter", "explanations_path", "load_explanations", "load_predictions", "load_record", "predictions_path",
+    "save_explanations", "save_predictions", "save_record",
 ]

@@ -35,6 +35,8 @@ from . import (
     Result,
     Rubric,
     RunRecord,
+    SeedComparison,
+    SeedSpread,
     SplitData,
     SuiteData,
     SuiteInfo,
@@ -43,11 +45,11 @@ from . import (
 )
 from .run_record import SCHEMA_VERSION
 
-ORDER: list[type[BaseModel]] = [RunRecord, SuiteInfo, MetricInfo, GateSpec, Rubric, Criterion, Environment, BackendRun,
-                                Cost, Result, Comparison, Checks, ModelChanged, OutputsMatch, Contamination,
-                                GateOutcome, DataReport, SuiteData, SplitData, Lengths, Histogram, Overlap, Truncation,
-                                Finding, ExplanationsInfo, Prediction, VariantResult, Explanation, NextTokens,
-                                Attention]
+ORDER: list[type[BaseModel]] = [RunRecord, SuiteInfo, MetricInfo, GateSpec, Rubric, Criterion, Environment,
+                                BackendRun, Cost, Result, Comparison, Checks, ModelChanged, OutputsMatch,
+                                Contamination, GateOutcome, SeedSpread, SeedComparison, DataReport, SuiteData,
+                                SplitData, Lengths, Histogram, Overlap, Truncation, Finding, ExplanationsInfo,
+                                Prediction, VariantResult, Explanation, NextTokens, Attention]
 
 
 def _type_name(annotation) -> str:
