@@ -26,7 +26,8 @@ class PromptTuningSettings(TuneSettings):
     init_text: str | None = None
     """With `init: text`: a task description whose token embeddings start the virtual tokens."""
     modules_to_save: list[str] | None = None
-    """Modules trained in full beside the virtual tokens (e.g. embeddings for new tokens)."""
+    """Modules trained in full beside the virtual tokens (e.g. `lm_head`). Not the input embeddings: PEFT
+    embeds a prompt-tuned model's input with the frozen ones, so a trained copy would never be used."""
 
 
 class PromptTuning(SFTBackend):
@@ -41,6 +42,12 @@ class PromptTuning(SFTBackend):
         from harness.errors import HarnessError
 
         assert isinstance(settings, PromptTuningSettings)
+        model = self.loaded.model
+        embeddings = next(name for name, module in model.named_modules() if module is model.get_input_embeddings())
+        if any(embeddings == m or embeddings.endswith(f".{m}") for m in settings.modules_to_save or []):
+            raise HarnessError(f"prompt_tuning.modules_to_save names the input embeddings ({embeddings}): PEFT feeds a "
+                               "prompt-tuned model through its frozen embeddings, so a trained copy would change "
+                               "nothing; leave them out", "prompt_tuning settings")
         if (settings.init == "text") != (settings.init_text is not None):
             raise HarnessError("prompt_tuning.init_text goes with prompt_tuning.init: text (and only with it)",
                                "prompt_tuning settings")

@@ -33,7 +33,7 @@ TUNING_DEFAULTS = {
     "dora": {"learning_rate": 5e-3, "epochs": 3, "modules_to_save": ["embed_tokens", "lm_head"]},
     "qlora": {"learning_rate": 5e-3, "epochs": 3, "modules_to_save": ["embed_tokens", "lm_head"]},
     "ia3": {"learning_rate": 5e-3, "epochs": 3, "modules_to_save": ["embed_tokens", "lm_head"]},
-    "prompt_tuning": {"learning_rate": 5e-3, "epochs": 3, "modules_to_save": ["embed_tokens", "lm_head"]},
+    "prompt_tuning": {"learning_rate": 5e-3, "epochs": 3, "modules_to_save": ["lm_head"]},
     "freeze": {"learning_rate": 3e-3, "epochs": 3, "trainable_layers": 1, "extra_modules": ["embed_tokens"]},
 }
 SPECIAL_TOKENS = ["<|pad|>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>", "<|tool|>"]
