@@ -9,11 +9,21 @@ from harness.errors import HarnessError
 from .base import Backend, TrainExample, TrainStats, TunedModel, TuneSettings
 
 ENTRY_POINT_GROUP = "harness.backends"
+BUILT_IN = {
+    "full": "backends.full:FullFineTune",
+    "lora": "backends.lora:LoRA",
+    "dora": "backends.dora:DoRA",
+    "ia3": "backends.ia3:IA3",
+    "prompt_tuning": "backends.prompt_tuning:PromptTuning",
+    "freeze": "backends.freeze:Freeze",
+    "qlora": "backends.qlora:QLoRA",
+}
+"""The backends this package ships (also registered as entry points, for an installed copy)."""
 
 
 def available() -> dict[str, str]:
     """Backend name → where it comes from ("module:Class")."""
-    found = {"full": "backends.full:FullFineTune", "lora": "backends.lora:LoRA"}
+    found = dict(BUILT_IN)
     found.update({ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)})
     return found
 
@@ -30,4 +40,14 @@ def get_backend(name: str) -> type[Backend]:
     return cls
 
 
-__all__ = ["Backend", "TrainExample", "TrainStats", "TunedModel", "TuneSettings", "available", "get_backend"]
+def usable_backend(name: str) -> type[Backend]:
+    """`get_backend`, and one clear line when the backend cannot run on this machine (e.g. needs a GPU)."""
+    cls = get_backend(name)
+    reason = cls.unavailable()
+    if reason:
+        raise HarnessError(reason, f"backend {name}")
+    return cls
+
+
+__all__ = ["Backend", "TrainExample", "TrainStats", "TunedModel", "TuneSettings", "available", "get_backend",
+           "usable_backend"]

@@ -86,6 +86,12 @@ class Backend(ABC):
     def save(self, out_dir: Path) -> TunedModel:
         """Write the tuned artefact to `out_dir`."""
 
+    @classmethod
+    def unavailable(cls) -> str | None:
+        """Why this backend cannot run on this machine, in one line (None: it can). The harness asks
+        before it makes a run directory, so a backend that needs a GPU refuses cleanly on a CPU."""
+        return None
+
     def tuned_in_memory(self):
         """After `save`: the tuned model as trained, as a `harness.models.Model`, so the harness can
         check that the saved artefact reproduces it. None when a backend cannot offer it."""

@@ -1,6 +1,8 @@
 """`lora`: low-rank adapters (PEFT) on a frozen base; the saved artefact is the adapter alone."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from .base import TuneSettings
@@ -24,13 +26,16 @@ class LoRA(SFTBackend):
     name = "lora"
     settings_class = LoraSettings
     adapter = True
+    use_dora: ClassVar[bool] = False
+    """DoRA (`dora`) is LoRA with the weight split into magnitude and direction."""
 
     def peft_config(self, settings: TuneSettings, encoder_decoder: bool):
+        """A `LoraConfig` from the settings."""
         from peft import LoraConfig, TaskType
 
         assert isinstance(settings, LoraSettings)
         return LoraConfig(
             r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
             target_modules=settings.target_modules, modules_to_save=settings.modules_to_save,
-            task_type=TaskType.SEQ_2_SEQ_LM if encoder_decoder else TaskType.CAUSAL_LM,
+            task_type=TaskType.SEQ_2_SEQ_LM if encoder_decoder else TaskType.CAUSAL_LM, use_dora=self.use_dora,
         )

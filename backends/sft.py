@@ -1,10 +1,11 @@
-"""Supervised fine-tuning shared by `full` and `lora`: one code path, two trainers.
+"""Supervised fine-tuning shared by every built-in backend: one code path, two trainers.
 
 Causal LMs train with TRL's `SFTTrainer` on prompt/completion pairs, so the loss covers the
 completion only. Encoder-decoders (T5 family), which `SFTTrainer` does not support, train
 with transformers' `Seq2SeqTrainer`, where the loss is on the target by construction.
-Subclasses decide only whether a PEFT config wraps the model (`peft_config`). torch, transformers
-and TRL are imported where they are used, so that reading a backend's settings stays cheap.
+Subclasses decide only how the base is loaded (`load_base`), which of its weights train
+(`prepare_model`) and whether a PEFT config wraps it (`peft_config`). torch, transformers and TRL
+are imported where they are used, so that reading a backend's settings stays cheap.
 
 Under `accelerate launch` or `torchrun` the trainers run data-parallel (DDP, or FSDP / DeepSpeed
 from an accelerate config): each of N processes takes batch_size / N examples per step, so an
@@ -26,15 +27,27 @@ class SFTBackend(Backend):
     adapter = False
 
     def peft_config(self, settings: TuneSettings, encoder_decoder: bool):
+        """The PEFT config that wraps the model (None: the model's own weights train)."""
         return None
 
-    def setup(self, base_model: str, examples: list[TrainExample], settings: TuneSettings, seed: int) -> None:
+    def load_base(self, base_model: str):
+        """The base model as a `harness.models.Model`, in fp32 master weights (on GPU the trainer computes in
+        bf16 autocast: mixed precision)."""
         import torch
+
+        from harness.models import load_model
+
+        return load_model(base_model, dtype=torch.float32)
+
+    def prepare_model(self, model, settings: TuneSettings) -> None:
+        """Freeze what must not train, before the trainer sees the model (default: nothing)."""
+
+    def setup(self, base_model: str, examples: list[TrainExample], settings: TuneSettings, seed: int) -> None:
         import transformers
 
         from harness.distributed import world_size
         from harness.errors import HarnessError
-        from harness.models import device, load_model
+        from harness.models import device
 
         from .progress import ProgressBar
 
@@ -44,8 +57,8 @@ class SFTBackend(Backend):
         if settings.batch_size % processes:
             raise HarnessError(f"batch_size {settings.batch_size} is not divisible by the {processes} processes: "
                                "each takes an equal share of every step", f"{self.name}.batch_size")
-        # fp32 master weights; on GPU the trainer computes in bf16 autocast (mixed precision).
-        self.loaded = load_model(base_model, dtype=torch.float32)
+        self.loaded = self.load_base(base_model)
+        self.prepare_model(self.loaded.model, settings)
         self._scratch = tempfile.TemporaryDirectory(prefix="harness-train-")
         on_gpu = device() == "cuda"
         # Two micro-batches per step and process when the step divides evenly, each of similar lengths.
@@ -153,6 +166,9 @@ class SFTBackend(Backend):
 
         if self._sharded():
             return None  # no process holds the whole trained model
-        model = self.trainer.model.to(compute_dtype()).eval()
+        model = self.trainer.model
+        if not getattr(self.loaded.model, "is_loaded_in_4bit", False):  # a quantised model cannot be cast
+            model = model.to(compute_dtype())
+        model.eval()
         return Model(model=model, tokenizer=self.loaded.tokenizer, encoder_decoder=self.loaded.encoder_decoder,
                      name=f"{self.name} (in memory)")

@@ -14,6 +14,7 @@ from .cache import Cache
 from .cache.comparisons import COMPARISONS, comparison_key
 from .compare import compare, finalize
 from .record import BASE, ModelChanged, OutputsMatch, RunRecord, load_predictions
+from .seed_analysis import analyse_seeds
 from .suite import Suite
 
 
@@ -23,13 +24,16 @@ def in_memory_path(run_dir: Path, state: str) -> Path:
 
 
 def analyse(record: RunRecord, run_dir: Path, suites: list[Suite], seed: int, cache: Cache | None = None) -> None:
-    """Fill in the record's comparisons and its model-changed and reload checks (with a `cache`, a
-    comparison of exactly these rows is looked up before it is computed)."""
+    """Fill in the record's comparisons, its model-changed and reload checks, and (with several training
+    seeds) the strategies' spreads and seed-aware comparisons. With a `cache`, a comparison of exactly
+    these rows is looked up before it is computed."""
     store = cache.store if cache is not None else None
     rows = {(state, s.name): load_predictions(run_dir, state, s.name) for state in record.states for s in suites}
     tuned = [b.name for b in record.backends]
-    # Each tuned state against base, then each pair of backends (the first named is the baseline).
-    pairs = [(BASE, t) for t in tuned] + list(combinations(tuned, 2))
+    # Each tuned state against base, then each pair of tuned states trained with the same seed (the first
+    # tuned is the baseline): two trainings with different seeds differ by more than their strategies.
+    pairs = [(BASE, t) for t in tuned] + [(a.name, b.name) for a, b in combinations(record.backends, 2)
+                                          if a.train_seed == b.train_seed]
     raw = []
     for suite in suites:
         for name, (metric, info) in suite.metrics.items():
@@ -57,3 +61,4 @@ def analyse(record: RunRecord, run_dir: Path, suites: list[Suite], seed: int, ca
         else:
             record.checks.reload_equivalence[state] = OutputsMatch(checked=0, ok=None,
                                                                    note="the backend offers no in-memory model")
+    analyse_seeds(record, run_dir, suites, seed)

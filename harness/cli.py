@@ -114,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="finish a run that stopped half way (other options are taken from it)")
     _batch_size(p)
+    p.add_argument("--sweep", action="append", default=[], metavar="BACKEND.FIELD=V1,V2,...",
+                   help="tune one state per value, e.g. lora.r=4,8,16; several --sweep flags on a backend tune "
+                        "every combination, each named like lora[r=8,learning_rate=3e-4] (repeatable)")
+    p.add_argument("--train-seeds", metavar="S1,S2,...",
+                   help="train every strategy once per seed, e.g. 0,1,2 (states lora@seed0, ...); the report "
+                        "then shows each strategy's spread and compares strategies across seeds")
     _limit(p)
     _scale(p)
     _no_cache(p, "every output and tuned model")
@@ -320,6 +326,7 @@ def cmd_run(args) -> int:
     from . import run
     from .record import load_record
     from .settings import parse_overrides
+    from .strategies import parse_sweeps, parse_train_seeds
 
     _quiet_libraries()
     _start(args)
@@ -333,6 +340,8 @@ def cmd_run(args) -> int:
             backends=args.backend or list(run.DEFAULT_BACKENDS), batch_size=args.batch_size,
             overrides=parse_overrides(args.backend_config, args.set), limit=args.limit,
             allow_outside_data=args.allow_outside_data,
+            sweeps=parse_sweeps(args.sweep),
+            train_seeds=parse_train_seeds(args.train_seeds) if args.train_seeds is not None else None,
         )
         run_dir = None
     request.cache = not args.no_cache
@@ -405,6 +414,14 @@ def _finish(run_dir: Path, record, render_report) -> None:
         hits = sum(u.outputs_from_cache for u in record.cache.values())
         print(f"  cache: {hits} of {hits + sum(u.outputs_generated for u in record.cache.values())} outputs "
               "from the generation cache")
+    if record.seed_comparisons:
+        print(f"Across training seeds {', '.join(map(str, record.train_seeds or []))} (mean Δ, 95% interval, "
+              "Holm-adjusted p of the seed-paired t test):")
+        for sc in record.seed_comparisons:
+            d = record.suite(sc.suite).metric(sc.metric).digits
+            print(f"  {sc.suite} · {sc.metric}: {sc.strategy} − {sc.baseline}  Δ {sc.delta:+.{d}f} "
+                  f"[{sc.ci_low:+.{d}f}, {sc.ci_high:+.{d}f}]  seed sd {sc.seed_sd:.{d}f}  p={sc.p_holm:.3g}  "
+                  f"{marks[sc.verdict]}")
     gates = record.gates
     if gates:
         print(f"  gates: {sum(g.passed for g in gates)} of {len(gates)} pass"
@@ -414,6 +431,8 @@ def _finish(run_dir: Path, record, render_report) -> None:
 
 def cmd_tune(args) -> int:
     """`harness tune`: tune with one backend and save the tuned model and its cost."""
+    from backends import usable_backend
+
     from . import run
     from .cache import Cache
     from .files import write_json
@@ -422,6 +441,7 @@ def cmd_tune(args) -> int:
 
     _quiet_libraries()
     _start(args)
+    usable_backend(args.backend)
     suites = [run.load_suite(p, allow_outside_data=args.allow_outside_data)
               for p in run.find_suites(args.suite or [run.DEFAULT_SUITES])]
     with _distributed().main_first():
@@ -570,10 +590,11 @@ def cmd_backends(args) -> int:
 
     for name, source in sorted(available().items()):
         cls = get_backend(name)
-        print(f"{name}  ({source})")
+        reason = cls.unavailable()
+        print(f"{name}  ({source})" + (f"  UNAVAILABLE HERE: {reason}" if reason else ""))
         for field, info in cls.settings_class.model_fields.items():
             default = "required" if info.is_required() else json.dumps(info.default)
-            print(f"    {field:<16} {default:<14} {info.description or ''}")
+            print(f"    {field:<19} {default:<14} {' '.join((info.description or '').split())}")
     return 0
 
 

@@ -8,7 +8,9 @@ What applies is decided by the metric's declared kind:
 | `mean`     | bootstrap of the mean   | paired permutation (sign flips of differences)    | paired bootstrap |
 | `corpus`   | bootstrap over examples | approximate randomization (sacrebleu's for BLEU)  | paired bootstrap |
 
-All p-values of a run are Holm-adjusted together (`finalize`).
+All p-values of a run are Holm-adjusted together (`finalize`). Strategies trained with several
+seeds are also compared across seeds (`compare_across_seeds`): the seed-paired t test of
+`harness.stats.seed_paired_t`, its p-values Holm-adjusted as a family of their own.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import numpy as np
 
 from . import stats
 from .metrics import Metric
-from .record import Comparison, Prediction
+from .record import Comparison, Prediction, SeedComparison
 from .record.outcome import IntervalMethod, Verdict
 
 
@@ -143,9 +145,10 @@ def _sacrebleu_seed(seed: int):
             os.environ["SACREBLEU_SEED"] = old
 
 
-def finalize(raw: list[dict], alpha: float) -> list[Comparison]:
-    """Holm-adjust every p-value of the run together and decide each verdict (a gain is a change in the
-    metric's better direction)."""
+def finalize(raw: list[dict], alpha: float,
+             record_type: type[Comparison] | type[SeedComparison] = Comparison) -> list:
+    """Holm-adjust every p-value of the family together and decide each verdict (a gain is a change in the
+    metric's better direction); each becomes a `record_type` (Comparison, or SeedComparison)."""
     adjusted = stats.holm([c["p_value"] for c in raw])
     out = []
     for c, p_holm in zip(raw, adjusted):
@@ -154,5 +157,47 @@ def finalize(raw: list[dict], alpha: float) -> list[Comparison]:
         significant = p_holm < alpha
         verdict: Verdict = ("no detectable change" if not significant or c["delta"] == 0
                             else "gain" if better else "loss")
-        out.append(Comparison(**c, p_holm=p_holm, significant=significant, verdict=verdict))
+        out.append(record_type(**c, p_holm=p_holm, significant=significant, verdict=verdict))
     return out
+
+
+def compare_across_seeds(metric: Metric, name: str, baseline_rows: list[list[Prediction]],
+                         rows: list[list[Prediction]], seed: int) -> dict[str, Any]:
+    """A strategy against a baseline across training seeds, as SeedComparison fields (Holm's adjustment and
+    the verdict come later, in `finalize`).
+
+    `rows[s]` are the strategy's predictions when trained with the s-th seed, `baseline_rows[s]` the
+    baseline's with the same seed (one list for `base`, which no seed changes). Examples are those every
+    list scored. Per-example metrics use their scores; corpus metrics take the example component of the
+    standard error from a paired bootstrap over examples (the same resamples for every seed and side).
+    """
+    ids = set.intersection(*({r.id for r in side if name in r.scores} for side in baseline_rows + rows))
+    order = [r.id for r in rows[0] if r.id in ids]
+    if not order:
+        raise ValueError(f"the strategies share no examples scored by {name}")
+
+    def table(side: list[Prediction]) -> list[Prediction]:
+        by_id = {r.id: r for r in side}
+        return [by_id[i] for i in order]
+
+    a, b = [table(side) for side in baseline_rows], [table(side) for side in rows]
+    a_full = a if len(a) == len(b) else a * len(b)
+    common = dict(n=len(order), higher_is_better=metric.higher_is_better)
+    if all([r.output for r in x] == [r.output for r in y] for x, y in zip(a_full, b)):
+        zero = [0.0] * len(b)
+        return dict(**common, deltas=zero, delta=0.0, seed_sd=0.0, se_seeds=0.0, se_examples=0.0, se=0.0,
+                    df=float(len(b) - 1), t=0.0, ci_low=0.0, ci_high=0.0, test="identical outputs", p_value=1.0)
+    if metric.kind == "corpus":
+        refs = [r.reference for r in b[0]]
+        corpora = [(_Corpus(metric, [r.output for r in x], refs), _Corpus(metric, [r.output for r in y], refs))
+                   for x, y in zip(a_full, b)]
+        idx = stats.bootstrap_indices(len(order), seed)
+        resampled = np.array([np.mean([cy.score(i) - cx.score(i) for cx, cy in corpora]) for i in idx])
+        result = stats.seed_paired_t([cy.score() - cx.score() for cx, cy in corpora],
+                                     float(resampled.std(ddof=1)), len(order))
+    else:
+        scores_a, scores_b = (np.array([[r.scores[name] for r in side] for side in x]) for x in (a, b))
+        result = stats.seed_paired_scores(scores_a, scores_b)
+    fields = {k: getattr(result, k) for k in ("deltas", "delta", "seed_sd", "se_seeds", "se_examples", "se", "df",
+                                              "t", "ci_low", "ci_high", "p_value")}
+    return dict(**common, **fields, test="seed-paired t")

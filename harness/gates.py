@@ -20,6 +20,7 @@ from .record import (
     load_predictions,
     save_record,
 )
+from .strategies import aliases
 
 DATA = "data"
 """The pseudo-state of gates on the test data itself (train/test overlap)."""
@@ -27,10 +28,14 @@ DATA = "data"
 
 def gate_states(gate: GateSpec, backends: list[str]) -> list[str]:
     """The states a gate applies to: `data` for overlap gates, else the tuned states it names (default all);
-    a `max_truncated` gate checks the training data as each backend's `max_length` cuts it."""
+    a `max_truncated` gate checks the training data as each backend's `max_length` cuts it.
+
+    A name in `states:` covers every state it names: a backend (`lora`) its plain state, each of its sweep
+    points and each training seed; a strategy (`lora[r=8]`) its seeds; a state itself. Each such state is
+    gated on its own: every one is a model that could be shipped."""
     if gate.kind == "max_overlap":
         return [DATA]
-    return [s for s in backends if gate.states is None or s in gate.states]
+    return [s for s in backends if gate.states is None or aliases(s) & set(gate.states)]
 
 
 def decide(record: RunRecord, suite: str, state: str, gate: GateSpec, run_dir: str = "",

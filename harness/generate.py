@@ -19,7 +19,9 @@ def generate(model, prompts: list[str], max_new_tokens: int, stop: list[str], ba
     import torch
 
     texts = list(prompts) + list(again)
-    plan = plan_batches(model.token_lengths(texts), batch_size, len(again))
+    lengths = model.token_lengths(texts)
+    plan = equal_length_batches(lengths, batch_size) if unpadded_only(model) else \
+        plan_batches(lengths, batch_size, len(again))
     outputs: list[str] = [""] * len(texts)
     tok = model.tokenizer
     eos = model.model.generation_config.eos_token_id or tok.eos_token_id
@@ -87,6 +89,25 @@ def padding_fraction(lengths: Sequence[int], batch_size: int, order: list[int] |
         padded += longest * len(idx)
         real += sum(lengths[i] for i in idx)
     return (padded - real) / padded if padded else 0.0
+
+
+def unpadded_only(model) -> bool:
+    """Whether the model must generate without padding: a prompt-learning adapter (PEFT prompt tuning)
+    puts its virtual tokens before the padding and ignores position ids, so a padded row's positions,
+    and so its output, would depend on its batch. Encoder-decoders pad after the text and are unaffected."""
+    config = getattr(model.model, "active_peft_config", None)
+    return bool(getattr(config, "is_prompt_learning", False)) and not model.encoder_decoder
+
+
+def equal_length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Batches of prompts of one token length each (no padding), longest first."""
+    out: list[list[int]] = []
+    for i in length_order(lengths):
+        if out and len(out[-1]) < batch_size and lengths[out[-1][0]] == lengths[i]:
+            out[-1].append(i)
+        else:
+            out.append([i])
+    return out
 
 
 def cut_at_stop(text: str, stop: list[str]) -> str:

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from .cache import Cache, GenerationCache
 
 TINY = "tiny"
+QUANTIZATION_FILE = "base_quantization.json"
+"""Beside an adapter trained over a quantised base (`qlora`): that base's BitsAndBytesConfig, so the
+adapter is evaluated over the same base it was trained with."""
 
 
 def device() -> str:
@@ -52,6 +55,10 @@ class Model:
         if self._model is None and self._load is not None:
             self._model, self._load = self._load(), None
         return self._model
+
+    @model.setter
+    def model(self, value: Any) -> None:
+        self._model, self._load = value, None
 
     @property
     def chat(self) -> bool:
@@ -107,7 +114,8 @@ class Model:
                     tail = reference + (self.tokenizer.eos_token or "")
                     prompt_ids = self.encode([prompt])["input_ids"][0]
                     full = self.encode([prompt + tail])["input_ids"].to(device)
-                    logits = self.model(input_ids=full).logits[0, len(prompt_ids) - 1:-1]
+                    # [-len:] drops the logits of virtual tokens a prompt-tuning adapter puts first
+                    logits = self.model(input_ids=full).logits[0, -full.shape[1]:][len(prompt_ids) - 1:-1]
                     targets = full[0, len(prompt_ids):]
                 nll = torch.nn.functional.cross_entropy(logits.float(), targets, reduction="sum")
             out.append((float(nll), int(targets.numel())))
@@ -208,12 +216,13 @@ def _base_and_adapter(path: str, adapter: str | Path | None) -> tuple[str, str |
 
 
 def load_model(name: str, adapter: str | Path | None = None, suites=None, seed: int = 0, dtype=None,
-               cache: Cache | None = None) -> Model:
+               quantization: dict | None = None, cache: Cache | None = None) -> Model:
     """Load `name` (see `resolve_model_path`), with an optional PEFT adapter on top.
 
     A directory that holds an adapter loads its base from the adapter's config. `dtype` defaults
-    to `compute_dtype()`. With a `cache`, outputs are looked up before they are generated and the
-    weights load only when one is missing.
+    to `compute_dtype()`. `quantization` (BitsAndBytesConfig fields; read from the adapter's
+    QUANTIZATION_FILE when it has one) loads the base quantised onto the GPU. With a `cache`,
+    outputs are looked up before they are generated and the weights load only when one is missing.
     """
     import transformers
 
@@ -221,17 +230,25 @@ def load_model(name: str, adapter: str | Path | None = None, suites=None, seed: 
     text = load_text_side(path, name)
     tokenizer, encoder_decoder = text.tokenizer, text.encoder_decoder
     dtype = dtype or compute_dtype()
+    if quantization is None and adapter is not None and (Path(adapter) / QUANTIZATION_FILE).is_file():
+        quantization = json.loads((Path(adapter) / QUANTIZATION_FILE).read_text(encoding="utf-8"))
 
     def weights() -> Any:
         auto = transformers.AutoModelForSeq2SeqLM if encoder_decoder else transformers.AutoModelForCausalLM
-        model: Any = auto.from_pretrained(path, dtype=dtype, trust_remote_code=False)
+        placed = dict(quantization_config=transformers.BitsAndBytesConfig(**quantization),
+                      device_map={"": device()}) if quantization else {}
+        model: Any = auto.from_pretrained(path, dtype=dtype, trust_remote_code=False, **placed)
         if adapter is not None:
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, str(adapter))
-        return model.to(device()).eval()
+        if not quantization:  # a quantised model is placed at load and cannot be moved
+            model.to(device())
+        return model.eval()
 
-    generations = cache.generations(path, str(adapter) if adapter else None, str(dtype), device()) if cache else None
+    # A quantised base computes differently: its settings are part of what decides the outputs.
+    numerics = str(dtype) + (f"+{json.dumps(quantization, sort_keys=True)}" if quantization else "")
+    generations = cache.generations(path, str(adapter) if adapter else None, numerics, device()) if cache else None
     if generations is None:
         return Model(model=weights(), tokenizer=tokenizer, encoder_decoder=encoder_decoder, name=name)
     return Model(tokenizer=tokenizer, encoder_decoder=encoder_decoder, name=name, load=weights, cache=generations)

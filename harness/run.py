@@ -20,9 +20,9 @@ from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from backends import TrainExample, get_backend
+from backends import TrainExample, get_backend, usable_backend
 
-from . import checks, distributed, explanations, threads
+from . import checks, distributed, explanations, strategies, threads
 from . import settings as backend_settings
 from .cache import CACHED_KINDS, DATA_REPORTS, Cache, GenerationCache, data_report_key, tuning_key
 from .dataquality import data_report
@@ -76,6 +76,10 @@ class RunRequest:
     """Let suites read data files outside their folders (recorded in the run)."""
     cache: bool = True
     """Use the generation and tuning caches (`--no-cache`: compute everything)."""
+    sweeps: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    """Backend → setting → values to sweep (see harness.strategies)."""
+    train_seeds: list[int] | None = None
+    """Train every strategy once per seed; None: once, with `seed`."""
 
 
 @dataclass
@@ -83,7 +87,9 @@ class Plan:
     request: RunRequest
     suites: list[Suite]
     model_path: str
+    tunings: list[strategies.Tuning]
     settings: dict
+    """Resolved settings by tuned state."""
     config_key: str
     cache: Cache | None = None
 
@@ -115,13 +121,27 @@ def plan(request: RunRequest) -> Plan:
         what = "is not a PEFT adapter folder (no adapter_config.json)" if Path(request.adapter).exists() \
             else "does not exist"
         raise HarnessError(what, request.adapter)
+    tunings = strategies.expand(request.backends, request.sweeps, request.train_seeds, request.seed,
+                                request.overrides)
+    for backend in request.backends:
+        usable_backend(backend)  # a backend this machine cannot run refuses before anything is made
     with distributed.main_first():  # one process builds or fetches the model, the others find it in the cache
         model_path = resolve_model_path(request.model, suites, request.seed)
     check_loadable(model_path, request.model)  # before a run directory exists, not half way into one
-    settings = {b: backend_settings.resolve(b, model_path, request.overrides).model_dump(mode="json")
-                for b in request.backends}
+    settings = {t.state: _resolve(t, model_path, request.overrides) for t in tunings}
     key = config_key(request, suites, model_path, settings, code_hash())
-    return Plan(request, suites, model_path, settings, key, Cache() if request.cache else None)
+    return Plan(request, suites, model_path, tunings, settings, key, Cache() if request.cache else None)
+
+
+def _resolve(t: strategies.Tuning, model_path: str, overrides: dict) -> dict:
+    """One state's resolved settings; a bad swept value names the state."""
+    try:
+        return backend_settings.resolve(t.backend, model_path, strategies.point_overrides(overrides, t)).model_dump(
+            mode="json")
+    except HarnessError as e:
+        if not t.point:
+            raise
+        raise HarnessError(f"{t.strategy}: {e}", "--sweep") from None
 
 
 def config_key(request: RunRequest, suites: list[Suite], model_path: str, settings: dict, code_hash: str) -> str:
@@ -171,7 +191,8 @@ def new_record(p: Plan, run_id: str) -> RunRecord:
         model=p.request.model, model_path=p.model_path, adapter=p.request.adapter,
         model_note=TINY_NOTE if p.request.model == TINY else "",
         seed=p.request.seed, requested_backends=p.request.backends, overrides=p.request.overrides,
-        environment=p.environment, config_key=p.config_key, allow_outside_data=p.request.allow_outside_data,
+        sweeps=p.request.sweeps, train_seeds=p.request.train_seeds, environment=p.environment,
+        config_key=p.config_key, allow_outside_data=p.request.allow_outside_data,
         suites=[SuiteInfo(
             name=s.name, version=s.spec.version, content_hash=s.content_hash, path=str(s.path),
             language=s.spec.language, n_train=len(s.train), n_test=len(s.test), description=s.spec.description,
@@ -227,17 +248,17 @@ def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
     if not _evaluated(record, BASE, p.suites):
         log(f"Evaluating the base model {p.request.model} on {len(p.suites)} suite(s)")
         _evaluate_state(load_model(p.model_path, adapter=p.request.adapter, cache=p.cache), BASE, p, run_dir, record)
-    for name in p.request.backends:
-        done = next((b for b in record.backends if b.name == name), None)
+    for t in p.tunings:
+        done = next((b for b in record.backends if b.name == t.state), None)
         if done is None:
-            log(f"Tuning with {name}")
-            done = _tune(name, p, run_dir)
+            log(f"Tuning {t.state}" if t.state != t.backend else f"Tuning with {t.backend}")
+            done = _tune(t, p, run_dir)
             record.backends.append(done)
             if main:
                 save_record(run_dir, record)
-        if not _evaluated(record, name, p.suites):
-            log(f"Evaluating {name} (reloaded from {done.artefact})")
-            _evaluate_state(load_model(str(run_dir / done.artefact), cache=p.cache), name, p, run_dir, record)
+        if not _evaluated(record, t.state, p.suites):
+            log(f"Evaluating {t.state} (reloaded from {done.artefact})")
+            _evaluate_state(load_model(str(run_dir / done.artefact), cache=p.cache), t.state, p, run_dir, record)
     if not main:
         return record
     pending = explanations.pending_base(record, run_dir, p.suites)
@@ -349,14 +370,14 @@ def tune(name: str, model_path: str, examples: list[TrainExample], settings, see
     return backend, tuned, cost
 
 
-def tuning_key_for(cache: Cache | None, name: str, model_path: str, examples: list[TrainExample], settings: dict,
-                   seed: int) -> str | None:
+def tuning_key_for(cache: Cache | None, backend: str, model_path: str, examples: list[TrainExample],
+                   settings: dict, seed: int) -> str | None:
     """The tuning cache's key for this tuning; None without a cache or for a base model that cannot be
     fingerprinted."""
     fingerprint = cache.fingerprint(model_path) if cache is not None else None
     if fingerprint is None:
         return None
-    return tuning_key(fingerprint, examples, name, get_backend(name), settings, seed, device())
+    return tuning_key(fingerprint, examples, backend, get_backend(backend), settings, seed, device())
 
 
 def from_tuning_cache(cache: Cache | None, key: str | None, model_path: str, out_dir: Path,
@@ -377,33 +398,35 @@ def from_tuning_cache(cache: Cache | None, key: str | None, model_path: str, out
     return distributed.broadcast(found)
 
 
-def _tune(name: str, p: Plan, run_dir: Path) -> BackendRun:
+def _tune(t: strategies.Tuning, p: Plan, run_dir: Path) -> BackendRun:
     from .analysis import in_memory_path
 
-    settings = get_backend(name).settings_class(**p.settings[name])
-    artefact = Path("models") / name
+    settings = get_backend(t.backend).settings_class(**p.settings[t.state])
+    artefact = Path("models") / t.state
     examples = training_examples(p.suites)
+    resolved = p.settings[t.state]
+    run = dict(name=t.state, backend=t.backend, strategy=t.strategy, train_seed=t.train_seed,
+               sweep={k: resolved[k] for k in t.point}, settings=resolved, artefact=artefact.as_posix())
     # The in-memory model's outputs (for the reload check) travel with the artefact through the cache.
-    extras = {"in_memory.json": in_memory_path(run_dir, name)}
-    key = tuning_key_for(p.cache, name, p.model_path, examples, p.settings[name], p.request.seed)
+    extras = {"in_memory.json": in_memory_path(run_dir, t.state)}
+    key = tuning_key_for(p.cache, t.backend, p.model_path, examples, resolved, t.train_seed)
     hit = from_tuning_cache(p.cache, key, p.model_path, run_dir / artefact, extras)
     if hit is not None:
         kind, cost, provenance = hit
-        return BackendRun(name=name, settings=p.settings[name], artefact=artefact.as_posix(), kind=kind, cost=cost,
-                          from_cache=provenance)
-    backend, tuned, cost = tune(name, p.model_path, examples, settings, p.request.seed, run_dir / artefact)
+        return BackendRun(**run, kind=kind, cost=cost, from_cache=provenance)
+    backend, tuned, cost = tune(t.backend, p.model_path, examples, settings, t.train_seed, run_dir / artefact)
     in_memory = backend.tuned_in_memory() if distributed.is_main() else None
     if in_memory is not None:  # outputs of the model as trained, for the reload check
         sample = {f"{s.name}/{ex.id}": out for s in p.suites
                   for ex, out in zip(s.test[:checks.SAMPLE], generate_for(in_memory, s, s.test[:checks.SAMPLE]))}
-        write_json(in_memory_path(run_dir, name), sample)
+        write_json(in_memory_path(run_dir, t.state), sample)
     del backend, in_memory
     gc.collect()
     if p.cache is not None and key is not None and distributed.is_main():
         p.cache.tuning.save(key, run_dir / artefact, p.model_path, tuned.kind, cost.model_dump(mode="json"),
                             run_dir.name, extras)
     distributed.barrier()  # the artefact is complete before any process loads it
-    return BackendRun(name=name, settings=p.settings[name], artefact=artefact.as_posix(), kind=tuned.kind, cost=cost)
+    return BackendRun(**run, kind=tuned.kind, cost=cost)
 
 
 def new_run_dir(out: Path, p: Plan) -> Path:
@@ -453,4 +476,5 @@ def request_from_record(record: RunRecord) -> RunRequest:
     limits = [s.limit for s in record.suites if s.limit is not None]  # suites smaller than --limit were not sampled
     return RunRequest(suites=[s.path for s in record.suites], model=record.model, backends=record.requested_backends,
                       seed=record.seed, overrides=record.overrides, adapter=record.adapter,
-                      limit=max(limits) if limits else None, allow_outside_data=record.allow_outside_data)
+                      limit=max(limits) if limits else None, allow_outside_data=record.allow_outside_data,
+                      sweeps=record.sweeps, train_seeds=record.train_seeds)

@@ -30,6 +30,11 @@ takes with 1,024 entries, for about the same training compute per epoch."""
 TUNING_DEFAULTS = {
     "full": {"learning_rate": 3e-3, "epochs": 3},
     "lora": {"learning_rate": 5e-3, "epochs": 3, "modules_to_save": ["embed_tokens", "lm_head"]},
+    "dora": {"learning_rate": 5e-3, "epochs": 3, "modules_to_save": ["embed_tokens", "lm_head"]},
+    "qlora": {"learning_rate": 5e-3, "epochs": 3, "modules_to_save": ["embed_tokens", "lm_head"]},
+    "ia3": {"learning_rate": 5e-3, "epochs": 3, "modules_to_save": ["embed_tokens", "lm_head"]},
+    "prompt_tuning": {"learning_rate": 5e-3, "epochs": 3, "modules_to_save": ["lm_head"]},
+    "freeze": {"learning_rate": 3e-3, "epochs": 3, "trainable_layers": 1, "extra_modules": ["embed_tokens"]},
 }
 SPECIAL_TOKENS = ["<|pad|>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>", "<|tool|>"]
 # No space or newline between a role marker and its text: the rendered prompt then ends with a

@@ -89,7 +89,11 @@ def metric_bars(metrics: list[dict], states: list[str]) -> Markup:
 def pareto(points: list[dict], base_quality: float | None, quality_label: str) -> Markup:
     """Quality against two costs (wall time, trainable parameters); the front joined by a line.
 
-    `points`: [{label, state, wall, params, quality}] with quality on a 0–1 scale.
+    `points`: [{label, state, wall, params, quality, quality_low?, quality_high?, mark?}] with quality on a
+    0–1 scale; low/high (a strategy's lowest and highest training seed) are drawn as a whisker; `mark`, when
+    set, labels the point instead of `label` (a number keyed in the page's table). `base` costs
+    nothing to tune: a point at zero wall time (where the front starts), and a dashed line on the
+    logarithmic parameter axis, which has no zero.
     """
     with matplotlib.rc_context(RC):
         fig = _figure(7.2, 2.9)
@@ -97,30 +101,39 @@ def pareto(points: list[dict], base_quality: float | None, quality_label: str) -
         for ax, key, xlabel, log in ((axes[0], "wall", "wall time (s)", False),
                                      (axes[1], "params", "trainable parameters", True)):
             pts = [p for p in points if p.get(key) and p.get("quality") is not None]
-            front = sorted((pts[i] for i in pareto_front([(p[key], p["quality"]) for p in pts])),
+            with_base = pts + ([{"label": "base", key: 0.0, "quality": base_quality}]
+                               if base_quality is not None and not log else [])
+            front = sorted((with_base[i] for i in pareto_front([(p[key], p["quality"]) for p in with_base])),
                            key=lambda p: p[key])
             if len(front) > 1:
                 ax.plot([p[key] for p in front], [p["quality"] for p in front], color="#1d2330",
                         linewidth=1, linestyle=":", drawstyle="steps-post", label="Pareto front")
             for i, p in enumerate(pts):
                 on = p in front
-                ax.scatter([p[key]], [p["quality"]], s=46 if on else 30, color=COLORS[i % len(COLORS)],
+                color = COLORS[i % len(COLORS)]
+                if p.get("quality_low") is not None and p.get("quality_high") is not None:
+                    ax.plot([p[key], p[key]], [p["quality_low"], p["quality_high"]], color=color, linewidth=1.2)
+                ax.scatter([p[key]], [p["quality"]], s=46 if on else 30, color=color,
                            edgecolors="#1d2330" if on else "none", zorder=3)
-                ax.annotate(p["label"], (p[key], p["quality"]), xytext=(5, 4), textcoords="offset points",
-                            fontsize=8)
-            if base_quality is not None:
+                ax.annotate(p.get("mark") or p["label"], (p[key], p["quality"]), xytext=(5, 4),
+                            textcoords="offset points", fontsize=8)
+            if base_quality is not None and log:
                 ax.axhline(base_quality, color=BASE_COLOR, linestyle="--", linewidth=1, label="base")
+            elif base_quality is not None:
+                ax.scatter([0.0], [base_quality], s=40, color=BASE_COLOR, edgecolors="#1d2330", zorder=3)
+                ax.annotate("base", (0.0, base_quality), xytext=(5, 4), textcoords="offset points", fontsize=8)
             if log and pts and all(p[key] > 0 for p in pts):
                 ax.set_xscale("log")
                 _log_ticks(ax.xaxis)
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v)))
             ax.set_xlabel(xlabel + " (lower is cheaper)")
             ax.set_ylabel(quality_label)
-            ax.set_ylim(0, 1.05)
-            _pad_x(ax, [p[key] for p in pts], log)
+            highest = max([p.get("quality_high") or p["quality"] for p in pts] + [base_quality or 0.0])
+            ax.set_ylim(0, 1.05 if highest > 0.5 else max(0.1, highest * 1.5))  # low qualities get room to differ
+            _pad_x(ax, [p[key] for p in (pts if log else with_base)], log)
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(loc="lower right", fontsize=8)
-    return to_svg(fig, "Quality against cost per backend, Pareto front marked")
+    return to_svg(fig, "Quality against cost per strategy, base at zero cost, Pareto front marked")
 
 
 def _pad_x(ax, xs: list[float], log: bool) -> None:

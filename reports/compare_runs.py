@@ -40,12 +40,12 @@ def render_comparison(run_dirs: list[str | Path], out_dir: str | Path, *, page_s
     points = []
     for r in runs:
         points += cost_points(r["record"], f"{r['label']}/", [r["suites"][n] for n in shared])
-    mark_front(points)
     differences = _differences(runs)
     for i, r in enumerate(runs):  # a short tag telling the runs apart in column headers
         r["tag"] = ", ".join(f"{d['what']}={d['values'][i]}" for d in differences if d["what"] != "git commit")
     first = runs[0]
     base_quality = quality(first["record"], BASE, [first["suites"][n] for n in shared])
+    mark_front(points, base_quality)
     return site.page(
         "index.html", "compare.html.j2", runs=runs, shared=shared, columns=columns, rows=_rows(runs, shared),
         unshared=sorted({n for r in runs for n in r["suites"]} - set(shared)), differences=differences,

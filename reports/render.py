@@ -4,7 +4,8 @@ The report is a static site (report/ by default):
   index.html                 overview: results with intervals and significance, verdicts, gates,
                              validity checks, human ratings, provenance
   data.html                  the data-quality report: findings, lengths, truncation, labels, overlap
-  strategy.html              cost against quality per backend, Pareto chart
+  strategy.html              cost against quality per strategy, Pareto chart and front, comparisons across seeds
+  pairs/<a>--<b>.html        two strategies head to head: every comparison, disagreements, costs
   training.html              loss curves
   suites/<suite>/index.html  charts, the suite's numbers, change counts, the list of example pages
   suites/<suite>/examples-NNN.html, search-N.js   every example, paged; the filters' index; the token
@@ -17,12 +18,12 @@ from pathlib import Path
 
 from harness.record import BASE, load_record
 
-from . import charts
+from . import charts, headtohead
 from .data import data_view
 from .examples import FILTERS, PAGE_SIZE, change_label, index_chunks, load_suite_examples, matches
 from .overview import flatten, head_to_head, metric_rows, provenance, verdicts
 from .site import Site, slugs
-from .strategy import QUALITY_LABEL, quality, strategy_rows
+from .strategy import QUALITY_LABEL, quality, seed_rows, strategy_rows
 
 
 def render_report(run_dir: str | Path, out_dir: str | Path | None = None, *, page_size: int = PAGE_SIZE) -> Path:
@@ -47,10 +48,13 @@ def write_run_site(record, run_dir: Path, out_dir: Path, page_size: int = PAGE_S
     for info in record.suites:
         suite = load_suite_examples(record, run_dir, info, slug[info.name], page_size)
         summaries.append(_write_suite(site, record, suite, [r for r in rows if r["suite"] == info.name], gates))
-    points, columns = strategy_rows(record)
-    site.page("strategy.html", "strategy.html.j2", record=record, points=points, columns=columns,
+    points, columns, fronts = strategy_rows(record)
+    pair_pages = _write_pairs(site, record, run_dir, set(fronts["wall"]) | set(fronts["params"]))
+    site.page("strategy.html", "strategy.html.j2", record=record, points=points, columns=columns, fronts=fronts,
               chart=charts.pareto(points, quality(record, BASE), QUALITY_LABEL) if points else None,
-              base_quality=quality(record, BASE), quality_label=QUALITY_LABEL)
+              base_quality=quality(record, BASE), quality_label=QUALITY_LABEL, pair_pages=pair_pages,
+              pairs_left_out=len(record.strategies) * (len(record.strategies) + 1) // 2 - len(pair_pages),
+              seed_rows=seed_rows(record, pair_pages))
     site.page("training.html", "training.html.j2", record=record,
               chart=charts.loss_curves({b.name: b.cost.loss_curve for b in record.backends}, record.states)
               if any(b.cost.loss_curve for b in record.backends) else None)
@@ -87,6 +91,21 @@ def _write_suite(site: Site, record, suite, rows: list[dict], gates) -> dict:
               gates=[g for g in gates if g.suite == suite.info.name], **common)
     return {"info": suite.info, "href": f"{folder}/index.html", "n": len(suite.examples), "counts": counts,
             "filters": filters}
+
+
+def _write_pairs(site: Site, record, run_dir: Path, front: set[str]) -> dict[tuple[str, str], str]:
+    """A head-to-head page per pair of strategies (base included); returns (baseline, strategy) → page."""
+    site.clear_pages("pairs")
+    pairs = headtohead.pair_list(record, front)
+    files = headtohead.pair_files(record, pairs)
+    seeded = bool(record.seed_comparisons)
+    for (a, b), file in files.items():
+        site.page(file, "pair.html.j2", record=record, a=a, b=b, seeded=seeded,
+                  rows=headtohead.comparison_rows(record, a, b),
+                  sections=headtohead.disagreements(record, run_dir, a, b),
+                  cost_a=headtohead.costs(record, a), cost_b=headtohead.costs(record, b),
+                  settings_diff=headtohead.settings_differences(record, a, b))
+    return files
 
 
 def _ratings(run_dir: Path):

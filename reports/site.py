@@ -78,6 +78,14 @@ class Site:
         for name in ASSETS:
             self.write(name, (files("reports") / "templates" / name).read_text(encoding="utf-8"))
 
+    def clear_pages(self, folder: str) -> None:
+        """The .html pages a previous render left directly in `folder` (e.g. pairs that no longer exist)."""
+        target = self.out_dir / folder
+        if target.is_dir():
+            for path in target.iterdir():
+                if path.suffix == ".html" and path.is_file():
+                    path.unlink()
+
     def clear_generated(self, folder: str) -> None:
         """Pages and index files a previous render left in `folder`: a shorter suite must not keep them."""
         target = self.out_dir / folder

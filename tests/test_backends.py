@@ -27,9 +27,9 @@ def tune(name, base, examples, out, **settings):
 
 
 def test_registry_lists_builtins_and_rejects_unknown():
-    assert {"full", "lora"} <= set(available())
-    with pytest.raises(HarnessError, match="unknown backend 'qlora'"):
-        get_backend("qlora")
+    assert {"full", "lora", "dora", "ia3", "prompt_tuning", "freeze", "qlora"} <= set(available())
+    with pytest.raises(HarnessError, match="unknown backend 'nope'"):
+        get_backend("nope")
 
 
 def test_lora_adapter_loads_with_plain_peft(base_and_data, tmp_path):

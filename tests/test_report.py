@@ -83,7 +83,7 @@ def test_a_run_without_statistics_says_not_computed(plain_run, tmp_path):
 def test_strategy_and_training_pages(stats_run, tmp_path):
     render_report(stats_run, tmp_path)
     strategy = (tmp_path / "strategy.html").read_text(encoding="utf-8")
-    assert "Cost per backend" in strategy and "Pareto" in strategy and strategy.count("<svg") == 1
+    assert "Cost per strategy" in strategy and "Pareto" in strategy and strategy.count("<svg") == 1
     assert "688,768" in strategy and "49,152" in strategy and "7.14" in strategy  # lora's trainable share
     training = (tmp_path / "training.html").read_text(encoding="utf-8")
     assert training.count("<svg") == 1 and ">full<" in training and ">lora<" in training

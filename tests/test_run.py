@@ -35,7 +35,7 @@ def test_run_writes_record_predictions_and_report(small_run):
         assert (small_run / b.artefact).is_dir()
     assert record.backends[1].cost.trainable_params < record.backends[1].cost.total_params
     raw = read_json(small_run / "run.json")
-    assert raw["schema_version"] == 4 and raw["environment"]["packages"]["trl"]
+    assert raw["schema_version"] == 5 and raw["environment"]["packages"]["trl"]
     assert [d.suite for d in record.data.suites] == ["agent_tools", "translate_en_zh"] and record.data.model == "tiny"
     assert [(t.backend, t.max_length) for t in record.data.suite("agent_tools").truncation] == [("full", 512),
                                                                                                 ("lora", 512)]
@@ -44,7 +44,7 @@ def test_run_writes_record_predictions_and_report(small_run):
     assert [g.decided_by for g in record.gates] == ["harness run"] * len(record.gates) and record.gates
     report = small_run / "report"
     assert "agent_tools" in (report / "index.html").read_text(encoding="utf-8")
-    assert "Cost per backend" in (report / "strategy.html").read_text(encoding="utf-8")
+    assert "Cost per strategy" in (report / "strategy.html").read_text(encoding="utf-8")
     for page in report.rglob("*.html"):
         html = page.read_text(encoding="utf-8")
         assert "http://" not in html and "https://" not in html, page
@@ -127,8 +127,8 @@ def test_tune_only_writes_model_and_cost(small_suites, tmp_path):
 
 
 def test_cli_errors_are_one_line_and_nonzero(small_suites, capsys):
-    assert main(["run", "--suite", str(small_suites), "--backend", "qlora"]) == 2
-    assert "unknown backend 'qlora'" in capsys.readouterr().err
+    assert main(["run", "--suite", str(small_suites), "--backend", "nope"]) == 2
+    assert "unknown backend 'nope'" in capsys.readouterr().err
     assert main(["run", "--suite", "/nonexistent/suite"]) == 2
     assert "no such suite folder" in capsys.readouterr().err
 

@@ -40,6 +40,7 @@ from .run_record import (
                       save_predictions,
                       save_record,
 )
+from .seeds import SeedComparison, SeedSpread
 from .spec import DATA_GATES, DEFAULT_RUBRIC, Criterion, GateSpec, MetricInfo, MetricKind, Record, Rubric, SuiteInfo
 
 __all__ = [
@@ -47,7 +48,8 @@ __all__ = [
     "Checks", "Comparison", "Contamination", "Cost", "Criterion", "DataReport", "Environment", "Explanation",
     "ExplanationsInfo", "Finding", "GateOutcome", "GateSpec", "Histogram", "Lengths", "MetricInfo", "MetricKind",
     "ModelChanged", "NextTokens", "OutputsMatch", "Overlap", "Prediction", "Record", "Result", "Rubric", "RunRecord",
-    "SplitData", "SuiteData", "SuiteInfo", "Truncation", "TunedFromCache", "VariantResult", "change_letter",
-    "explanations_path", "load_explanations", "load_predictions", "load_record", "predictions_path",
+    "SeedComparison", "SeedSpread", "SplitData", "SuiteData", "SuiteInfo", "Truncation", "TunedFromCache",
+    "VariantResult",
+    "change_letter", "explanations_path", "load_explanations", "load_predictions", "load_record", "predictions_path",
     "save_explanations", "save_predictions", "save_record",
 ]

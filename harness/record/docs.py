@@ -36,6 +36,8 @@ from . import (
     Result,
     Rubric,
     RunRecord,
+    SeedComparison,
+    SeedSpread,
     SplitData,
     SuiteData,
     SuiteInfo,
@@ -47,9 +49,9 @@ from .run_record import SCHEMA_VERSION
 
 ORDER: list[type[BaseModel]] = [RunRecord, SuiteInfo, MetricInfo, GateSpec, Rubric, Criterion, Environment, BackendRun,
                                 Cost, TunedFromCache, Result, Comparison, Checks, ModelChanged, OutputsMatch,
-                                Contamination, GateOutcome, CacheUse, DataReport, SuiteData, SplitData, Lengths,
-                                Histogram, Overlap, Truncation, Finding, ExplanationsInfo, Prediction, VariantResult,
-                                Explanation, NextTokens, Attention]
+                                Contamination, GateOutcome, SeedSpread, SeedComparison, CacheUse, DataReport, SuiteData,
+                                SplitData, Lengths, Histogram, Overlap, Truncation, Finding, ExplanationsInfo,
+                                Prediction, VariantResult, Explanation, NextTokens, Attention]
 
 
 def _type_name(annotation) -> str:

@@ -50,7 +50,19 @@ def _v3_to_v4(raw: dict) -> dict:
     return {**copy.deepcopy(raw), "schema_version": 4}
 
 
-STEPS: dict[int, Callable[[dict], dict]] = {2: _v2_to_v3, 3: _v3_to_v4}
+def _v4_to_v5(raw: dict) -> dict:
+    """Tuned states name their backend, strategy and training seed; runs may sweep and train several seeds.
+    Before version 5 each backend was tuned once, with the run seed, under its own name."""
+    out = copy.deepcopy(raw)
+    for b in out.get("backends", []):
+        b.setdefault("backend", b.get("name"))
+        b.setdefault("strategy", b.get("name"))
+        b.setdefault("train_seed", out.get("seed", 0))
+    out["schema_version"] = 5
+    return out
+
+
+STEPS: dict[int, Callable[[dict], dict]] = {2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
 """Version → the step that upgrades a record of that version to the next."""
 
 

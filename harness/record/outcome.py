@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .provenance import TunedFromCache
 from .spec import GateSpec, MetricInfo, Record
@@ -255,10 +255,20 @@ class Cost(Record):
 
 
 class BackendRun(Record):
-    """One tuned state: its backend, settings, artefact and cost."""
+    """One tuned state: its backend, settings, training seed, artefact and cost."""
 
     name: str
-    """The backend (and the state's name)."""
+    """The state's name: the backend's (`lora`), with swept settings (`lora[r=8,learning_rate=3e-4]`) and
+    with the training seed when the run trained several (`lora[r=8]@seed1`)."""
+    backend: str
+    """The backend that tuned it (when absent, as in records of one training per backend: `name`)."""
+    strategy: str
+    """The name without the training seed: the states of one strategy differ only in their training's
+    randomness, and seed-aware comparisons pool them (when absent: `name`)."""
+    sweep: dict[str, Any] = {}
+    """The swept settings of this state, as resolved (empty without `--sweep`)."""
+    train_seed: int | None = None
+    """The seed of its training (initialisation and data order); None: the run's `seed`."""
     settings: dict[str, Any]
     """The fully resolved settings the backend ran with."""
     artefact: str
@@ -269,6 +279,14 @@ class BackendRun(Record):
     """What tuning cost (for an artefact from the tuning cache, what its original training cost)."""
     from_cache: TunedFromCache | None = None
     """Set when the artefact was restored from the tuning cache rather than trained in this run."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_by_backend(cls, data: Any) -> Any:
+        """A state given only its name is its backend's one training (a strategy of its own)."""
+        if isinstance(data, dict) and "name" in data:
+            data = {"backend": data["name"], "strategy": data["name"], **data}
+        return data
 
 
 class Environment(Record):

@@ -14,9 +14,10 @@ from .explain import ExplanationsInfo
 from .migrate import migrate
 from .outcome import BackendRun, Checks, Comparison, Environment, GateOutcome, Prediction, Result, VariantResult
 from .provenance import CacheUse
+from .seeds import SeedComparison, SeedSpread
 from .spec import Record, SuiteInfo
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Changes whenever a field changes meaning; `migrate` reads every earlier version still supported."""
 RUN_FILE = "run.json"
 BASE = "base"
@@ -57,6 +58,11 @@ class RunRecord(Record):
     """User setting overrides by backend, as given (before resolution)."""
     allow_outside_data: bool = False
     """Whether suites were allowed to read data files outside their folders (`--allow-outside-data`)."""
+    sweeps: dict[str, dict[str, list[str]]] = {}
+    """`--sweep` as given: backend → setting → values as written. Each combination of a backend's values
+    is a state of its own, named `backend[setting=value,…]`."""
+    train_seeds: list[int] | None = None
+    """`--train-seeds`: every strategy was trained once per seed (states `…@seedN`); None: once, with `seed`."""
     environment: Environment
     """Versions, platform, device, commit and code hash."""
     config_key: str
@@ -66,7 +72,8 @@ class RunRecord(Record):
     alpha: float = 0.05
     """Significance level for `Comparison.significant` and the significance gates."""
     comparisons: list[Comparison] = []
-    """Each tuned state against base, and each pair of tuned states, per suite and metric."""
+    """Each tuned state against base, and each pair of tuned states trained with the same seed, per suite
+    and metric (on one seed's outputs: see `seed_comparisons` for strategies across seeds)."""
     checks: Checks = Checks()
     """Validity checks; a state that fails one fails every gate."""
     retention: dict[str, dict[str, float]] = {}
@@ -83,6 +90,10 @@ class RunRecord(Record):
     cache: dict[str, CacheUse] = {}
     """By state: what its evaluation read from the generation cache and what it computed (empty when
     the run used no cache). Tuned artefacts from the tuning cache say so in `backends[].from_cache`."""
+    seed_spreads: list[SeedSpread] = []
+    """With several training seeds: each strategy's value of each metric across its seeds."""
+    seed_comparisons: list[SeedComparison] = []
+    """With several training seeds: each strategy against base and each pair of strategies, across seeds."""
 
     def value(self, state: str, suite: str, metric: str) -> float | None:
         """The recorded value of `metric` on `suite` in `state`, or None when not measured."""
@@ -92,6 +103,14 @@ class RunRecord(Record):
     def states(self) -> list[str]:
         """`base`, then every tuned state."""
         return [BASE] + [b.name for b in self.backends]
+
+    @property
+    def strategies(self) -> dict[str, list[BackendRun]]:
+        """Strategy → its tuned states (one per training seed), in tuning order."""
+        out: dict[str, list[BackendRun]] = {}
+        for b in self.backends:
+            out.setdefault(b.strategy, []).append(b)
+        return out
 
     def suite(self, name: str) -> SuiteInfo:
         """The suite called `name` (KeyError when the run has none)."""
