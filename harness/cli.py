@@ -35,6 +35,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def shots_int(text: str) -> int:
+    """A few-shot count: a whole number from 0 (zero-shot) to 16, as `fewshot:` allows."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if not 0 <= value <= 16:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 16, not {value}")
+    return value
+
+
 def seed_int(text: str) -> int:
     """A seed: a whole number from 0 to 2³²−1."""
     try:
@@ -67,6 +78,12 @@ def _outside(p: argparse.ArgumentParser) -> None:
 def _limit(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=positive_int, metavar="N",
                    help="evaluate a seeded sample of N test examples per suite, for quick runs (recorded)")
+
+
+def _fewshot(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fewshot", type=shots_int, metavar="N",
+                   help="show the base model N train examples before each test prompt in every suite with a train "
+                        "split, overriding the suites' own fewshot: (0: zero-shot; recorded)")
 
 
 def _no_cache(p: argparse.ArgumentParser, what: str) -> None:
@@ -121,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train every strategy once per seed, e.g. 0,1,2 (states lora@seed0, ...); the report "
                         "then shows each strategy's spread and compares strategies across seeds")
     _limit(p)
+    _fewshot(p)
     _scale(p)
     _no_cache(p, "every output and tuned model")
     _settings(p)
@@ -135,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder that receives the run directory (default: runs)")
     _batch_size(p)
     _limit(p)
+    _fewshot(p)
     _scale(p)
     _no_cache(p, "every output")
 
@@ -338,7 +357,7 @@ def cmd_run(args) -> int:
         request = run.RunRequest(
             suites=args.suite or [run.DEFAULT_SUITES], model=args.model, seed=args.seed,
             backends=args.backend or list(run.DEFAULT_BACKENDS), batch_size=args.batch_size,
-            overrides=parse_overrides(args.backend_config, args.set), limit=args.limit,
+            overrides=parse_overrides(args.backend_config, args.set), limit=args.limit, fewshot=args.fewshot,
             allow_outside_data=args.allow_outside_data,
             sweeps=parse_sweeps(args.sweep),
             train_seeds=parse_train_seeds(args.train_seeds) if args.train_seeds is not None else None,
@@ -377,7 +396,8 @@ def cmd_eval(args) -> int:
     main = _distributed().is_main()
     request = run.RunRequest(suites=args.suite or [run.DEFAULT_SUITES], model=args.model, seed=args.seed,
                              backends=[], batch_size=args.batch_size, adapter=args.adapter, limit=args.limit,
-                             allow_outside_data=args.allow_outside_data, cache=not args.no_cache)
+                             fewshot=args.fewshot, allow_outside_data=args.allow_outside_data,
+                             cache=not args.no_cache)
     plan = run.plan(request)
     run_dir = run.new_run_dir(Path(args.out), plan)
     if main:

@@ -48,7 +48,7 @@ from .record import (
     save_record,
 )
 from .resources import measure
-from .suite import Suite, find_suites, limited, load_suite, results_hash
+from .suite import Suite, find_suites, limited, load_suite, results_hash, with_fewshot
 
 DEFAULT_SUITES = "suites"
 DEFAULT_BACKENDS = ("full", "lora")
@@ -72,6 +72,9 @@ class RunRequest:
     """A PEFT adapter applied to the model for every evaluation (evaluation-only runs)."""
     limit: int | None = None
     """Evaluate a seeded sample of this many test examples per suite (quick runs); None: all."""
+    fewshot: int | None = None
+    """Train examples shown to the base model before each test prompt, overriding every suite's own
+    `fewshot:` (0: zero-shot); None: each suite's own."""
     allow_outside_data: bool = False
     """Let suites read data files outside their folders (recorded in the run)."""
     cache: bool = True
@@ -106,8 +109,8 @@ def plan(request: RunRequest) -> Plan:
         raise HarnessError("a backend is named twice", "--backend")
     if BASE in request.backends:
         raise HarnessError(f"'{BASE}' names the untuned model; it is not a backend", "--backend")
-    suites = [limited(load_suite(p, allow_outside_data=request.allow_outside_data), request.limit, request.seed)
-              for p in find_suites(request.suites)]
+    suites = [limited(with_fewshot(load_suite(p, allow_outside_data=request.allow_outside_data), request.fewshot),
+                      request.limit, request.seed) for p in find_suites(request.suites)]
     names = [s.name for s in suites]
     if len(set(names)) != len(names):
         raise HarnessError(f"two suites share a name: {sorted(n for n in names if names.count(n) > 1)[0]}", "--suite")
@@ -192,7 +195,7 @@ def new_record(p: Plan, run_id: str) -> RunRecord:
         model_note=TINY_NOTE if p.request.model == TINY else "",
         seed=p.request.seed, requested_backends=p.request.backends, overrides=p.request.overrides,
         sweeps=p.request.sweeps, train_seeds=p.request.train_seeds, environment=p.environment,
-        config_key=p.config_key, allow_outside_data=p.request.allow_outside_data,
+        config_key=p.config_key, allow_outside_data=p.request.allow_outside_data, fewshot=p.request.fewshot,
         suites=[SuiteInfo(
             name=s.name, version=s.spec.version, content_hash=s.content_hash, path=str(s.path),
             language=s.spec.language, n_train=len(s.train), n_test=len(s.test), description=s.spec.description,
@@ -477,4 +480,4 @@ def request_from_record(record: RunRecord) -> RunRequest:
     return RunRequest(suites=[s.path for s in record.suites], model=record.model, backends=record.requested_backends,
                       seed=record.seed, overrides=record.overrides, adapter=record.adapter,
                       limit=max(limits) if limits else None, allow_outside_data=record.allow_outside_data,
-                      sweeps=record.sweeps, train_seeds=record.train_seeds)
+                      sweeps=record.sweeps, train_seeds=record.train_seeds, fewshot=record.fewshot)

@@ -23,7 +23,7 @@ from .files import load_yaml
 from .formats import Example, to_example
 from .record import MetricInfo
 from .sources import Rows, read_split
-from .suite_spec import DataSpec, GenerationSpec, MetricSpec, SuiteSpec
+from .suite_spec import DataSpec, FewShotSpec, GenerationSpec, MetricSpec, SuiteSpec
 from .templates import compile_template
 
 SUITE_FILE = "suite.yaml"
@@ -31,7 +31,7 @@ MAX_PROBLEMS = 100
 """`harness suites validate` lists at most this many problems per suite."""
 
 __all__ = ["SUITE_FILE", "DataSpec", "Example", "GenerationSpec", "MetricSpec", "Suite", "SuiteProblems",
-           "SuiteSpec", "applies", "find_suites", "limited", "load_suite", "results_hash"]
+           "SuiteSpec", "applies", "find_suites", "limited", "load_suite", "results_hash", "with_fewshot"]
 
 
 class SuiteProblems(HarnessError):
@@ -223,6 +223,15 @@ def limited(suite: Suite, n: int | None, seed: int) -> Suite:
     keep = sorted(random.Random(f"{seed}:{suite.name}").sample(range(len(suite.test)), n))
     return replace(suite, test=[suite.test[i] for i in keep],
                    variants=[[v[i] for i in keep] for v in suite.variants], limit=n)
+
+
+def with_fewshot(suite: Suite, n: int | None) -> Suite:
+    """The suite with the base model shown `n` train examples before each test prompt, whatever its own
+    `fewshot:` says (0: zero-shot; None: the suite's own). Suites without a train split stay zero-shot."""
+    if n is None or not suite.train:
+        return suite
+    shots = FewShotSpec(n=n, seed=suite.spec.fewshot.seed if suite.spec.fewshot else 0) if n else None
+    return replace(suite, spec=suite.spec.model_copy(update={"fewshot": shots}))
 
 
 def _yaml_line(text: str, loc: tuple) -> int | None:

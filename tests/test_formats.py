@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness import run
 from harness.cli import main
 from harness.errors import HarnessError
 from harness.formats import with_shots
@@ -153,3 +154,22 @@ def test_scaffolded_suites_validate(tmp_path, fmt):
     assert suite.name == "fresh" and suite.test and suite.train and (folder / "README.md").is_file()
     with pytest.raises(HarnessError, match="already exists"):
         new_suite(folder, "fresh", fmt)
+
+
+def test_fewshot_option_overrides_every_suite_and_is_recorded(tmp_path, capsys):
+    suite = cut_suite("agent_tools", tmp_path / "suites" / "agent_tools", 20, 6)
+    assert load_suite(suite).spec.fewshot is None
+    out = tmp_path / "runs"
+    assert main(["eval", "--model", "tiny", "--suite", str(suite), "--fewshot", "3", "--limit", "2",
+                 "--out", str(out)]) == 0
+    (run_dir,) = out.iterdir()
+    record = load_record(run_dir)
+    assert record.fewshot == 3 and record.suite("agent_tools").fewshot == 3
+    rows = load_predictions(run_dir, "base", "agent_tools")
+    assert len(rows) == 2 and all(len(r.fewshot) == 3 for r in rows)
+    assert run.request_from_record(record).fewshot == 3  # a resumed run keeps it
+    zero = run.plan(run.RunRequest(suites=[str(suite)], backends=[], fewshot=0, limit=2))
+    assert zero.suites[0].spec.fewshot is None and zero.config_key != record.config_key
+    with pytest.raises(SystemExit) as exit_:
+        main(["eval", "--model", "tiny", "--suite", str(suite), "--fewshot", "17"])
+    assert exit_.value.code == 2 and "--fewshot: must be between 0 and 16, not 17" in capsys.readouterr().err

@@ -58,6 +58,10 @@ class RunRecord(Record):
     """User setting overrides by backend, as given (before resolution)."""
     allow_outside_data: bool = False
     """Whether suites were allowed to read data files outside their folders (`--allow-outside-data`)."""
+    fewshot: int | None = None
+    """`--fewshot` as given: train examples shown to the base model before each test prompt in every suite
+    with a train split, overriding the suites' own `fewshot:` (0: zero-shot; None: each suite's own, which
+    `suites[].fewshot` records)."""
     sweeps: dict[str, dict[str, list[str]]] = {}
     """`--sweep` as given: backend → setting → values as written. Each combination of a backend's values
     is a state of its own, named `backend[setting=value,…]`."""
