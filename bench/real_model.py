@@ -1,20 +1,20 @@
 """The real model's costs on this machine: fetch and conversion, load, evaluation, LoRA steps.
 
 Fetches smollm2-135m-instruct into a throwaway model cache (download, hash checks, extraction,
-conversion), then, from that cache: loads the converted directory, evaluates it on one suite
-with `harness eval` in a child process (examples/s over the command's wall time, which includes
-loading and the batch-invariance check; peak RSS of the child), and times LoRA steps with the
-harness's `lora` backend (default r=16). Nothing here is a pass/fail target; it prints numbers.
+conversion), then, from that cache: loads the converted directory, evaluates it on a seeded sample
+of each suite's test split (generation and scoring, in this process, the model loaded once; the
+full split's time is extrapolated from the sample's rate), and times LoRA steps with the
+harness's `lora` backend on the suites' training examples (one epoch over them all is estimated
+from the measured tokens/s). Nothing here is a pass/fail target; it prints numbers.
 
-    .venv/bin/python bench/real_model.py [--suite suites/agent_tools] [--steps 6] [--batch-size 8]
+    .venv/bin/python bench/real_model.py [--suite suites/agent_tools]... [--limit 16] [--steps 6]
+        [--batch-size 8] [--set lora.r=8]...
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,10 +28,13 @@ NAME = "smollm2-135m-instruct"
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", default=str(ROOT / "suites" / "agent_tools"))
+    parser.add_argument("--suite", action="append", help="suite folder (repeatable; default: every shipped suite)")
+    parser.add_argument("--limit", type=int, default=16, help="test examples evaluated per suite (default: 16)")
     parser.add_argument("--steps", type=int, default=6, help="LoRA optimizer steps to time (default: 6)")
     parser.add_argument("--batch-size", type=int, default=8, help="LoRA batch size (default: 8)")
-    parser.add_argument("--skip-eval", action="store_true", help="skip the full-suite evaluation")
+    parser.add_argument("--set", action="append", default=[], metavar="lora.FIELD=VALUE",
+                        help="another LoRA setting, e.g. lora.r=8 or lora.max_length=320 (repeatable)")
+    parser.add_argument("--skip-eval", action="store_true", help="skip the evaluation")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.update(TQDM_DISABLE="1", TRANSFORMERS_VERBOSITY="error", HF_DATASETS_DISABLE_PROGRESS_BARS="1")
@@ -54,9 +57,14 @@ def main() -> int:
         print(f"load of the converted directory: {time.perf_counter() - start:.1f} s ({_cpu() - cpu:.1f} CPU s)")
         del model
 
+        from harness.settings import parse_overrides
+        from harness.suite import find_suites, load_suite
+
+        suites = [load_suite(p) for p in find_suites(args.suite or [str(ROOT / "suites")])]
         if not args.skip_eval:
-            _evaluate(args.suite, Path(tmp))
-        _lora_steps(str(path), args.suite, args.steps, args.batch_size, Path(tmp))
+            _evaluate(str(path), suites, args.limit)
+        overrides = parse_overrides(None, args.set).get("lora", {})
+        _lora_steps(str(path), suites, args.steps, args.batch_size, overrides, Path(tmp))
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     return 0
 
@@ -66,34 +74,44 @@ def _cpu(who: int = resource.RUSAGE_SELF) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _evaluate(suite: str, tmp: Path) -> None:
-    command = [sys.executable, "-m", "harness", "eval", "--model", NAME, "--suite", suite, "--out", str(tmp / "runs")]
-    start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    (run,) = (tmp / "runs").iterdir()
-    results = json.loads((run / "run.json").read_text())["results"]
-    n = max(r["n"] for r in results)
-    values = ", ".join(f"{r['metric']} {r['value']:.3f}" for r in results)
-    print(f"harness eval on {Path(suite).name}: {n} examples in {seconds:.1f} s = {n / seconds:.2f} examples/s "
-          f"(wall time of the command; {_cpu(resource.RUSAGE_CHILDREN):.0f} CPU s); peak RSS {peak:.0f} MB; {values}")
+def _evaluate(path: str, suites: list, limit: int) -> None:
+    from harness.evaluate import evaluate_suite
+    from harness.models import load_model
+    from harness.record import BASE
+    from harness.suite import limited
+
+    model = load_model(path)
+    print(f"{'suite':<24}{'examples':>9}{'seconds':>9}{'per s':>7}{'full split':>12}  first metric")
+    for suite in suites:
+        sample = limited(suite, limit, 0)
+        start = time.perf_counter()
+        _, results = evaluate_suite(model, sample, BASE)
+        seconds = time.perf_counter() - start
+        n, full = len(sample.test), len(suite.test)
+        first = results[0]
+        print(f"{suite.name:<24}{n:>9}{seconds:>9.1f}{n / seconds:>7.2f}{full / n * seconds:>10.0f} s  "
+              f"{first.metric} {first.value:.3f} (zero-shot, untuned)")
 
 
-def _lora_steps(path: str, suite_dir: str, steps: int, batch_size: int, tmp: Path) -> None:
+def _lora_steps(path: str, suites: list, steps: int, batch_size: int, overrides: dict, tmp: Path) -> None:
+    import random
+
     from harness.run import training_examples, tune
     from harness.settings import resolve
-    from harness.suite import load_suite
 
-    examples = training_examples([load_suite(suite_dir)])[: steps * batch_size]
-    settings = resolve("lora", path, {"lora": {"max_steps": steps, "batch_size": batch_size}})
+    everything = training_examples(suites)
+    examples = random.Random(0).sample(everything, min(len(everything), steps * batch_size))
+    settings = resolve("lora", path, {"lora": {**overrides, "max_steps": steps, "batch_size": batch_size}})
     cpu = _cpu()
     _, _, cost = tune("lora", path, examples, settings, 0, tmp / "lora")
     cpu = _cpu() - cpu
-    print(f"LoRA r={settings.r} (all-linear), batch {batch_size}: {cost.steps} steps in {cost.train_seconds:.1f} s "
-          f"= {cost.train_seconds / cost.steps:.2f} s/step, {cost.tokens_per_second:,.0f} tokens/s; "
-          f"{cost.trainable_params:,} of {cost.total_params:,} parameters trained; "
-          f"peak RSS {cost.peak_memory_mb:.0f} MB; {cpu:.0f} CPU s for setup, training and saving")
+    tokens_all = cost.train_tokens / len(examples) * len(everything) if examples else 0
+    print(f"LoRA r={settings.r} (all-linear), batch {batch_size}, max_length {settings.max_length}: {cost.steps} steps "
+          f"in {cost.train_seconds:.1f} s = {cost.train_seconds / cost.steps:.2f} s/step, "
+          f"{cost.tokens_per_second:,.0f} tokens/s; {cost.trainable_params:,} of {cost.total_params:,} parameters "
+          f"trained; peak RSS {cost.peak_memory_mb:.0f} MB; {cpu:.0f} CPU s for setup, training and saving")
+    print(f"one epoch over the {len(everything):,} training examples of these suites (≈{tokens_all:,.0f} tokens at "
+          f"the sample's mean length): ≈{tokens_all / cost.tokens_per_second / 60:.0f} min at this rate (estimated)")
 
 
 if __name__ == "__main__":

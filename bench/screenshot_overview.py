@@ -1,11 +1,15 @@
-"""The README's picture of a report: the overview of a synthetic two-suite run, shot in headless Chromium.
+"""The README's pictures of a report: a run's overview, shot in headless Chromium.
 
-    .venv/bin/python bench/screenshot_overview.py [OUT.png]     (default: docs/overview.png)
+    .venv/bin/python bench/screenshot_overview.py [OUT.png] [--run RUN_DIR]
+
+With `--run`, the report of that finished run (rendered afresh into a temporary folder); without,
+a synthetic two-suite run's. OUT defaults to docs/overview.png.
 
 Uses Debian's Chromium through playwright; never downloads a browser.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -24,10 +28,17 @@ def main() -> int:
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "overview.png"
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", nargs="?", default=str(ROOT / "docs" / "overview.png"))
+    parser.add_argument("--run", metavar="RUN_DIR", help="a finished run to show (default: a synthetic one)")
+    args = parser.parse_args()
+    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
-        index = render_report(make_run(Path(tmp), run_id="20260101-120000-demo"))
+        if args.run:
+            index = render_report(Path(args.run), Path(tmp) / "report")
+        else:
+            index = render_report(make_run(Path(tmp), run_id="20260101-120000-demo"))
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         page = browser.new_page(viewport={"width": 1200, "height": 1000})
         page.goto(index.as_uri())
