@@ -1,6 +1,7 @@
 """Shared fixtures: everything offline, small suites cut from the shipped ones, one short run."""
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -8,9 +9,16 @@ from pathlib import Path
 
 import pytest
 
+import backends
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+# pytester's in-process runs drop the modules first imported inside them; with the built-in backends
+# imported here, no later test sees a second copy of `backends.base.Backend`.
+for _where in backends.BUILT_IN.values():
+    importlib.import_module(_where.partition(":")[0])
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "suites"
