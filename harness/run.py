@@ -20,35 +20,35 @@ from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from backends import TrainExample, get_backend, usable_backend
+from backends import usable_backend
 
 from . import checks, distributed, explanations, strategies, threads
 from . import settings as backend_settings
-from .cache import CACHED_KINDS, DATA_REPORTS, Cache, GenerationCache, data_report_key, tuning_key
+from .cache import CACHED_KINDS, DATA_REPORTS, Cache, GenerationCache, data_report_key
 from .dataquality import data_report
 from .errors import HarnessError
-from .evaluate import aggregate, generate_for, generate_test, prompts_for, score
-from .files import write_json
+from .evaluate import aggregate, generate_test, prompts_for, score
 from .gates import decide_all, record_gates
 from .models import TINY, check_loadable, device, is_adapter_dir, load_model, resolve_model_path
 from .record import (
     BASE,
-    BackendRun,
     CacheUse,
     Checks,
-    Cost,
     DataReport,
     Environment,
     RunRecord,
     SuiteInfo,
-    TunedFromCache,
     VariantResult,
     load_record,
     save_predictions,
     save_record,
 )
-from .resources import measure
 from .suite import Suite, find_suites, limited, load_suite, results_hash, with_fewshot
+from .tuning import from_tuning_cache as from_tuning_cache  # re-exported: `harness tune` finds them here
+from .tuning import training_examples as training_examples
+from .tuning import tune as tune
+from .tuning import tune_state
+from .tuning import tuning_key_for as tuning_key_for
 
 DEFAULT_SUITES = "suites"
 DEFAULT_BACKENDS = ("full", "lora")
@@ -255,7 +255,7 @@ def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
         done = next((b for b in record.backends if b.name == t.state), None)
         if done is None:
             log(f"Tuning {t.state}" if t.state != t.backend else f"Tuning with {t.backend}")
-            done = _tune(t, p, run_dir)
+            done = tune_state(t, p.suites, p.model_path, p.settings[t.state], p.cache, run_dir)
             record.backends.append(done)
             if main:
                 save_record(run_dir, record)
@@ -346,90 +346,6 @@ def cache_use(cache: GenerationCache, before: CacheUse | None = None) -> CacheUs
     if before is None:
         return counts
     return CacheUse(**{k: v + getattr(before, k) for k, v in counts.model_dump().items()})
-
-
-def training_examples(suites: list[Suite]) -> list[TrainExample]:
-    """The union of the task suites' train splits: one tuned model per backend serves every
-    suite. Retention suites are never trained on."""
-    return [TrainExample(ex.messages, ex.reference, ex.tools) for s in suites if s.spec.role == "task"
-            for ex in s.train]
-
-
-def tune(name: str, model_path: str, examples: list[TrainExample], settings, seed: int, out_dir: Path):
-    """Tune with one backend and save to `out_dir`; returns (backend, tuned model, cost). Time and
-    memory are measured here, around the backend's setup, train and save."""
-    backend = get_backend(name)()
-    with measure() as usage:
-        backend.setup(model_path, examples, settings, seed)
-        stats = backend.train()
-        tuned = backend.save(Path(out_dir))
-    cost = Cost(
-        wall_seconds=round(usage.seconds, 2), train_seconds=round(stats.train_seconds, 2),
-        trainable_params=stats.trainable_params, total_params=stats.total_params,
-        peak_memory_mb=round(usage.peak_memory_mb, 1), memory_kind=usage.memory_kind,
-        train_tokens=stats.train_tokens, steps=stats.steps, loss_curve=stats.loss_curve,
-        tokens_per_second=round(stats.train_tokens / stats.train_seconds, 1) if stats.train_seconds > 0 else 0.0,
-    )
-    return backend, tuned, cost
-
-
-def tuning_key_for(cache: Cache | None, backend: str, model_path: str, examples: list[TrainExample],
-                   settings: dict, seed: int) -> str | None:
-    """The tuning cache's key for this tuning; None without a cache or for a base model that cannot be
-    fingerprinted."""
-    fingerprint = cache.fingerprint(model_path) if cache is not None else None
-    if fingerprint is None:
-        return None
-    return tuning_key(fingerprint, examples, backend, get_backend(backend), settings, seed, device())
-
-
-def from_tuning_cache(cache: Cache | None, key: str | None, model_path: str, out_dir: Path,
-                      extras: dict[str, Path] | None = None) -> tuple[str, Cost, TunedFromCache] | None:
-    """Restore the artefact cached under `key` into `out_dir`: (its kind, the original cost, where it came
-    from); None when there is none. With several processes the main one looks and restores, and tells the
-    others, so that every process trains, or none does."""
-    if cache is None or key is None:
-        return None
-    found = None
-    if distributed.is_main():
-        start = time.perf_counter()
-        hit = cache.tuning.restore(key, out_dir, model_path, extras)
-        if hit is not None:
-            found = (hit.kind, Cost.model_validate(hit.cost), TunedFromCache(
-                key=key, trained=hit.created, trained_in=hit.origin,
-                restore_seconds=round(time.perf_counter() - start, 3)))
-    return distributed.broadcast(found)
-
-
-def _tune(t: strategies.Tuning, p: Plan, run_dir: Path) -> BackendRun:
-    from .analysis import in_memory_path
-
-    settings = get_backend(t.backend).settings_class(**p.settings[t.state])
-    artefact = Path("models") / t.state
-    examples = training_examples(p.suites)
-    resolved = p.settings[t.state]
-    run = dict(name=t.state, backend=t.backend, strategy=t.strategy, train_seed=t.train_seed,
-               sweep={k: resolved[k] for k in t.point}, settings=resolved, artefact=artefact.as_posix())
-    # The in-memory model's outputs (for the reload check) travel with the artefact through the cache.
-    extras = {"in_memory.json": in_memory_path(run_dir, t.state)}
-    key = tuning_key_for(p.cache, t.backend, p.model_path, examples, resolved, t.train_seed)
-    hit = from_tuning_cache(p.cache, key, p.model_path, run_dir / artefact, extras)
-    if hit is not None:
-        kind, cost, provenance = hit
-        return BackendRun(**run, kind=kind, cost=cost, from_cache=provenance)
-    backend, tuned, cost = tune(t.backend, p.model_path, examples, settings, t.train_seed, run_dir / artefact)
-    in_memory = backend.tuned_in_memory() if distributed.is_main() else None
-    if in_memory is not None:  # outputs of the model as trained, for the reload check
-        sample = {f"{s.name}/{ex.id}": out for s in p.suites
-                  for ex, out in zip(s.test[:checks.SAMPLE], generate_for(in_memory, s, s.test[:checks.SAMPLE]))}
-        write_json(in_memory_path(run_dir, t.state), sample)
-    del backend, in_memory
-    gc.collect()
-    if p.cache is not None and key is not None and distributed.is_main():
-        p.cache.tuning.save(key, run_dir / artefact, p.model_path, tuned.kind, cost.model_dump(mode="json"),
-                            run_dir.name, extras)
-    distributed.barrier()  # the artefact is complete before any process loads it
-    return BackendRun(**run, kind=tuned.kind, cost=cost)
 
 
 def new_run_dir(out: Path, p: Plan) -> Path:

@@ -90,9 +90,10 @@ def test_unknown_and_newer_versions_are_one_clear_line(tmp_path):
 
 # --- the rooms' imports -------------------------------------------------------------------------------
 
-FACE = {"harness.cli", "harness.run", "harness.pytest_plugin", "harness.settings", "harness.__main__"}
+FACE = {"harness.cli", "harness.run", "harness.tuning", "harness.pytest_plugin", "harness.settings", "harness.__main__"}
 """The core's thin face: the only harness modules that may import backends/ and reports/ (`harness.cli` with
-its submodules: the command line is a package)."""
+its submodules: the command line is a package; `harness.tuning`: run orchestration's tuning half, which
+instantiates the backends)."""
 FACE_PACKAGES = ("harness.cli.",)
 SHARED_WITH_REPORTS = ("harness.record", "harness.errors", "harness.files", "harness.limits", "harness.stats")
 """What reports/ may use of the core: the record types and small shared helpers (errors, atomic and bounded
