@@ -11,6 +11,9 @@ Under `accelerate launch` or `torchrun` the trainers run data-parallel (DDP, or 
 from an accelerate config): each of N processes takes batch_size / N examples per step, so an
 optimizer step sees the same examples as in one process. Each step is split into micro-batches of
 similar lengths, which leaves less padding in them (`trainers.py`).
+
+Given a `checkpoint_dir`, training saves a checkpoint every `checkpoint_every` steps and resumes from
+the last valid one it finds there (`checkpoints.py`); under FSDP or DeepSpeed it writes none.
 """
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from .base import Backend, TrainExample, TrainStats, TunedModel, TuneSettings
+from .base import LOSS_LOGGED_EVERY, RESULT_FREE_SETTINGS, Backend, TrainExample, TrainStats, TunedModel, TuneSettings
+from .checkpoints import NOTHING, Checkpoint, CheckpointFolder, Progress, checkpointed, training_identity
 from .trainers import lean_sft_trainer, rebalanced
 
 
@@ -51,6 +55,8 @@ class SFTBackend(Backend):
 
         from .progress import ProgressBar
 
+        self._setup_start = time.perf_counter()
+        self._earlier = NOTHING
         transformers.set_seed(seed)
         self.settings = settings
         processes = world_size()
@@ -63,6 +69,10 @@ class SFTBackend(Backend):
         on_gpu = device() == "cuda"
         # Two micro-batches per step and process when the step divides evenly, each of similar lengths.
         accumulate = 2 if settings.batch_size % (2 * processes) == 0 else 1
+        every = settings.checkpoint_every if self.checkpoint_dir is not None else None
+        # The trainer's own checkpoints, all of them kept (checkpoints.py publishes each and removes the older).
+        saving = dict(save_strategy="steps", save_steps=every, save_only_model=False) if every else \
+            dict(save_strategy="no")
         common = dict(
             output_dir=self._scratch.name, learning_rate=settings.learning_rate,
             num_train_epochs=settings.epochs, max_steps=settings.max_steps or -1,
@@ -72,8 +82,8 @@ class SFTBackend(Backend):
             # bf16 is native on GPUs and emulated, several times slower, on CPUs. Checkpointing trades
             # compute for memory: measured ~9x slower together with bf16 on a 2-core CPU.
             bf16=on_gpu, activation_checkpointing=False, gradient_checkpointing=False,
-            use_cpu=not on_gpu, seed=seed, data_seed=seed, save_strategy="no", report_to=[],
-            logging_steps=5, logging_first_step=True, include_num_input_tokens_seen="non_padding",
+            use_cpu=not on_gpu, seed=seed, data_seed=seed, report_to=[], **saving,
+            logging_steps=LOSS_LOGGED_EVERY, logging_first_step=True, include_num_input_tokens_seen="non_padding",
             dataloader_num_workers=0, disable_tqdm=True,  # our own bar (below) replaces the log printing
             # Each step's random examples in micro-batches of similar lengths (see trainers.py); no per-step NaN
             # check (a device sync on GPU: a NaN loss is logged as it is); every parameter takes part, so DDP
@@ -86,6 +96,43 @@ class SFTBackend(Backend):
         self.trainer = build(examples, common, peft_config)
         self.trainer.remove_callback(transformers.PrinterCallback)
         self.trainer.add_callback(ProgressBar(self.name))
+        if every:
+            self._keep_checkpoints(base_model, examples, settings, seed, processes)
+
+    def _keep_checkpoints(self, base_model: str, examples: list[TrainExample], settings: TuneSettings, seed: int,
+                          processes: int) -> None:
+        from harness.distributed import is_main
+
+        assert self.checkpoint_dir is not None
+        if self._sharded():
+            _say(f"{self.name}: no checkpoints under FSDP or DeepSpeed: an interrupted training restarts from step 0")
+            return
+        decided = {k: v for k, v in settings.model_dump(mode="json").items() if k not in RESULT_FREE_SETTINGS}
+        identity = training_identity(self.name, base_model, examples, decided, seed, processes)
+        folder = CheckpointFolder(self.checkpoint_dir, identity, lambda line: _say(f"WARNING: {self.name}: {line}"))
+        if is_main():
+            folder.clear_leftovers()
+        self.trainer.checkpoints = folder
+        self.trainer.progress = self._progress
+
+    def _progress(self) -> Progress:
+        """The training's cost so far, over the attempts it kept (for a checkpoint's manifest)."""
+        now = time.perf_counter()
+        return Progress(train_seconds=self._earlier.train_seconds + now - self._loop_start,
+                        wall_seconds=self._earlier.wall_seconds + now - self._setup_start,
+                        attempts=self._earlier.attempts + 1)
+
+    def _resume_point(self) -> Checkpoint | None:
+        """The last valid checkpoint of this training, the same on every process (None: start from step 0)."""
+        from harness.distributed import broadcast, is_main
+
+        folder = getattr(self.trainer, "checkpoints", None)
+        if folder is None:
+            return None
+        found = broadcast(folder.latest() if is_main() else None)
+        if found is not None:
+            _say(f"Resuming {self.name} from its checkpoint at step {found.step}")
+        return found
 
     def _seq2seq_trainer(self, examples: list[TrainExample], common: dict, peft_config):
         import datasets
@@ -99,7 +146,7 @@ class SFTBackend(Backend):
         enc = tok([self.loaded.render(ex.messages, ex.tools) for ex in examples],
                   text_target=[ex.completion for ex in examples],
                   truncation=True, max_length=self.settings.max_length)
-        return rebalanced(transformers.Seq2SeqTrainer)(
+        return checkpointed(rebalanced(transformers.Seq2SeqTrainer))(
             model=model, args=transformers.Seq2SeqTrainingArguments(**common),
             train_dataset=datasets.Dataset.from_dict(dict(enc)), processing_class=tok,
             data_collator=transformers.DataCollatorForSeq2Seq(tok, model=model),
@@ -125,22 +172,25 @@ class SFTBackend(Backend):
                 "completion": [ex.completion + tok.eos_token for ex in examples],
             })
         config = SFTConfig(**common, max_length=self.settings.max_length, completion_only_loss=True)
-        return lean_sft_trainer()(model=self.loaded.model, args=config, train_dataset=data, processing_class=tok,
-                                  peft_config=peft_config)
+        return checkpointed(lean_sft_trainer())(model=self.loaded.model, args=config, train_dataset=data,
+                                                processing_class=tok, peft_config=peft_config)
 
     def train(self) -> TrainStats:
         model = self.trainer.model
-        start = time.perf_counter()
+        resume = self._resume_point()
+        self._earlier = resume.progress if resume is not None else NOTHING
+        start = self._loop_start = time.perf_counter()
         if self.settings.max_steps != 0:
-            self.trainer.train()
+            self.trainer.train(resume_from_checkpoint=str(resume.path) if resume is not None else None)
         seconds = time.perf_counter() - start
         state = self.trainer.state
         curve = [(int(e["step"]), float(e["loss"])) for e in state.log_history if "loss" in e]
         return TrainStats(
             trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
             total_params=sum(p.numel() for p in model.parameters()),
-            train_tokens=int(state.num_input_tokens_seen or 0), train_seconds=seconds,
-            steps=int(state.global_step), loss_curve=curve,
+            train_tokens=int(state.num_input_tokens_seen or 0), train_seconds=self._earlier.train_seconds + seconds,
+            steps=int(state.global_step), loss_curve=curve, resumed_from_step=resume.step if resume else None,
+            attempts=self._earlier.attempts + 1, earlier_wall_seconds=self._earlier.wall_seconds,
         )
 
     def save(self, out_dir: Path) -> TunedModel:
@@ -172,3 +222,11 @@ class SFTBackend(Backend):
         model.eval()
         return Model(model=model, tokenizer=self.loaded.tokenizer, encoder_decoder=self.loaded.encoder_decoder,
                      name=f"{self.name} (in memory)")
+
+
+def _say(line: str) -> None:
+    """Print one line from the main process (the others would repeat it)."""
+    from harness.distributed import is_main
+
+    if is_main():
+        print(line, flush=True)

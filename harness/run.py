@@ -1,8 +1,9 @@
 """A run: evaluate the base model, tune it with each backend, evaluate each tuned model.
 
 Each finished step is written to the run directory at once (atomically), so a run that stops
-half way resumes where it stopped (`harness run --resume RUN_DIR`). Tuned models are always
-evaluated as reloaded from disk: what is measured is what was saved.
+half way resumes where it stopped (`harness run --resume RUN_DIR`); a training it interrupted
+resumes from its last checkpoint (`tuning.py`). Tuned models are always evaluated as reloaded
+from disk: what is measured is what was saved.
 """
 from __future__ import annotations
 
@@ -44,10 +45,10 @@ from .record import (
     save_record,
 )
 from .suite import Suite, find_suites, limited, load_suite, results_hash, with_fewshot
+from .tuning import deciding, discard_checkpoints, tune_state
 from .tuning import from_tuning_cache as from_tuning_cache  # re-exported: `harness tune` finds them here
 from .tuning import training_examples as training_examples
 from .tuning import tune as tune
-from .tuning import tune_state
 from .tuning import tuning_key_for as tuning_key_for
 
 DEFAULT_SUITES = "suites"
@@ -149,12 +150,13 @@ def _resolve(t: strategies.Tuning, model_path: str, overrides: dict) -> dict:
 
 def config_key(request: RunRequest, suites: list[Suite], model_path: str, settings: dict, code_hash: str) -> str:
     """Everything that decides the results (not the batch size: results must not depend on it; not a
-    suite's gates, rubric or description: they decide no result)."""
+    suite's gates, rubric or description, nor how often training checkpoints: they decide no result)."""
     name = Path(model_path).name if request.model == TINY else request.model
     model_id: str | list[str] = [name, str(Path(request.adapter).resolve())] if request.adapter else name
     # What decides each suite's results, and the sample of its test split when --limit took one.
     data = [results_hash(s) if s.limit is None else [results_hash(s), s.limit] for s in suites]
-    blob = json.dumps([model_id, data, settings, request.seed, code_hash], sort_keys=True)
+    decided = {state: deciding(values) for state, values in settings.items()}
+    blob = json.dumps([model_id, data, decided, request.seed, code_hash], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -259,6 +261,8 @@ def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
             record.backends.append(done)
             if main:
                 save_record(run_dir, record)
+        if main:
+            discard_checkpoints(run_dir, t.state)  # its artefact is saved and recorded (also after a kill right then)
         if not _evaluated(record, t.state, p.suites):
             log(f"Evaluating {t.state} (reloaded from {done.artefact})")
             _evaluate_state(load_model(str(run_dir / done.artefact), cache=p.cache), t.state, p, run_dir, record)

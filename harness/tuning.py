@@ -1,12 +1,19 @@
-"""Tuning one state of a run: from the tuning cache when it holds the artefact, else trained, saved and
-stored in the cache."""
+"""Tuning one state of a run: from the tuning cache when it holds the artefact, else trained, with the
+checkpoints a killed run resumes from.
+
+A training saves checkpoints in `runs/<id>/checkpoints/<state>/` while it runs (see
+`backends/checkpoints.py`); `harness run --resume` retrains an interrupted state from the last one, and
+they are removed once the state's artefact is saved and recorded. A resumed training's artefact is
+stored in the tuning cache under the same key as an uninterrupted one's: it is the same artefact.
+"""
 from __future__ import annotations
 
 import gc
+import shutil
 import time
 from pathlib import Path
 
-from backends import TrainExample, get_backend
+from backends import RESULT_FREE_SETTINGS, TrainExample, get_backend
 
 from . import checks, distributed, strategies
 from .cache import Cache, tuning_key
@@ -17,6 +24,9 @@ from .record import BackendRun, Cost, TunedFromCache
 from .resources import measure
 from .suite import Suite
 
+CHECKPOINTS = "checkpoints"
+"""The run directory's folder of unfinished trainings' checkpoints, one folder per state."""
+
 
 def training_examples(suites: list[Suite]) -> list[TrainExample]:
     """The union of the task suites' train splits: one tuned model per backend serves every
@@ -25,22 +35,31 @@ def training_examples(suites: list[Suite]) -> list[TrainExample]:
             for ex in s.train]
 
 
-def tune(name: str, model_path: str, examples: list[TrainExample], settings, seed: int, out_dir: Path):
+def tune(name: str, model_path: str, examples: list[TrainExample], settings, seed: int, out_dir: Path,
+         checkpoints: Path | None = None):
     """Tune with one backend and save to `out_dir`; returns (backend, tuned model, cost). Time and
-    memory are measured here, around the backend's setup, train and save."""
+    memory are measured here, around the backend's setup, train and save. With `checkpoints`, the
+    backend keeps checkpoints there and resumes from the last one it finds."""
     backend = get_backend(name)()
+    backend.checkpoint_dir = checkpoints
     with measure() as usage:
         backend.setup(model_path, examples, settings, seed)
         stats = backend.train()
         tuned = backend.save(Path(out_dir))
     cost = Cost(
-        wall_seconds=round(usage.seconds, 2), train_seconds=round(stats.train_seconds, 2),
+        wall_seconds=round(usage.seconds + stats.earlier_wall_seconds, 2), train_seconds=round(stats.train_seconds, 2),
         trainable_params=stats.trainable_params, total_params=stats.total_params,
         peak_memory_mb=round(usage.peak_memory_mb, 1), memory_kind=usage.memory_kind,
         train_tokens=stats.train_tokens, steps=stats.steps, loss_curve=stats.loss_curve,
         tokens_per_second=round(stats.train_tokens / stats.train_seconds, 1) if stats.train_seconds > 0 else 0.0,
+        resumed_from_step=stats.resumed_from_step, attempts=stats.attempts,
     )
     return backend, tuned, cost
+
+
+def deciding(settings: dict) -> dict:
+    """The resolved settings that can change what training produces (how often it checkpoints cannot)."""
+    return {k: v for k, v in settings.items() if k not in RESULT_FREE_SETTINGS}
 
 
 def tuning_key_for(cache: Cache | None, backend: str, model_path: str, examples: list[TrainExample],
@@ -50,7 +69,7 @@ def tuning_key_for(cache: Cache | None, backend: str, model_path: str, examples:
     fingerprint = cache.fingerprint(model_path) if cache is not None else None
     if fingerprint is None:
         return None
-    return tuning_key(fingerprint, examples, backend, get_backend(backend), settings, seed, device())
+    return tuning_key(fingerprint, examples, backend, get_backend(backend), deciding(settings), seed, device())
 
 
 def from_tuning_cache(cache: Cache | None, key: str | None, model_path: str, out_dir: Path,
@@ -71,10 +90,24 @@ def from_tuning_cache(cache: Cache | None, key: str | None, model_path: str, out
     return distributed.broadcast(found)
 
 
+def checkpoint_dir(run_dir: Path, state: str) -> Path:
+    """Where the training of `state` keeps its checkpoints until its artefact is recorded."""
+    return Path(run_dir) / CHECKPOINTS / state
+
+
+def discard_checkpoints(run_dir: Path, state: str) -> None:
+    """Remove a state's checkpoints (its artefact is saved and recorded), and the folder once it is empty."""
+    shutil.rmtree(checkpoint_dir(run_dir, state), ignore_errors=True)
+    try:
+        (Path(run_dir) / CHECKPOINTS).rmdir()
+    except OSError:
+        pass  # other states' checkpoints are still there, or there never were any
+
+
 def tune_state(t: strategies.Tuning, suites: list[Suite], model_path: str, settings: dict, cache: Cache | None,
                run_dir: Path) -> BackendRun:
     """Tune one state of a run (`settings`: its resolved settings) into `models/<state>/`: restored from the
-    tuning cache, or trained, saved and stored in the cache."""
+    tuning cache, or trained (resuming from its checkpoints), saved and stored in the cache."""
     from .analysis import in_memory_path
 
     artefact = Path("models") / t.state
@@ -89,7 +122,8 @@ def tune_state(t: strategies.Tuning, suites: list[Suite], model_path: str, setti
         kind, cost, provenance = hit
         return BackendRun(**run, kind=kind, cost=cost, from_cache=provenance)
     typed = get_backend(t.backend).settings_class(**settings)
-    backend, tuned, cost = tune(t.backend, model_path, examples, typed, t.train_seed, run_dir / artefact)
+    backend, tuned, cost = tune(t.backend, model_path, examples, typed, t.train_seed, run_dir / artefact,
+                                checkpoint_dir(run_dir, t.state))
     in_memory = backend.tuned_in_memory() if distributed.is_main() else None
     if in_memory is not None:  # outputs of the model as trained, for the reload check
         sample = {f"{s.name}/{ex.id}": out for s in suites

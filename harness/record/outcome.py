@@ -229,12 +229,15 @@ class GateOutcome(Record):
 
 
 class Cost(Record):
-    """What tuning one backend cost."""
+    """What tuning one backend cost. A training resumed from a checkpoint after an interruption costs what its
+    attempts spent up to the checkpoint each next one resumed from, plus the last attempt's whole time: the work
+    an interruption threw away (at most `checkpoint_every` steps each) is not counted, so the cost is that of
+    one uninterrupted training, and peak memory is the last attempt's."""
 
     wall_seconds: float
-    """Setup, training and saving, end to end."""
+    """Setup, training and saving, end to end (summed over the attempts of a resumed training)."""
     train_seconds: float
-    """The training loop alone."""
+    """The training loop alone (summed over the attempts of a resumed training)."""
     trainable_params: int
     """Parameters the optimizer updated."""
     total_params: int
@@ -252,6 +255,11 @@ class Cost(Record):
     """Optimizer steps taken."""
     loss_curve: list[tuple[int, float]]
     """(step, training loss) pairs as logged by the trainer."""
+    resumed_from_step: int | None = None
+    """The optimizer step of the checkpoint the training resumed from after an interruption (the last one, when
+    it was interrupted more than once); None: trained in one go."""
+    attempts: int = 1
+    """Training processes whose work the result kept: 1, plus one per interruption resumed from a checkpoint."""
 
 
 class BackendRun(Record):

@@ -1,0 +1,386 @@
+"""Training resumes from checkpoints: a killed `harness run` retrains an interrupted state from its last
+checkpoint, bit for bit what an uninterrupted training gives; checkpoints appear whole or not at all and
+a damaged or foreign one is ignored with a warning."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from backends.checkpoints import MANIFEST, CheckpointFolder, Progress
+from harness.cache import TUNED, Cache
+from harness.cli import main
+from harness.errors import HarnessError
+from harness.launch import accelerate_command
+from harness.record import load_predictions, load_record
+from harness.run import RunRequest, config_key
+from harness.settings import resolve
+from harness.suite import find_suites, load_suite
+from harness.tuning import CHECKPOINTS, training_examples, tune, tuning_key_for
+
+from .conftest import ROOT, cut_suite
+
+STEPS, EVERY = 30, 10
+WEIGHTS = {"full": "model.safetensors", "lora": "adapter_model.safetensors"}
+
+
+# --- the checkpoint folder ------------------------------------------------------------------------------------
+
+def _staged(folder: CheckpointFolder, step: int, payload: bytes = b"weights") -> None:
+    """What a trainer leaves in the staging folder for `step`."""
+    staged = folder.staging / f"checkpoint-{step}"
+    (staged / "sub").mkdir(parents=True)
+    (staged / "model.safetensors").write_bytes(payload)
+    (staged / "sub" / "optimizer.pt").write_bytes(b"moments" * 100)
+
+
+def _folder(root: Path, identity: str = "this training") -> tuple[CheckpointFolder, list[str]]:
+    warnings: list[str] = []
+    return CheckpointFolder(root, identity, warnings.append), warnings
+
+
+def test_a_checkpoint_is_published_whole_and_replaces_the_older(tmp_path):
+    folder, warnings = _folder(tmp_path / "ck")
+    progress = Progress(train_seconds=1.5, wall_seconds=2.0, attempts=1)
+    _staged(folder, 10)
+    assert folder.latest() is None  # a staged checkpoint is not a checkpoint yet
+    folder.publish(10, progress)
+    _staged(folder, 20, b"later weights")
+    folder.publish(20, progress)
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == [".staging", "checkpoint-20"]
+    found = folder.latest()
+    assert found is not None and (found.step, found.progress, found.path.name) == (20, progress, "checkpoint-20")
+    manifest = json.loads((found.path / MANIFEST).read_text())
+    assert manifest["files"]["model.safetensors"][0] == len(b"later weights")
+    assert set(manifest["files"]) == {"model.safetensors", "sub/optimizer.pt"} and not warnings
+    # killed while writing step 30: the staged half is invisible, step 20 stays, the next start clears it
+    (folder.staging / "checkpoint-30").mkdir()
+    (folder.staging / "checkpoint-30" / "model.safetensors").write_bytes(b"half")
+    assert folder.latest() == found
+    folder.clear_leftovers()
+    assert not folder.staging.exists() and folder.latest() == found
+
+
+def _two_checkpoints(root: Path) -> CheckpointFolder:
+    """Checkpoints of steps 10 and 20 side by side (as after a kill between publishing 20 and pruning 10)."""
+    folder, _ = _folder(root)
+    progress = Progress(train_seconds=1, wall_seconds=1, attempts=1)
+    _staged(folder, 10)
+    folder.publish(10, progress)
+    os.rename(root / "checkpoint-10", root / "kept")
+    _staged(folder, 20)
+    folder.publish(20, progress)
+    os.rename(root / "kept", root / "checkpoint-10")
+    return folder
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda p: (p / "sub" / "optimizer.pt").write_bytes(b"moments" * 99 + b"MOMENTS"),
+     "its file sub/optimizer.pt changed after it was written"),
+    (lambda p: (p / "model.safetensors").unlink(), "its file model.safetensors is missing"),
+    (lambda p: (p / "pytorch_model.bin").write_bytes(b"pickle"),
+     "it holds a file its manifest does not list, pytorch_model.bin"),
+    (lambda p: (p / "sub" / "link").symlink_to("/etc/passwd"), "it holds a link, sub/link"),
+    (lambda p: (p / MANIFEST).unlink(), "it has no manifest (its writing never finished)"),
+    (lambda p: (p / MANIFEST).write_text("{not json"), "its manifest is unreadable"),
+    (lambda p: (p / MANIFEST).write_text((p / MANIFEST).read_text().replace('"step": 20', '"step": 30')),
+     "its manifest is for step 30"),
+])
+def test_a_damaged_checkpoint_is_ignored_with_one_line_and_the_older_one_used(tmp_path, damage, reason):
+    folder = _two_checkpoints(tmp_path / "ck")
+    damage(tmp_path / "ck" / "checkpoint-20")
+    warnings: list[str] = []
+    folder.warn = warnings.append
+    found = folder.latest()
+    assert found is not None and found.step == 10
+    assert warnings == [f"checkpoint {tmp_path / 'ck' / 'checkpoint-20'} ignored: {reason}"]
+
+
+def test_a_foreign_checkpoint_is_ignored(tmp_path):
+    mine, _ = _folder(tmp_path / "ck", "another training")
+    _staged(mine, 10)
+    mine.publish(10, Progress(train_seconds=1, wall_seconds=1, attempts=1))
+    folder, warnings = _folder(tmp_path / "ck")
+    assert folder.latest() is None
+    assert warnings == [f"checkpoint {tmp_path / 'ck' / 'checkpoint-10'} ignored: it was made by another training "
+                        "(other data, settings, seed, model or number of processes)"]
+    _staged(folder, 10)  # this training's own checkpoint of the same step replaces it
+    folder.publish(10, Progress(train_seconds=1, wall_seconds=1, attempts=1))
+    assert folder.latest() is not None
+
+
+# --- settings and keys ----------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def resume_suite(tmp_path_factory):
+    return cut_suite("agent_tools", tmp_path_factory.mktemp("resume") / "agent_tools", 160, 8)
+
+
+@pytest.fixture(scope="module")
+def tiny_and_examples(resume_suite):
+    from harness.models import resolve_model_path
+
+    suites = [load_suite(p) for p in find_suites([resume_suite])]
+    return suites, resolve_model_path("tiny", suites, 0), training_examples(suites)
+
+
+def test_checkpoint_every_is_validated_and_decides_no_key(tiny_and_examples):
+    suites, base, examples = tiny_and_examples
+    assert resolve("full", base, {}).checkpoint_every == 500
+    assert resolve("lora", base, {"lora": {"checkpoint_every": None}}).checkpoint_every is None
+    with pytest.raises(HarnessError, match="setting 'full.checkpoint_every': Input should be a multiple of 5"):
+        resolve("full", base, {"full": {"checkpoint_every": 12}})
+    with pytest.raises(HarnessError, match="setting 'full.checkpoint_every': Input should be greater than 0"):
+        resolve("full", base, {"full": {"checkpoint_every": 0}})
+    one, other = (resolve("full", base, {"full": {"checkpoint_every": n}}).model_dump(mode="json") for n in (10, 20))
+    cache = Cache()
+    assert tuning_key_for(cache, "full", base, examples, one, 0) == tuning_key_for(cache, "full", base, examples,
+                                                                                    other, 0)
+    changed = dict(one, learning_rate=1e-3)
+    assert tuning_key_for(cache, "full", base, examples, one, 0) != tuning_key_for(cache, "full", base, examples,
+                                                                                    changed, 0)
+    request = RunRequest(suites=[str(suites[0].path)], backends=["full"])
+    assert config_key(request, suites, base, {"full": one}, "code") == config_key(request, suites, base,
+                                                                                 {"full": other}, "code")
+
+
+# --- killed and resumed ---------------------------------------------------------------------------------------
+
+
+
+def settings_args(*backends: str) -> list[str]:
+    return [arg for b in backends for arg in ("--backend", b, "--set", f"{b}.max_steps={STEPS}",
+                                              "--set", f"{b}.checkpoint_every={EVERY}")]
+
+
+STALLING = r'''
+"""`harness run` that stops for good at one point of training, so that the test can kill it there."""
+import sys
+import time
+from pathlib import Path
+
+from transformers import Trainer, TrainerCallback
+
+import backends.sft as sft
+
+where, step, marker = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
+
+
+def stall():
+    marker.write_text("stalled")
+    time.sleep(3600)
+
+
+if where == "checkpoint":  # while writing the checkpoint of `step`: its weights and optimizer are written
+    save_rng_state = Trainer._save_rng_state
+
+    def _save_rng_state(self, output_dir):
+        if self.state.global_step == step:
+            stall()
+        save_rng_state(self, output_dir)
+
+    Trainer._save_rng_state = _save_rng_state
+else:  # after optimizer step `step`
+    class Stall(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == step:
+                stall()
+
+    setup = sft.SFTBackend.setup
+
+    def stalling_setup(self, *args, **kwargs):
+        setup(self, *args, **kwargs)
+        self.trainer.add_callback(Stall())
+
+    sft.SFTBackend.setup = stalling_setup
+
+from harness.cli import main
+
+sys.exit(main(sys.argv[4:]))
+'''
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(resume_suite, tmp_path_factory):
+    """Both backends trained in one go with the settings the killed runs use."""
+    out = tmp_path_factory.mktemp("uninterrupted")
+    assert main(["run", "--suite", str(resume_suite), "--out", str(out), "--no-cache",
+                 *settings_args("full", "lora")]) == 0
+    (run,) = out.iterdir()
+    return run
+
+
+def _env(cache: Path) -> dict:
+    env = dict(os.environ, HARNESS_CACHE=str(cache), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    for var in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(var, None)
+    return env
+
+
+def _killed_run(suite: Path, backend: str, where: str, step: int, tmp_path: Path, env: dict,
+                processes: int = 1) -> Path:
+    """A `harness run` in a subprocess (under accelerate with several processes), SIGKILLed with every process
+    it started once it stalls at `where` `step`; its run directory."""
+    script, marker, out = tmp_path / "stalling.py", tmp_path / "stalled", tmp_path / "runs"
+    script.write_text(STALLING)
+    args = [where, str(step), str(marker), "run", "--suite", str(suite), "--out", str(out), *settings_args(backend)]
+    command = [sys.executable, str(script), *args]
+    if processes > 1:
+        launch = accelerate_command(["run"], processes)
+        command = launch[:launch.index("-m", 3)] + [str(script), *args]
+    log = (tmp_path / "killed.log").open("w")
+    proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 600
+    try:
+        while not marker.exists():
+            assert proc.poll() is None, f"the run ended before it stalled:\n{(tmp_path / 'killed.log').read_text()[-3000:]}"
+            assert time.monotonic() < deadline, "the run never reached the point to kill it at"
+            time.sleep(0.05)
+    finally:
+        # torch's launcher starts its workers in sessions of their own: kill each process of the tree
+        for child in [*psutil.Process(proc.pid).children(recursive=True), psutil.Process(proc.pid)]:
+            try:
+                child.send_signal(signal.SIGKILL)
+            except psutil.NoSuchProcess:
+                pass
+        proc.wait()
+        log.close()
+    assert proc.returncode == -signal.SIGKILL
+    (run,) = out.iterdir()
+    return run
+
+
+def _tensors(path: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(path))
+
+
+@pytest.mark.parametrize("backend, where, step, resumed_from, left", [
+    ("full", "checkpoint", 20, 10, ["checkpoint-10"]),  # killed while writing its second checkpoint
+    ("lora", "step", 23, 20, ["checkpoint-20"]),  # killed three steps after its second checkpoint
+])
+def test_a_killed_training_resumes_to_the_uninterrupted_result(uninterrupted, resume_suite, tmp_path, monkeypatch,
+                                                               backend, where, step, resumed_from, left):
+    cache = tmp_path / "cache"  # a cache of its own: nothing there can spare the training
+    run = _killed_run(resume_suite, backend, where, step, tmp_path, _env(cache))
+    checkpoints = run / CHECKPOINTS / backend
+    assert sorted(p.name for p in checkpoints.iterdir() if not p.name.startswith(".")) == left
+    assert load_record(run).backends == []
+
+    monkeypatch.setenv("HARNESS_CACHE", str(cache))
+    assert main(["run", "--resume", str(run)]) == 0
+    resumed, reference = load_record(run), load_record(uninterrupted)
+    (state,) = resumed.backends
+    ref = next(b for b in reference.backends if b.name == backend)
+    assert (state.cost.resumed_from_step, state.cost.attempts) == (resumed_from, 2)
+    assert (ref.cost.resumed_from_step, ref.cost.attempts) == (None, 1)
+    assert state.cost.loss_curve == ref.cost.loss_curve and len(state.cost.loss_curve) == 7
+    assert (state.cost.steps, state.cost.train_tokens, state.cost.trainable_params) == \
+        (ref.cost.steps, ref.cost.train_tokens, ref.cost.trainable_params)
+    mine, theirs = (_tensors(r / "models" / backend / WEIGHTS[backend]) for r in (run, uninterrupted))
+    assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+    assert [r.output for r in load_predictions(run, backend, "agent_tools")] == \
+        [r.output for r in load_predictions(uninterrupted, backend, "agent_tools")]
+    assert [r for r in resumed.results if r.state == backend] == [r for r in reference.results if r.state == backend]
+    assert resumed.checks.failures(backend) == []  # the reload check compares with the resumed model as trained
+    assert not (run / CHECKPOINTS).exists()  # removed once the artefact is recorded
+    # stored in the tuning cache as a fresh training would be: under the key of these inputs, with its cost
+    suites = [load_suite(p) for p in find_suites([resume_suite])]
+    key = tuning_key_for(Cache(), backend, resumed.model_path, training_examples(suites), state.settings, 0)
+    stored = Cache().store.get(TUNED, key)
+    assert stored is not None and stored["cost"]["resumed_from_step"] == resumed_from
+
+
+def test_a_killed_data_parallel_training_resumes_exactly(resume_suite, tmp_path):
+    """Two processes (DDP over gloo): each restores its own RNG state, the main one publishes the checkpoints."""
+    env = _env(tmp_path / "cache")
+
+    def harness(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "harness", *args, "--processes", "2"], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+        return done.stdout
+
+    harness("run", "--suite", str(resume_suite), "--out", str(tmp_path / "uninterrupted"), "--no-cache",
+            *settings_args("lora"))
+    (reference,) = (tmp_path / "uninterrupted").iterdir()
+    run = _killed_run(resume_suite, "lora", "step", 23, tmp_path, env, processes=2)
+    staged = sorted(p.name for p in (run / CHECKPOINTS / "lora" / "checkpoint-20").iterdir())
+    assert {"rng_state_0.pth", "rng_state_1.pth", "optimizer.pt", "adapter_model.safetensors", MANIFEST} <= set(staged)
+    assert "Resuming lora from its checkpoint at step 20\n" in harness("run", "--resume", str(run))
+    resumed, uninterrupted = load_record(run), load_record(reference)
+    assert resumed.environment.world_size == uninterrupted.environment.world_size == 2
+    (state,), (ref,) = resumed.backends, uninterrupted.backends
+    assert (state.cost.resumed_from_step, state.cost.attempts) == (20, 2)
+    assert state.cost.loss_curve == ref.cost.loss_curve and state.cost.train_tokens == ref.cost.train_tokens
+    mine, theirs = (_tensors(r / "models" / "lora" / WEIGHTS["lora"]) for r in (run, reference))
+    assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
+    assert [r.output for r in load_predictions(run, "lora", "agent_tools")] == \
+        [r.output for r in load_predictions(reference, "lora", "agent_tools")]
+
+
+# --- the encoder-decoder path, and a damaged checkpoint ---------------------------------------------------------
+
+class Interrupt(Exception):
+    pass
+
+
+def test_seq2seq_resumes_and_a_damaged_checkpoint_restarts_from_step_0(resume_suite, tmp_path, monkeypatch, capsys):
+    from transformers import ByT5Tokenizer, T5Config, T5ForConditionalGeneration, TrainerCallback
+
+    import backends.sft as sft
+
+    tok = ByT5Tokenizer()
+    config = T5Config(vocab_size=len(tok), d_model=32, d_ff=64, d_kv=16, num_layers=1, num_heads=2,
+                      decoder_start_token_id=tok.pad_token_id, pad_token_id=tok.pad_token_id,
+                      eos_token_id=tok.eos_token_id)
+    T5ForConditionalGeneration(config).save_pretrained(tmp_path / "t5")
+    tok.save_pretrained(tmp_path / "t5")
+    base = str(tmp_path / "t5")
+    examples = training_examples([load_suite(resume_suite)])[:64]
+    settings = resolve("full", base, {"full": {"max_steps": 12, "checkpoint_every": 5, "learning_rate": 1e-3}})
+    _, _, reference = tune("full", base, examples, settings, 0, tmp_path / "reference")
+
+    class Stop(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 8:
+                raise Interrupt
+
+    setup = sft.SFTBackend.setup
+
+    def stopping_setup(self, *args, **kwargs):
+        setup(self, *args, **kwargs)
+        self.trainer.add_callback(Stop())
+
+    monkeypatch.setattr(sft.SFTBackend, "setup", stopping_setup)
+    checkpoints = tmp_path / "checkpoints"
+    with pytest.raises(Interrupt):
+        tune("full", base, examples, settings, 0, tmp_path / "first", checkpoints)
+    monkeypatch.setattr(sft.SFTBackend, "setup", setup)
+    assert sorted(p.name for p in checkpoints.iterdir()) == [".staging", "checkpoint-5"]
+    damaged = tmp_path / "damaged"
+    shutil.copytree(checkpoints, damaged)
+    _, _, resumed = tune("full", base, examples, settings, 0, tmp_path / "resumed", checkpoints)
+    assert "Resuming full from its checkpoint at step 5" in capsys.readouterr().out
+    weights = _tensors(tmp_path / "reference" / "model.safetensors")
+    assert resumed.resumed_from_step == 5 and resumed.loss_curve == reference.loss_curve
+    resumed_weights = _tensors(tmp_path / "resumed" / "model.safetensors")
+    assert all(torch.equal(weights[k], resumed_weights[k]) for k in weights)
+
+    (damaged / "checkpoint-5" / "optimizer.pt").write_bytes(b"")
+    _, _, restarted = tune("full", base, examples, settings, 0, tmp_path / "restarted", damaged)
+    out = capsys.readouterr().out
+    assert f"WARNING: full: checkpoint {damaged / 'checkpoint-5'} ignored: its file optimizer.pt changed after it " \
+           "was written" in out and "Resuming" not in out
+    assert (restarted.resumed_from_step, restarted.attempts) == (None, 1) and restarted.loss_curve == reference.loss_curve
+    restarted_weights = _tensors(tmp_path / "restarted" / "model.safetensors")
+    assert all(torch.equal(weights[k], restarted_weights[k]) for k in weights)
