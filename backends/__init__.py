@@ -6,7 +6,7 @@ from importlib.metadata import entry_points
 
 from harness.errors import HarnessError
 
-from .base import RESULT_FREE_SETTINGS, Backend, TrainExample, TrainStats, TunedModel, TuneSettings
+from .base import Backend, TrainExample, TrainStats, TunedModel, TuneSettings, deciding
 
 ENTRY_POINT_GROUP = "harness.backends"
 BUILT_IN = {
@@ -49,5 +49,5 @@ def usable_backend(name: str) -> type[Backend]:
     return cls
 
 
-__all__ = ["RESULT_FREE_SETTINGS", "Backend", "TrainExample", "TrainStats", "TunedModel", "TuneSettings", "available",
+__all__ = ["Backend", "TrainExample", "TrainStats", "TunedModel", "TuneSettings", "available", "deciding",
            "get_backend", "usable_backend"]

@@ -22,6 +22,11 @@ RESULT_FREE_SETTINGS = frozenset({"checkpoint_every"})
 are recorded, but left out of the keys that decide whether a tuning or a run is reused."""
 
 
+def deciding(settings: dict) -> dict:
+    """Resolved settings (as a dict) without those that cannot change what training produces."""
+    return {k: v for k, v in settings.items() if k not in RESULT_FREE_SETTINGS}
+
+
 @dataclass(frozen=True)
 class TrainExample:
     messages: list[dict]

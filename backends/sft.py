@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .base import LOSS_LOGGED_EVERY, RESULT_FREE_SETTINGS, Backend, TrainExample, TrainStats, TunedModel, TuneSettings
+from .base import LOSS_LOGGED_EVERY, Backend, TrainExample, TrainStats, TunedModel, TuneSettings, deciding
 from .checkpoints import NOTHING, Checkpoint, CheckpointFolder, Progress, checkpointed, training_identity
 from .trainers import lean_sft_trainer, rebalanced
 
@@ -107,8 +107,8 @@ class SFTBackend(Backend):
         if self._sharded():
             _say(f"{self.name}: no checkpoints under FSDP or DeepSpeed: an interrupted training restarts from step 0")
             return
-        decided = {k: v for k, v in settings.model_dump(mode="json").items() if k not in RESULT_FREE_SETTINGS}
-        identity = training_identity(self.name, base_model, examples, decided, seed, processes)
+        identity = training_identity(self.name, base_model, examples, deciding(settings.model_dump(mode="json")),
+                                     seed, processes)
         folder = CheckpointFolder(self.checkpoint_dir, identity, lambda line: _say(f"WARNING: {self.name}: {line}"))
         if is_main():
             folder.clear_leftovers()

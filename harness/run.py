@@ -21,7 +21,7 @@ from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from backends import usable_backend
+from backends import deciding, usable_backend
 
 from . import checks, distributed, explanations, strategies, threads
 from . import settings as backend_settings
@@ -45,7 +45,7 @@ from .record import (
     save_record,
 )
 from .suite import Suite, find_suites, limited, load_suite, results_hash, with_fewshot
-from .tuning import deciding, discard_checkpoints, tune_state
+from .tuning import discard_checkpoints, tune_state
 from .tuning import from_tuning_cache as from_tuning_cache  # re-exported: `harness tune` finds them here
 from .tuning import training_examples as training_examples
 from .tuning import tune as tune

@@ -13,7 +13,7 @@ import shutil
 import time
 from pathlib import Path
 
-from backends import RESULT_FREE_SETTINGS, TrainExample, get_backend
+from backends import TrainExample, deciding, get_backend
 
 from . import checks, distributed, strategies
 from .cache import Cache, tuning_key
@@ -55,11 +55,6 @@ def tune(name: str, model_path: str, examples: list[TrainExample], settings, see
         resumed_from_step=stats.resumed_from_step, attempts=stats.attempts,
     )
     return backend, tuned, cost
-
-
-def deciding(settings: dict) -> dict:
-    """The resolved settings that can change what training produces (how often it checkpoints cannot)."""
-    return {k: v for k, v in settings.items() if k not in RESULT_FREE_SETTINGS}
 
 
 def tuning_key_for(cache: Cache | None, backend: str, model_path: str, examples: list[TrainExample],
