@@ -56,9 +56,10 @@ class TuneSettings(BaseModel):
     max_length: int = Field(512, gt=0)
     """Longest tokenised prompt + completion; longer examples are truncated."""
     checkpoint_every: int | None = Field(500, gt=0, multiple_of=LOSS_LOGGED_EVERY)
-    """Optimizer steps between the checkpoints a killed run resumes from (`harness run --resume`); None: none.
+    """Optimizer steps between the checkpoints a killed run resumes from (`harness run --resume`); null: none.
     A multiple of 5, the loss-logging interval, so that a resumed loss curve equals an uninterrupted one. 500
-    loses at most minutes of a real model's training and costs tiny's demo (about 1,000 steps) two writes."""
+    bounds what a kill loses to minutes on a GPU (lower it for a real model on a CPU) and costs tiny's demo
+    (about 1,000 steps) two writes."""
 
 
 @dataclass
