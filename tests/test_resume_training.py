@@ -269,7 +269,7 @@ def _tensors(path: Path) -> dict[str, torch.Tensor]:
     ("lora", "step", 23, 20, ["checkpoint-20"]),  # killed three steps after its second checkpoint
 ])
 def test_a_killed_training_resumes_to_the_uninterrupted_result(uninterrupted, resume_suite, tmp_path, monkeypatch,
-                                                               backend, where, step, resumed_from, left):
+                                                               capsys, backend, where, step, resumed_from, left):
     cache = tmp_path / "cache"  # a cache of its own: nothing there can spare the training
     run = _killed_run(resume_suite, backend, where, step, tmp_path, _env(cache))
     checkpoints = run / CHECKPOINTS / backend
@@ -277,7 +277,9 @@ def test_a_killed_training_resumes_to_the_uninterrupted_result(uninterrupted, re
     assert load_record(run).backends == []
 
     monkeypatch.setenv("HARNESS_CACHE", str(cache))
+    capsys.readouterr()
     assert main(["run", "--resume", str(run)]) == 0
+    assert f"(in 2 attempts, the last resumed from step {resumed_from})" in capsys.readouterr().out
     resumed, reference = load_record(run), load_record(uninterrupted)
     (state,) = resumed.backends
     ref = next(b for b in reference.backends if b.name == backend)

@@ -25,6 +25,8 @@ def print_summary(run_dir: Path, record, render_report) -> None:
     for b in record.backends:
         c = b.cost
         cached = f" (from the tuning cache, trained in {b.from_cache.trained_in})" if b.from_cache else ""
+        if c.resumed_from_step is not None:
+            cached += f" (in {c.attempts} attempts, the last resumed from step {c.resumed_from_step})"
         print(f"  cost {b.name}: {c.wall_seconds:.1f}s, {c.trainable_params:,}/{c.total_params:,} params trained, "
               f"peak {c.peak_memory_mb:.0f} MB {c.memory_kind}, {c.tokens_per_second:,.0f} tokens/s{cached}")
     if record.cache:
