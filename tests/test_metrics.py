@@ -94,6 +94,22 @@ def test_facts_present_counts_folded_mentions():
     assert make_metric("facts_present", "en", {"field": "slots"}).reads == ("slots",)
 
 
+@pytest.mark.parametrize("output, reference, expected", [
+    ("The capital of Iran is Tehran.", "Tehran", 1.0),  # a right answer in a sentence
+    ("10 hours = 10 * 60 = 600", "600", 1.0),
+    ("10 hours is equal to 10 * 60 = 6", "600", 0.0),  # cut off: not the number
+    ("There are 6000 of them.", "600", 0.0),  # a whole number, not a part of one
+    ("I think it's ＴＥＨＲＡＮ", "tehran", 1.0),  # width and case folded
+    ('{"city":" Tehran"}', "Tehran", 1.0),  # lenient: anywhere in the output
+    ("Tehrani food", "Tehran", 0.0),
+    ("答案是北京。", "北京", 1.0),  # no word boundaries in Chinese
+    ("Please  close   the door.", "Please close the door.", 1.0),  # spacing folded
+    ("", "4", 0.0),
+])
+def test_contains_answer_finds_the_reference_as_a_whole_word(output, reference, expected):
+    assert make_metric("contains_answer", "en", {}).score(output, reference).value == expected
+
+
 def test_pass_at_1_runs_hidden_tests_in_the_sandbox():
     m = make_metric("pass_at_1", "en", {})
     tests = {"tests": "assert add(2, 3) == 5\nassert add(-1, 1) == 0"}

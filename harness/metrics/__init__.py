@@ -21,6 +21,7 @@ BUILTIN = {
     "rouge_l": "harness.metrics.rouge:RougeL",
     "pass_at_1": "harness.metrics.code:PassAt1",
     "format": "harness.metrics.form:Format",
+    "contains_answer": "harness.metrics.match:ContainsAnswer",
 }
 
 
