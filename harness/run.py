@@ -332,10 +332,12 @@ def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord
             explanations.explain_state(model, state, suite, run_dir, record, seed)
         record.results = [r for r in record.results if (r.state, r.suite) != (state, suite.name)] + results
         save_record(run_dir, record)
+    # Each process generated its own share: the record counts what all of them read and computed.
+    uses = distributed.all_gather(cache_use(model.cache) if model.cache is not None else None)
     if main:
         record.checks.batch_invariance[state] = checks.compare_outputs(regenerated, evaluated)
         if model.cache is not None:
-            record.cache[state] = cache_use(model.cache)
+            record.cache[state] = CacheUse(**{k: sum(getattr(u, k) for u in uses) for k in CacheUse.model_fields})
         save_record(run_dir, record)
     del model
     gc.collect()

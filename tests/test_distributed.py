@@ -120,6 +120,9 @@ def test_two_processes_evaluate_exactly_as_one(one_and_two):
     assert [r.model_dump() for r in base_one] == [r.model_dump() for r in base_two]
     assert [r for r in first.results if r.state == "base"] == [r for r in second.results if r.state == "base"]
     assert second.checks.batch_invariance["base"].ok and second.checks.reload_equivalence["full"].ok
+    # the cache's counts cover every process's share, not the main one's alone
+    totals = [{s: u.outputs_from_cache + u.outputs_generated for s, u in r.cache.items()} for r in (first, second)]
+    assert totals[0] == totals[1] and totals[1]["base"] >= len(base_two)
 
 
 def test_data_parallel_tuning_passes_the_gates_and_follows_the_same_loss_curve(one_and_two):
