@@ -1,6 +1,7 @@
 """The `harness` command line."""
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 
@@ -19,6 +20,25 @@ def main(argv: list[str] | None = None) -> int:
     line and 1; `--debug` adds the traceback."""
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    worker = False
+    try:
+        worker = hasattr(args, "processes") and distributed().active() and not distributed().is_main()
+        code = _run(args, argv)
+    finally:
+        if hasattr(args, "processes"):
+            distributed().finish()
+    if worker:
+        # A worker whose share is done leaves at once: torch's threads can abort an interpreter's teardown
+        # ("terminate called without an active exception"), and the launcher then stops the main process,
+        # which may still be explaining, analysing or writing the report.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _run(args, argv: list[str]) -> int:
+    """The command, with every failure turned into its exit status and one line."""
     try:
         if getattr(args, "processes", 1) > 1 and not distributed().active():
             from ..launch import relaunch
@@ -42,9 +62,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"harness: internal error: {type(e).__name__}: {first} (run with --debug for the traceback)",
               file=sys.stderr)
         return 1
-    finally:
-        if hasattr(args, "processes"):
-            distributed().finish()
 
 
 COMMANDS = {"run": cmd_run, "eval": cmd_eval, "tune": cmd_tune, "report": cmd_report, "data": cmd_data,
