@@ -56,8 +56,10 @@ def analyse(record: RunRecord, run_dir: Path, suites: list[Suite], seed: int, ca
         path = in_memory_path(run_dir, state)
         if path.is_file():
             expected = json.loads(path.read_text(encoding="utf-8"))
-            got = {f"{s.name}/{r.id}": r.output for s in suites for r in rows[(state, s.name)]}
-            record.checks.reload_equivalence[state] = checks.compare_outputs(expected, got)
+            got = {f"{s.name}/{r.id}": (checks.generation_key(r.model_input, s.spec.generation.max_new_tokens,
+                                                               s.spec.generation.stop), r.output)
+                   for s in suites for r in rows[(state, s.name)]}
+            record.checks.reload_equivalence[state] = checks.compare_reloaded(expected, got)
         else:
             record.checks.reload_equivalence[state] = OutputsMatch(checked=0, ok=None,
                                                                    note="the backend offers no in-memory model")

@@ -9,7 +9,9 @@ of the data report (`harness.dataquality`).
 """
 from __future__ import annotations
 
-from typing import Sequence
+import hashlib
+import json
+from typing import Any, Sequence
 
 from .generate import length_order
 from .record import OutputsMatch, Prediction
@@ -54,6 +56,43 @@ def invariance_sample(lengths: Sequence[int], k: int = SAMPLE) -> list[int]:
     if n <= k:
         return sorted(candidates)
     return sorted({candidates[round(j * (n - 1) / (k - 1))] for j in range(k)} if k > 1 else {candidates[0]})
+
+
+def generation_key(model_input: str, max_new_tokens: int, stop: Sequence[str]) -> str:
+    """What decides a greedy output besides the weights: the exact model input and the generation settings."""
+    blob = json.dumps([model_input, max_new_tokens, list(stop)], ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def as_trained(suite: Suite, model_inputs: Sequence[str], outputs: Sequence[str]) -> dict[str, dict[str, str]]:
+    """The reload check's record of a model as trained: per `suite/id`, its output and the key of what decided
+    it. A tuned artefact restored from the cache brings this along, and a suite edited since then (another
+    prompt, example or generation setting) must not be compared against it."""
+    gen = suite.spec.generation
+    return {f"{suite.name}/{ex.id}": {"output": out, "key": generation_key(inp, gen.max_new_tokens, gen.stop)}
+            for ex, inp, out in zip(suite.test, model_inputs, outputs)}
+
+
+def compare_reloaded(expected: dict[str, Any], rows: dict[str, tuple[str, str]]) -> OutputsMatch:
+    """The reloaded model's outputs (`rows`: `suite/id` → (generation key, output)) against the model as trained.
+
+    Only examples generated from the same input under the same settings are compared. An older record holds
+    bare outputs, compared whenever the example is still there."""
+    mismatches, checked = [], 0
+    for name, then in expected.items():
+        now = rows.get(name)
+        output, key = (then, None) if isinstance(then, str) else (then.get("output"), then.get("key"))
+        if now is None or (key is not None and key != now[0]):
+            continue
+        checked += 1
+        if now[1] != output:
+            mismatches.append(name)
+    if not checked:
+        return OutputsMatch(checked=0, ok=None, note="no sampled example is generated as it was when the model "
+                                                     "was trained (its prompt or generation settings changed)")
+    skipped = len(expected) - checked
+    note = f"{skipped} sampled examples changed since the model was trained and were not compared" if skipped else ""
+    return OutputsMatch(checked=checked, mismatches=sorted(mismatches), ok=not mismatches, note=note)
 
 
 def compare_outputs(expected: dict[str, str], got: dict[str, str]) -> OutputsMatch:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from backends import TrainExample, deciding, get_backend
@@ -121,8 +122,11 @@ def tune_state(t: strategies.Tuning, suites: list[Suite], model_path: str, setti
                                 checkpoint_dir(run_dir, t.state))
     in_memory = backend.tuned_in_memory() if distributed.is_main() else None
     if in_memory is not None:  # outputs of the model as trained, for the reload check
-        sample = {f"{s.name}/{ex.id}": out for s in suites
-                  for ex, out in zip(s.test[:checks.SAMPLE], generate_for(in_memory, s, s.test[:checks.SAMPLE]))}
+        sample: dict[str, dict[str, str]] = {}
+        for s in suites:
+            picked = s.test[:checks.SAMPLE]
+            inputs = [in_memory.render(ex.messages, ex.tools) for ex in picked]
+            sample |= checks.as_trained(replace(s, test=picked), inputs, generate_for(in_memory, s, picked))
         write_json(in_memory_path(run_dir, t.state), sample)
     del backend, in_memory
     gc.collect()

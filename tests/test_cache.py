@@ -221,6 +221,29 @@ def test_results_from_the_caches_are_identical_to_fresh_ones(fresh_cold_warm):
             assert (warm_dir / "models" / name / f.name).read_bytes() == f.read_bytes(), f
 
 
+def test_a_restored_artefact_is_reload_checked_only_where_its_suites_still_generate_alike(fresh_cold_warm, cache_suites,
+                                                                                          tmp_path):
+    """The outputs of the model as trained travel with a cached artefact; a suite edited since (here another
+    `max_new_tokens`) must not be compared against them, the unchanged suites still are."""
+    import shutil
+
+    import yaml
+
+    (_, _), (_, cold), (_, _) = fresh_cold_warm
+    edited = tmp_path / "suites"
+    shutil.copytree(cache_suites, edited)
+    spec_path = edited / "translate_en_zh" / "suite.yaml"
+    spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+    spec["generation"] = {**spec.get("generation", {}), "max_new_tokens": 7}
+    spec_path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    _, record = _run(tmp_path / "runs", [edited], True)
+    for state in ("full", "lora"):
+        assert next(b for b in record.backends if b.name == state).from_cache is not None
+        check = record.checks.reload_equivalence[state]
+        assert check.ok is True and check.checked == cold.checks.reload_equivalence[state].checked - 6
+        assert check.note == "6 sampled examples changed since the model was trained and were not compared"
+
+
 def test_the_record_says_what_came_from_the_caches(fresh_cold_warm):
     (_, fresh), (_, cold), (_, warm) = fresh_cold_warm
     assert fresh.cache == {} and all(b.from_cache is None for b in fresh.backends)

@@ -42,7 +42,9 @@ def _run(args, argv: list[str]) -> int:
     try:
         if getattr(args, "processes", 1) > 1 and not distributed().active():
             from ..launch import relaunch
+            from .runs import check_before_launch
 
+            check_before_launch(args)
             return relaunch(argv, args.processes)
         if not hasattr(args, "processes") and not distributed().is_main():
             return 0  # a command that does not share its work: the main process alone runs it

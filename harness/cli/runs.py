@@ -14,16 +14,30 @@ def cmd_run(args) -> int:
     from reports import render_report
 
     from .. import run
-    from ..record import load_record
-    from ..settings import parse_overrides
-    from ..strategies import parse_sweeps, parse_train_seeds
 
     quiet_libraries()
     prepare_processes(args)
     main = distributed().is_main()
+    plan = run.plan(run_request(args))
+    fresh = not args.resume
+    run_dir = Path(args.resume) if args.resume else run.new_run_dir(Path(args.out), plan)
+    if main:
+        print(f"Run directory: {run_dir}")
+    record = _execute(run, plan, run_dir, fresh)
+    if main:
+        print_summary(run_dir, record, render_report)
+    return 0
+
+
+def run_request(args):
+    """The `RunRequest` of a `harness run` command line (with `--resume`: the recorded run's)."""
+    from .. import run
+    from ..record import load_record
+    from ..settings import parse_overrides
+    from ..strategies import parse_sweeps, parse_train_seeds
+
     if args.resume:
         request = run.request_from_record(load_record(args.resume))
-        run_dir = Path(args.resume)
     else:
         request = run.RunRequest(
             suites=args.suite or [run.DEFAULT_SUITES], model=args.model, seed=args.seed,
@@ -33,17 +47,27 @@ def cmd_run(args) -> int:
             sweeps=parse_sweeps(args.sweep),
             train_seeds=parse_train_seeds(args.train_seeds) if args.train_seeds is not None else None,
         )
-        run_dir = None
     request.cache = not args.no_cache
-    plan = run.plan(request)
-    fresh = run_dir is None
-    run_dir = run_dir or run.new_run_dir(Path(args.out), plan)
-    if main:
-        print(f"Run directory: {run_dir}")
-    record = _execute(run, plan, run_dir, fresh)
-    if main:
-        print_summary(run_dir, record, render_report)
-    return 0
+    return request
+
+
+def eval_request(args):
+    """The `RunRequest` of a `harness eval` command line."""
+    from .. import run
+
+    return run.RunRequest(suites=args.suite or [run.DEFAULT_SUITES], model=args.model, seed=args.seed,
+                          backends=[], batch_size=args.batch_size, adapter=args.adapter, limit=args.limit,
+                          fewshot=args.fewshot, allow_outside_data=args.allow_outside_data, cache=not args.no_cache)
+
+
+def check_before_launch(args) -> None:
+    """Plan a `run` or `eval` once before its processes start, so that bad input is one line from one
+    process, not a failure in one process and a lost connection in the others."""
+    from .. import run
+
+    if args.command in ("run", "eval"):
+        quiet_libraries()
+        run.plan(run_request(args) if args.command == "run" else eval_request(args))
 
 
 def _execute(run, plan, run_dir: Path, fresh: bool):
@@ -65,11 +89,7 @@ def cmd_eval(args) -> int:
     quiet_libraries()
     prepare_processes(args)
     main = distributed().is_main()
-    request = run.RunRequest(suites=args.suite or [run.DEFAULT_SUITES], model=args.model, seed=args.seed,
-                             backends=[], batch_size=args.batch_size, adapter=args.adapter, limit=args.limit,
-                             fewshot=args.fewshot, allow_outside_data=args.allow_outside_data,
-                             cache=not args.no_cache)
-    plan = run.plan(request)
+    plan = run.plan(eval_request(args))
     run_dir = run.new_run_dir(Path(args.out), plan)
     if main:
         print(f"Run directory: {run_dir}")
