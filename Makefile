@@ -30,10 +30,12 @@ browser:
 	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-# Lint and types first (seconds), then the tests and the shipped suites' gates.
+# Lint and types first (seconds), then the demo run that the shipped suites' gates check (in
+# $(DEMO_PROCESSES) processes; `pytest suites/` finds it by its configuration), then the tests and the gates.
 test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/harness run --processes $(DEMO_PROCESSES)
 	$(BIN)/pytest tests/ suites/
 
 lint: install
