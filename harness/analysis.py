@@ -59,7 +59,8 @@ def analyse(record: RunRecord, run_dir: Path, suites: list[Suite], seed: int, ca
             got = {f"{s.name}/{r.id}": (checks.generation_key(r.model_input, s.spec.generation.max_new_tokens,
                                                                s.spec.generation.stop), r.output)
                    for s in suites for r in rows[(state, s.name)]}
-            record.checks.reload_equivalence[state] = checks.compare_reloaded(expected, got)
+            restored = next(b for b in record.backends if b.name == state).from_cache is not None
+            record.checks.reload_equivalence[state] = checks.compare_reloaded(expected, got, restored)
         else:
             record.checks.reload_equivalence[state] = OutputsMatch(checked=0, ok=None,
                                                                    note="the backend offers no in-memory model")

@@ -168,3 +168,22 @@ def test_every_sampled_row_meets_other_padding_the_second_time(n, batch_size):
     else:  # batches smaller than twice the sample: repeats share the first batches, some padding may coincide
         assert differ >= len(pick) // 2
     assert [i for b in plan for i in b if i < n] == length_order(lengths)  # the evaluation's order is kept
+
+
+def test_reload_check_compares_only_outputs_generated_alike():
+    from harness.checks import compare_reloaded, generation_key
+
+    key = generation_key("prompt a", 16, ["\n"])
+    rows = {"s/1": (key, "out"), "s/2": (generation_key("prompt b", 16, []), "other"), "s/3": ("k", "x")}
+    expected = {"s/1": {"output": "out", "key": key},
+                "s/2": {"output": "other!", "key": generation_key("prompt b", 32, [])},  # settings changed since
+                "s/4": {"output": "gone", "key": "k"}}  # the example is no longer evaluated
+    check = compare_reloaded(expected, rows, restored=True)
+    assert (check.checked, check.mismatches, check.ok) == (1, [], True)
+    assert check.note == "2 sampled examples changed since the model was trained and were not compared"
+    assert compare_reloaded({"s/1": {"output": "else", "key": key}}, rows, True).mismatches == ["s/1"]
+    bare = {"s/1": "out", "s/3": "y"}  # an earlier version's record: outputs without their keys
+    assert compare_reloaded(bare, rows, restored=False).model_dump() == {"checked": 2, "mismatches": ["s/3"],
+                                                                         "ok": False, "note": ""}
+    nothing = compare_reloaded(bare, rows, restored=True)
+    assert nothing.checked == 0 and nothing.ok is None and "changed" in nothing.note
