@@ -160,7 +160,7 @@ class _Runs:
         out = root / self.config.getoption("harness_out")
         found = find_finished_run(out, p.config_key)
         if found is None:
-            found = new_run_dir(out, p)
+            found = new_run_dir(out, p.config_key)
             execute(p, found)
             return found, load_record(found)
         record = load_record(found)

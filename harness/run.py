@@ -11,7 +11,6 @@ import gc
 import hashlib
 import json
 import platform
-import shutil
 import subprocess
 import sys
 import time
@@ -44,6 +43,9 @@ from .record import (
     save_predictions,
     save_record,
 )
+from .run_dirs import discard_if_empty as discard_if_empty  # re-exported: the CLI and the plugin find them here
+from .run_dirs import find_finished_run as find_finished_run
+from .run_dirs import new_run_dir as new_run_dir
 from .suite import Suite, find_suites, limited, load_suite, results_hash, with_fewshot
 from .tuning import discard_checkpoints, tune_state
 from .tuning import from_tuning_cache as from_tuning_cache  # re-exported: `harness tune` finds them here
@@ -352,48 +354,6 @@ def cache_use(cache: GenerationCache, before: CacheUse | None = None) -> CacheUs
     if before is None:
         return counts
     return CacheUse(**{k: v + getattr(before, k) for k, v in counts.model_dump().items()})
-
-
-def new_run_dir(out: Path, p: Plan) -> Path:
-    """Create `out/<UTC time>-<config key>[-N]/` for a new run; unique even for runs started in the same
-    second (the directory is claimed by an atomic mkdir). The main process creates it, every process gets it."""
-    return Path(distributed.broadcast(str(_claim_run_dir(out, p)) if distributed.is_main() else None))
-
-
-def _claim_run_dir(out: Path, p: Plan) -> Path:
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise HarnessError("exists and is not a folder; --out names the folder that receives run directories",
-                           str(out))
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = f"{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}-{p.config_key[:6]}"
-    for n in range(1, 1000):
-        run_dir = out / (stamp if n == 1 else f"{stamp}-{n}")
-        try:
-            run_dir.mkdir()
-            return run_dir
-        except FileExistsError:
-            continue
-    raise HarnessError("a thousand runs started this second with this configuration", str(out))
-
-
-def discard_if_empty(run_dir: Path) -> None:
-    """Remove a run directory that a failed command left with nothing in it worth resuming."""
-    kept = {"run.json"}
-    if run_dir.is_dir() and all(p.name in kept for p in run_dir.iterdir()):
-        shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def find_finished_run(out: Path, key: str) -> Path | None:
-    """The newest complete run under `out` made with exactly this configuration."""
-    for run_json in sorted(Path(out).glob("*/run.json"), reverse=True):
-        try:
-            record = load_record(run_json.parent)
-        except Exception:  # a foreign or older file is not a match, never an error here
-            continue
-        if record.status == "complete" and record.config_key == key:
-            return run_json.parent
-    return None
 
 
 def request_from_record(record: RunRecord) -> RunRequest:

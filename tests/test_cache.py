@@ -194,7 +194,7 @@ def cache_suites(tmp_path_factory) -> Path:
 
 def _run(out: Path, suites, cache: bool):
     p = plan(RunRequest(suites=[str(s) for s in suites], overrides=STEPS, cache=cache))
-    run_dir = new_run_dir(out, p)
+    run_dir = new_run_dir(out, p.config_key)
     return run_dir, execute(p, run_dir, log=lambda *_: None)
 
 

@@ -19,7 +19,7 @@ def suite_dir(tmp_path_factory):
 
 def run(tmp_path, suites, backends=("lora",), cache=True, **overrides):
     p = plan(RunRequest(suites=[str(s) for s in suites], backends=list(backends), overrides=overrides, cache=cache))
-    run_dir = new_run_dir(tmp_path, p)
+    run_dir = new_run_dir(tmp_path, p.config_key)
     return run_dir, execute(p, run_dir, log=lambda *_: None)
 
 
@@ -98,7 +98,7 @@ def test_contamination_is_counted_and_gated(tmp_path):
               test[1].replace('"id": "test-00002"', '"id": "leak-2"').replace("?", "").replace(".", "").lower()]
     (suite / "train.jsonl").write_text("\n".join(train + leaked) + "\n")
     p = plan(RunRequest(suites=[str(suite)], backends=[]))
-    run_dir = new_run_dir(tmp_path / "runs", p)
+    run_dir = new_run_dir(tmp_path / "runs", p.config_key)
     record = execute(p, run_dir, log=lambda *_: None)
     info = record.data.suite("agent_tools").overlap
     assert (info.exact, info.near, info.n_test) == (1, 2, 6) and record.checks.contamination == {}

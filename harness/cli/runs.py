@@ -20,7 +20,7 @@ def cmd_run(args) -> int:
     main = distributed().is_main()
     plan = run.plan(run_request(args))
     fresh = not args.resume
-    run_dir = Path(args.resume) if args.resume else run.new_run_dir(Path(args.out), plan)
+    run_dir = Path(args.resume) if args.resume else run.new_run_dir(Path(args.out), plan.config_key)
     if main:
         print(f"Run directory: {run_dir}")
     record = _execute(run, plan, run_dir, fresh)
@@ -90,7 +90,7 @@ def cmd_eval(args) -> int:
     prepare_processes(args)
     main = distributed().is_main()
     plan = run.plan(eval_request(args))
-    run_dir = run.new_run_dir(Path(args.out), plan)
+    run_dir = run.new_run_dir(Path(args.out), plan.config_key)
     if main:
         print(f"Run directory: {run_dir}")
     record = _execute(run, plan, run_dir, fresh=True)
