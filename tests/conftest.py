@@ -97,3 +97,17 @@ def browser():
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=args)
         yield chromium
         chromium.close()
+
+
+def tiny_t5(folder: Path) -> Path:
+    """A one-layer T5 with random weights and the byte-level ByT5 tokenizer, saved to `folder`: an
+    encoder-decoder model directory in a second."""
+    from transformers import ByT5Tokenizer, T5Config, T5ForConditionalGeneration
+
+    tok = ByT5Tokenizer()
+    config = T5Config(vocab_size=len(tok), d_model=32, d_ff=64, d_kv=16, num_layers=1, num_heads=2,
+                      decoder_start_token_id=tok.pad_token_id, pad_token_id=tok.pad_token_id,
+                      eos_token_id=tok.eos_token_id)
+    T5ForConditionalGeneration(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder

@@ -9,7 +9,7 @@ from harness.cli import main
 from harness.models import load_model
 from harness.record import load_explanations, load_predictions, load_record
 
-from .conftest import cut_suite
+from .conftest import cut_suite, tiny_t5
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +42,7 @@ def test_causal_directory_without_chat_template(one_suite, tmp_path):
 
 
 def test_encoder_decoder_directory(one_suite, tmp_path):
-    from transformers import ByT5Tokenizer, T5Config, T5ForConditionalGeneration
-
-    tok = ByT5Tokenizer()
-    config = T5Config(vocab_size=len(tok), d_model=32, d_ff=64, d_kv=16, num_layers=1, num_heads=2,
-                      decoder_start_token_id=tok.pad_token_id, pad_token_id=tok.pad_token_id,
-                      eos_token_id=tok.eos_token_id)
-    T5ForConditionalGeneration(config).save_pretrained(tmp_path / "t5")
-    tok.save_pretrained(tmp_path / "t5")
+    tiny_t5(tmp_path / "t5")
     loaded = load_model(str(tmp_path / "t5"))
     assert loaded.encoder_decoder and loaded.render([{"role": "user", "content": "hi"}]) == "hi"
     run, record = run_on(tmp_path / "t5", one_suite, tmp_path / "runs")

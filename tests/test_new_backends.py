@@ -15,7 +15,7 @@ from harness.run import training_examples
 from harness.settings import resolve
 from harness.suite import find_suites, load_suite
 
-from .conftest import cut_suite
+from .conftest import cut_suite, tiny_t5
 
 PROMPT = "<|user|>hi<|end|><|assistant|>"
 
@@ -96,14 +96,7 @@ def test_freeze_trains_only_the_top_layers_the_head_and_what_it_names(base_and_d
 
 
 def test_encoder_decoder_prompt_tuning_and_ia3(tmp_path):
-    from transformers import ByT5Tokenizer, T5Config, T5ForConditionalGeneration
-
-    tok = ByT5Tokenizer()
-    config = T5Config(vocab_size=len(tok), d_model=32, d_ff=64, d_kv=16, num_layers=1, num_heads=2,
-                      decoder_start_token_id=tok.pad_token_id, pad_token_id=tok.pad_token_id,
-                      eos_token_id=tok.eos_token_id)
-    T5ForConditionalGeneration(config).save_pretrained(tmp_path / "t5")
-    tok.save_pretrained(tmp_path / "t5")
+    tiny_t5(tmp_path / "t5")
     suite = load_suite(cut_suite("agent_tools", tmp_path / "s" / "agent_tools", 16, 2))
     examples = training_examples([suite])
     for name in ("prompt_tuning", "ia3"):

@@ -28,7 +28,7 @@ from harness.settings import resolve
 from harness.suite import find_suites, load_suite
 from harness.tuning import CHECKPOINTS, training_examples, tune, tuning_key_for
 
-from .conftest import ROOT, cut_suite
+from .conftest import ROOT, cut_suite, tiny_t5
 
 STEPS, EVERY = 30, 10
 WEIGHTS = {"full": "model.safetensors", "lora": "adapter_model.safetensors"}
@@ -337,16 +337,11 @@ class Interrupt(Exception):
 
 
 def test_seq2seq_resumes_and_a_damaged_checkpoint_restarts_from_step_0(resume_suite, tmp_path, monkeypatch, capsys):
-    from transformers import ByT5Tokenizer, T5Config, T5ForConditionalGeneration, TrainerCallback
+    from transformers import TrainerCallback
 
     import backends.sft as sft
 
-    tok = ByT5Tokenizer()
-    config = T5Config(vocab_size=len(tok), d_model=32, d_ff=64, d_kv=16, num_layers=1, num_heads=2,
-                      decoder_start_token_id=tok.pad_token_id, pad_token_id=tok.pad_token_id,
-                      eos_token_id=tok.eos_token_id)
-    T5ForConditionalGeneration(config).save_pretrained(tmp_path / "t5")
-    tok.save_pretrained(tmp_path / "t5")
+    tiny_t5(tmp_path / "t5")
     base = str(tmp_path / "t5")
     examples = training_examples([load_suite(resume_suite)])[:64]
     settings = resolve("full", base, {"full": {"max_steps": 12, "checkpoint_every": 5, "learning_rate": 1e-3}})
