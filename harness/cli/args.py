@@ -16,37 +16,32 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def positive_int(text: str) -> int:
-    """An argument that must be a whole number ≥ 1."""
+def whole_number(text: str, low: int, high: int | None = None) -> int:
+    """`text` as a whole number from `low` to `high` (no upper end when None); argparse's error otherwise."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    if high is None and value < low:
+        raise argparse.ArgumentTypeError(f"must be at least {low}, not {value}")
+    if high is not None and not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be between {low} and {high}, not {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """An argument that must be a whole number ≥ 1."""
+    return whole_number(text, 1)
 
 
 def shots_int(text: str) -> int:
     """A few-shot count: a whole number from 0 (zero-shot) to 16, as `fewshot:` allows."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
-    if not 0 <= value <= 16:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 16, not {value}")
-    return value
+    return whole_number(text, 0, 16)
 
 
 def seed_int(text: str) -> int:
     """A seed: a whole number from 0 to 2³²−1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
-    if not 0 <= value < SEED_RANGE:
-        raise argparse.ArgumentTypeError(f"must be between 0 and {SEED_RANGE - 1}, not {value}")
-    return value
+    return whole_number(text, 0, SEED_RANGE - 1)
 
 
 def add_common(p: argparse.ArgumentParser, model_default: str | None = "tiny") -> None:
