@@ -111,3 +111,14 @@ def tiny_t5(folder: Path) -> Path:
     T5ForConditionalGeneration(config).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def base_and_data(small_suites):
+    """`tiny` built for the small suites, and their training examples."""
+    from harness.models import resolve_model_path
+    from harness.run import training_examples
+    from harness.suite import find_suites, load_suite
+
+    suites = [load_suite(p) for p in find_suites([small_suites])]
+    return resolve_model_path("tiny", suites, 0), training_examples(suites)

@@ -7,16 +7,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from backends import TrainExample, available, get_backend
 from harness.errors import HarnessError
-from harness.models import resolve_model_path
-from harness.run import training_examples
 from harness.settings import parse_overrides, resolve
-from harness.suite import find_suites, load_suite
-
-
-@pytest.fixture(scope="module")
-def base_and_data(small_suites):
-    suites = [load_suite(p) for p in find_suites([small_suites])]
-    return resolve_model_path("tiny", suites, 0), training_examples(suites)
 
 
 def tune(name, base, examples, out, **settings):

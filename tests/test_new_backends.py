@@ -10,20 +10,14 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from backends import get_backend
 from harness.cli import main
-from harness.models import load_model, resolve_model_path
+from harness.models import load_model
 from harness.run import training_examples
 from harness.settings import resolve
-from harness.suite import find_suites, load_suite
+from harness.suite import load_suite
 
 from .conftest import cut_suite, tiny_t5
 
 PROMPT = "<|user|>hi<|end|><|assistant|>"
-
-
-@pytest.fixture(scope="module")
-def base_and_data(small_suites):
-    suites = [load_suite(p) for p in find_suites([small_suites])]
-    return resolve_model_path("tiny", suites, 0), training_examples(suites)
 
 
 def tune(name, base, examples, out, **settings):
