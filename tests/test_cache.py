@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -58,6 +59,25 @@ def test_two_processes_share_the_store(tmp_path):
     assert hit is not None and hit.origin in ("a", "b")
     assert (dest / "adapter_model.safetensors").read_bytes() == (artefact / "adapter_model.safetensors").read_bytes()
     assert [p.name for p in store.tuned_dir.iterdir()] == ["same-key"]  # no temporary folder left behind
+
+
+def test_opening_waits_out_a_lock_that_sqlite_reports_without_waiting(tmp_path, monkeypatch):
+    # Two processes opening a new cache together: switching it to WAL can answer "database is
+    # locked" at once (seen in CI); opening must wait for the other process, not fail.
+    from harness.cache import store as store_module
+    calls = []
+
+    def locked(times: float) -> None:
+        calls.append(1)
+        if len(calls) <= times:
+            raise sqlite3.OperationalError("database is locked")
+    store_module._retry_while_locked(lambda: locked(3))
+    assert len(calls) == 4  # returned once the lock was gone
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):  # other errors are not retried
+        store_module._retry_while_locked(lambda: sqlite3.connect(":memory:").execute("SELECT * FROM missing"))
+    monkeypatch.setattr(store_module, "_BUSY_SECONDS", 0.05)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):  # nor waited on for ever
+        store_module._retry_while_locked(lambda: locked(float("inf")))
 
 
 def test_file_hashes_are_remembered_until_the_file_changes(tmp_path):

@@ -29,6 +29,25 @@ CREATE TABLE IF NOT EXISTS file_hashes (
 """
 _CHUNK = 1 << 20
 _MANY = 500  # keys per SELECT: below SQLite's limit on bound parameters
+_BUSY_SECONDS = 120  # how long a process waits for another's write before giving up
+
+
+def _retry_while_locked(step: Callable[[], Any]) -> None:
+    """Run a connection's setup step, waiting while another process holds the database.
+
+    Switching a new database to WAL needs an exclusive lock, and SQLite answers "database is
+    locked" at once, without its busy handler, when two processes open a new cache together."""
+    deadline = time.monotonic() + _BUSY_SECONDS
+    delay = 0.01
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
 
 def digest(*parts: Any) -> str:
@@ -53,10 +72,10 @@ class Store:
     def _db(self) -> sqlite3.Connection:
         if self._conn is None or self._pid != os.getpid():  # a connection never crosses a fork
             self.root.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.root / DB_FILE, timeout=120, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            conn = sqlite3.connect(self.root / DB_FILE, timeout=_BUSY_SECONDS, isolation_level=None)
+            _retry_while_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(SCHEMA)
+            _retry_while_locked(lambda: conn.executescript(SCHEMA))
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 
