@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ADD = "def add(a, b):\n    return a + b\n"
 ADD_TESTS = "assert add(2, 3) == 5\nassert add(-1, 1) == 0\n"
 FAST = Limits(wall_seconds=1.5, cpu_seconds=1)  # for the runs that are meant to hit a limit
-MARGIN = 1.0  # seconds past the wall limit a run may take (start-up, cleanup, a loaded machine)
+MARGIN = 2.0  # seconds past the wall limit a run may take (start-up, cleanup, a loaded machine)
 
 
 @pytest.fixture(autouse=True)
