@@ -14,11 +14,11 @@ class ProgressBar(TrainerCallback):
         self.bar: Any = None
 
     def on_train_begin(self, args, state, control, **kwargs):
-        from tqdm.auto import tqdm
+        from harness.progress import progress_bar
 
         if not state.is_world_process_zero:
             return
-        self.bar = tqdm(total=state.max_steps, desc=f"train · {self.label}", unit="step")
+        self.bar = progress_bar(total=state.max_steps, desc=f"train · {self.label}", unit="step")
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.bar is not None:
@@ -26,7 +26,7 @@ class ProgressBar(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if self.bar is not None and logs and "loss" in logs:
-            self.bar.set_postfix(loss=f"{float(logs['loss']):.4f}")
+            self.bar.set_postfix(loss=f"{float(logs['loss']):.4f}", refresh=False)  # shown at the next redraw
 
     def on_train_end(self, args, state, control, **kwargs):
         if self.bar is not None:

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from tqdm.auto import tqdm
-
 from . import distributed
 from .formats import with_shots
 from .models import Model
+from .progress import progress_bar
 from .record import BASE, Prediction, Result
 from .suite import Example, Suite, applies
 
@@ -31,7 +30,7 @@ def generate_test(model: Model, suite: Suite, state: str, batch_size: int | None
     the process that asked for them."""
     examples = suite.test if examples is None else examples
     mine = [examples[i] for i in distributed.share(len(examples))]
-    with tqdm(total=len(mine), desc=f"{state:>6} · {suite.name}", unit="ex", leave=True,
+    with progress_bar(total=len(mine), desc=f"{state:>6} · {suite.name}", unit="ex", leave=True,
               disable=not distributed.is_main()) as bar:
         outputs = generate_for(model, suite, mine, batch_size, bar, [examples[i] for i in again])
     return distributed.unshare(len(examples), outputs[:len(mine)]), outputs[len(mine):]

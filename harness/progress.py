@@ -1,0 +1,26 @@
+"""Progress bars that suit where they are read: redrawn often on a terminal, rarely in a log.
+
+Written to a file or a CI log, every redraw of a bar is a line of its own; a demo's training
+would fill about 1,400 of them. Off a terminal a bar is therefore drawn when it starts, at most
+every `LOG_INTERVAL` seconds, and when it ends. `TQDM_MININTERVAL` in the environment still
+decides, where a user has set it.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, TextIO
+
+LOG_INTERVAL = 30.0  # seconds between a bar's lines in a log
+TERMINAL_INTERVAL = 0.1  # tqdm's own default
+
+
+def progress_bar(file: TextIO | None = None, **options: Any) -> Any:
+    """A tqdm bar on `file` (default: standard error), redrawn as suits a terminal or a log."""
+    from tqdm.auto import tqdm
+
+    stream = sys.stderr if file is None else file
+    if "TQDM_MININTERVAL" not in os.environ:
+        interactive = hasattr(stream, "isatty") and stream.isatty()
+        options.setdefault("mininterval", TERMINAL_INTERVAL if interactive else LOG_INTERVAL)
+    return tqdm(file=stream, **options)
