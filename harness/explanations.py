@@ -6,7 +6,8 @@ first metric changed) plus a seeded sample of `SAMPLE` test examples, the same i
 explained last, on the union of those examples, by loading it once more: only then are every state's
 outputs known, so its top next tokens are recorded where any state left the reference. (Explaining
 every test example while base is loaded at the start would cost a forward pass per example instead of
-one per explained example plus a reload; see the README for the measurement.)
+one per explained example plus a reload; see the README for the measurement.) With several processes
+the main one chooses the examples and every process explains a share of them, as in generation.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import distributed
 from .cache.fingerprint import source_hash
 from .cache.generations import EXPLANATIONS
 from .models import Model
@@ -67,7 +69,13 @@ def _info(record: RunRecord) -> ExplanationsInfo:
 
 
 def explain_state(model: Model, state: str, suite: Suite, run_dir: Path, record: RunRecord, seed: int) -> None:
-    """Explain a tuned state's flipped and sampled examples of one suite and save them beside its predictions."""
+    """Explain a tuned state's flipped and sampled examples of one suite and save them beside its predictions.
+    Every process calls it: the main one chooses the examples, each explains a share."""
+    items = _state_items(model, state, suite, run_dir, record, seed) if distributed.is_main() else None
+    _run(model, distributed.broadcast(items), state, suite, run_dir, record)
+
+
+def _state_items(model: Model, state: str, suite: Suite, run_dir: Path, record: RunRecord, seed: int) -> list[Item]:
     from .explain import Item, attention_note
 
     base_rows = load_predictions(run_dir, BASE, suite.name)
@@ -78,10 +86,9 @@ def explain_state(model: Model, state: str, suite: Suite, run_dir: Path, record:
         note = attention_note(model)
         info.attention[suite.name] = note or (flipped[0] if flipped else ids[0] if ids else "not shown: no example")
     base = {r.id: r for r in base_rows}
-    items = [Item(id=i, prompt=rows[i].model_input, reference=rows[i].reference, output=rows[i].output,
-                  other_outputs=[base[i].output], attention=info.attention[suite.name] == i)
-             for i in ids if i in rows and i in base]
-    _run(model, items, state, suite, run_dir, info)
+    return [Item(id=i, prompt=rows[i].model_input, reference=rows[i].reference, output=rows[i].output,
+                 other_outputs=[base[i].output], attention=info.attention[suite.name] == i)
+            for i in ids if i in rows and i in base]
 
 
 def pending_base(record: RunRecord, run_dir: Path, suites: list[Suite]) -> list[Suite]:
@@ -94,20 +101,27 @@ def pending_base(record: RunRecord, run_dir: Path, suites: list[Suite]) -> list[
 def explain_base(model: Model, run_dir: Path, record: RunRecord, suites: list[Suite],
                  load_seconds: float = 0.0) -> None:
     """Explain base on every example a tuned state explained, noting where each state left the reference.
-    `load_seconds`: what loading base again took, counted in its explaining time."""
+    `load_seconds`: what loading base again took, counted in its explaining time. Every process calls it
+    (with the same `suites`): the main one gathers the examples, each explains a share."""
+    main = distributed.is_main()
+    if main:
+        info = _info(record)
+        info.seconds[BASE] = round(info.seconds.get(BASE, 0.0) + load_seconds, 2)
+    for suite in suites:
+        items = _base_items(run_dir, record, suite) if main else None
+        _run(model, distributed.broadcast(items), BASE, suite, run_dir, record)
+
+
+def _base_items(run_dir: Path, record: RunRecord, suite: Suite) -> list[Item]:
     from .explain import Item
 
-    info = _info(record)
-    info.seconds[BASE] = round(info.seconds.get(BASE, 0.0) + load_seconds, 2)
     tuned = [b.name for b in record.backends]
-    for suite in suites:
-        explained = {e.id for t in tuned for e in load_explanations(run_dir, t, suite.name)}
-        outputs = {t: {r.id: r.output for r in load_predictions(run_dir, t, suite.name)} for t in tuned}
-        items = [Item(id=r.id, prompt=r.model_input, reference=r.reference, output=r.output,
-                      other_outputs=[outputs[t][r.id] for t in tuned if r.id in outputs[t]],
-                      attention=info.attention.get(suite.name) == r.id)
-                 for r in load_predictions(run_dir, BASE, suite.name) if r.id in explained]
-        _run(model, items, BASE, suite, run_dir, info)
+    explained = {e.id for t in tuned for e in load_explanations(run_dir, t, suite.name)}
+    outputs = {t: {r.id: r.output for r in load_predictions(run_dir, t, suite.name)} for t in tuned}
+    attention = _info(record).attention.get(suite.name)
+    return [Item(id=r.id, prompt=r.model_input, reference=r.reference, output=r.output,
+                 other_outputs=[outputs[t][r.id] for t in tuned if r.id in outputs[t]], attention=attention == r.id)
+            for r in load_predictions(run_dir, BASE, suite.name) if r.id in explained]
 
 
 def _explained(model: Model, items: list[Item], state: str, suite: str) -> list[Explanation]:
@@ -129,9 +143,14 @@ def _explained(model: Model, items: list[Item], state: str, suite: str) -> list[
             for v, it in zip(values, items)]
 
 
-def _run(model: Model, items: list[Item], state: str, suite: Suite, run_dir: Path, info: ExplanationsInfo) -> None:
+def _run(model: Model, items: list[Item], state: str, suite: Suite, run_dir: Path, record: RunRecord) -> None:
+    """Explain `items`, each process its share, and on the main process save them and note the cost."""
     start = time.perf_counter()
-    rows = _explained(model, items, state, suite.name)
+    mine = [items[i] for i in distributed.share(len(items))]
+    rows = distributed.unshare(len(items), _explained(model, mine, state, suite.name))
+    if not distributed.is_main():
+        return
+    info = _info(record)
     save_explanations(run_dir, state, suite.name, rows)
     info.counts.setdefault(state, {})[suite.name] = len(rows)
     info.seconds[state] = round(info.seconds.get(state, 0.0) + time.perf_counter() - start, 2)

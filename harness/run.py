@@ -36,6 +36,8 @@ from .record import (
     Checks,
     DataReport,
     Environment,
+    Prediction,
+    Result,
     RunRecord,
     SuiteInfo,
     VariantResult,
@@ -233,8 +235,8 @@ def max_lengths(settings: dict[str, dict]) -> dict[str, int]:
 def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
     """Run every step not yet done in `run_dir`, saving the record after each.
 
-    Under a launcher every process runs this: they generate their shares of each suite and tune
-    together (DDP, FSDP or DeepSpeed); only the main process scores, explains, analyses and writes
+    Under a launcher every process runs this: they generate and explain their shares of each suite
+    and tune together (DDP, FSDP or DeepSpeed); only the main process scores, analyses and writes
     the run directory, and only its record is complete.
     """
     run_dir = Path(run_dir)
@@ -268,18 +270,22 @@ def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
         if not _evaluated(record, t.state, p.suites):
             log(f"Evaluating {t.state} (reloaded from {done.artefact})")
             _evaluate_state(load_model(str(run_dir / done.artefact), cache=p.cache), t.state, p, run_dir, record)
-    if not main:
-        return record
-    pending = explanations.pending_base(record, run_dir, p.suites)
+    pending_names = distributed.broadcast([s.name for s in explanations.pending_base(record, run_dir, p.suites)]
+                                          if main else None)
+    pending = [s for s in p.suites if s.name in pending_names]
     if pending:
         log(f"Explaining base on the examples that changed (reloading {p.request.model})")
         start = time.perf_counter()
         base = load_model(p.model_path, adapter=p.request.adapter, cache=p.cache)
         explanations.explain_base(base, run_dir, record, pending, time.perf_counter() - start)
-        if base.cache is not None:
-            record.cache[BASE] = cache_use(base.cache, record.cache.get(BASE))
+        uses = _gathered_cache_use(base.cache, record.cache.get(BASE))
+        if main and uses is not None:
+            record.cache[BASE] = uses
         del base
-        save_record(run_dir, record)
+        if main:
+            save_record(run_dir, record)
+    if not main:
+        return record
     from .analysis import analyse  # statistics (scipy) load only when a run is analysed, never to gate one
 
     analyse(record, run_dir, p.suites, p.request.seed, p.cache)
@@ -300,7 +306,7 @@ def _evaluated(record: RunRecord, state: str, suites: list[Suite]) -> bool:
 
 
 def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord) -> None:
-    """Generate (shared among the processes), then on the main process score, check, explain and save."""
+    """Generate and explain, each process a share; on the main process score, check and save."""
     evaluated: dict[str, str] = {}
     regenerated: dict[str, str] = {}
     main, batch_size, seed = distributed.is_main(), p.request.batch_size, p.request.seed
@@ -311,49 +317,65 @@ def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord
         outputs, again = generate_test(model, suite, state, batch_size, primary, pick)
         variant_outputs = [generate_test(model, suite, f"{state}#{k}", batch_size, examples)[0]
                            for k, examples in enumerate(variants, 1)]
-        if not main:
-            continue
-        rows = score(suite, state, primary, inputs, outputs)
-        results = aggregate(suite, state, rows, seed)
-        for k, (examples, outs) in enumerate(zip(variants, variant_outputs), 1):
-            variant_rows = score(suite, f"{state}#{k}", examples,
-                                 [model.render(ex.messages, ex.tools) for ex in examples], outs)
-            record.variant_results = [v for v in record.variant_results
-                                      if (v.state, v.suite, v.variant) != (state, suite.name, k)]
-            record.variant_results += [VariantResult(state=state, suite=suite.name, metric=r.metric, variant=k,
-                                                     value=r.value, n=r.n)
-                                       for r in aggregate(suite, f"{state}#{k}", variant_rows, seed)]
-        evaluated |= {f"{suite.name}/{rows[i].id}": rows[i].output for i in pick}
-        regenerated |= {f"{suite.name}/{rows[i].id}": out for i, out in zip(pick, again)}
-        if suite.spec.role == "retention":
-            loss = model.token_loss([model.render(ex.messages, ex.tools) for ex in suite.test],
-                                    [ex.reference for ex in suite.test])
-            record.retention.setdefault(suite.name, {})[state] = round(loss, 6)
-        save_predictions(run_dir, state, suite.name, rows)
-        if state != BASE:  # the model is loaded anyway: explain what changed against base
+        if main:
+            rows, results = _score_suite(model, suite, state, seed, run_dir, record, primary, inputs, outputs,
+                                         list(zip(variants, variant_outputs)))
+            evaluated |= {f"{suite.name}/{rows[i].id}": rows[i].output for i in pick}
+            regenerated |= {f"{suite.name}/{rows[i].id}": out for i, out in zip(pick, again)}
+        if state != BASE:  # the model is loaded anyway: explain what changed against base (every process a share)
             explanations.explain_state(model, state, suite, run_dir, record, seed)
-        record.results = [r for r in record.results if (r.state, r.suite) != (state, suite.name)] + results
-        save_record(run_dir, record)
+        if main:
+            record.results = [r for r in record.results if (r.state, r.suite) != (state, suite.name)] + results
+            save_record(run_dir, record)
     # Each process generated its own share: the record counts what all of them read and computed.
-    uses = distributed.all_gather(cache_use(model.cache) if model.cache is not None else None)
+    uses = _gathered_cache_use(model.cache)
     if main:
         record.checks.batch_invariance[state] = checks.compare_outputs(regenerated, evaluated)
-        if model.cache is not None:
-            record.cache[state] = CacheUse(**{k: sum(getattr(u, k) for u in uses) for k in CacheUse.model_fields})
+        if uses is not None:
+            record.cache[state] = uses
         save_record(run_dir, record)
     del model
     gc.collect()
 
 
-def cache_use(cache: GenerationCache, before: CacheUse | None = None) -> CacheUse:
-    """What a model's generation cache served and computed (added to `before`: base is explained by a
-    second load of the model)."""
+def _score_suite(model, suite: Suite, state: str, seed: int, run_dir: Path, record: RunRecord,
+                 primary: list, inputs: list[str], outputs: list[str],
+                 variants: list[tuple[list, list[str]]]) -> tuple[list[Prediction], list[Result]]:
+    """On the main process: score one suite's outputs (and its prompt variants'), save the predictions and
+    the retention loss; (the prediction rows, the suite's aggregate results)."""
+    rows = score(suite, state, primary, inputs, outputs)
+    results = aggregate(suite, state, rows, seed)
+    for k, (examples, outs) in enumerate(variants, 1):
+        variant_rows = score(suite, f"{state}#{k}", examples, [model.render(ex.messages, ex.tools) for ex in examples],
+                             outs)
+        record.variant_results = [v for v in record.variant_results
+                                  if (v.state, v.suite, v.variant) != (state, suite.name, k)]
+        record.variant_results += [VariantResult(state=state, suite=suite.name, metric=r.metric, variant=k,
+                                                 value=r.value, n=r.n)
+                                   for r in aggregate(suite, f"{state}#{k}", variant_rows, seed)]
+    if suite.spec.role == "retention":
+        loss = model.token_loss([model.render(ex.messages, ex.tools) for ex in suite.test],
+                                [ex.reference for ex in suite.test])
+        record.retention.setdefault(suite.name, {})[state] = round(loss, 6)
+    save_predictions(run_dir, state, suite.name, rows)
+    return rows, results
+
+
+def _gathered_cache_use(cache: GenerationCache | None, before: CacheUse | None = None) -> CacheUse | None:
+    """What every process read from and computed into a model's generation cache, summed and added to
+    `before` (base is explained by a second load of the model). Collective: every process calls it."""
+    uses = distributed.all_gather(cache_use(cache) if cache is not None else None)
+    if cache is None:
+        return None
+    return CacheUse(**{k: sum(getattr(u, k) for u in [*uses, *([before] if before else [])])
+                       for k in CacheUse.model_fields})
+
+
+def cache_use(cache: GenerationCache) -> CacheUse:
+    """What a model's generation cache served and computed in this process."""
     (out_hit, out_new), (loss_hit, loss_new), (expl_hit, expl_new) = (cache.use(k) for k in CACHED_KINDS)
-    counts = CacheUse(outputs_from_cache=out_hit, outputs_generated=out_new, losses_from_cache=loss_hit,
-                      losses_computed=loss_new, explanations_from_cache=expl_hit, explanations_computed=expl_new)
-    if before is None:
-        return counts
-    return CacheUse(**{k: v + getattr(before, k) for k, v in counts.model_dump().items()})
+    return CacheUse(outputs_from_cache=out_hit, outputs_generated=out_new, losses_from_cache=loss_hit,
+                    losses_computed=loss_new, explanations_from_cache=expl_hit, explanations_computed=expl_new)
 
 
 def request_from_record(record: RunRecord) -> RunRequest:

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from harness import distributed
+from harness.explanations import chosen
 from harness.launch import accelerate_command, without_processes
-from harness.record import load_predictions, load_record
+from harness.record import load_explanations, load_predictions, load_record
+from harness.suite import load_suite
 
 from .conftest import ROOT, cut_suite
 
@@ -123,6 +125,30 @@ def test_two_processes_evaluate_exactly_as_one(one_and_two):
     # the cache's counts cover every process's share, not the main one's alone
     totals = [{s: u.outputs_from_cache + u.outputs_generated for s, u in r.cache.items()} for r in (first, second)]
     assert totals[0] == totals[1] and totals[1]["base"] >= len(base_two)
+
+
+def test_two_processes_explain_each_example_once_as_one_does(ddp_suite, one_and_two):
+    one, two = one_and_two
+    second = load_record(two)
+    assert second.explanations is not None
+    wanted, _ = chosen(load_suite(ddp_suite), load_predictions(two, "base", "agent_tools"),
+                       load_predictions(two, "full", "agent_tools"), seed=0)
+    for state in ("full", "base"):
+        mine = load_explanations(two, state, "agent_tools")
+        # the processes' shares are reassembled: every chosen example once, in test order
+        assert [e.id for e in mine] == wanted and second.explanations.counts[state]["agent_tools"] == len(wanted)
+        use = second.cache[state]
+        assert use.explanations_from_cache + use.explanations_computed >= len(mine)  # every process counted
+        # Where the states' outputs agree, one process explained the same tokens; full's weights differ
+        # by float rounding between the two trainings (see the loss-curve test), so probabilities by little.
+        alone = {e.id: e for e in load_explanations(one, state, "agent_tools")}
+        outputs = [{r.id: r.output for r in load_predictions(run, "full", "agent_tools")} for run in (one, two)]
+        same = [e for e in mine if e.id in alone and outputs[0][e.id] == outputs[1][e.id]]
+        assert same
+        for e in same:
+            assert e.tokens == alone[e.id].tokens and e.divergence == alone[e.id].divergence
+            assert max(abs(x - y) for x, y in zip(e.logprobs, alone[e.id].logprobs)) <= 0.01
+    assert second.cache["full"].explanations_computed > 0  # full was explained in two processes, not from cache
 
 
 def test_data_parallel_tuning_passes_the_gates_and_follows_the_same_loss_curve(one_and_two):
