@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from .generate import length_order
 from .record import OutputsMatch, Prediction
-from .suite import Suite
+from .suite import Example, Suite
 
 SAMPLE = 8
 """Examples per suite re-generated for the batch and reload checks."""
@@ -64,13 +64,14 @@ def generation_key(model_input: str, max_new_tokens: int, stop: Sequence[str]) -
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def as_trained(suite: Suite, model_inputs: Sequence[str], outputs: Sequence[str]) -> dict[str, dict[str, str]]:
-    """The reload check's record of a model as trained: per `suite/id`, its output and the key of what decided
-    it. A tuned artefact restored from the cache brings this along, and a suite edited since then (another
-    prompt, example or generation setting) must not be compared against it."""
+def as_trained(suite: Suite, examples: Sequence[Example], model_inputs: Sequence[str],
+               outputs: Sequence[str]) -> dict[str, dict[str, str]]:
+    """The reload check's record of a model as trained: per `suite/id` of `examples`, its output and the key of
+    what decided it. A tuned artefact restored from the cache brings this along, and a suite edited since then
+    (another prompt, example or generation setting) must not be compared against it."""
     gen = suite.spec.generation
     return {f"{suite.name}/{ex.id}": {"output": out, "key": generation_key(inp, gen.max_new_tokens, gen.stop)}
-            for ex, inp, out in zip(suite.test, model_inputs, outputs)}
+            for ex, inp, out in zip(examples, model_inputs, outputs)}
 
 
 def compare_reloaded(expected: dict[str, Any], rows: dict[str, tuple[str, str]], restored: bool) -> OutputsMatch:

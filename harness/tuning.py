@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import shutil
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from backends import TrainExample, deciding, get_backend
@@ -126,7 +125,7 @@ def tune_state(t: strategies.Tuning, suites: list[Suite], model_path: str, setti
         for s in suites:
             picked = s.test[:checks.SAMPLE]
             inputs = [in_memory.render(ex.messages, ex.tools) for ex in picked]
-            sample |= checks.as_trained(replace(s, test=picked), inputs, generate_for(in_memory, s, picked))
+            sample |= checks.as_trained(s, picked, inputs, generate_for(in_memory, s, picked))
         write_json(in_memory_path(run_dir, t.state), sample)
     del backend, in_memory
     gc.collect()
