@@ -35,12 +35,14 @@ browser:
 test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/harness run --processes $(DEMO_PROCESSES)
 	$(BIN)/pytest tests/ suites/
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 gates: install
 	$(BIN)/pytest suites/

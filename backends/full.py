@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .base import TuneSettings
+from harness.tuning.contract import TuneSettings
+
 from .sft import SFTBackend
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from harness.errors import HarnessError
+from harness.common.errors import HarnessError
+from harness.tuning.contract import TuneSettings
 
-from .base import TuneSettings
 from .sft import SFTBackend
 
 

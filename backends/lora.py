@@ -5,7 +5,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from .base import TuneSettings
+from harness.tuning.contract import TuneSettings
+
 from .sft import SFTBackend
 
 

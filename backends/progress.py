@@ -14,7 +14,7 @@ class ProgressBar(TrainerCallback):
         self.bar: Any = None
 
     def on_train_begin(self, args, state, control, **kwargs):
-        from harness.progress import progress_bar
+        from harness.common.progress import progress_bar
 
         if not state.is_world_process_zero:
             return

@@ -12,7 +12,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from .base import TuneSettings
+from harness.tuning.contract import TuneSettings
+
 from .sft import SFTBackend
 
 
@@ -39,7 +40,7 @@ class PromptTuning(SFTBackend):
         """A `PromptTuningConfig`; text initialisation reads the base model's own tokenizer."""
         from peft import PromptTuningConfig, PromptTuningInit, TaskType
 
-        from harness.errors import HarnessError
+        from harness.common.errors import HarnessError
 
         assert isinstance(settings, PromptTuningSettings)
         model = self.loaded.model

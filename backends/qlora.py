@@ -15,9 +15,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from harness.models import QUANTIZATION_FILE
+from harness.models.loading import QUANTIZATION_FILE
+from harness.tuning.contract import TunedModel
 
-from .base import TunedModel
 from .lora import LoRA, LoraSettings
 
 
@@ -57,7 +57,7 @@ class QLoRA(LoRA):
         import torch
         from peft import prepare_model_for_kbit_training
 
-        from harness.models import load_model
+        from harness.models.loading import load_model
 
         loaded = load_model(base_model, dtype=torch.bfloat16, quantization=self.quantization())
         loaded.model = prepare_model_for_kbit_training(loaded.model, use_gradient_checkpointing=False)

@@ -22,7 +22,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from .base import LOSS_LOGGED_EVERY, Backend, TrainExample, TrainStats, TunedModel, TuneSettings, deciding
+from harness.tuning.contract import (
+    LOSS_LOGGED_EVERY,
+    Backend,
+    TrainExample,
+    TrainStats,
+    TunedModel,
+    TuneSettings,
+    deciding,
+)
+
 from .checkpoints import NOTHING, Checkpoint, CheckpointFolder, Progress, checkpointed, training_identity
 from .trainers import lean_sft_trainer, rebalanced
 
@@ -39,7 +48,7 @@ class SFTBackend(Backend):
         bf16 autocast: mixed precision)."""
         import torch
 
-        from harness.models import load_model
+        from harness.models.loading import load_model
 
         return load_model(base_model, dtype=torch.float32)
 
@@ -49,9 +58,9 @@ class SFTBackend(Backend):
     def setup(self, base_model: str, examples: list[TrainExample], settings: TuneSettings, seed: int) -> None:
         import transformers
 
-        from harness.distributed import world_size
-        from harness.errors import HarnessError
-        from harness.models import device
+        from harness.common.errors import HarnessError
+        from harness.models.loading import device
+        from harness.runtime.distributed import world_size
 
         from .progress import ProgressBar
 
@@ -101,7 +110,7 @@ class SFTBackend(Backend):
 
     def _keep_checkpoints(self, base_model: str, examples: list[TrainExample], settings: TuneSettings, seed: int,
                           processes: int) -> None:
-        from harness.distributed import is_main
+        from harness.runtime.distributed import is_main
 
         assert self.checkpoint_dir is not None
         if self._sharded():
@@ -124,7 +133,7 @@ class SFTBackend(Backend):
 
     def _resume_point(self) -> Checkpoint | None:
         """The last valid checkpoint of this training, the same on every process (None: start from step 0)."""
-        from harness.distributed import broadcast, is_main
+        from harness.runtime.distributed import broadcast, is_main
 
         folder = getattr(self.trainer, "checkpoints", None)
         if folder is None:
@@ -212,7 +221,7 @@ class SFTBackend(Backend):
         return bool(self.trainer.is_fsdp_enabled or self.trainer.is_deepspeed_enabled)
 
     def tuned_in_memory(self):
-        from harness.models import Model, compute_dtype
+        from harness.models.loading import Model, compute_dtype
 
         if self._sharded():
             return None  # no process holds the whole trained model
@@ -226,7 +235,7 @@ class SFTBackend(Backend):
 
 def _say(line: str) -> None:
     """Print one line from the main process (the others would repeat it)."""
-    from harness.distributed import is_main
+    from harness.runtime.distributed import is_main
 
     if is_main():
         print(line, flush=True)

@@ -28,7 +28,7 @@ def one_at_a_time(model, prompt: str, max_new_tokens: int, stop: list[str]) -> s
     """What a user writes without the harness: tokenise one prompt, `generate`, decode, cut at a stop string."""
     import torch
 
-    from harness.generate import cut_at_stop
+    from harness.models.generate import cut_at_stop
 
     tok = model.tokenizer
     inputs = tok(prompt, return_tensors="pt", add_special_tokens=not model.chat)
@@ -42,8 +42,8 @@ def one_at_a_time(model, prompt: str, max_new_tokens: int, stop: list[str]) -> s
 def measure(tuned_dir: str | None, root: Path, reps: int) -> list[Row]:
     """The loop comparison on `tiny` as built and, when given, on a tuned model (whose outputs end early,
     unlike a random model's); the scaling on `tiny` as built."""
-    from harness.models import load_model
-    from harness.suite import find_suites, load_suite
+    from harness.models.loading import load_model
+    from harness.suitedef.suite import find_suites, load_suite
 
     env = workspace(root, SIZES)
     os.environ["HARNESS_CACHE"] = env["HARNESS_CACHE"]
@@ -61,7 +61,7 @@ def _warm_up(model, suite) -> None:
     """One-time costs (lazy imports, first kernels) on no variant's clock."""
     from dataclasses import replace
 
-    from harness.evaluate import evaluate_suite
+    from harness.evaluation.evaluate import evaluate_suite
 
     evaluate_suite(model, replace(suite, test=suite.test[:4]), "warm-up")
     one_at_a_time(model, model.render(suite.test[0].messages), 8, [])
@@ -69,7 +69,7 @@ def _warm_up(model, suite) -> None:
 
 def against_loop(label: str, model, suites, reps: int) -> Row:
     """The harness's generation against the loop, on the first examples of each suite."""
-    from harness.evaluate import generate_for
+    from harness.evaluation.evaluate import generate_for
 
     _warm_up(model, suites[0])
 
@@ -92,7 +92,7 @@ def scaling(model, suites, reps: int) -> Row:
     """The whole evaluation of a suite (generation, scoring, the aggregate with its interval) at 1x, 2x, 4x."""
     from dataclasses import replace
 
-    from harness.evaluate import evaluate_suite
+    from harness.evaluation.evaluate import evaluate_suite
 
     agent = next(s for s in suites if s.name == "agent_tools")
     _warm_up(model, agent)

@@ -41,8 +41,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-real-") as tmp:
         os.environ["HARNESS_MODELS"] = str(Path(tmp) / "models")
         os.environ["HARNESS_CACHE"] = str(Path(tmp) / "cache")
-        from harness import zoo
-        from harness.models import load_model
+        from harness.models import zoo
+        from harness.models.loading import load_model
 
         start, cpu = time.perf_counter(), _cpu()
         path = zoo.fetch(zoo.MODELS[NAME], log=lambda *a: None)
@@ -57,8 +57,8 @@ def main() -> int:
         print(f"load of the converted directory: {time.perf_counter() - start:.1f} s ({_cpu() - cpu:.1f} CPU s)")
         del model
 
-        from harness.settings import parse_overrides
-        from harness.suite import find_suites, load_suite
+        from harness.suitedef.suite import find_suites, load_suite
+        from harness.tuning.settings import parse_overrides
 
         suites = [load_suite(p) for p in find_suites(args.suite or [str(ROOT / "suites")])]
         if not args.skip_eval:
@@ -75,10 +75,10 @@ def _cpu(who: int = resource.RUSAGE_SELF) -> float:
 
 
 def _evaluate(path: str, suites: list, limit: int) -> None:
-    from harness.evaluate import evaluate_suite
-    from harness.models import load_model
+    from harness.evaluation.evaluate import evaluate_suite
+    from harness.models.loading import load_model
     from harness.record import BASE
-    from harness.suite import limited
+    from harness.suitedef.suite import limited
 
     model = load_model(path)
     print(f"{'suite':<24}{'examples':>9}{'seconds':>9}{'per s':>7}{'full split':>12}  first metric")
@@ -96,8 +96,8 @@ def _evaluate(path: str, suites: list, limit: int) -> None:
 def _lora_steps(path: str, suites: list, steps: int, batch_size: int, overrides: dict, tmp: Path) -> None:
     import random
 
-    from harness.run import training_examples, tune
-    from harness.settings import resolve
+    from harness.run.orchestrate import training_examples, tune
+    from harness.tuning.settings import resolve
 
     everything = training_examples(suites)
     examples = random.Random(0).sample(everything, min(len(everything), steps * batch_size))

@@ -13,7 +13,7 @@ import math
 import random
 from pathlib import Path
 
-from harness.gates import decide_all, record_gates
+from harness.evaluation.gates import decide_all, record_gates
 from harness.record import (
     BASE,
     BackendRun,

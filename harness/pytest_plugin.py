@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from .errors import HarnessError
-from .suite import SUITE_FILE
+from .common.errors import HarnessError
+from .suitedef.suite import SUITE_FILE
 
 
 def pytest_addoption(parser):
@@ -41,8 +41,8 @@ def pytest_collect_file(file_path: Path, parent):
 
 class SuiteFile(pytest.File):
     def collect(self):
-        from .gates import gate_states
-        from .suite import load_suite
+        from .evaluation.gates import gate_states
+        from .suitedef.suite import load_suite
 
         try:
             suite = load_suite(self.path.parent)
@@ -103,7 +103,7 @@ class _Runs:
         """The item's gate outcome. On first use every collected gate is decided at once against the run
         and recorded in it, so the run's report shows exactly what this session decided."""
         if self._outcomes is None:
-            from .gates import decide_all, record_gates
+            from .evaluation.gates import decide_all, record_gates
 
             run_dir, record = self.get()
             gates: dict[str, list] = {}
@@ -129,7 +129,7 @@ class _Runs:
     def backends(self) -> list[str]:
         if self.config.getoption("harness_run"):
             return [b.name for b in self.get()[1].backends]
-        from .run import DEFAULT_BACKENDS
+        from .run.orchestrate import DEFAULT_BACKENDS
 
         return self.config.getoption("harness_backend") or list(DEFAULT_BACKENDS)
 
@@ -140,12 +140,12 @@ class _Runs:
 
     def _find_or_make(self):
         from .record import load_record
-        from .run import RunRequest, execute, find_finished_run, new_run_dir, plan
+        from .run.orchestrate import RunRequest, execute, find_finished_run, new_run_dir, plan
 
         given = self.config.getoption("harness_run")
         if given:
             return Path(given), load_record(given)
-        from .threads import configure
+        from .runtime.threads import configure
 
         configure()  # before any model work, as the command line does
         root = Path(self.config.rootpath)

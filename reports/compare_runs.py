@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.common.errors import HarnessError
 from harness.record import BASE, load_record
 
 from . import charts

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from harness.files import write_text
+from harness.common.files import write_text
 
 ASSETS = ("report.css", "report.js")
 

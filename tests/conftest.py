@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-import backends
+from harness.tuning.registry import available
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 # pytester's in-process runs drop the modules first imported inside them; with the built-in backends
-# imported here, no later test sees a second copy of `backends.base.Backend`.
-for _where in backends.BUILT_IN.values():
+# imported here, no later test sees a second copy of `harness.tuning.contract.Backend`.
+for _where in available().values():
     importlib.import_module(_where.partition(":")[0])
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,9 +116,9 @@ def tiny_t5(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def base_and_data(small_suites):
     """`tiny` built for the small suites, and their training examples."""
-    from harness.models import resolve_model_path
-    from harness.run import training_examples
-    from harness.suite import find_suites, load_suite
+    from harness.models.loading import resolve_model_path
+    from harness.run.orchestrate import training_examples
+    from harness.suitedef.suite import find_suites, load_suite
 
     suites = [load_suite(p) for p in find_suites([small_suites])]
     return resolve_model_path("tiny", suites, 0), training_examples(suites)

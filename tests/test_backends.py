@@ -5,9 +5,10 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from backends import TrainExample, available, get_backend
-from harness.errors import HarnessError
-from harness.settings import parse_overrides, resolve
+from harness.common.errors import HarnessError
+from harness.tuning.contract import TrainExample
+from harness.tuning.registry import available, get_backend
+from harness.tuning.settings import parse_overrides, resolve
 
 
 def tune(name, base, examples, out, **settings):

@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from harness.batch_size import CPU_BATCH_SIZE, cached_search, generation_batch_size, largest_fitting
-from harness.errors import HarnessError
+from harness.common.errors import HarnessError
+from harness.models.batch_size import CPU_BATCH_SIZE, cached_search, generation_batch_size, largest_fitting
 
 
 @pytest.mark.parametrize("limit", [1, 2, 7, 64, 100, 512])
@@ -47,8 +47,8 @@ def test_the_answer_is_searched_once_and_remembered(tmp_path):
 
 
 def test_cpu_keeps_the_fixed_size(small_suites):
-    from harness.models import load_model
-    from harness.suite import find_suites, load_suite
+    from harness.models.loading import load_model
+    from harness.suitedef.suite import find_suites, load_suite
 
     suites = [load_suite(p) for p in find_suites([small_suites])]
     model = load_model("tiny", suites=suites)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from harness import checks
-from harness.gates import decide, decide_all
-from harness.generate import length_order, plan_batches
+from harness.evaluation import checks
+from harness.evaluation.gates import decide, decide_all
+from harness.models.generate import length_order, plan_batches
 from harness.record import GateSpec, load_record
-from harness.run import RunRequest, execute, new_run_dir, plan, training_examples
+from harness.run.orchestrate import RunRequest, execute, new_run_dir, plan, training_examples
 
 from .conftest import cut_suite
 
@@ -138,7 +138,7 @@ def _pads_on_the_right(model, texts, **kwargs):
 
 @pytest.mark.parametrize("bug", [_attends_to_padding, _pads_on_the_right])
 def test_batch_invariance_check_fires_when_outputs_depend_on_batching(suite_dir, tmp_path, monkeypatch, bug):
-    from harness.models import Model
+    from harness.models.loading import Model
 
     monkeypatch.setattr(Model, "encode", bug)
     _, record = run(tmp_path, [suite_dir], backends=(), cache=False)  # the bug is not in any cache key
@@ -171,7 +171,7 @@ def test_every_sampled_row_meets_other_padding_the_second_time(n, batch_size):
 
 
 def test_reload_check_compares_only_outputs_generated_alike():
-    from harness.checks import compare_reloaded, generation_key
+    from harness.evaluation.checks import compare_reloaded, generation_key
 
     key = generation_key("prompt a", 16, ["\n"])
     rows = {"s/1": (key, "out"), "s/2": (generation_key("prompt b", 16, []), "other"), "s/3": ("k", "x")}

@@ -12,11 +12,11 @@ import pytest
 import yaml
 
 from harness.cli import main
-from harness.dataquality import data_report
-from harness.models import load_text_side, resolve_model_path
-from harness.similarity import jaccard, shingles, similar_pairs
-from harness.suite import load_suite
-from harness.tokenlengths import token_counts
+from harness.dataquality.report import data_report
+from harness.dataquality.similarity import jaccard, shingles, similar_pairs
+from harness.dataquality.tokenlengths import token_counts
+from harness.models.loading import load_text_side, resolve_model_path
+from harness.suitedef.suite import load_suite
 
 EN = [("What is the capital of France?", "Paris"), ("Name a large mammal that lives in the ocean.", "The blue whale"),
       ("How many legs does a spider have?", "Eight"), ("Which planet is known as the red planet?", "Mars")]
@@ -187,8 +187,8 @@ def test_similar_pairs_match_brute_force():
 
 def test_lengths_and_truncation_agree_with_trl(tmp_path, tiny_dir):
     """Our token counts are the lengths TRL trains on, and our truncation is what its max_length does."""
-    from backends import TrainExample
     from backends.lora import LoRA
+    from harness.tuning.contract import TrainExample
 
     train, test = clean()
     train += [{"prompt": "Tell me a long story.", "completion": STORY[:1500]}, {"prompt": STORY, "completion": "ok"}]
@@ -212,7 +212,7 @@ def test_lengths_and_truncation_agree_with_trl(tmp_path, tiny_dir):
 
 def test_a_run_decides_truncation_gates_per_backend(tmp_path):
     from bench.synthetic import make_run
-    from harness.gates import decide_all
+    from harness.evaluation.gates import decide_all
     from harness.record import GateSpec, load_record
 
     record = load_record(make_run(tmp_path))

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import distributed
-from harness.explanations import chosen
-from harness.launch import accelerate_command, without_processes
+from harness.evaluation.explanations import chosen
 from harness.record import load_explanations, load_predictions, load_record
-from harness.suite import load_suite
+from harness.runtime import distributed
+from harness.runtime.launch import accelerate_command, without_processes
+from harness.suitedef.suite import load_suite
 
 from .conftest import ROOT, cut_suite
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.explain import Item, divergence, explain
-from harness.explanations import chosen, judge
-from harness.models import load_model, resolve_model_path
+from harness.evaluation.explanations import chosen, judge
+from harness.models.explain import Item, divergence, explain
+from harness.models.loading import load_model, resolve_model_path
 from harness.record import BASE, change_letter, load_explanations, load_predictions, load_record
-from harness.suite import load_suite
+from harness.suitedef.suite import load_suite
 
 
 @pytest.fixture(scope="module")

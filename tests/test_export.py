@@ -8,9 +8,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from harness.cli import main
-from harness.errors import HarnessError
-from harness.export import export_merged
+from harness.common.errors import HarnessError
 from harness.record import load_predictions, load_record
+from harness.tuning.export import export_merged
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_export_errors_are_one_line(small_run, exported, tmp_path):
 
 
 def test_a_mismatch_is_reported_not_hidden(small_run, tmp_path, monkeypatch, capsys):
-    import harness.export as export
+    import harness.tuning.export as export
 
     real = export._generate
     calls = []

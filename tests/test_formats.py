@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import run
 from harness.cli import main
-from harness.errors import HarnessError
-from harness.formats import with_shots
+from harness.common.errors import HarnessError
 from harness.record import load_predictions, load_record
-from harness.scaffold import new_suite
-from harness.suite import SuiteProblems, limited, load_suite
+from harness.run import orchestrate as run
+from harness.suitedef.formats import with_shots
+from harness.suitedef.scaffold import new_suite
+from harness.suitedef.suite import SuiteProblems, limited, load_suite
 
 from .conftest import cut_suite
 
@@ -62,7 +62,7 @@ def test_chat_format_turns_tool_calls_into_json_and_keeps_tools(tmp_path):
 
 
 def test_tiny_renders_tools_and_tool_turns(small_run):
-    from harness.models import load_model
+    from harness.models.loading import load_model
 
     model = load_model(load_record(small_run).model_path)
     tools = [{"type": "function", "function": {"name": "f"}}]

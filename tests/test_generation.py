@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.generate import batches, cut_at_stop, length_order, padding_fraction
-from harness.models import load_model
-from harness.suite import find_suites, load_suite
+from harness.models.generate import batches, cut_at_stop, length_order, padding_fraction
+from harness.models.loading import load_model
+from harness.suitedef.suite import find_suites, load_suite
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def test_outputs_do_not_depend_on_batch_size(tiny):
 
 
 def test_tiny_build_is_deterministic(small_suites, tmp_path, monkeypatch):
-    from harness.tiny import tiny_model_dir
+    from harness.models.tiny import tiny_model_dir
 
     suites = [load_suite(p) for p in find_suites([small_suites])]
     first = (tiny_model_dir(suites, seed=3) / "model.safetensors").read_bytes()

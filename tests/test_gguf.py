@@ -15,10 +15,10 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from harness import gguf as harness_gguf
 from harness.cli import main
-from harness.errors import HarnessError
-from harness.models import load_model, resolve_model_path
+from harness.common.errors import HarnessError
+from harness.models import gguf as harness_gguf
+from harness.models.loading import load_model, resolve_model_path
 
 from .conftest import SHIPPED
 from .gguf_files import write_tiny_gguf

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import limits
-from harness.errors import HarnessError
-from harness.files import read_jsonl
-from harness.suite import load_suite
-from harness.templates import compile_template, render
+from harness.common import limits
+from harness.common.errors import HarnessError
+from harness.common.files import read_jsonl
+from harness.suitedef.suite import load_suite
+from harness.suitedef.templates import compile_template, render
 from reports.sheets import export_sheets, import_ratings
 
 from .test_sheets_support import make_run

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import limits
-from harness.errors import HarnessError
-from harness.files import iter_jsonl, read_jsonl
-from harness.suite import load_suite
+from harness.common import limits
+from harness.common.errors import HarnessError
+from harness.common.files import iter_jsonl, read_jsonl
+from harness.suitedef.suite import load_suite
 
 from .test_suite import ROWS, basic_spec, write_suite
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from harness import limits
-from harness.errors import HarnessError
+from harness.common import limits
+from harness.common.errors import HarnessError
 from harness.record import load_predictions, save_predictions
 from reports.sheets import export_sheets, import_ratings
 from reports.sheets.formulas import FORMULA_START, neutralise, restore

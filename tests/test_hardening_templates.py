@@ -7,10 +7,10 @@ import tracemalloc
 import jinja2
 import pytest
 
-from harness import limits
-from harness.errors import HarnessError
-from harness.suite import load_suite
-from harness.templates import compile_template, render
+from harness.common import limits
+from harness.common.errors import HarnessError
+from harness.suitedef.suite import load_suite
+from harness.suitedef.templates import compile_template, render
 
 from .test_suite import ROWS, basic_spec, write_suite
 

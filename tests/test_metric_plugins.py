@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import yaml
 
-from harness import stats
 from harness.cli import main
-from harness.errors import HarnessError
+from harness.common.errors import HarnessError
 from harness.record import load_predictions, load_record
-from harness.suite import load_suite
+from harness.stats import methods as stats
+from harness.suitedef.suite import load_suite
 
 from .conftest import cut_suite
 

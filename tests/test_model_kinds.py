@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from harness.cli import main
-from harness.models import load_model
+from harness.models.loading import load_model
 from harness.record import load_explanations, load_predictions, load_record
 
 from .conftest import cut_suite, tiny_t5

@@ -8,12 +8,12 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from backends import get_backend
 from harness.cli import main
-from harness.models import load_model
-from harness.run import training_examples
-from harness.settings import resolve
-from harness.suite import load_suite
+from harness.models.loading import load_model
+from harness.run.orchestrate import training_examples
+from harness.suitedef.suite import load_suite
+from harness.tuning.registry import get_backend
+from harness.tuning.settings import resolve
 
 from .conftest import cut_suite, tiny_t5
 

@@ -6,7 +6,7 @@ import itertools
 
 import tqdm.std
 
-from harness.progress import LOG_INTERVAL, progress_bar
+from harness.common.progress import LOG_INTERVAL, progress_bar
 
 
 class Terminal(io.StringIO):

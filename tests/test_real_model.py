@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness import zoo
 from harness.cli import main
-from harness.errors import HarnessError
-from harness.models import resolve_model_path
+from harness.common.errors import HarnessError
+from harness.models import zoo
+from harness.models.loading import resolve_model_path
 
 from .conftest import cut_suite
 from .gguf_files import write_tiny_gguf
@@ -145,11 +145,11 @@ def test_real_model_evaluates_and_tunes_with_lora(real_model, tmp_path):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from harness.evaluate import evaluate_suite
-    from harness.models import load_model
-    from harness.run import training_examples, tune
-    from harness.settings import resolve
-    from harness.suite import load_suite
+    from harness.evaluation.evaluate import evaluate_suite
+    from harness.models.loading import load_model
+    from harness.run.orchestrate import training_examples, tune
+    from harness.suitedef.suite import load_suite
+    from harness.tuning.settings import resolve
 
     suite = load_suite(cut_suite("agent_tools", tmp_path / "agent_tools", 8, 8))
     model = load_model(real_model)

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import shutil
+import subprocess
+import sys
 from html import escape
 from pathlib import Path
 
 import pytest
 
 from harness.cli import main
-from harness.errors import HarnessError
+from harness.common.errors import HarnessError
 from harness.record import SCHEMA_VERSION, load_predictions, load_record
 from harness.record.migrate import migrate
 
@@ -62,7 +65,7 @@ def test_a_version_2_run_renders_and_gates(v2_run, pytester):
 
 def test_a_version_3_run_reads_and_its_overlap_gates_still_work(v2_run):
     """Schema 3 kept train/test overlap among the validity checks; `max_overlap` gates read it there."""
-    from harness.gates import decide_all
+    from harness.evaluation.gates import decide_all
     from harness.record import GateSpec
 
     raw = migrate(json.loads((v2_run / "run.json").read_text(encoding="utf-8")), 3)
@@ -89,21 +92,6 @@ def test_unknown_and_newer_versions_are_one_clear_line(tmp_path):
 
 
 # --- the rooms' imports -------------------------------------------------------------------------------
-
-FACE = {"harness.cli", "harness.run", "harness.tuning", "harness.pytest_plugin", "harness.settings", "harness.__main__"}
-"""The core's thin face: the only harness modules that may import backends/ and reports/ (`harness.cli` with
-its submodules: the command line is a package; `harness.tuning`: run orchestration's tuning half, which
-instantiates the backends)."""
-FACE_PACKAGES = ("harness.cli.",)
-SHARED_WITH_REPORTS = ("harness.record", "harness.errors", "harness.files", "harness.limits", "harness.stats")
-"""What reports/ may use of the core: the record types and small shared helpers (errors, atomic and bounded
-files, the input limits, the one statistics module, whose functions the ratings summary calls instead of
-having its own)."""
-
-
-def _in_face(name: str) -> bool:
-    return name in FACE or name.startswith(FACE_PACKAGES)
-
 
 def _modules() -> dict[str, Path]:
     found = {}
@@ -135,21 +123,22 @@ def _ours(imported: set[str], modules: dict[str, Path]) -> set[str]:
     return {m for m in imported if m in modules}
 
 
-def test_rooms_import_only_what_they_may():
-    modules = _modules()
-    problems = []
-    for name, path in modules.items():
-        deps = _ours(_imports(name, path), modules)
-        room = name.split(".")[0]
-        if room == "harness" and not _in_face(name):
-            problems += [f"core {name} imports {d}" for d in deps if d.split(".")[0] in ("backends", "reports")]
-        if room == "reports":
-            problems += [f"{name} imports {d}" for d in deps if d.split(".")[0] == "harness" and d != "harness"
-                         and not d.startswith(SHARED_WITH_REPORTS)]
-        if room == "backends":
-            problems += [f"{name} imports {d}" for d in deps
-                         if d.split(".")[0] == "reports" or _in_face(d) or d == "harness"]
-    assert not problems, "\n".join(problems)
+def test_the_floor_plan_holds():
+    """The import contracts of pyproject.toml (layers, the core never importing backends, reports reading records
+    only): `lint-imports` checks them, at the top of modules and inside functions alike."""
+    linter = Path(sys.executable).with_name("lint-imports")
+    done = subprocess.run([str(linter)], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+
+
+def test_the_core_root_holds_only_its_face():
+    """No module at the root of harness/ besides its entry points; no subpackage root over ~10 modules."""
+    root = {p.name for p in (ROOT / "harness").glob("*.py")}
+    assert root <= {"__init__.py", "__main__.py", "pytest_plugin.py"}, root
+    for package in (ROOT / "harness").iterdir():
+        if (package / "__init__.py").exists():
+            assert len(list(package.glob("*.py"))) <= 12, package
 
 
 def test_no_import_cycles_between_modules():

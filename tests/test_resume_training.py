@@ -20,13 +20,13 @@ from safetensors.torch import load_file
 from backends.checkpoints import MANIFEST, CheckpointFolder, Progress
 from harness.cache import TUNED, Cache
 from harness.cli import main
-from harness.errors import HarnessError
-from harness.launch import accelerate_command
+from harness.common.errors import HarnessError
 from harness.record import load_predictions, load_record
-from harness.run import RunRequest, config_key
-from harness.settings import resolve
-from harness.suite import find_suites, load_suite
-from harness.tuning import CHECKPOINTS, training_examples, tune, tuning_key_for
+from harness.run.orchestrate import RunRequest, config_key
+from harness.runtime.launch import accelerate_command
+from harness.suitedef.suite import find_suites, load_suite
+from harness.tuning.settings import resolve
+from harness.tuning.tune import CHECKPOINTS, training_examples, tune, tuning_key_for
 
 from .conftest import ROOT, cut_suite, tiny_t5
 
@@ -128,7 +128,7 @@ def resume_suite(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny_and_examples(resume_suite):
-    from harness.models import resolve_model_path
+    from harness.models.loading import resolve_model_path
 
     suites = [load_suite(p) for p in find_suites([resume_suite])]
     return suites, resolve_model_path("tiny", suites, 0), training_examples(suites)

@@ -10,8 +10,17 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.errors import HarnessError
-from harness.sandbox import MAX_REASON, Limits, Outcome, _watch, extract_code, isolation, run_many, run_tests
+from harness.common.errors import HarnessError
+from harness.metrics.sandbox.runner import (
+    MAX_REASON,
+    Limits,
+    Outcome,
+    _watch,
+    extract_code,
+    isolation,
+    run_many,
+    run_tests,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 ADD = "def add(a, b):\n    return a + b\n"

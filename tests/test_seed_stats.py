@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from harness import stats
+from harness.stats import methods as stats
 
 ALPHA = 0.05
 

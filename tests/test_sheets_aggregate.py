@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from harness.stats import bootstrap_ci, cohen_kappa, reliability, sign_test_p, wilcoxon_p, wilson_ci
-from harness.stats import krippendorff_alpha as alpha
+from harness.stats.methods import bootstrap_ci, cohen_kappa, reliability, sign_test_p, wilcoxon_p, wilson_ci
+from harness.stats.methods import krippendorff_alpha as alpha
 from reports.sheets import export_sheets, import_ratings, ratings_summary, sheets_status
 
 from .test_sheets_support import fill_csv, key_items, prefers_tuned, run_dir, varied  # noqa: F401

@@ -7,7 +7,7 @@ import random
 import pytest
 from openpyxl import load_workbook
 
-from harness.errors import HarnessError
+from harness.common.errors import HarnessError
 from reports.sheets import export_sheets
 from reports.sheets.layout import COLUMNS, parse_raters
 from reports.sheets.sample import sample_examples

@@ -7,7 +7,7 @@ import json
 import pytest
 from openpyxl import load_workbook
 
-from harness.errors import HarnessError
+from harness.common.errors import HarnessError
 from reports.sheets import export_sheets, import_ratings, ratings_summary
 
 from .test_sheets_support import (  # noqa: F401

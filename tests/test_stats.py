@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import stats
-from harness.compare import compare, finalize
 from harness.metrics import make_metric
 from harness.record import Prediction, load_predictions, load_record
+from harness.stats import methods as stats
+from harness.stats.compare import compare, finalize
 
 
 @pytest.mark.parametrize("k, n, low, high", [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611)])
@@ -138,8 +138,8 @@ def test_mean_metric_comparison_uses_the_permutation_test():
 def test_mean_interval_agrees_with_scipy_bootstrap():
     from scipy.stats import bootstrap
 
-    from harness.compare import value_interval
     from harness.metrics import metric
+    from harness.stats.compare import value_interval
 
     scorer = metric("length", kind="mean")(lambda out, ref: len(out) / 10)()
     outputs = [str(10 ** (i % 7)) for i in range(80)]

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import HarnessError
-from harness.gates import gate_states
+from harness.common.errors import HarnessError
+from harness.evaluation.gates import gate_states
 from harness.record import GateSpec, predictions_path
-from harness.strategies import (
+from harness.record.strategies import (
     aliases,
     backend_of,
     expand,

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from harness.cli import main
-from harness.errors import HarnessError
-from harness.suite import find_suites, load_suite
+from harness.common.errors import HarnessError
+from harness.suitedef.suite import find_suites, load_suite
 
 from .conftest import ROOT, SHIPPED, cut_suite
 

@@ -9,9 +9,9 @@ from html import escape
 import numpy as np
 import pytest
 
-from harness import stats
 from harness.cli import main
 from harness.record import BASE, SCHEMA_VERSION, load_predictions, load_record
+from harness.stats import methods as stats
 
 from .conftest import cut_suite, read_json
 

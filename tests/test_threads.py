@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness import threads
-from harness.errors import HarnessError
+from harness.common.errors import HarnessError
+from harness.runtime import threads
 
 
 @pytest.fixture(autouse=True)

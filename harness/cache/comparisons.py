@@ -21,7 +21,7 @@ def comparison_key(metric: Any, info: Any, baseline: str, state: str, base_rows:
                    seed: int) -> str:
     """The address of one comparison: metric (record info and code), both sides' rows, seed, code."""
     here = Path(__file__).resolve().parents[1]
-    code = source_hash([here / "compare.py", here / "stats.py", *class_sources(type(metric))])
+    code = source_hash([here / "stats" / "compare.py", here / "stats" / "methods.py", *class_sources(type(metric))])
     name = info.name
 
     def side(rows):
@@ -40,6 +40,7 @@ def data_report_key(suites: list, model: str, fingerprint: str, max_lengths: dic
     the model's name and fingerprint (its tokenizer counts the lengths), the backends' max_length, and
     the code and packages that measure."""
     here = Path(__file__).resolve().parents[1]
-    code = source_hash([here / name for name in ("dataquality.py", "similarity.py", "tokenlengths.py", "models.py",
+    code = source_hash([here / name for name in ("dataquality/report.py", "dataquality/similarity.py",
+                                                 "dataquality/tokenlengths.py", "models/loading.py",
                                                  "record/data.py")])
     return digest(code, package_versions(DATA_PACKAGES), suites, model, fingerprint, max_lengths)

@@ -27,7 +27,7 @@ AGAIN = "batch-invariance check"
 def generation_code() -> str:
     """Version of the code between a model input and its output: the constant and the sources."""
     here = Path(__file__).resolve().parents[1]
-    return f"{GENERATION_VERSION}:{source_hash([here / 'generate.py', here / 'models.py'])[:16]}"
+    return f"{GENERATION_VERSION}:{source_hash([here / 'models' / 'generate.py', here / 'models' / 'loading.py'])[:16]}"
 
 
 class GenerationCache:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from ..cachedir import cache_root
+from .dirs import cache_root
 
 DB_FILE = "cache.sqlite"
 TUNED_DIR = "tuned"

@@ -20,8 +20,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..cachedir import scratch_dir
-from ..files import _UMASK, copy_file, write_bytes
+from harness.common.files import _UMASK, copy_file, write_bytes
+
+from .dirs import scratch_dir
 from .fingerprint import TRAINING_PACKAGES, class_sources, package_versions, source_hash
 from .store import Store, digest
 
@@ -34,7 +35,8 @@ def tuning_key(base_fingerprint: str, examples: Sequence[Any], backend: str, bac
                settings: dict, seed: int, device: str) -> str:
     """The address of the artefact `backend` would produce from these inputs."""
     rendered = [[ex.messages, ex.completion, getattr(ex, "tools", None)] for ex in examples]
-    helpers = Path(__file__).resolve().parents[1] / "models.py"  # every backend loads its base model through it
+    # every backend loads its base model through the model helpers
+    helpers = Path(__file__).resolve().parents[1] / "models" / "loading.py"
     code = source_hash(class_sources(backend_class) + [helpers])
     world = os.environ.get("WORLD_SIZE", "1")
     return digest(TUNING_VERSION, base_fingerprint, rendered, backend, settings, seed, code,

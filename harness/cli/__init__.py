@@ -5,7 +5,8 @@ import os
 import sys
 import traceback
 
-from ..errors import HarnessError
+from harness.common.errors import HarnessError
+
 from .inventory import cmd_backends, cmd_cache, cmd_metrics, cmd_models
 from .parser import build_parser
 from .process import distributed
@@ -41,7 +42,8 @@ def _run(args, argv: list[str]) -> int:
     """The command, with every failure turned into its exit status and one line."""
     try:
         if getattr(args, "processes", 1) > 1 and not distributed().active():
-            from ..launch import relaunch
+            from harness.runtime.launch import relaunch
+
             from .runs import check_before_launch
 
             check_before_launch(args)

@@ -4,13 +4,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import HarnessError
+from harness.common.errors import HarnessError
+
 from .process import quiet_libraries
 
 
 def cmd_backends(args) -> int:
     """`harness backends`: every backend with its settings."""
-    from backends import available, get_backend
+    from harness.tuning.registry import available, get_backend
 
     for name, source in sorted(available().items()):
         cls = get_backend(name)
@@ -24,7 +25,7 @@ def cmd_backends(args) -> int:
 
 def cmd_metrics(args) -> int:
     """`harness metrics`: every metric with its kind, range and options."""
-    from ..metrics import available, metric_class
+    from harness.metrics import available, metric_class
 
     for name, source in sorted(available().items()):
         try:
@@ -51,8 +52,8 @@ def _init_options(cls) -> str:
 
 def cmd_models(args) -> int:
     """`harness models list|fetch`."""
-    from .. import zoo
-    from ..cachedir import cache_root, models_root
+    from harness.cache.dirs import cache_root, models_root
+    from harness.models import zoo
 
     if args.models_action == "fetch":
         if args.name not in zoo.MODELS:
@@ -86,7 +87,7 @@ def _size_mb(path: Path) -> float:
 
 def cmd_cache(args) -> int:
     """`harness cache info|clear`: what the caches hold, or empty them."""
-    from ..cache import Cache
+    from harness.cache import Cache
 
     cache = Cache()
     if args.action == "clear":

@@ -8,14 +8,14 @@ import warnings
 
 def distributed():
     """The `harness.distributed` module, imported when a command first asks for it."""
-    from .. import distributed as module
+    from harness.runtime import distributed as module
 
     return module
 
 
 def prepare_processes(args) -> None:
     """Before any model work: the thread count, then joining the other processes (if launched with some)."""
-    from .. import threads
+    from harness.runtime import threads
 
     dist = distributed()
     threads.configure(args.threads, dist.local_world_size())

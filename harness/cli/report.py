@@ -1,15 +1,14 @@
 """`harness report`: render a run's report, or compare several runs."""
 from __future__ import annotations
 
-from ..errors import HarnessError
+from harness.common.errors import HarnessError
 
 
 def cmd_report(args) -> int:
     """`harness report`: render one run's report or a comparison of several."""
+    from harness.evaluation.gates import decide_all, record_gates
+    from harness.record import load_record
     from reports import render_comparison, render_report
-
-    from ..gates import decide_all, record_gates
-    from ..record import load_record
 
     if args.baseline and len(args.run_dirs) != 1:
         raise HarnessError("--baseline gates one run; give one RUN_DIR", "--baseline")

@@ -4,16 +4,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import HarnessError
+from harness.common.errors import HarnessError
+
 from .process import distributed, prepare_processes, quiet_libraries
 from .summary import print_summary
 
 
 def cmd_run(args) -> int:
     """`harness run`: evaluate, tune with each backend, evaluate again, record, report."""
+    from harness.run import orchestrate as run
     from reports import render_report
-
-    from .. import run
 
     quiet_libraries()
     prepare_processes(args)
@@ -31,10 +31,10 @@ def cmd_run(args) -> int:
 
 def run_request(args):
     """The `RunRequest` of a `harness run` command line (with `--resume`: the recorded run's)."""
-    from .. import run
-    from ..record import load_record
-    from ..settings import parse_overrides
-    from ..strategies import parse_sweeps, parse_train_seeds
+    from harness.record import load_record
+    from harness.record.strategies import parse_sweeps, parse_train_seeds
+    from harness.run import orchestrate as run
+    from harness.tuning.settings import parse_overrides
 
     if args.resume:
         request = run.request_from_record(load_record(args.resume))
@@ -53,7 +53,7 @@ def run_request(args):
 
 def eval_request(args):
     """The `RunRequest` of a `harness eval` command line."""
-    from .. import run
+    from harness.run import orchestrate as run
 
     return run.RunRequest(suites=args.suite or [run.DEFAULT_SUITES], model=args.model, seed=args.seed,
                           backends=[], batch_size=args.batch_size, adapter=args.adapter, limit=args.limit,
@@ -63,7 +63,7 @@ def eval_request(args):
 def check_before_launch(args) -> None:
     """Plan a `run` or `eval` once before its processes start, so that bad input is one line from one
     process, not a failure in one process and a lost connection in the others."""
-    from .. import run
+    from harness.run import orchestrate as run
 
     if args.command in ("run", "eval"):
         quiet_libraries()
@@ -82,9 +82,8 @@ def _execute(run, plan, run_dir: Path, fresh: bool):
 
 def cmd_eval(args) -> int:
     """`harness eval`: evaluate one model (and adapter) without tuning."""
+    from harness.run import orchestrate as run
     from reports import render_report
-
-    from .. import run
 
     quiet_libraries()
     prepare_processes(args)
@@ -101,13 +100,12 @@ def cmd_eval(args) -> int:
 
 def cmd_tune(args) -> int:
     """`harness tune`: tune with one backend and save the tuned model and its cost."""
-    from backends import usable_backend
-
-    from .. import run
-    from ..cache import Cache
-    from ..files import write_json
-    from ..models import resolve_model_path
-    from ..settings import parse_overrides, resolve
+    from harness.cache import Cache
+    from harness.common.files import write_json
+    from harness.models.loading import resolve_model_path
+    from harness.run import orchestrate as run
+    from harness.tuning.registry import usable_backend
+    from harness.tuning.settings import parse_overrides, resolve
 
     quiet_libraries()
     prepare_processes(args)
@@ -144,7 +142,7 @@ def cmd_tune(args) -> int:
 
 def cmd_export(args) -> int:
     """`harness export`: exit status 1 when the merged model does not reproduce base+adapter."""
-    from ..export import export_merged
+    from harness.tuning.export import export_merged
 
     quiet_libraries()
     result = export_merged(Path(args.run_dir), args.backend, Path(args.out))

@@ -4,13 +4,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import HarnessError
+from harness.common.errors import HarnessError
+
 from .process import quiet_libraries
 
 
 def cmd_suites(args) -> int:
     """`harness suites list|validate|new`."""
-    from ..suite import SuiteProblems, find_suites, load_suite
+    from harness.suitedef.suite import SuiteProblems, find_suites, load_suite
 
     if args.action == "new":
         return _new_suite(args)
@@ -39,8 +40,8 @@ def cmd_suites(args) -> int:
 
 
 def _new_suite(args) -> int:
-    from ..scaffold import new_suite
-    from ..suite import load_suite
+    from harness.suitedef.scaffold import new_suite
+    from harness.suitedef.suite import load_suite
 
     if len(args.paths) != 1:
         raise HarnessError("give the new suite's name: harness suites new NAME [--format F]", "suites new")
@@ -54,13 +55,13 @@ def _new_suite(args) -> int:
 
 def cmd_data(args) -> int:
     """`harness data check`: the data-quality report and the data gates, before any training."""
-    from .. import run
-    from ..dataquality import data_report
-    from ..datatext import exit_status, report_lines
-    from ..gates import decide_data, gate_states
-    from ..models import resolve_model_path
-    from ..record import DATA_GATES
-    from ..settings import parse_overrides, resolve
+    from harness.dataquality.report import data_report
+    from harness.dataquality.text import exit_status, report_lines
+    from harness.evaluation.gates import decide_data, gate_states
+    from harness.models.loading import resolve_model_path
+    from harness.record import DATA_GATES
+    from harness.run import orchestrate as run
+    from harness.tuning.settings import parse_overrides, resolve
 
     quiet_libraries()
     suites = [run.load_suite(p) for p in run.find_suites(args.suite or [run.DEFAULT_SUITES])]

@@ -7,7 +7,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..record import MetricInfo
+from harness.record import MetricInfo
+
 from .base import Metric, Score, metric
 
 ENTRY_POINT_GROUP = "harness.metrics"
@@ -64,7 +65,7 @@ def build(name: str | None, evaluate: str | None, options: Mapping[str, Any], wh
           language: str, suite_dir: Path) -> tuple[Metric, MetricInfo]:
     """A suite's metric entry as (scorer, what the record says about it); ValueError when it is not usable."""
     if evaluate is not None:
-        from . import hf_evaluate
+        from harness.metrics import hf_evaluate
 
         name, m = hf_evaluate.make(evaluate, language, suite_dir, options)
         return m, m.info(name, options, when, f"evaluate:{evaluate}")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Callable, ClassVar, Mapping
 
-from ..record import MetricInfo, MetricKind
+from harness.record import MetricInfo, MetricKind
 
 NO_FIELDS: Mapping[str, Any] = MappingProxyType({})
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .. import sandbox
 from .base import NO_FIELDS, Metric, Score
+from .sandbox import runner as sandbox
 
 
 class PassAt1(Metric):

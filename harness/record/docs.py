@@ -9,7 +9,7 @@ import typing
 
 from pydantic import BaseModel
 
-from . import (
+from harness.record import (
     Attention,
     BackendRun,
     CacheUse,
@@ -45,6 +45,7 @@ from . import (
     TunedFromCache,
     VariantResult,
 )
+
 from .run_record import SCHEMA_VERSION
 
 ORDER: list[type[BaseModel]] = [RunRecord, SuiteInfo, MetricInfo, GateSpec, Rubric, Criterion, Environment, BackendRun,

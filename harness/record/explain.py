@@ -9,8 +9,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ..errors import HarnessError
-from ..files import read_jsonl, write_jsonl
+from harness.common.errors import HarnessError
+from harness.common.files import read_jsonl, write_jsonl
+
 from .spec import Record
 
 

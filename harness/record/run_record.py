@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from ..errors import HarnessError
-from ..files import read_jsonl, write_json, write_jsonl
+from harness.common.errors import HarnessError
+from harness.common.files import read_jsonl, write_json, write_jsonl
+
 from .data import DataReport
 from .explain import ExplanationsInfo
 from .migrate import migrate

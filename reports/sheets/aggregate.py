@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 
 from harness.record import BASE, load_record
-from harness.stats import (
+from harness.stats.methods import (
     RATING_RESAMPLES,
     RELIABLE,
     TENTATIVE,

@@ -6,7 +6,7 @@ import json
 import random
 from dataclasses import dataclass, field
 
-from harness.errors import HarnessError
+from harness.common.errors import HarnessError
 from harness.record import BASE, Prediction, load_predictions, predictions_path
 
 from .layout import PAIRWISE, POINTWISE, levels_text, rubric_of, sheet_id

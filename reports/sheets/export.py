@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from harness.errors import HarnessError
+from harness.common.errors import HarnessError
 from harness.record import load_record
 
 from .build import build_export

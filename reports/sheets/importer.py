@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.errors import HarnessError, quoted
+from harness.common.errors import HarnessError, quoted
 from harness.record import load_record
 
 from .layout import (

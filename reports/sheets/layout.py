@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.common.errors import HarnessError
 from harness.record import Rubric
 
 SHEETS_DIR = "sheets"

@@ -15,9 +15,9 @@ from typing import Sequence
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
-from harness import limits
-from harness.errors import HarnessError
-from harness.limits import human_size
+from harness.common import limits
+from harness.common.errors import HarnessError
+from harness.common.limits import human_size
 
 from .formulas import restore
 from .writers import XLSX_SHEET

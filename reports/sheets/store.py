@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.errors import HarnessError
-from harness.files import exclusive_lock, read_jsonl, write_json, write_jsonl
+from harness.common.errors import HarnessError
+from harness.common.files import exclusive_lock, read_jsonl, write_json, write_jsonl
 
 from .layout import KEY_FILE, LOCK_FILE, RATINGS_FILE, sheets_dir
 

@@ -12,7 +12,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from harness.files import write_text
+from harness.common.files import write_text
 
 from .build import Sheet
 from .formulas import FORMULA_START, neutralise

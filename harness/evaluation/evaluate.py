@@ -1,0 +1,98 @@
+"""Evaluation of one model on one suite: generate, score each example, aggregate."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from harness.common.progress import progress_bar
+from harness.models.loading import Model
+from harness.record import BASE, Prediction, Result
+from harness.runtime import distributed
+from harness.suitedef.formats import with_shots
+from harness.suitedef.suite import Example, Suite, applies
+
+
+def generate_for(model: Model, suite: Suite, examples: list[Example], batch_size: int | None = 32,
+                 progress=None, again: Sequence[Example] = ()) -> list[str]:
+    """Outputs for some of the suite's examples under its generation settings, then for `again` (generated a
+    second time, for the batch-invariance check); batch size None chooses it (`harness.batch_size`) when
+    something must be generated."""
+    gen = suite.spec.generation
+    inputs = [model.render(ex.messages, ex.tools) for ex in examples]
+    return model.generate(inputs, gen.max_new_tokens, gen.stop, batch_size, progress,
+                          [model.render(ex.messages, ex.tools) for ex in again])
+
+
+def generate_test(model: Model, suite: Suite, state: str, batch_size: int | None = None,
+                  examples: list[Example] | None = None, again: Sequence[int] = ()) -> tuple[list[str], list[str]]:
+    """Outputs for every test example (or every one of `examples`), and a second output for each index in
+    `again` (the batch-invariance check). With several processes each generates its share (every
+    world-size-th example) and every process receives all outputs, in order; the second outputs come from
+    the process that asked for them."""
+    examples = suite.test if examples is None else examples
+    mine = [examples[i] for i in distributed.share(len(examples))]
+    with progress_bar(total=len(mine), desc=f"{state:>6} · {suite.name}", unit="ex", leave=True,
+              disable=not distributed.is_main()) as bar:
+        outputs = generate_for(model, suite, mine, batch_size, bar, [examples[i] for i in again])
+    return distributed.unshare(len(examples), outputs[:len(mine)]), outputs[len(mine):]
+
+
+def evaluate_suite(model: Model, suite: Suite, state: str, batch_size: int | None = None, seed: int = 0,
+                   examples: list[Example] | None = None) -> tuple[list[Prediction], list[Result]]:
+    """Prediction rows and aggregate results for `state` on the suite's test split (or on `examples`:
+    the test split under another prompt variant, or with few-shot prompts)."""
+    examples = suite.test if examples is None else examples
+    outputs, _ = generate_test(model, suite, state, batch_size, examples)
+    rows = score(suite, state, examples, [model.render(ex.messages, ex.tools) for ex in examples], outputs)
+    return rows, aggregate(suite, state, rows, seed)
+
+
+def prompts_for(suite: Suite, state: str, seed: int) -> list[list[Example]]:
+    """The test examples under each prompt variant (the primary first), as `state` sees them: the base
+    model gets the suite's few-shot examples when it names any."""
+    variants = [suite.test, *suite.variants]
+    shots = suite.spec.fewshot
+    if state != BASE or shots is None:
+        return variants
+    return [[with_shots(ex, suite.train, shots.n, shots.seed + seed) for ex in v] for v in variants]
+
+
+def score(suite: Suite, state: str, examples: list[Example], model_inputs: list[str],
+          outputs: list[str]) -> list[Prediction]:
+    """One prediction row per example, scored by every metric that applies to it."""
+    rows = []
+    for ex, model_input, output in zip(examples, model_inputs, outputs):
+        scores: dict[str, float] = {}
+        reasons: dict[str, str] = {}
+        fields: dict[str, Any] = {}
+        for name, (metric, info) in suite.metrics.items():
+            if not applies(info, ex):
+                continue
+            wanted = {f: ex.fields[f] for f in metric.reads}
+            s = metric.score(output, ex.reference, wanted)
+            scores[name] = s.value
+            if s.reason:
+                reasons[name] = s.reason
+            fields |= wanted
+        rows.append(Prediction(id=ex.id, state=state, suite=suite.name, prompt=ex.messages[-1]["content"],
+                               model_input=model_input, reference=ex.reference, output=output, scores=scores,
+                               reasons=reasons, fields=fields, fewshot=list(ex.shots)))
+    return rows
+
+
+def aggregate(suite: Suite, state: str, rows: list[Prediction], seed: int = 0) -> list[Result]:
+    """Each metric's value with its 95% interval, over the examples it scored."""
+    from harness.stats.compare import (
+        value_interval,  # statistics (scipy) load when a run is scored, not when one is gated
+    )
+
+    results = []
+    for name, (metric, _) in suite.metrics.items():
+        scored = [r for r in rows if name in r.scores]
+        if not scored:
+            continue
+        value = metric.aggregate([r.output for r in scored], [r.reference for r in scored],
+                                 [r.scores[name] for r in scored])
+        low, high, method = value_interval(metric, scored, name, seed)
+        results.append(Result(state=state, suite=suite.name, metric=name, n=len(scored), value=value, ci_low=low,
+                              ci_high=high, ci_method=method))
+    return results

@@ -1,0 +1,1 @@
+"""The code sandbox: running a model's code against hidden tests, isolated from the machine and the harness."""

@@ -1,0 +1,390 @@
+"""A run: evaluate the base model, tune it with each backend, evaluate each tuned model.
+
+Each finished step is written to the run directory at once (atomically), so a run that stops
+half way resumes where it stopped (`harness run --resume RUN_DIR`); a training it interrupted
+resumes from its last checkpoint (`tuning.py`). Tuned models are always evaluated as reloaded
+from disk: what is measured is what was saved.
+"""
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from harness.cache import CACHED_KINDS, DATA_REPORTS, Cache, GenerationCache, data_report_key
+from harness.common.errors import HarnessError
+from harness.dataquality.report import data_report
+from harness.evaluation import checks, explanations
+from harness.evaluation.evaluate import aggregate, generate_test, prompts_for, score
+from harness.evaluation.gates import decide_all, record_gates
+from harness.models.loading import TINY, check_loadable, device, is_adapter_dir, load_model, resolve_model_path
+from harness.record import (
+    BASE,
+    CacheUse,
+    Checks,
+    DataReport,
+    Environment,
+    Prediction,
+    Result,
+    RunRecord,
+    SuiteInfo,
+    VariantResult,
+    load_record,
+    save_predictions,
+    save_record,
+    strategies,
+)
+from harness.runtime import distributed, threads
+from harness.suitedef.suite import Suite, find_suites, limited, load_suite, results_hash, with_fewshot
+from harness.tuning import settings as backend_settings
+from harness.tuning.contract import deciding
+from harness.tuning.registry import backend_packages, usable_backend
+from harness.tuning.tune import discard_checkpoints, tune_state
+from harness.tuning.tune import from_tuning_cache as from_tuning_cache  # re-exported: `harness tune` finds them here
+from harness.tuning.tune import training_examples as training_examples
+from harness.tuning.tune import tune as tune
+from harness.tuning.tune import tuning_key_for as tuning_key_for
+
+from .dirs import discard_if_empty as discard_if_empty  # re-exported: the CLI and the plugin find them here
+from .dirs import find_finished_run as find_finished_run
+from .dirs import new_run_dir as new_run_dir
+
+DEFAULT_SUITES = "suites"
+DEFAULT_BACKENDS = ("full", "lora")
+PACKAGES = ("torch", "transformers", "trl", "peft", "datasets", "accelerate", "sacrebleu", "jinja2", "pydantic",
+            "numpy", "evaluate")
+TINY_NOTE = ("`tiny` is a small Llama-architecture model with random weights, built by the harness; "
+             "its tokenizer was trained on the suites' training text. Near-zero scores before tuning are expected.")
+
+
+@dataclass
+class RunRequest:
+    suites: list[str] = field(default_factory=lambda: [DEFAULT_SUITES])
+    model: str = TINY
+    backends: list[str] = field(default_factory=lambda: list(DEFAULT_BACKENDS))
+    seed: int = 0
+    overrides: dict = field(default_factory=dict)
+    """User settings by backend (see harness.settings)."""
+    batch_size: int | None = None
+    """Generation batch size; None: chosen (fixed on CPU, the largest that fits on a GPU)."""
+    adapter: str | None = None
+    """A PEFT adapter applied to the model for every evaluation (evaluation-only runs)."""
+    limit: int | None = None
+    """Evaluate a seeded sample of this many test examples per suite (quick runs); None: all."""
+    fewshot: int | None = None
+    """Train examples shown to the base model before each test prompt, overriding every suite's own
+    `fewshot:` (0: zero-shot); None: each suite's own."""
+    allow_outside_data: bool = False
+    """Let suites read data files outside their folders (recorded in the run)."""
+    cache: bool = True
+    """Use the generation and tuning caches (`--no-cache`: compute everything)."""
+    sweeps: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    """Backend → setting → values to sweep (see harness.strategies)."""
+    train_seeds: list[int] | None = None
+    """Train every strategy once per seed; None: once, with `seed`."""
+
+
+@dataclass
+class Plan:
+    request: RunRequest
+    suites: list[Suite]
+    model_path: str
+    tunings: list[strategies.Tuning]
+    settings: dict
+    """Resolved settings by tuned state."""
+    config_key: str
+    cache: Cache | None = None
+
+    @cached_property
+    def environment(self) -> Environment:
+        """Where this run runs; found on first use (seeing the device imports torch, which gating a
+        finished run never needs)."""
+        return environment()
+
+
+def plan(request: RunRequest) -> Plan:
+    """Load and validate everything a run needs; no model is evaluated or trained yet."""
+    if len(set(request.backends)) != len(request.backends):
+        raise HarnessError("a backend is named twice", "--backend")
+    if BASE in request.backends:
+        raise HarnessError(f"'{BASE}' names the untuned model; it is not a backend", "--backend")
+    suites = [limited(with_fewshot(load_suite(p, allow_outside_data=request.allow_outside_data), request.fewshot),
+                      request.limit, request.seed) for p in find_suites(request.suites)]
+    names = [s.name for s in suites]
+    if len(set(names)) != len(names):
+        raise HarnessError(f"two suites share a name: {sorted(n for n in names if names.count(n) > 1)[0]}", "--suite")
+    if request.backends and not any(s.train for s in suites if s.spec.role == "task"):
+        raise HarnessError("no suite has a train split to tune on", "--suite")
+    unused = sorted(set(request.overrides) - set(request.backends))
+    if unused:
+        raise HarnessError(f"settings for backend {unused[0]!r}, which this run does not tune (backends: "
+                           f"{', '.join(request.backends) or 'none'})", "--set/--backend-config")
+    if request.adapter is not None and not is_adapter_dir(Path(request.adapter)):
+        what = "is not a PEFT adapter folder (no adapter_config.json)" if Path(request.adapter).exists() \
+            else "does not exist"
+        raise HarnessError(what, request.adapter)
+    tunings = strategies.expand(request.backends, request.sweeps, request.train_seeds, request.seed,
+                                request.overrides)
+    for backend in request.backends:
+        usable_backend(backend)  # a backend this machine cannot run refuses before anything is made
+    with distributed.main_first():  # one process builds or fetches the model, the others find it in the cache
+        model_path = resolve_model_path(request.model, suites, request.seed)
+    check_loadable(model_path, request.model)  # before a run directory exists, not half way into one
+    settings = {t.state: _resolve(t, model_path, request.overrides) for t in tunings}
+    key = config_key(request, suites, model_path, settings, code_hash())
+    return Plan(request, suites, model_path, tunings, settings, key, Cache() if request.cache else None)
+
+
+def _resolve(t: strategies.Tuning, model_path: str, overrides: dict) -> dict:
+    """One state's resolved settings; a bad swept value names the state."""
+    try:
+        return backend_settings.resolve(t.backend, model_path, strategies.point_overrides(overrides, t)).model_dump(
+            mode="json")
+    except HarnessError as e:
+        if not t.point:
+            raise
+        raise HarnessError(f"{t.strategy}: {e}", "--sweep") from None
+
+
+def config_key(request: RunRequest, suites: list[Suite], model_path: str, settings: dict, code_hash: str) -> str:
+    """Everything that decides the results (not the batch size: results must not depend on it; not a
+    suite's gates, rubric or description, nor how often training checkpoints: they decide no result)."""
+    name = Path(model_path).name if request.model == TINY else request.model
+    model_id: str | list[str] = [name, str(Path(request.adapter).resolve())] if request.adapter else name
+    # What decides each suite's results, and the sample of its test split when --limit took one.
+    data = [results_hash(s) if s.limit is None else [results_hash(s), s.limit] for s in suites]
+    decided = {state: deciding(values) for state, values in settings.items()}
+    blob = json.dumps([model_id, data, decided, request.seed, code_hash], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def code_hash() -> str:
+    """Hash of the harness and the registered backends' sources: a change to them may change results."""
+    digest = hashlib.sha256()
+    for package in [Path(__file__).parents[1], *backend_packages()]:
+        for path in sorted(package.rglob("*.py")):
+            digest.update(path.relative_to(package.parent).as_posix().encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def environment() -> Environment:
+    """Where this run runs: versions, platform, device, commit and code hash."""
+    def pkg(name):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                                cwd=Path(__file__).parent).stdout.strip() or None
+    except (OSError, subprocess.TimeoutExpired):
+        commit = None
+    return Environment(python=sys.version.split()[0], platform=platform.platform(), device=device(),
+                       packages={name: pkg(name) for name in PACKAGES}, git_commit=commit, code_hash=code_hash(),
+                       world_size=distributed.world_size(), threads=threads.current())
+
+
+def new_record(p: Plan, run_id: str) -> RunRecord:
+    """A fresh record for a planned run: what was asked, before anything ran."""
+    return RunRecord(
+        run_id=run_id, status="running", created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        model=p.request.model, model_path=p.model_path, adapter=p.request.adapter,
+        model_note=TINY_NOTE if p.request.model == TINY else "",
+        seed=p.request.seed, requested_backends=p.request.backends, overrides=p.request.overrides,
+        sweeps=p.request.sweeps, train_seeds=p.request.train_seeds, environment=p.environment,
+        config_key=p.config_key, allow_outside_data=p.request.allow_outside_data, fewshot=p.request.fewshot,
+        suites=[SuiteInfo(
+            name=s.name, version=s.spec.version, content_hash=s.content_hash, path=str(s.path),
+            language=s.spec.language, n_train=len(s.train), n_test=len(s.test), description=s.spec.description,
+            metrics=[info for _, info in s.metrics.values()], gates=list(s.spec.gates), rubric=s.spec.rubric,
+            role=s.spec.role, limit=s.limit, sources=s.sources, prompt_variants=1 + len(s.variants),
+            fewshot=s.spec.fewshot.n if s.spec.fewshot else 0,
+        ) for s in p.suites],
+        checks=Checks(),
+        data=_data_report(p),
+    )
+
+
+def _data_report(p: Plan) -> DataReport:
+    """The data-quality report, from the cache when these suites' data was reported with this tokenizer and
+    these lengths before (it tokenises every example and compares every pair of prompts)."""
+    lengths = max_lengths(p.settings)
+    fingerprint = p.cache.fingerprint(p.model_path) if p.cache is not None else None
+    if p.cache is None or fingerprint is None:
+        return data_report(p.suites, p.request.model, p.model_path, lengths)
+    key = data_report_key([[s.content_hash, s.limit] for s in p.suites], p.request.model, fingerprint, lengths)
+    return DataReport.model_validate(p.cache.store.get_or_compute(
+        DATA_REPORTS, key,
+        lambda: data_report(p.suites, p.request.model, p.model_path, lengths).model_dump(mode="json")))
+
+
+def max_lengths(settings: dict[str, dict]) -> dict[str, int]:
+    """Backend → the `max_length` its resolved settings train with (backends without one are left out)."""
+    return {name: int(values["max_length"]) for name, values in settings.items() if values.get("max_length")}
+
+
+def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
+    """Run every step not yet done in `run_dir`, saving the record after each.
+
+    Under a launcher every process runs this: they generate and explain their shares of each suite
+    and tune together (DDP, FSDP or DeepSpeed); only the main process scores, analyses and writes
+    the run directory, and only its record is complete.
+    """
+    run_dir = Path(run_dir)
+    main = distributed.is_main()
+    log = log if main else _silent
+    try:
+        record = load_record(run_dir)
+    except HarnessError:
+        record = new_record(p, run_dir.name)
+    if record.config_key != p.config_key:
+        raise HarnessError("this run was made with other suites, model, settings or code; start a new run",
+                           str(run_dir))
+    if main:
+        save_record(run_dir, record)
+    for data in record.data.suites if record.data else []:
+        for finding in data.findings:
+            log(f"WARNING: data: {data.suite} {finding.message}")
+    if not _evaluated(record, BASE, p.suites):
+        log(f"Evaluating the base model {p.request.model} on {len(p.suites)} suite(s)")
+        _evaluate_state(load_model(p.model_path, adapter=p.request.adapter, cache=p.cache), BASE, p, run_dir, record)
+    for t in p.tunings:
+        done = next((b for b in record.backends if b.name == t.state), None)
+        if done is None:
+            log(f"Tuning {t.state}" if t.state != t.backend else f"Tuning with {t.backend}")
+            done = tune_state(t, p.suites, p.model_path, p.settings[t.state], p.cache, run_dir)
+            record.backends.append(done)
+            if main:
+                save_record(run_dir, record)
+        if main:
+            discard_checkpoints(run_dir, t.state)  # its artefact is saved and recorded (also after a kill right then)
+        if not _evaluated(record, t.state, p.suites):
+            log(f"Evaluating {t.state} (reloaded from {done.artefact})")
+            _evaluate_state(load_model(str(run_dir / done.artefact), cache=p.cache), t.state, p, run_dir, record)
+    pending_names = distributed.broadcast([s.name for s in explanations.pending_base(record, run_dir, p.suites)]
+                                          if main else None)
+    pending = [s for s in p.suites if s.name in pending_names]
+    if pending:
+        log(f"Explaining base on the examples that changed (reloading {p.request.model})")
+        start = time.perf_counter()
+        base = load_model(p.model_path, adapter=p.request.adapter, cache=p.cache)
+        explanations.explain_base(base, run_dir, record, pending, time.perf_counter() - start)
+        uses = _gathered_cache_use(base.cache, record.cache.get(BASE))
+        if main and uses is not None:
+            record.cache[BASE] = uses
+        del base
+        if main:
+            save_record(run_dir, record)
+    if not main:
+        return record
+    from harness.evaluation.analysis import (
+        analyse,  # statistics (scipy) load only when a run is analysed, never to gate one
+    )
+
+    analyse(record, run_dir, p.suites, p.request.seed, p.cache)
+    record.status = "complete"
+    record_gates(run_dir, record, decide_all(record, str(run_dir)), "harness run")
+    for state in record.states:
+        for problem in record.checks.failures(state):
+            log(f"WARNING: {state}: {problem}")
+    return record
+
+
+def _silent(*_args) -> None:
+    return None
+
+
+def _evaluated(record: RunRecord, state: str, suites: list[Suite]) -> bool:
+    return all(any(r.state == state and r.suite == s.name for r in record.results) for s in suites)
+
+
+def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord) -> None:
+    """Generate and explain, each process a share; on the main process score, check and save."""
+    evaluated: dict[str, str] = {}
+    regenerated: dict[str, str] = {}
+    main, batch_size, seed = distributed.is_main(), p.request.batch_size, p.request.seed
+    for suite in p.suites:
+        primary, *variants = prompts_for(suite, state, seed)
+        inputs = [model.render(ex.messages, ex.tools) for ex in primary]
+        pick = checks.invariance_sample(model.token_lengths(inputs)) if main else []
+        outputs, again = generate_test(model, suite, state, batch_size, primary, pick)
+        variant_outputs = [generate_test(model, suite, f"{state}#{k}", batch_size, examples)[0]
+                           for k, examples in enumerate(variants, 1)]
+        if main:
+            rows, results = _score_suite(model, suite, state, seed, run_dir, record, primary, inputs, outputs,
+                                         list(zip(variants, variant_outputs)))
+            evaluated |= {f"{suite.name}/{rows[i].id}": rows[i].output for i in pick}
+            regenerated |= {f"{suite.name}/{rows[i].id}": out for i, out in zip(pick, again)}
+        if state != BASE:  # the model is loaded anyway: explain what changed against base (every process a share)
+            explanations.explain_state(model, state, suite, run_dir, record, seed)
+        if main:
+            record.results = [r for r in record.results if (r.state, r.suite) != (state, suite.name)] + results
+            save_record(run_dir, record)
+    # Each process generated its own share: the record counts what all of them read and computed.
+    uses = _gathered_cache_use(model.cache)
+    if main:
+        record.checks.batch_invariance[state] = checks.compare_outputs(regenerated, evaluated)
+        if uses is not None:
+            record.cache[state] = uses
+        save_record(run_dir, record)
+    del model
+    gc.collect()
+
+
+def _score_suite(model, suite: Suite, state: str, seed: int, run_dir: Path, record: RunRecord,
+                 primary: list, inputs: list[str], outputs: list[str],
+                 variants: list[tuple[list, list[str]]]) -> tuple[list[Prediction], list[Result]]:
+    """On the main process: score one suite's outputs (and its prompt variants'), save the predictions and
+    the retention loss; (the prediction rows, the suite's aggregate results)."""
+    rows = score(suite, state, primary, inputs, outputs)
+    results = aggregate(suite, state, rows, seed)
+    for k, (examples, outs) in enumerate(variants, 1):
+        variant_rows = score(suite, f"{state}#{k}", examples, [model.render(ex.messages, ex.tools) for ex in examples],
+                             outs)
+        record.variant_results = [v for v in record.variant_results
+                                  if (v.state, v.suite, v.variant) != (state, suite.name, k)]
+        record.variant_results += [VariantResult(state=state, suite=suite.name, metric=r.metric, variant=k,
+                                                 value=r.value, n=r.n)
+                                   for r in aggregate(suite, f"{state}#{k}", variant_rows, seed)]
+    if suite.spec.role == "retention":
+        loss = model.token_loss([model.render(ex.messages, ex.tools) for ex in suite.test],
+                                [ex.reference for ex in suite.test])
+        record.retention.setdefault(suite.name, {})[state] = round(loss, 6)
+    save_predictions(run_dir, state, suite.name, rows)
+    return rows, results
+
+
+def _gathered_cache_use(cache: GenerationCache | None, before: CacheUse | None = None) -> CacheUse | None:
+    """What every process read from and computed into a model's generation cache, summed and added to
+    `before` (base is explained by a second load of the model). Collective: every process calls it."""
+    uses = distributed.all_gather(cache_use(cache) if cache is not None else None)
+    if cache is None:
+        return None
+    return CacheUse(**{k: sum(getattr(u, k) for u in [*uses, *([before] if before else [])])
+                       for k in CacheUse.model_fields})
+
+
+def cache_use(cache: GenerationCache) -> CacheUse:
+    """What a model's generation cache served and computed in this process."""
+    (out_hit, out_new), (loss_hit, loss_new), (expl_hit, expl_new) = (cache.use(k) for k in CACHED_KINDS)
+    return CacheUse(outputs_from_cache=out_hit, outputs_generated=out_new, losses_from_cache=loss_hit,
+                    losses_computed=loss_new, explanations_from_cache=expl_hit, explanations_computed=expl_new)
+
+
+def request_from_record(record: RunRecord) -> RunRequest:
+    """The request a recorded run was made with (to resume it)."""
+    limits = [s.limit for s in record.suites if s.limit is not None]  # suites smaller than --limit were not sampled
+    return RunRequest(suites=[s.path for s in record.suites], model=record.model, backends=record.requested_backends,
+                      seed=record.seed, overrides=record.overrides, adapter=record.adapter,
+                      limit=max(limits) if limits else None, allow_outside_data=record.allow_outside_data,
+                      sweeps=record.sweeps, train_seeds=record.train_seeds, fewshot=record.fewshot)

@@ -1,0 +1,178 @@
+"""What `suite.yaml` may say, validated field by field (Pydantic); loading the data is `suite.py`'s job."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from harness.metrics.hf_evaluate import module_name
+from harness.record import DEFAULT_RUBRIC, GateSpec, Rubric
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetSource(_Strict):
+    """A split from a Hugging Face dataset (needs the network, or its local cache)."""
+
+    dataset: str
+    """The dataset's Hub name, e.g. `org/name`."""
+    config: str | None = None
+    split: str
+    revision: str | None = None
+    """A branch, tag or commit; the commit it resolves to is recorded in the run."""
+
+
+class DataSpec(_Strict):
+    format: Literal["prompt-completion", "messages", "alpaca", "sharegpt", "chat"]
+    """How each record is shaped (see `harness.formats`)."""
+    test: str | DatasetSource
+    """Test split: a .jsonl, .json, .csv or .parquet file in the suite folder, or a dataset."""
+    train: str | DatasetSource | None = None
+    """Training split, likewise; a suite without one is evaluated, not trained on."""
+    columns: dict[str, str] = {}
+    """Source column → the format's field, for data whose columns are named otherwise."""
+
+    @field_validator("test", "train")
+    @classmethod
+    def _inside_the_suite(cls, v, info: ValidationInfo):
+        # A suite brings its own data: a path out of its folder could make it read (and publish, in
+        # predictions and reports) any file. Reading elsewhere is an explicit, recorded opt-in.
+        allowed = (info.context or {}).get("allow_outside_data", False)
+        if isinstance(v, str) and not allowed and (Path(v).is_absolute() or ".." in Path(v).parts):
+            raise ValueError(f"must be a path inside the suite folder, not {v!r} (--allow-outside-data reads it "
+                             "anyway, and the run records that)")
+        return v
+
+
+class GenerationSpec(_Strict):
+    max_new_tokens: int = Field(64, gt=0, le=4096)
+    """Most tokens generated per example."""
+    stop: list[str] = []
+    """Strings that end an output (besides the end-of-sequence token); the output is cut before them."""
+
+
+class FewShotSpec(_Strict):
+    """Examples from the train split shown to the base model before each test prompt."""
+
+    n: int = Field(gt=0, le=16)
+    """How many (each a user turn and the assistant's reference)."""
+    seed: int = 0
+    """Seeds which train examples each test example gets."""
+
+
+class MetricSpec(_Strict):
+    """One entry of `metrics:`: a metric by `name` (its options follow), or an `evaluate` module."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str | None = None
+    """A registered metric (`harness metrics` lists them); for `evaluate`, its name in results."""
+    evaluate: str | None = None
+    """A Hugging Face `evaluate` module: a folder inside the suite, or a Hub name."""
+    when: dict[str, Any] | None = None
+    """Score only examples whose fields equal these values (e.g. `{step: call}`)."""
+
+    @model_validator(mode="after")
+    def _named(self):
+        if self.name is None and self.evaluate is None:
+            raise ValueError("a metric needs a `name` (or `evaluate: MODULE`)")
+        return self
+
+    @property
+    def id(self) -> str:
+        """The metric's name in results."""
+        return self.name or module_name(self.evaluate or "")
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The metric's own options: everything but `name`, `evaluate` and `when`."""
+        return dict(self.model_extra or {})
+
+
+class SuiteSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    version: str
+    """The suite's own version; quote it in YAML (`"1.10"`), or YAML turns 1.10 into 1.1."""
+    description: str = ""
+    role: Literal["task", "retention"] = "task"
+    """`retention`: a general suite never trained on, gated against forgetting (by default every
+    metric gets `no_significant_regression`)."""
+    language: str = "en"
+    """BCP-47 language of the outputs; picks the BLEU/chrF tokenizer (`zh` → sacrebleu's `zh`)."""
+    data: DataSpec
+    template: str | None = None
+    """Jinja2 template for the user turn, rendered with the example's fields."""
+    templates: list[str] | None = Field(None, min_length=2)
+    """Prompt variants instead of one `template`: the first trains and gives the main results; every
+    variant is evaluated and the spread of each metric across them is reported (prompt sensitivity)."""
+    fewshot: FewShotSpec | None = None
+    """Few-shot prompts for the base model only, drawn from the train split."""
+    generation: GenerationSpec = GenerationSpec()
+    metrics: list[MetricSpec] = Field(min_length=1)
+    gates: list[GateSpec] = []
+    rubric: Rubric = DEFAULT_RUBRIC
+    """Criteria for human rating sheets; helpfulness, correctness and fluency by default."""
+    labels: str | None = None
+    """A field of each record holding the example's label (an intent, a tool name), for the data report's
+    label balance. Without it, references that are all JSON tool calls are labelled by their `name`."""
+
+    @property
+    def prompt_templates(self) -> list[str | None]:
+        """Every prompt variant (the primary first); [None] when the format's own prompt is used."""
+        if self.templates:
+            return list(self.templates)
+        if self.template is not None:
+            return [self.template]
+        from .formats import ALPACA_TEMPLATE
+
+        return [ALPACA_TEMPLATE if self.data.format == "alpaca" else None]
+
+    @model_validator(mode="after")
+    def _retention_gates(self):
+        if self.role == "retention" and not self.gates:
+            gates = [GateSpec(metric=m.id, no_significant_regression=True) for m in self.metrics]
+            object.__setattr__(self, "gates", gates)
+        return self
+
+    @model_validator(mode="after")
+    def _one_kind_of_template(self):
+        if self.template is not None and self.templates:
+            raise ValueError("give `template` or `templates`, not both")
+        if self.fewshot and not self.data.train:
+            raise ValueError("fewshot: draws from the train split, and this suite has none")
+        return self
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_is_text(cls, v):
+        # Unquoted, YAML turns `version: 1.10` into the number 1.1: refuse numbers rather than guess.
+        if not isinstance(v, str):
+            raise ValueError(f"must be a quoted string, e.g. version: \"1.10\" (YAML read "
+                             f"{json.dumps(v, default=str)}, and reads an unquoted 1.10 as the number 1.1)")
+        return v
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _metric_shorthand(cls, v):
+        if isinstance(v, list):
+            return [{"name": m} if isinstance(m, str) else m for m in v]
+        return v
+
+    @model_validator(mode="after")
+    def _known_metrics(self):
+        from harness.metrics import available
+
+        known = available()
+        ids = [m.id for m in self.metrics]
+        for i, (m, name) in enumerate(zip(self.metrics, ids)):
+            if m.evaluate is None and name not in known:
+                raise ValueError(f"metrics[{i}]: unknown metric {name!r}; known: {', '.join(sorted(known))}")
+            if name in ids[:i]:
+                raise ValueError(f"metrics[{i}]: metric {name!r} is listed twice")
+        for i, g in enumerate(self.gates):
+            if g.metric is not None and g.metric not in ids:
+                raise ValueError(f"gates[{i}]: metric {g.metric!r} is not in this suite's metrics")
+        return self

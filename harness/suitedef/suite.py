@@ -1,0 +1,271 @@
+"""Suites: a folder with `suite.yaml` and its data, loaded and validated into a `Suite`.
+
+Every problem is reported with the file and the field (and, for YAML and JSONL, the line),
+before any model is loaded: every metric is built and every example's prompt rendered at load
+time. `load_suite` stops at the first problem; with `every_problem=True` it goes on and raises
+`SuiteProblems` listing all it found (what `harness suites validate` prints).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+from pydantic import ValidationError
+
+from harness.common.errors import HarnessError
+from harness.common.files import load_yaml
+from harness.record import MetricInfo
+
+from .formats import Example, to_example
+from .sources import Rows, read_split
+from .spec import DataSpec, FewShotSpec, GenerationSpec, MetricSpec, SuiteSpec
+from .templates import compile_template
+
+SUITE_FILE = "suite.yaml"
+MAX_PROBLEMS = 100
+"""`harness suites validate` lists at most this many problems per suite."""
+
+__all__ = ["SUITE_FILE", "DataSpec", "Example", "GenerationSpec", "MetricSpec", "Suite", "SuiteProblems",
+           "SuiteSpec", "applies", "find_suites", "limited", "load_suite", "results_hash", "with_fewshot"]
+
+
+class SuiteProblems(HarnessError):
+    """Every problem found in a suite (the message is the first; `problems` holds them all)."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        more = f" (and {len(problems) - 1} more: `harness suites validate` lists them)" if len(problems) > 1 else ""
+        super().__init__(problems[0] + more)
+
+
+@dataclass(frozen=True)
+class Suite:
+    spec: SuiteSpec
+    path: Path
+    """The suite's folder."""
+    test: list[Example]
+    train: list[Example]
+    content_hash: str
+    """sha256 of suite.yaml and its data: a changed suite is a different suite."""
+    metrics: dict[str, tuple[Any, MetricInfo]] = field(default_factory=dict, compare=False)
+    """Metric name → (its scorer, what the record says about it), built once when the suite loads."""
+    variants: list[list[Example]] = field(default_factory=list, compare=False)
+    """The test examples under each further prompt variant (`templates:`), in the same order as `test`."""
+    sources: dict[str, dict] = field(default_factory=dict, compare=False)
+    """Split → where its data came from (a file and its hash, or a dataset and its resolved revision)."""
+    limit: int | None = None
+    """When set, `test` is a seeded sample of this many examples (`--limit`)."""
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def find_suites(paths: Sequence[str | Path]) -> list[Path]:
+    """Suite folders named by `paths`: a suite folder, its suite.yaml, or a folder of suites."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_file() and p.name == SUITE_FILE:
+            found.append(p.parent)
+        elif (p / SUITE_FILE).is_file():
+            found.append(p)
+        elif p.is_dir():
+            inner = sorted(q.parent for q in p.glob(f"*/{SUITE_FILE}"))
+            if not inner:
+                raise HarnessError(f"no {SUITE_FILE} here or in its subfolders", str(p))
+            found.extend(inner)
+        else:
+            raise HarnessError("no such suite folder or file", str(p))
+    return list(dict.fromkeys(f.resolve() for f in found))
+
+
+class _Problems:
+    """Collects problems when asked to, else raises the first."""
+
+    def __init__(self, collect: bool):
+        self.collect = collect
+        self.found: list[str] = []
+
+    def add(self, error: HarnessError) -> None:
+        if not self.collect:
+            raise error
+        if len(self.found) < MAX_PROBLEMS:
+            self.found.append(str(error))
+
+    def raise_if_any(self) -> None:
+        if self.found:
+            raise SuiteProblems(self.found)
+
+
+def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_data: bool = False) -> Suite:
+    """Load and validate a suite folder: spec, metrics, every example's prompt; one clear error otherwise.
+
+    Data files must lie inside the folder unless `allow_outside_data` (which the run records).
+    """
+    folder = Path(folder)
+    where = str(folder / SUITE_FILE)
+    text, raw = _read_yaml(folder / SUITE_FILE)
+    try:
+        spec = SuiteSpec.model_validate(raw, context={"allow_outside_data": allow_outside_data})
+    except ValidationError as e:
+        raise SuiteProblems([_spec_problem(err, text, where) for err in e.errors()][:MAX_PROBLEMS]) from None
+    problems = _Problems(every_problem)
+    metrics = {}
+    for i, m in enumerate(spec.metrics):
+        try:
+            from harness.metrics import build
+
+            metrics[m.id] = build(m.name, m.evaluate, m.options, m.when, spec.language, folder)
+        except ValueError as e:
+            line = _yaml_line(text, ("metrics", i))
+            problems.add(HarnessError(f"{f'line {line}: ' if line else ''}field 'metrics.{i}': {e}", where))
+    templates = []
+    for k, source in enumerate(spec.prompt_templates):
+        try:
+            name = "template" if not spec.templates else f"templates[{k}]"
+            templates.append(compile_template(source, f"{where}: {name}") if source is not None else None)
+        except HarnessError as e:
+            problems.add(e)
+    if len(templates) < len(spec.prompt_templates):
+        problems.raise_if_any()  # without every template no prompt can be checked
+    rows = {}
+    for split in ("test", "train"):
+        source = getattr(spec.data, split)
+        if source is not None:
+            try:
+                rows[split] = read_split(folder, source.model_dump() if not isinstance(source, str) else source,
+                                         spec.data.columns, f"{where}: data.{split}", allow_outside_data)
+            except HarnessError as e:
+                problems.add(e)
+    test = _examples(rows.get("test"), spec, templates[0], problems)
+    train = _examples(rows.get("train"), spec, templates[0], problems)
+    variants = [_examples(rows.get("test"), spec, t, problems) for t in templates[1:]]
+    if "test" in rows and not test and not problems.found:
+        problems.add(HarnessError("the test split has no examples", rows["test"].where))
+    digest = hashlib.sha256(text.encode())
+    for split in ("test", "train"):
+        if split in rows:
+            digest.update(rows[split].fingerprint.encode())
+    suite = Suite(spec=spec, path=folder, test=test, train=train, content_hash=digest.hexdigest(), metrics=metrics,
+                  variants=variants, sources={k: r.origin for k, r in rows.items()})
+    _check_metric_fields(suite, problems)
+    if spec.labels is not None and not any(spec.labels in ex.fields for ex in test + train):
+        lineno = _yaml_line(text, ("labels",))
+        problems.add(HarnessError(f"{f'line {lineno}: ' if lineno else ''}field 'labels': no example has a field "
+                                  f"{spec.labels!r}", where))
+    problems.raise_if_any()
+    return suite
+
+
+def _read_yaml(path: Path) -> tuple[str, dict]:
+    text, raw = load_yaml(path)
+    if not isinstance(raw, dict):
+        raise HarnessError("expected a mapping of suite fields at the top level", str(path))
+    return text, raw
+
+
+def _spec_problem(err: Any, text: str, where: str) -> str:
+    loc = ".".join(str(x) for x in err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    # Whole-suite checks name their item in the message ("gates[1]: ..."): point at its line.
+    item = re.match(r"(\w+)\[(\d+)\]:", msg)
+    lineno = _yaml_line(text, err["loc"] or ((item[1], int(item[2])) if item else ()))
+    at = f"line {lineno}: " if lineno else ""
+    return f"{where}: {at}{f'field {loc!r}: ' if loc else ''}{msg}"
+
+
+def _examples(rows: Rows | None, spec: SuiteSpec, template, problems: _Problems) -> list[Example]:
+    """The split's records as examples; ids unique within the split."""
+    if rows is None:
+        return []
+    examples: list[Example] = []
+    seen: dict[str, str] = {}
+    for where, default_id, record in rows.records:
+        try:
+            example = to_example(record, spec.data.format, template, where, default_id)
+            if example.id in seen:
+                first = seen[example.id].removeprefix(rows.where).lstrip(": ")
+                first = f"line {first}" if first.isdigit() else first
+                raise HarnessError(f"duplicate id {example.id!r} (first on {first})", where)
+        except HarnessError as e:
+            problems.add(e)
+            continue
+        seen[example.id] = where
+        examples.append(example)
+    return examples
+
+
+def _check_metric_fields(suite: Suite, problems: _Problems) -> None:
+    """Every test example a metric scores carries the fields that metric reads (facts, hidden tests)."""
+    for name, (metric, info) in suite.metrics.items():
+        for ex in suite.test:
+            missing = [f for f in metric.reads if f not in ex.fields] if applies(info, ex) else []
+            if missing:
+                where = suite.sources.get("test", {}).get("file", "data.test")
+                problems.add(HarnessError(f"example {ex.id!r}: missing field {missing[0]!r}, which metric "
+                                          f"{name!r} reads", str(suite.path / where)))
+
+
+def applies(info: MetricInfo, example: Example) -> bool:
+    """Whether a metric scores this example (its `when` fields all match)."""
+    return not info.when or all(example.fields.get(k) == v for k, v in info.when.items())
+
+
+def limited(suite: Suite, n: int | None, seed: int) -> Suite:
+    """The suite with a seeded sample of `n` test examples (all of them when n is None or larger)."""
+    if n is None or n >= len(suite.test):
+        return suite
+    keep = sorted(random.Random(f"{seed}:{suite.name}").sample(range(len(suite.test)), n))
+    return replace(suite, test=[suite.test[i] for i in keep],
+                   variants=[[v[i] for i in keep] for v in suite.variants], limit=n)
+
+
+def with_fewshot(suite: Suite, n: int | None) -> Suite:
+    """The suite with the base model shown `n` train examples before each test prompt, whatever its own
+    `fewshot:` says (0: zero-shot; None: the suite's own). Suites without a train split stay zero-shot."""
+    if n is None or not suite.train:
+        return suite
+    shots = FewShotSpec(n=n, seed=suite.spec.fewshot.seed if suite.spec.fewshot else 0) if n else None
+    return replace(suite, spec=suite.spec.model_copy(update={"fewshot": shots}))
+
+
+def _yaml_line(text: str, loc: tuple) -> int | None:
+    """The 1-based line of the YAML node at `loc` (or its nearest existing parent)."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == key), None)
+            if match is None:
+                break
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def results_hash(suite: Suite) -> str:
+    """sha256 of what decides a suite's results: its data (each split's file hash or resolved dataset
+    revision), templates, metrics (and local `evaluate` modules), generation settings, language and role.
+    Not its gates, rubric, description or version: editing those changes no number, so a finished run
+    stays reusable."""
+    spec = suite.spec.model_dump(mode="json", exclude={"gates", "rubric", "description", "version"})
+    digest = hashlib.sha256(json.dumps([spec, suite.sources], sort_keys=True, ensure_ascii=False).encode())
+    for m in suite.spec.metrics:
+        module = suite.path / m.evaluate if m.evaluate else None
+        if module is not None and module.is_dir():
+            for path in sorted(p for p in module.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+                digest.update(path.relative_to(suite.path).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()

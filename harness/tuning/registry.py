@@ -1,0 +1,51 @@
+"""Tuning backends by name, found through the `harness.backends` entry-point group: the backends this project
+ships are registered in its pyproject like any third-party plugin (`name = "package.module:BackendClass"`), so
+there is one registry and the core never imports a backend."""
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import entry_points
+from importlib.util import find_spec
+from pathlib import Path
+
+from harness.common.errors import HarnessError
+
+from .contract import Backend
+
+ENTRY_POINT_GROUP = "harness.backends"
+
+
+def available() -> dict[str, str]:
+    """Backend name → where it comes from ("module:Class")."""
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def get_backend(name: str) -> type[Backend]:
+    """The backend class registered as `name`; one clear error naming the available ones otherwise."""
+    known = available()
+    if name not in known:
+        raise HarnessError(f"unknown backend {name!r}; available: {', '.join(sorted(known))}", "--backend")
+    module, _, attr = known[name].partition(":")
+    cls = getattr(import_module(module), attr, None)
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        raise HarnessError(f"{known[name]} is not a harness Backend", f"backend {name}")
+    return cls
+
+
+def usable_backend(name: str) -> type[Backend]:
+    """`get_backend`, and one clear line when the backend cannot run on this machine (e.g. needs a GPU)."""
+    cls = get_backend(name)
+    reason = cls.unavailable()
+    if reason:
+        raise HarnessError(reason, f"backend {name}")
+    return cls
+
+
+def backend_packages() -> list[Path]:
+    """The folders of the top-level packages that registered backends come from, found without importing them."""
+    folders: set[Path] = set()
+    for where in available().values():
+        spec = find_spec(where.partition(":")[0].partition(".")[0])
+        if spec is not None and spec.submodule_search_locations:
+            folders.update(Path(p) for p in spec.submodule_search_locations)
+    return sorted(folders)

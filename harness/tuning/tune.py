@@ -1,0 +1,138 @@
+"""Tuning one state of a run: from the tuning cache when it holds the artefact, else trained, with the
+checkpoints a killed run resumes from.
+
+A training saves checkpoints in `runs/<id>/checkpoints/<state>/` while it runs (see
+`backends/checkpoints.py`); `harness run --resume` retrains an interrupted state from the last one, and
+they are removed once the state's artefact is saved and recorded. A resumed training's artefact is
+stored in the tuning cache under the same key as an uninterrupted one's: it is the same artefact.
+"""
+from __future__ import annotations
+
+import gc
+import shutil
+import time
+from pathlib import Path
+
+from harness.cache import Cache, tuning_key
+from harness.common.files import write_json
+from harness.evaluation import checks
+from harness.evaluation.evaluate import generate_for
+from harness.models.loading import device
+from harness.record import BackendRun, Cost, TunedFromCache, strategies
+from harness.runtime import distributed
+from harness.runtime.resources import measure
+from harness.suitedef.suite import Suite
+
+from .contract import TrainExample, deciding
+from .registry import get_backend
+
+CHECKPOINTS = "checkpoints"
+"""The run directory's folder of unfinished trainings' checkpoints, one folder per state."""
+
+
+def training_examples(suites: list[Suite]) -> list[TrainExample]:
+    """The union of the task suites' train splits: one tuned model per backend serves every
+    suite. Retention suites are never trained on."""
+    return [TrainExample(ex.messages, ex.reference, ex.tools) for s in suites if s.spec.role == "task"
+            for ex in s.train]
+
+
+def tune(name: str, model_path: str, examples: list[TrainExample], settings, seed: int, out_dir: Path,
+         checkpoints: Path | None = None):
+    """Tune with one backend and save to `out_dir`; returns (backend, tuned model, cost). Time and
+    memory are measured here, around the backend's setup, train and save. With `checkpoints`, the
+    backend keeps checkpoints there and resumes from the last one it finds."""
+    backend = get_backend(name)()
+    backend.checkpoint_dir = checkpoints
+    with measure() as usage:
+        backend.setup(model_path, examples, settings, seed)
+        stats = backend.train()
+        tuned = backend.save(Path(out_dir))
+    cost = Cost(
+        wall_seconds=round(usage.seconds + stats.earlier_wall_seconds, 2), train_seconds=round(stats.train_seconds, 2),
+        trainable_params=stats.trainable_params, total_params=stats.total_params,
+        peak_memory_mb=round(usage.peak_memory_mb, 1), memory_kind=usage.memory_kind,
+        train_tokens=stats.train_tokens, steps=stats.steps, loss_curve=stats.loss_curve,
+        tokens_per_second=round(stats.train_tokens / stats.train_seconds, 1) if stats.train_seconds > 0 else 0.0,
+        resumed_from_step=stats.resumed_from_step, attempts=stats.attempts,
+    )
+    return backend, tuned, cost
+
+
+def tuning_key_for(cache: Cache | None, backend: str, model_path: str, examples: list[TrainExample],
+                   settings: dict, seed: int) -> str | None:
+    """The tuning cache's key for this tuning; None without a cache or for a base model that cannot be
+    fingerprinted."""
+    fingerprint = cache.fingerprint(model_path) if cache is not None else None
+    if fingerprint is None:
+        return None
+    return tuning_key(fingerprint, examples, backend, get_backend(backend), deciding(settings), seed, device())
+
+
+def from_tuning_cache(cache: Cache | None, key: str | None, model_path: str, out_dir: Path,
+                      extras: dict[str, Path] | None = None) -> tuple[str, Cost, TunedFromCache] | None:
+    """Restore the artefact cached under `key` into `out_dir`: (its kind, the original cost, where it came
+    from); None when there is none. With several processes the main one looks and restores, and tells the
+    others, so that every process trains, or none does."""
+    if cache is None or key is None:
+        return None
+    found = None
+    if distributed.is_main():
+        start = time.perf_counter()
+        hit = cache.tuning.restore(key, out_dir, model_path, extras)
+        if hit is not None:
+            found = (hit.kind, Cost.model_validate(hit.cost), TunedFromCache(
+                key=key, trained=hit.created, trained_in=hit.origin,
+                restore_seconds=round(time.perf_counter() - start, 3)))
+    return distributed.broadcast(found)
+
+
+def checkpoint_dir(run_dir: Path, state: str) -> Path:
+    """Where the training of `state` keeps its checkpoints until its artefact is recorded."""
+    return Path(run_dir) / CHECKPOINTS / state
+
+
+def discard_checkpoints(run_dir: Path, state: str) -> None:
+    """Remove a state's checkpoints (its artefact is saved and recorded), and the folder once it is empty."""
+    shutil.rmtree(checkpoint_dir(run_dir, state), ignore_errors=True)
+    try:
+        (Path(run_dir) / CHECKPOINTS).rmdir()
+    except OSError:
+        pass  # other states' checkpoints are still there, or there never were any
+
+
+def tune_state(t: strategies.Tuning, suites: list[Suite], model_path: str, settings: dict, cache: Cache | None,
+               run_dir: Path) -> BackendRun:
+    """Tune one state of a run (`settings`: its resolved settings) into `models/<state>/`: restored from the
+    tuning cache, or trained (resuming from its checkpoints), saved and stored in the cache."""
+    from harness.evaluation.analysis import in_memory_path
+
+    artefact = Path("models") / t.state
+    examples = training_examples(suites)
+    run = dict(name=t.state, backend=t.backend, strategy=t.strategy, train_seed=t.train_seed,
+               sweep={k: settings[k] for k in t.point}, settings=settings, artefact=artefact.as_posix())
+    # The in-memory model's outputs (for the reload check) travel with the artefact through the cache.
+    extras = {"in_memory.json": in_memory_path(run_dir, t.state)}
+    key = tuning_key_for(cache, t.backend, model_path, examples, settings, t.train_seed)
+    hit = from_tuning_cache(cache, key, model_path, run_dir / artefact, extras)
+    if hit is not None:
+        kind, cost, provenance = hit
+        return BackendRun(**run, kind=kind, cost=cost, from_cache=provenance)
+    typed = get_backend(t.backend).settings_class(**settings)
+    backend, tuned, cost = tune(t.backend, model_path, examples, typed, t.train_seed, run_dir / artefact,
+                                checkpoint_dir(run_dir, t.state))
+    in_memory = backend.tuned_in_memory() if distributed.is_main() else None
+    if in_memory is not None:  # outputs of the model as trained, for the reload check
+        sample: dict[str, dict[str, str]] = {}
+        for s in suites:
+            picked = s.test[:checks.SAMPLE]
+            inputs = [in_memory.render(ex.messages, ex.tools) for ex in picked]
+            sample |= checks.as_trained(s, picked, inputs, generate_for(in_memory, s, picked))
+        write_json(in_memory_path(run_dir, t.state), sample)
+    del backend, in_memory
+    gc.collect()
+    if cache is not None and key is not None and distributed.is_main():
+        cache.tuning.save(key, run_dir / artefact, model_path, tuned.kind, cost.model_dump(mode="json"),
+                          run_dir.name, extras)
+    distributed.barrier()  # the artefact is complete before any process loads it
+    return BackendRun(**run, kind=tuned.kind, cost=cost)
