@@ -4,7 +4,7 @@
 converted once: transformers reads the file and dequantises it, the weights are copied into a
 plain model built from the same config, and the result is saved with safetensors, the tokenizer,
 its chat template and a generation config in the model cache, under `gguf-<sha256 prefix>`
-(`harness.cachedir.models_root()`). The conversion reloads what it saved and compares its logits
+(`harness.cache.dirs.models_root()`). The conversion reloads what it saved and compares its logits
 with the GGUF-loaded model's before the directory is published. From then on plain transformers,
 and plain `peft` for adapters tuned on it, load that directory: nothing downstream knows about GGUF.
 

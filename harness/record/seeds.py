@@ -44,7 +44,7 @@ class SeedComparison(Record):
     trained with seed s (same data order). The standard error adds the seed-to-seed variance of d_s
     (s²_d / S) to the example-sampling variance of the seed-averaged difference; the t statistic uses
     Welch–Satterthwaite degrees of freedom, close to S − 1 when seed noise dominates
-    (`harness.stats.seed_paired_t`)."""
+    (`harness.stats.methods.seed_paired_t`)."""
 
     suite: str
     """The suite."""

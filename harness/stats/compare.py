@@ -10,7 +10,7 @@ What applies is decided by the metric's declared kind:
 
 All p-values of a run are Holm-adjusted together (`finalize`). Strategies trained with several
 seeds are also compared across seeds (`compare_across_seeds`): the seed-paired t test of
-`harness.stats.seed_paired_t`, its p-values Holm-adjusted as a family of their own.
+`harness.stats.methods.seed_paired_t`, its p-values Holm-adjusted as a family of their own.
 """
 from __future__ import annotations
 

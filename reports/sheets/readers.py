@@ -1,7 +1,7 @@
 """Filled rater files read back as rows of text by column name, with spreadsheet row numbers.
 
 A rater file is untrusted: its size, an XLSX archive's size once uncompressed, its rows, columns
-and cells are bounded (`harness.limits.SHEET_*`, `XLSX_*`) before they are held in memory.
+and cells are bounded (`harness.common.limits.SHEET_*`, `XLSX_*`) before they are held in memory.
 """
 from __future__ import annotations
 
