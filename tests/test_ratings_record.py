@@ -3,7 +3,10 @@ equal to what the aggregation computes, and the report showing only those."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from harness.cli import main
@@ -12,6 +15,7 @@ from harness.record import Ratings, load_ratings, load_record
 from harness.record.migrate import migrate
 from reports import render_report
 
+from .conftest import ROOT
 from .test_sheets_support import fill_csv, key_items, prefers_tuned, read_csv, run_dir, varied, write_csv  # noqa: F401
 
 
@@ -123,3 +127,43 @@ def test_a_version_2_run_migrates_to_no_ratings(tmp_path):
     run = Path(shutil.copytree(Path(__file__).parent / "data" / "run_v2", tmp_path / "v2"))
     raw = migrate(json.loads((run / "run.json").read_text(encoding="utf-8")), 6)
     assert raw["ratings"] is None and load_record(run).ratings is None
+
+
+# Each child widens the window between reading ratings.jsonl for the statistics and writing run.json,
+# most when it read only its own ratings: without the store's lock around both, the import that read
+# first would write last, and its statistics would leave out the other's ratings.
+CHILD = """
+import sys, time
+from pathlib import Path
+import harness.evaluation.ratings as ratings
+from harness.cli import main
+run_dir, sheet, me, *everyone = sys.argv[1:]
+read = ratings.load_ratings
+def slow_read(run_dir):
+    rows = read(run_dir)
+    time.sleep(2.0 if len(rows) < 40 else 0.1)
+    return rows
+ratings.load_ratings = slow_read
+Path(me).touch()
+deadline = time.time() + 60
+while not all(Path(f).exists() for f in everyone) and time.time() < deadline:
+    time.sleep(0.01)
+sys.exit(main(["sheets", "import", run_dir, sheet]))
+"""
+
+
+def test_concurrent_imports_leave_statistics_of_every_rating(run_dir, tmp_path):
+    assert main(["sheets", "export", str(run_dir), "--per-suite", "2", "--raters", "r1,r2", "--format", "csv"]) == 0
+    (folder,) = [p for p in (run_dir / "sheets").iterdir() if p.is_dir()]
+    sheets = [fill_csv(folder / f"pointwise-{r}.csv", tmp_path / f"{r}.csv", prefers_tuned, key_items(run_dir))
+              for r in ("r1", "r2")]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    flags = [str(tmp_path / f"ready-{i}") for i in range(len(sheets))]
+    procs = [subprocess.Popen([sys.executable, "-c", CHILD, str(run_dir), str(sheet), flags[i], *flags], cwd=ROOT,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i, sheet in enumerate(sheets)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    record = load_record(run_dir)
+    assert record.ratings.n_ratings == len(load_ratings(run_dir)) == 40 and record.ratings.raters == ["r1", "r2"]
