@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness.cli import main
 from harness.evaluation.ratings import aggregate_ratings
 from harness.record import Ratings, load_ratings, load_record
@@ -167,3 +169,28 @@ def test_concurrent_imports_leave_statistics_of_every_rating(run_dir, tmp_path):
         assert proc.returncode == 0, err
     record = load_record(run_dir)
     assert record.ratings.n_ratings == len(load_ratings(run_dir)) == 40 and record.ratings.raters == ["r1", "r2"]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda r: r.update(score=9), "rating 2: score 9 is not a whole number from 1 to 5"),
+    (lambda r: r.update(score=4.5), "rating 2: score 4.5 is not a whole number from 1 to 5"),
+    (lambda r: r.pop("rater"), "rating 2: missing rater"),
+    (lambda r: r.update(kind="vote"), "rating 2: kind 'vote' is neither 'score' nor 'preference'"),
+    (lambda r: r.update(state=["lora"]), "rating 2: state not text"),
+    (lambda r: r.update(source="x.csv"), "rating 2: its source names no 'file' and 'sha256'"),
+])
+def test_an_edited_ratings_file_is_one_clear_line_and_run_json_stays(run_dir, tmp_path, capsys, change, message):
+    assert main(["sheets", "export", str(run_dir), "--per-suite", "2", "--raters", "r1", "--format", "csv"]) == 0
+    (folder,) = [p for p in (run_dir / "sheets").iterdir() if p.is_dir()]
+    filled = fill_csv(folder / "pointwise-r1.csv", tmp_path / "p.csv", prefers_tuned, key_items(run_dir))
+    assert _import(run_dir, filled) == 0
+    path = run_dir / "sheets" / "ratings.jsonl"
+    rows = load_ratings(run_dir)
+    change(rows[1])
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    before = (run_dir / "run.json").read_bytes()
+    capsys.readouterr()
+    assert _import(run_dir, filled) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"harness: error: {path}: {message}") and err.count("\n") == 1
+    assert (run_dir / "run.json").read_bytes() == before

@@ -7,9 +7,11 @@ the same record.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
+from harness.common.errors import HarnessError, quoted
 from harness.common.files import read_jsonl
 
 from .spec import Record
@@ -27,10 +29,42 @@ def ratings_path(run_dir: str | Path) -> Path:
     return Path(run_dir) / SHEETS_DIR / RATINGS_FILE
 
 
+_COMMON = ("export", "item", "suite", "example", "state", "criterion", "rater", "imported", "source")
+_FIELDS = {"score": (*_COMMON, "score"), "preference": (*_COMMON, "versus", "outcome")}
+"""What every stored rating of each kind holds (the importer writes more: the rater's comment, the A/B choice)."""
+
+
 def load_ratings(run_dir: str | Path) -> list[dict]:
-    """Every imported rating, oldest first; [] before the first import."""
+    """Every imported rating, oldest first; [] before the first import. The file is the harness's own but
+    editable: a row it would not have written is one line naming it."""
     path = ratings_path(run_dir)
-    return read_jsonl(path) if path.is_file() else []
+    ratings = read_jsonl(path) if path.is_file() else []
+    for n, rating in enumerate(ratings, 1):
+        problem = _problem(rating)
+        if problem:
+            raise HarnessError(f"rating {n}: {problem} (`harness sheets import` writes this file: was it edited?)",
+                               str(path))
+    return ratings
+
+
+def _problem(r: dict) -> str | None:
+    kind = r.get("kind")
+    if kind not in ("score", "preference"):
+        return f"kind {quoted(kind)} is neither 'score' nor 'preference'"
+    missing = [f for f in _FIELDS[kind] if f not in r]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    not_text = [f for f in _FIELDS[kind] if f not in ("score", "source") and not isinstance(r[f], str)]
+    if not_text:
+        return f"{', '.join(not_text)} not text"
+    if kind == "score" and (type(r["score"]) is not int or r["score"] not in RATING_SCORES):
+        low, high = RATING_SCORES[0], RATING_SCORES[-1]
+        return f"score {json.dumps(r['score'])[:40]} is not a whole number from {low} to {high}"
+    if kind == "preference" and r["outcome"] not in RATING_OUTCOMES:
+        return f"outcome {quoted(r['outcome'])} is not one of {', '.join(RATING_OUTCOMES)}"
+    if not isinstance(r["source"], dict) or not {"file", "sha256"} <= set(r["source"]):
+        return "its source names no 'file' and 'sha256'"
+    return None
 
 
 class RatingMean(Record):
