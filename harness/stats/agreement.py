@@ -8,13 +8,15 @@ check every resample against the `krippendorff` package and `methods.cohen_kappa
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 
 from .methods import LEVEL, RATING_RESAMPLES, percentile_interval
 
 AlphaLevel = Literal["nominal", "ordinal", "interval"]
+_CELLS = 4_000_000
+"""Resamples × items drawn at once: bounds the bootstrap's memory (tens of MB) however many items were rated."""
 
 
 def resample_counts(n_items: int, rng: np.random.Generator, resamples: int = RATING_RESAMPLES) -> np.ndarray:
@@ -74,9 +76,7 @@ def alpha_interval(matrix, level: AlphaLevel, domain, rng: np.random.Generator,
     data = pairable(matrix)
     if data.shape[0] < 2 or data.shape[1] == 0:
         return None
-    samples = alpha_of_resamples(data, level, domain, resample_counts(data.shape[1], rng, resamples))
-    samples = samples[~np.isnan(samples)]
-    return percentile_interval(samples, ci) if samples.size else None
+    return _interval(data.shape[1], rng, resamples, ci, lambda counts: alpha_of_resamples(data, level, domain, counts))
 
 
 def kappa_of_resamples(a, b, categories, quadratic: bool, counts: np.ndarray) -> np.ndarray:
@@ -102,6 +102,14 @@ def kappa_interval(a, b, categories, quadratic: bool, rng: np.random.Generator,
     """Percentile bootstrap interval of Cohen's kappa, resampling the items both raters rated."""
     if len(a) == 0:
         return None
-    samples = kappa_of_resamples(a, b, categories, quadratic, resample_counts(len(a), rng, resamples))
+    return _interval(len(a), rng, resamples, ci, lambda counts: kappa_of_resamples(a, b, categories, quadratic, counts))
+
+
+def _interval(n_items: int, rng: np.random.Generator, resamples: int, ci: float,
+              statistic: Callable[[np.ndarray], np.ndarray]) -> tuple[float, float] | None:
+    """The percentile interval of `statistic` over resamples of the items, drawn a bounded batch at a time."""
+    batch = max(1, _CELLS // n_items)
+    samples = np.concatenate([statistic(resample_counts(n_items, rng, min(batch, resamples - done)))
+                              for done in range(0, resamples, batch)])
     samples = samples[~np.isnan(samples)]
     return percentile_interval(samples, ci) if samples.size else None
