@@ -22,6 +22,7 @@ from . import charts, headtohead
 from .data import data_view
 from .examples import FILTERS, PAGE_SIZE, change_label, index_chunks, load_suite_examples, matches
 from .overview import flatten, head_to_head, metric_rows, provenance, verdicts
+from .sheets.status import sheets_status
 from .site import Site, slugs
 from .strategy import QUALITY_LABEL, quality, seed_rows, strategy_rows
 
@@ -59,12 +60,12 @@ def write_run_site(record, run_dir: Path, out_dir: Path, page_size: int = PAGE_S
               chart=charts.loss_curves({b.name: b.cost.loss_curve for b in record.backends}, record.states)
               if any(b.cost.loss_curve for b in record.backends) else None)
     site.page("data.html", "data.html.j2", record=record, suites=data_view(record))
-    ratings, sheets = _ratings(run_dir)
+    sheets = sheets_status(run_dir)
     return site.page("index.html", "index.html.j2", record=record, rows=rows, gates=gates, up=up,
                      verdicts=verdicts(record, gates), head_to_head=head_to_head(record),
                      checks=flatten(record.checks.model_dump()) or None,
                      retention=flatten(record.retention, None) if record.retention else None,
-                     provenance=provenance(record), suites=summaries, ratings=ratings, sheets=sheets)
+                     provenance=provenance(record), suites=summaries, ratings=record.ratings, sheets=sheets)
 
 
 def _write_suite(site: Site, record, suite, rows: list[dict], gates) -> dict:
@@ -107,9 +108,3 @@ def _write_pairs(site: Site, record, run_dir: Path, front: set[str]) -> dict[tup
                   settings_diff=headtohead.settings_differences(record, a, b))
     return files
 
-
-def _ratings(run_dir: Path):
-    """Human ratings (None before any import) and where the rating sheets are."""
-    from reports.sheets.aggregate import ratings_summary, sheets_status
-
-    return ratings_summary(run_dir), sheets_status(run_dir)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reports.sheets import export_sheets, import_ratings, ratings_summary
+from harness.evaluation.ratings import record_ratings
+from reports.sheets import export_sheets, import_ratings
 
 from .test_sheets_support import key_items, prefers_tuned, run_dir  # noqa: F401
 
@@ -75,6 +76,6 @@ def test_pairwise_form_round_trip(page, run_dir, tmp_path):
     rows = fill_form(page, key_items(run_dir))
     (result,) = import_ratings(run_dir, [download(page, tmp_path / "ab.csv")])
     assert len(result.ratings) == len(rows) == 6
-    (pref,) = ratings_summary(run_dir)["preferences"]
-    assert pref["win_rate"] == 1.0 and pref["wins"] == 6
+    (pref,) = record_ratings(run_dir).preferences
+    assert pref.win_rate == 1.0 and pref.wins == 6
     assert page.dialogs == []

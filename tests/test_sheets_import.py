@@ -8,7 +8,8 @@ import pytest
 from openpyxl import load_workbook
 
 from harness.common.errors import HarnessError
-from reports.sheets import export_sheets, import_ratings, ratings_summary
+from harness.evaluation.ratings import record_ratings
+from reports.sheets import export_sheets, import_ratings
 
 from .test_sheets_support import (  # noqa: F401
     RUN_ID,
@@ -41,21 +42,21 @@ def test_round_trip_recovers_known_preferences(exported, tmp_path):
              fill_xlsx(folder / "pointwise-r2.xlsx", tmp_path / "p2.xlsx", prefers_tuned, items),
              fill_xlsx(folder / "pairwise-lora-r1.xlsx", tmp_path / "a1.xlsx", prefers_tuned, items),
              fill_csv(folder / "pairwise-lora-r2.csv", tmp_path / "a2.csv", prefers_tuned, items)]
-    assert ratings_summary(run_dir) is None
+    assert record_ratings(run_dir) is None
     results = import_ratings(run_dir, files)
     assert [len(r.ratings) for r in results] == [40, 40, 8, 8] and not any(r.already for r in results)
 
-    summary = ratings_summary(run_dir)
-    json.dumps(summary)  # plain JSON for the report
-    assert summary["n_ratings"] == 96 and summary["raters"] == ["r1", "r2"]
-    (pref,) = summary["preferences"]
-    assert (pref["state"], pref["wins"], pref["losses"], pref["win_rate"]) == ("lora", 16, 0, 1.0)
-    assert pref["sign_test_p"] < 0.001 and 0.7 < pref["ci_low"] < 1 and pref["ci_high"] == 1.0
-    for diff in summary["differences"]:
-        assert diff["state"] == "lora" and diff["mean_diff"] == 4.0 and diff["wilcoxon_p"] < 0.01
-    means = {(m["state"], m["criterion"]): m["mean"] for m in summary["scores"]}
+    summary = record_ratings(run_dir)
+    json.dumps(summary.model_dump(mode="json"))  # plain JSON for run.json
+    assert summary.n_ratings == 96 and summary.raters == ["r1", "r2"]
+    (pref,) = summary.preferences
+    assert (pref.state, pref.wins, pref.losses, pref.win_rate) == ("lora", 16, 0, 1.0)
+    assert pref.sign_test_p < 0.001 and 0.7 < pref.ci_low < 1 and pref.ci_high == 1.0
+    for diff in summary.differences:
+        assert diff.state == "lora" and diff.mean_diff == 4.0 and diff.wilcoxon_p < 0.01
+    means = {(m.state, m.criterion): m.mean for m in summary.scores}
     assert means[("base", "helpfulness")] == 1.0 and means[("lora", "adequacy")] == 5.0
-    assert summary["agreement"]["scores"]["alpha"] == 1.0 and summary["agreement"]["scores"]["kappa"] == 1.0
+    assert summary.agreement.scores.alpha == 1.0 and summary.agreement.scores.kappa == 1.0
 
 
 def test_ratings_are_stored_unblinded_with_their_source(exported, tmp_path):
@@ -74,9 +75,9 @@ def test_two_identical_raters_agree_perfectly(exported, tmp_path):
     run_dir, folder, items = exported
     import_ratings(run_dir, [fill_csv(folder / f"pointwise-{r}.csv", tmp_path / f"{r}.csv", varied, items)
                              for r in ("r1", "r2")])
-    scores = ratings_summary(run_dir)["agreement"]["scores"]
-    assert scores["alpha"] == 1.0 and scores["reliability"] == "reliable" and scores["warning"] is None
-    assert scores["raters_per_item"] == {"mean": 2.0, "min": 2, "max": 2}
+    scores = record_ratings(run_dir).agreement.scores
+    assert scores.alpha == 1.0 and scores.reliability == "reliable" and scores.warning is None
+    assert scores.raters_per_item.model_dump() == {"mean": 2.0, "min": 2, "max": 2}
 
 
 def test_reimporting_the_same_file_changes_nothing(exported, tmp_path):
@@ -110,8 +111,8 @@ def test_semicolon_csv_from_a_spreadsheet_in_another_locale(exported, tmp_path):
         writer.writerows(rows)
     (result,) = import_ratings(run_dir, [path])
     assert {r["preference"] for r in result.ratings} == {"both bad"}
-    (pref,) = ratings_summary(run_dir)["preferences"]
-    assert pref["both_bad"] == 8 and pref["win_rate"] == 0.5 and pref["sign_test_p"] is None
+    (pref,) = record_ratings(run_dir).preferences
+    assert pref.both_bad == 8 and pref.win_rate == 0.5 and pref.sign_test_p is None
 
 
 def _set(rows, index, **values):

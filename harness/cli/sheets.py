@@ -6,8 +6,10 @@ from pathlib import Path
 
 def cmd_sheets(args) -> int:
     """`harness sheets export|import`: rating sheets for human raters."""
+    from harness.evaluation.ratings import record_ratings
     from reports.sheets import export_sheets, import_ratings, sheets_status
     from reports.sheets.layout import FORMATS, parse_raters
+    from reports.sheets.store import store_lock
 
     if args.sheets_action == "export":
         done = export_sheets(args.run_dir, args.suite, args.per_suite, parse_raters(args.raters), args.seed,
@@ -23,5 +25,9 @@ def cmd_sheets(args) -> int:
             raters = ", ".join(sorted({r["rater"] for r in result.ratings}))
             print(f"{result.path}: imported {len(result.ratings)} ratings by {raters} "
                   f"({result.unanswered} unanswered rows skipped)")
-    print(sheets_status(args.run_dir)["message"])
+    # Aggregated from the ratings file as it is now, under the lock imports take: concurrent imports
+    # each leave run.json matching every rating stored (re-importing a file also records an older run's).
+    with store_lock(args.run_dir):
+        record_ratings(args.run_dir)
+    print(sheets_status(args.run_dir)["message"] + f"; their statistics are in {Path(args.run_dir) / 'run.json'}")
     return 0

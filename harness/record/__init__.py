@@ -29,6 +29,21 @@ from .outcome import (
     change_letter,
 )
 from .provenance import CacheUse, TunedFromCache
+from .ratings import (
+    RATING_OUTCOMES,
+    RATING_SCORES,
+    RatersPerItem,
+    RatingAgreement,
+    RatingAgreements,
+    RatingDifference,
+    RatingImport,
+    RatingMean,
+    RatingMethod,
+    RatingPreference,
+    Ratings,
+    load_ratings,
+    ratings_path,
+)
 from .run_record import (
     BASE,
     RUN_FILE,
@@ -44,12 +59,13 @@ from .seeds import SeedComparison, SeedSpread
 from .spec import DATA_GATES, DEFAULT_RUBRIC, Criterion, GateSpec, MetricInfo, MetricKind, Record, Rubric, SuiteInfo
 
 __all__ = [
-    "BASE", "DATA_GATES", "DEFAULT_RUBRIC", "RUN_FILE", "SCHEMA_VERSION", "Attention", "BackendRun", "CacheUse",
-    "Checks", "Comparison", "Contamination", "Cost", "Criterion", "DataReport", "Environment", "Explanation",
-    "ExplanationsInfo", "Finding", "GateOutcome", "GateSpec", "Histogram", "Lengths", "MetricInfo", "MetricKind",
-    "ModelChanged", "NextTokens", "OutputsMatch", "Overlap", "Prediction", "Record", "Result", "Rubric", "RunRecord",
-    "SeedComparison", "SeedSpread", "SplitData", "SuiteData", "SuiteInfo", "Truncation", "TunedFromCache",
-    "VariantResult",
-    "change_letter", "explanations_path", "load_explanations", "load_predictions", "load_record", "predictions_path",
-    "save_explanations", "save_predictions", "save_record",
+    "BASE", "DATA_GATES", "DEFAULT_RUBRIC", "RATING_OUTCOMES", "RATING_SCORES", "RUN_FILE", "SCHEMA_VERSION",
+    "Attention", "BackendRun", "CacheUse", "Checks", "Comparison", "Contamination", "Cost", "Criterion", "DataReport",
+    "Environment", "Explanation", "ExplanationsInfo", "Finding", "GateOutcome", "GateSpec", "Histogram", "Lengths",
+    "MetricInfo", "MetricKind", "ModelChanged", "NextTokens", "OutputsMatch", "Overlap", "Prediction", "RatersPerItem",
+    "RatingAgreement", "RatingAgreements", "RatingDifference", "RatingImport", "RatingMean", "RatingMethod",
+    "RatingPreference", "Ratings", "Record", "Result", "Rubric", "RunRecord", "SeedComparison", "SeedSpread",
+    "SplitData", "SuiteData", "SuiteInfo", "Truncation", "TunedFromCache", "VariantResult",
+    "change_letter", "explanations_path", "load_explanations", "load_predictions", "load_ratings", "load_record",
+    "predictions_path", "ratings_path", "save_explanations", "save_predictions", "save_record",
 ]

@@ -33,6 +33,15 @@ from harness.record import (
     OutputsMatch,
     Overlap,
     Prediction,
+    RatersPerItem,
+    RatingAgreement,
+    RatingAgreements,
+    RatingDifference,
+    RatingImport,
+    RatingMean,
+    RatingMethod,
+    RatingPreference,
+    Ratings,
     Result,
     Rubric,
     RunRecord,
@@ -51,8 +60,10 @@ from .run_record import SCHEMA_VERSION
 ORDER: list[type[BaseModel]] = [RunRecord, SuiteInfo, MetricInfo, GateSpec, Rubric, Criterion, Environment, BackendRun,
                                 Cost, TunedFromCache, Result, Comparison, Checks, ModelChanged, OutputsMatch,
                                 Contamination, GateOutcome, SeedSpread, SeedComparison, CacheUse, DataReport, SuiteData,
-                                SplitData, Lengths, Histogram, Overlap, Truncation, Finding, ExplanationsInfo,
-                                Prediction, VariantResult, Explanation, NextTokens, Attention]
+                                SplitData, Lengths, Histogram, Overlap, Truncation, Finding, ExplanationsInfo, Ratings,
+                                RatingImport, RatingMean, RatingDifference, RatingPreference, RatingAgreements,
+                                RatingAgreement, RatersPerItem, RatingMethod, Prediction, VariantResult, Explanation,
+                                NextTokens, Attention]
 
 
 def _type_name(annotation) -> str:

@@ -62,7 +62,14 @@ def _v4_to_v5(raw: dict) -> dict:
     return out
 
 
-STEPS: dict[int, Callable[[dict], dict]] = {2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
+def _v5_to_v6(raw: dict) -> dict:
+    """Version 6 records the statistics of imported human ratings (`ratings`), which version 5 computed
+    while rendering the report. A migration cannot compute them (that needs the core's statistics), so
+    they stay unset until the next `harness sheets import`; the ratings themselves are untouched."""
+    return {**copy.deepcopy(raw), "ratings": None, "schema_version": 6}
+
+
+STEPS: dict[int, Callable[[dict], dict]] = {2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6}
 """Version → the step that upgrades a record of that version to the next."""
 
 

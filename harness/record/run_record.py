@@ -15,10 +15,11 @@ from .explain import ExplanationsInfo
 from .migrate import migrate
 from .outcome import BackendRun, Checks, Comparison, Environment, GateOutcome, Prediction, Result, VariantResult
 from .provenance import CacheUse
+from .ratings import Ratings
 from .seeds import SeedComparison, SeedSpread
 from .spec import Record, SuiteInfo
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """Changes whenever a field changes meaning; `migrate` reads every earlier version still supported."""
 RUN_FILE = "run.json"
 BASE = "base"
@@ -99,6 +100,9 @@ class RunRecord(Record):
     """With several training seeds: each strategy's value of each metric across its seeds."""
     seed_comparisons: list[SeedComparison] = []
     """With several training seeds: each strategy against base and each pair of strategies, across seeds."""
+    ratings: Ratings | None = None
+    """What the human ratings imported with `harness sheets import` say, recomputed at every import (None:
+    no ratings imported, or imported before schema version 6 recorded them: import any sheet again)."""
 
     def value(self, state: str, suite: str, metric: str) -> float | None:
         """The recorded value of `metric` on `suite` in `state`, or None when not measured."""

@@ -5,11 +5,10 @@ import re
 from pathlib import Path
 
 from harness.common.errors import HarnessError
-from harness.record import Rubric
+from harness.record import RATING_SCORES, Rubric
+from harness.record.ratings import SHEETS_DIR
 
-SHEETS_DIR = "sheets"
 KEY_FILE = "key.json"
-RATINGS_FILE = "ratings.jsonl"
 LOCK_FILE = ".lock"
 """Held while key.json or ratings.jsonl is read and rewritten, so concurrent commands never lose each other's writes."""
 FORMATS = ("csv", "xlsx", "html")
@@ -25,7 +24,7 @@ COLUMNS = {
 REQUIRED = {POINTWISE: ("sheet_id", "rater", "item_id", "criterion", "score"),
             PAIRWISE: ("sheet_id", "rater", "item_id", "preference")}
 ANSWER = {POINTWISE: "score", PAIRWISE: "preference"}
-SCORES = (1, 2, 3, 4, 5)
+SCORES = RATING_SCORES
 PREFERENCES = ("A", "B", "tie", "both bad")
 PREFERENCE_CRITERION = "preference"
 """The criterion name pairwise ratings are stored under."""

@@ -1,13 +1,17 @@
-"""The harness's own files under RUN_DIR/sheets/: the unblinding key and the imported ratings."""
+"""The harness's own files under RUN_DIR/sheets/: the unblinding key and the imported ratings (whose
+file the record owns: `harness.record.ratings_path`)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 from harness.common.errors import HarnessError
-from harness.common.files import exclusive_lock, read_jsonl, write_json, write_jsonl
+from harness.common.files import exclusive_lock, write_json, write_jsonl
+from harness.record import load_ratings, ratings_path
 
-from .layout import KEY_FILE, LOCK_FILE, RATINGS_FILE, sheets_dir
+from .layout import KEY_FILE, LOCK_FILE, sheets_dir
+
+__all__ = ["append_ratings", "key_path", "load_key", "load_ratings", "ratings_path", "save_key", "store_lock"]
 
 
 def store_lock(run_dir):
@@ -18,11 +22,6 @@ def store_lock(run_dir):
 def key_path(run_dir) -> Path:
     """RUN_DIR/sheets/key.json."""
     return sheets_dir(run_dir) / KEY_FILE
-
-
-def ratings_path(run_dir) -> Path:
-    """RUN_DIR/sheets/ratings.jsonl."""
-    return sheets_dir(run_dir) / RATINGS_FILE
 
 
 def load_key(run_dir) -> dict | None:
@@ -42,12 +41,6 @@ def load_key(run_dir) -> dict | None:
 def save_key(run_dir, key: dict) -> None:
     """Write the key atomically (call it under `store_lock` after `load_key`)."""
     write_json(key_path(run_dir), key)
-
-
-def load_ratings(run_dir) -> list[dict]:
-    """Every imported rating, oldest first; [] before the first import."""
-    path = ratings_path(run_dir)
-    return read_jsonl(path) if path.is_file() else []
 
 
 def append_ratings(run_dir, existing: list[dict], new: list[dict]) -> None:
