@@ -260,5 +260,5 @@ def label_bars(labels: list[str], splits: dict[str, dict[str, int]]) -> Markup:
                       ha="right")
         ax.set_ylabel("share of the split")
         ax.grid(axis="x", visible=False)
-        ax.legend(loc="upper right")
+        fig.legend(loc="outside upper right", ncols=len(splits), fontsize=8)  # above the bars, never over them
     return to_svg(fig, "Label balance per split")

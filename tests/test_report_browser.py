@@ -151,3 +151,22 @@ def test_data_page_and_token_view_render(browser, site, tmp_path):
     assert view.locator("svg.attention").first.bounding_box()["width"] > 100
     view.screenshot(path=tmp_path / "why.png")
     assert (tmp_path / "why.png").stat().st_size > 5_000 and tab.errors == [] and tab.dialogs == []
+
+
+OVERFLOW = (Path(__file__).parent / "overflow.js").read_text(encoding="utf-8")
+"""Lists what sticks out of the page's content column (unless a scrolling box holds it) and every `.scroll`
+box whose table does not fit without scrolling."""
+
+
+@pytest.mark.parametrize("width", [1280, 1400])
+def test_every_page_fits_a_laptop_screen(browser, site, width):
+    """At 1,280 and 1,400 px no table, chart or legend is cut off and no table needs a sideways scroll."""
+    _, out = site
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    found = {}
+    for path in sorted(out.rglob("*.html")):
+        page.goto(path.as_uri())
+        page.wait_for_load_state("load")
+        if bad := page.evaluate(OVERFLOW):
+            found[str(path.relative_to(out))] = bad
+    assert found == {}

@@ -3,25 +3,40 @@ from __future__ import annotations
 
 from pathlib import Path
 
+MARKS = {"gain": "▲ gain", "loss": "▼ LOSS", "no detectable change": "= no detectable change"}
+
+
+def result_header(record) -> str:
+    """The line above the results."""
+    return f"Results on the test splits (Δ vs base, 95% interval, Holm-adjusted p; alpha {record.alpha:g}):"
+
+
+def result_lines(record, only: set[tuple[str, str]] | None = None) -> list[str]:
+    """Each metric's base value, then each tuned state's value, delta, interval, p and verdict; `only`: the
+    (suite, metric) pairs to include (default: all)."""
+    lines = []
+    for info in record.suites:
+        for m in info.metrics:
+            base = record.value("base", info.name, m.name)
+            if base is None or (only is not None and (info.name, m.name) not in only):
+                continue
+            d = m.digits
+            lines.append(f"  {info.name} · {m.name}: base {base:.{d}f}")
+            for c in record.comparisons:
+                if (c.suite, c.metric, c.baseline) == (info.name, m.name, "base"):
+                    value = record.value(c.state, info.name, m.name) or 0.0
+                    lines.append(f"      {c.state:<6} {value:.{d}f}  Δ {c.delta:+.{d}f} "
+                                 f"[{c.ci_low:+.{d}f}, {c.ci_high:+.{d}f}]  p={c.p_holm:.3g}  {MARKS[c.verdict]}")
+    return lines
+
 
 def print_summary(run_dir: Path, record, render_report) -> None:
     """Render the report, then print the terminal summary: values, deltas against base with 95% intervals and
     verdicts, costs, gates."""
     report = render_report(run_dir)
-    marks = {"gain": "▲ gain", "loss": "▼ LOSS", "no detectable change": "= no detectable change"}
-    print(f"\nResults on the test splits (Δ vs base, 95% interval, Holm-adjusted p; alpha {record.alpha:g}):")
-    for info in record.suites:
-        for m in info.metrics:
-            base = record.value("base", info.name, m.name)
-            if base is None:
-                continue
-            d = m.digits
-            print(f"  {info.name} · {m.name}: base {base:.{d}f}")
-            for c in record.comparisons:
-                if (c.suite, c.metric, c.baseline) == (info.name, m.name, "base"):
-                    value = record.value(c.state, info.name, m.name) or 0.0
-                    print(f"      {c.state:<6} {value:.{d}f}  Δ {c.delta:+.{d}f} "
-                          f"[{c.ci_low:+.{d}f}, {c.ci_high:+.{d}f}]  p={c.p_holm:.3g}  {marks[c.verdict]}")
+    print("\n" + result_header(record))
+    for line in result_lines(record):
+        print(line)
     for b in record.backends:
         c = b.cost
         cached = f" (from the tuning cache, trained in {b.from_cache.trained_in})" if b.from_cache else ""
@@ -40,7 +55,7 @@ def print_summary(run_dir: Path, record, render_report) -> None:
             d = record.suite(sc.suite).metric(sc.metric).digits
             print(f"  {sc.suite} · {sc.metric}: {sc.strategy} − {sc.baseline}  Δ {sc.delta:+.{d}f} "
                   f"[{sc.ci_low:+.{d}f}, {sc.ci_high:+.{d}f}]  seed sd {sc.seed_sd:.{d}f}  p={sc.p_holm:.3g}  "
-                  f"{marks[sc.verdict]}")
+                  f"{MARKS[sc.verdict]}")
     gates = record.gates
     if gates:
         print(f"  gates: {sum(g.passed for g in gates)} of {len(gates)} pass"
