@@ -21,7 +21,7 @@ def print_summary(run_dir: Path, record, render_report) -> None:
                 if (c.suite, c.metric, c.baseline) == (info.name, m.name, "base"):
                     value = record.value(c.state, info.name, m.name) or 0.0
                     print(f"      {c.state:<6} {value:.{d}f}  Δ {c.delta:+.{d}f} "
-                          f"[{c.ci_low:+.{d}f}, {c.ci_high:+.{d}f}]  p={c.p_holm:.3g}  {marks[c.verdict]}")
+                          f"[{c.ci_low:+.{d}f}, {c.ci_high:+.{d}f}]  p{_p(c.p_text())}  {marks[c.verdict]}")
     for b in record.backends:
         c = b.cost
         cached = f" (from the tuning cache, trained in {b.from_cache.trained_in})" if b.from_cache else ""
@@ -43,6 +43,22 @@ def print_summary(run_dir: Path, record, render_report) -> None:
                   f"{marks[sc.verdict]}")
     gates = record.gates
     if gates:
-        print(f"  gates: {sum(g.passed for g in gates)} of {len(gates)} pass"
-              + "".join(f"\n    FAIL {g.message}" for g in gates if not g.passed))
+        print(f"  {gate_tally(gates)}"
+              + "".join(f"\n    FAIL {g.message}" for g in gates if g.status == "fail")
+              + "".join(f"\n    UNDERPOWERED {g.message}" for g in gates if g.status == "underpowered")
+              + "".join(f"\n    WARNING {g.suite} {g.state} {g.label}: {g.warning}" for g in gates
+                        if g.warning and g.status == "pass"))
     print(f"\nRecord: {run_dir / 'run.json'}\nReport: {report.resolve()}")
+
+
+def _p(text: str) -> str:
+    """`=0.03` or `< 0.001` after a `p`."""
+    return f" {text}" if text.startswith("<") else f"={text}"
+
+
+def gate_tally(gates) -> str:
+    """`gates: 3 of 5 pass, 1 fails, 1 underpowered`: an underpowered gate is counted on its own."""
+    counts = {s: sum(g.status == s for g in gates) for s in ("pass", "fail", "underpowered")}
+    extra = "".join(f", {counts[s]} {word}" for s, word in (("fail", "fail" if counts["fail"] > 1 else "fails"),
+                                                           ("underpowered", "underpowered")) if counts[s])
+    return f"gates: {counts['pass']} of {len(gates)} pass{extra}"
