@@ -65,8 +65,8 @@ def paired_permutation(a, b, seed: int, resamples: int = PERMUTATIONS) -> float:
 
     Only the nonzero differences matter (flipping a zero changes nothing), so the test is exact whenever
     they are at most `EXACT_NONZERO`: every flip is enumerated. Beyond that, `resamples` random flips by
-    `scipy.stats.permutation_test`, and p = (count + 1)/(resamples + 1) is bounded below by
-    `permutation_floor`."""
+    `scipy.stats.permutation_test`, whose two-sided p (twice the smaller one-sided (count + 1)/(resamples + 1))
+    is bounded below by `permutation_floor`."""
     d = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
     d = d[d != 0]
     if d.size == 0:
@@ -97,10 +97,10 @@ def _exact_sign_flip(d: np.ndarray) -> float:
 
 
 def permutation_floor(a, b, resamples: int = PERMUTATIONS) -> float | None:
-    """The smallest p `paired_permutation` can report for these pairs when it resamples, 1/(resamples + 1);
-    None when it enumerates (its p is then exact)."""
+    """The smallest p `paired_permutation` can report for these pairs when it resamples, 2/(resamples + 1)
+    (two-sided); None when it enumerates (its p is then exact)."""
     nonzero = int(np.count_nonzero(np.asarray(b, dtype=float) - np.asarray(a, dtype=float)))
-    return None if nonzero <= EXACT_NONZERO else 1 / (resamples + 1)
+    return None if nonzero <= EXACT_NONZERO else 2 / (resamples + 1)
 
 
 def approximate_randomization(score, outputs_a: list, outputs_b: list, seed: int, trials: int = AR_TRIALS) -> float:
