@@ -195,3 +195,20 @@ def test_pytest_fails_an_underpowered_gate_and_warns_on_a_point_one(pytester, tm
     result.stdout.fnmatch_lines(["*lora::exact_match:max_drop=0.01 FAILED*", "*UNDERPOWERED*",
                                  "*GateWarning*underpowered*"])
     assert {g.decision for g in load_record(run).gates} == {"pass", "underpowered"}
+
+
+def test_summary_and_report_verdict_count_underpowered_on_its_own():
+    from harness.cli.summary import gate_tally
+    from reports.overview import verdicts
+
+    base, tuned = drop(40, 1, 0)
+    gates = [MAX_DROP, GateSpec(metric="exact_match", min=0.0)]
+    record = record_with(EXACT, base, tuned, gates)
+    outcomes = [decide(record, "s", "lora", g) for g in gates]
+    assert gate_tally(outcomes) == "gates: 1 of 2 pass, 1 underpowered"
+    (v,) = verdicts(record, outcomes)
+    assert "1 of 2 gates are underpowered (decided neither way) (s exact_match:max_drop=0.01)" in v["text"]
+    assert "pass" not in v["text"].split(";")[-1] and v["status"] == "warn"
+    base, tuned = drop(2000, lost=60, gained=20)
+    failed = [decide(record_with(EXACT, base, tuned, [MAX_DROP]), "s", "lora", MAX_DROP)]
+    assert gate_tally(failed) == "gates: 0 of 1 pass, 1 fails"
