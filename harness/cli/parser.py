@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train every strategy once per seed, e.g. 0,1,2 (states lora@seed0, ...); the report "
                         "then shows each strategy's spread and compares strategies across seeds")
     add_limit(p)
+    p.add_argument("--sequential", action="store_true",
+                   help="evaluate the test splits in seeded stages (25%%, 50%%, 75%%, 100%%) and stop once every "
+                        "margin gate is decided (O'Brien-Fleming-type error spending keeps the overall alpha)")
     add_fewshot(p)
     add_scale(p)
     add_no_cache(p, "every output and tuned model")

@@ -41,6 +41,12 @@ def print_summary(run_dir: Path, record, render_report) -> None:
             print(f"  {sc.suite} · {sc.metric}: {sc.strategy} − {sc.baseline}  Δ {sc.delta:+.{d}f} "
                   f"[{sc.ci_low:+.{d}f}, {sc.ci_high:+.{d}f}]  seed sd {sc.seed_sd:.{d}f}  p={sc.p_holm:.3g}  "
                   f"{marks[sc.verdict]}")
+    seq = record.sequential
+    if seq is not None:
+        share = seq.stages[seq.stage - 1]
+        print(f"  sequential: stage {seq.stage} of {len(seq.stages)} ({share:.0%} of each test split), "
+              + ("stopped: every margin gate decided" if seq.stopped_early else "the whole test split")
+              + f"; bounds at z {seq.critical[seq.stage - 1]:.3f} ({seq.rule})")
     gates = record.gates
     if gates:
         print(f"  {gate_tally(gates)}"

@@ -87,7 +87,7 @@ def decide(record: RunRecord, suite: str, state: str, gate: GateSpec, run_dir: s
         return outcome(None, False, f"{state} vs {against} on {metric} was not compared")
     n = c.n or _examples(record, suite, state, metric, c)
     if gate.kind in MARGIN_GATES:
-        m = decide_margin(gate, c, info, n, record.alpha)
+        m = decide_margin(gate, c, info, n, record.bound_alpha)
         what = f"{state} {metric} vs {against}: {m.text}" + (f"; WARNING {m.warning}" if m.warning else "")
         return outcome(c.delta, m.decision, what, detectable=m.detectable, powered=m.powered,
                        examples_needed=m.examples_needed, warning=m.warning)
@@ -155,7 +155,7 @@ def compare_runs(baseline, run_dir: str, record: RunRecord, suite: str, state: s
     if not before or not after:
         return None
     name = f"{base_record.run_id}:{state}"
-    raw = compare(m, metric, suite, name, before, state, after, record.seed, record.alpha)
+    raw = compare(m, metric, suite, name, before, state, after, record.seed, record.bound_alpha)
     (c,) = finalize([{"suite": suite, "metric": metric, "baseline": name, "state": state, **raw}], record.alpha)
     return c
 

@@ -49,6 +49,9 @@ class Decision:
     examples_needed: int | None
     text: str
     warning: str | None = None
+    conclusive: bool = True
+    """Whether the bounds decided it (pass, or fail outright); False when it fails or is underpowered only
+    because the interval straddles the margin (more examples could still decide it)."""
 
 
 def spread(c: Comparison, n: int, span: float, alpha: float) -> Spread:
@@ -97,9 +100,9 @@ def decide_margin(gate: GateSpec, c: Comparison, info: MetricInfo, n: int, alpha
             warning = (f"underpowered: {n} examples resolve ±{detectable:.{d}f}, not the threshold "
                        f"{gate.min_delta:+g} (~{needed} would); decided on the point Δ (`decide_on: lower_bound` "
                        "decides on the interval)")
-        return Decision("pass" if passed else "fail", detectable, powered, needed, text, warning)
+        return Decision("pass" if passed else "fail", detectable, powered, needed, text, warning, conclusive=False)
     decision: GateDecision = ("pass" if passed else "fail" if failed or powered is not False else "underpowered")
-    return Decision(decision, detectable, powered, needed, text)
+    return Decision(decision, detectable, powered, needed, text, conclusive=passed or failed)
 
 
 def detectable_change(c: Comparison, info: MetricInfo, n: int, alpha: float) -> float:
