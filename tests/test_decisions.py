@@ -212,3 +212,11 @@ def test_summary_and_report_verdict_count_underpowered_on_its_own():
     base, tuned = drop(2000, lost=60, gained=20)
     failed = [decide(record_with(EXACT, base, tuned, [MAX_DROP]), "s", "lora", MAX_DROP)]
     assert gate_tally(failed) == "gates: 0 of 1 pass, 1 fails"
+
+
+def test_a_scaffolded_suite_decides_its_min_delta_on_the_lower_bound(tmp_path):
+    from harness.suitedef.scaffold import new_suite
+    from harness.suitedef.suite import load_suite
+
+    (gate,) = load_suite(new_suite(tmp_path / "fresh", "fresh", "prompt-completion")).spec.gates
+    assert gate.kind == "min_delta" and gate.decide_on == "lower_bound"
