@@ -36,7 +36,6 @@ from harness.record import (
     Prediction,
     Result,
     RunRecord,
-    Sequential,
     SuiteInfo,
     VariantResult,
     load_record,
@@ -45,6 +44,7 @@ from harness.record import (
     strategies,
 )
 from harness.runtime import distributed, threads
+from harness.stats.sequential import STAGES, stage_record
 from harness.suitedef.suite import Suite, find_suites, limited, load_suite, results_hash, staged, with_fewshot
 from harness.tuning import settings as backend_settings
 from harness.tuning.contract import deciding
@@ -124,8 +124,6 @@ def plan(request: RunRequest) -> Plan:
     suites = [limited(with_fewshot(load_suite(p, allow_outside_data=request.allow_outside_data), request.fewshot),
                       request.limit, request.seed) for p in find_suites(request.suites)]
     if request.stage is not None:
-        from harness.stats.sequential import STAGES
-
         suites = [staged(s, STAGES[request.stage], request.seed) for s in suites]
     names = [s.name for s in suites]
     if len(set(names)) != len(names):
@@ -220,20 +218,8 @@ def new_record(p: Plan, run_id: str) -> RunRecord:
         ) for s in p.suites],
         checks=Checks(),
         data=_data_report(p),
-        sequential=_sequential(p.request.stage),
+        sequential=None if p.request.stage is None else stage_record(p.request.stage),
     )
-
-
-def _sequential(stage: int | None) -> Sequential | None:
-    """A sequential run's stage, with its critical value (None for a run that evaluates everything at once)."""
-    if stage is None:
-        return None
-    from harness.stats import sequential
-
-    critical = sequential.boundaries(sequential.STAGES, RunRecord.model_fields["alpha"].default)
-    return Sequential(rule=sequential.RULE, stages=list(sequential.STAGES), critical=critical, stage=stage + 1,
-                      bound_alpha=sequential.nominal_alpha(critical[stage]),
-                      stopped_early=stage + 1 < len(sequential.STAGES))
 
 
 def _data_report(p: Plan) -> DataReport:

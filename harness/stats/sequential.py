@@ -23,6 +23,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from harness.record import Sequential
+
 STAGES = (0.25, 0.5, 0.75, 1.0)
 """The shares of the test split evaluated at each look."""
 RULE = "O'Brien-Fleming-type error spending (Lan-DeMets)"
@@ -60,6 +62,13 @@ def boundaries(fractions: tuple[float, ...] | list[float], alpha: float) -> list
         density = np.where(grid < b, density, 0.0)
         previous_t, previous_spent = t, previous_spent + target
     return out
+
+
+def stage_record(stage: int, alpha: float = 0.05) -> Sequential:
+    """What a run evaluated at `stage` (0-based) records: the rule, its critical values and the stage's level."""
+    critical = boundaries(STAGES, alpha)
+    return Sequential(rule=RULE, stages=list(STAGES), critical=critical, stage=stage + 1,
+                      bound_alpha=nominal_alpha(critical[stage]), stopped_early=stage + 1 < len(STAGES))
 
 
 def nominal_alpha(critical: float) -> float:
