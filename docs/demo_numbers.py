@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.cli.summary import result_header, result_lines  # noqa: E402
+from harness.cli.summary import gate_tally, result_header, result_lines  # noqa: E402
 from harness.record import RunRecord, load_predictions, load_record  # noqa: E402
 from harness.suitedef.suite import load_suite  # noqa: E402
 
@@ -29,8 +29,7 @@ def summary(record: RunRecord) -> str:
     """The main README's excerpt of the demo's terminal summary: each suite's primary metric, then the gates."""
     primary = {(info.name, info.metrics[0].name) for info in record.suites if info.metrics}
     lines = [result_header(record), *result_lines(record, only=primary)]
-    gates = record.gates
-    lines.append(f"  gates: {sum(g.passed for g in gates)} of {len(gates)} pass")
+    lines.append(f"  {gate_tally(record.gates)}")
     return "```\n" + "\n".join(lines) + "\n```\n"
 
 
@@ -51,7 +50,7 @@ def _processes(record: RunRecord) -> str:
 def _gate(g) -> str:
     value = "–" if g.value is None else f"{g.value:.3g}"
     threshold = "" if g.threshold is None else f" vs {g.threshold:g}"
-    return f"`{g.label}` on {g.state}: {value}{threshold} ({'pass' if g.passed else 'FAIL'})"
+    return f"`{g.label}` on {g.state}: {value}{threshold} ({g.status})"
 
 
 def suite_numbers(record: RunRecord, suite: str) -> str:

@@ -1,6 +1,7 @@
 """`pytest suites/`: every gate in every collected suite.yaml becomes a test item.
 
-Item ids read like `suites/agent_tools/suite.yaml::lora::exact_match>=0.7`. With no options the
+Item ids read like `suites/agent_tools/suite.yaml::lora::exact_match>=0.7`. An underpowered gate fails
+(with its own message); a gate decided on a point the run could not resolve passes with a warning. With no options the
 plugin gates the default demo configuration (all suites under `suites/`, model `tiny`, backends
 full and lora), reusing a finished run with the same configuration key instead of training again.
 The key covers only what decides results, so editing a gate, a rubric or a description reuses the
@@ -10,6 +11,7 @@ imports no training code.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -83,13 +85,24 @@ class GateItem(_HarnessItem):
         self.suite, self.state, self.gate = suite, state, gate
 
     def runtest(self):
+        """A failed gate fails; so does an underpowered one (the run decided it neither way, and a gate that
+        cannot be decided must not let a change through: its message says how many examples would decide
+        it). A caveat that leaves the outcome standing (a point `min_delta` the run could not resolve) is a
+        warning in pytest's summary."""
         outcome = _runs(self.config).outcome(self)
+        if outcome.warning:
+            warnings.warn(GateWarning(f"{outcome.suite} {outcome.state} {outcome.label}: {outcome.warning}"),
+                          stacklevel=1)
         if not outcome.passed:
             raise GateFailure(outcome.message)
 
 
 class GateFailure(AssertionError):
     pass
+
+
+class GateWarning(UserWarning):
+    """A gate's caveat: its outcome stands, but the run could not have resolved its threshold."""
 
 
 class _Runs:

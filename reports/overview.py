@@ -73,7 +73,8 @@ def verdicts(record, gates) -> list[dict]:
     for b in record.backends:
         comps = [c for c in record.comparisons if c.baseline == BASE and c.state == b.name]
         mine = [g for g in gates if g.state == b.name]
-        failed = [g for g in mine if not g.passed]
+        failed = [g for g in mine if g.status == "fail"]
+        underpowered = [g for g in mine if g.status == "underpowered"]
         parts = []
         if comps:
             gains = sum(c.verdict == "gain" for c in comps)
@@ -86,12 +87,14 @@ def verdicts(record, gates) -> list[dict]:
             parts.append("significance not computed")
         if not mine:
             parts.append("no gates")
-        elif not failed:
+        elif not failed and not underpowered:
             parts.append("all gates pass" if len(mine) > 1 else "its gate passes")
-        else:
-            parts.append(f"{len(failed)} of {len(mine)} gates fail ("
-                         + ", ".join(f"{g.suite} {g.label}" for g in failed) + ")")
-        status = "bad" if failed or losses else ("good" if comps or mine else "neutral")
+        for group, verb in ((failed, "fail"), (underpowered, "are underpowered (decided neither way)")):
+            if group:
+                parts.append(f"{len(group)} of {len(mine)} gates {verb} ("
+                             + ", ".join(f"{g.suite} {g.label}" for g in group) + ")")
+        status = ("bad" if failed or losses else "warn" if underpowered
+                  else ("good" if comps or mine else "neutral"))
         c = b.cost
         share = f", {100 * c.trainable_params / c.total_params:.1f}% of parameters trained" if c.total_params else ""
         out.append({"state": b.name, "text": "; ".join(parts), "status": status, "gains": gains, "losses": losses,

@@ -110,6 +110,45 @@ def test_contains_answer_finds_the_reference_as_a_whole_word(output, reference, 
     assert make_metric("contains_answer", "en", {}).score(output, reference).value == expected
 
 
+RIVER = "Write the word 'river' in capital letters. Answer with the word only."
+
+
+@pytest.mark.parametrize("output, reference, prompt, expected", [
+    ('The word "river" is a noun.', "RIVER", RIVER, 0.0),  # test-00120: an echo of the prompt
+    ("river", "RIVER", RIVER, 0.0),  # the prompt's own word, not the asked form
+    ("RIVER", "RIVER", RIVER, 1.0),
+    ("The answer: RIVER.", "RIVER", RIVER, 1.0),  # a form the prompt does not contain
+    ("7 or 9", "9", "Which is larger, 7 or 9?", 0.0),  # both candidates repeated
+    ("9", "9", "Which is larger, 7 or 9?", 1.0),  # the answer alone
+    ("The capital of Iran is Tehran.", "Tehran", "What is the capital of Iran?", 1.0),
+])
+def test_contains_answer_does_not_credit_an_echo_of_the_prompt(output, reference, prompt, expected):
+    s = make_metric("contains_answer", "en", {}).score(output, reference, {"prompt": prompt})
+    assert s.value == expected
+    if expected == 0.0 and "or" not in output:
+        assert "prompt already contains" in s.reason or "not in the output" in s.reason
+
+
+@pytest.mark.parametrize("output, reference, expected", [
+    ("12 - 8 = 4.5 stickers", "4", 0.0),  # wrong arithmetic that contains the digit
+    ("He has -4 left", "4", 0.0),
+    ("It is 10,000 grams.", "10000", 1.0),  # a grouped number is the same number
+    ("10000", "10,000", 1.0),
+    ("12 - 8 = 4.", "4", 1.0),  # a full stop ends the number
+    ("2.50 dollars", "2.5", 1.0),
+    ("model A1234", "1234", 0.0),
+    ("答案是4", "4", 1.0),
+])
+def test_contains_answer_matches_numbers_as_whole_numbers(output, reference, expected):
+    assert make_metric("contains_answer", "en", {}).score(output, reference).value == expected
+
+
+def test_evaluation_gives_contains_answer_the_prompt():
+    from harness.metrics.match import ContainsAnswer
+
+    assert ContainsAnswer.reads_prompt and not make_metric("exact_match", "en", {}).reads_prompt
+
+
 def test_pass_at_1_runs_hidden_tests_in_the_sandbox():
     m = make_metric("pass_at_1", "en", {})
     tests = {"tests": "assert add(2, 3) == 5\nassert add(-1, 1) == 0"}

@@ -168,3 +168,39 @@ def test_generic_approximate_randomization_agrees_with_sacrebleu():
                         n_samples=2000)()
     theirs = res["BLEU"][1].p_value
     assert 0.01 < theirs < 0.9 and ours == pytest.approx(theirs, abs=0.05)
+
+
+def test_permutation_is_exact_over_the_nonzero_differences():
+    """40 pairs, 4 of them differing by (1, 1, 0.5, −0.5), observed sum 2. A flip reaches |sum| ≥ 2 only when
+    the two 1s share a sign (8 of the 16 flips), and then for 3 of the 4 signs of the ±0.5 pair: p = 6/16 =
+    0.375 exactly. Resampling all 40 pairs 10,000 times reported about 0.38 instead."""
+    a, b = np.zeros(40), np.zeros(40)
+    b[:4] = (1, 1, 0.5, -0.5)
+    flips = np.array(list(itertools.product([1, -1], repeat=4)))
+    by_hand = np.mean(np.abs(flips @ b[:4]) >= 2 - 1e-12)
+    assert by_hand == 0.375 and stats.paired_permutation(a, b, seed=0) == 0.375
+    assert stats.permutation_floor(a, b) is None
+    from scipy.stats import permutation_test
+
+    resampled = permutation_test((b - a,), np.mean, permutation_type="samples", n_resamples=stats.PERMUTATIONS,
+                                 vectorized=True, rng=np.random.default_rng(0)).pvalue
+    assert resampled != 0.375 and abs(resampled - 0.375) < 0.02  # what the test reported before
+
+
+def test_permutation_beyond_enumeration_resamples_and_has_a_floor():
+    rng = np.random.default_rng(1)
+    a, b = rng.random(30), rng.random(30) + 2  # every pair differs, all the same way
+    p = stats.paired_permutation(a, b, seed=0)
+    floor = stats.permutation_floor(a, b)
+    assert floor == pytest.approx(2 / 10_001) and p == pytest.approx(floor)  # twice the one-sided 1/10,001
+
+
+def test_a_p_value_at_the_resampling_floor_reads_as_below_it():
+    from harness.record import Comparison
+
+    common = dict(suite="s", metric="m", baseline="base", state="lora", delta=0.5, ci_low=0.4, ci_high=0.6,
+                  test="paired-permutation", significant=True, verdict="gain")
+    floored = Comparison(**common, p_value=1 / 10_001, p_holm=9 / 10_001, p_floor=1 / 10_001)
+    assert floored.p_text() == "< 0.0009" and floored.p_text(adjusted=False) == "< 0.0001"
+    exact = Comparison(**common, p_value=0.0004, p_holm=0.0036)
+    assert exact.p_text() == "0.0036"

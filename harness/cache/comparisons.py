@@ -18,8 +18,9 @@ STATS_PACKAGES = ("numpy", "scipy", "sacrebleu")
 
 
 def comparison_key(metric: Any, info: Any, baseline: str, state: str, base_rows: list, state_rows: list,
-                   seed: int) -> str:
-    """The address of one comparison: metric (record info and code), both sides' rows, seed, code."""
+                   seed: int, alpha: float = 0.05) -> str:
+    """The address of one comparison: metric (record info and code), both sides' rows, seed, alpha (it sets
+    the one-sided bounds), code."""
     here = Path(__file__).resolve().parents[1]
     code = source_hash([here / "stats" / "compare.py", here / "stats" / "methods.py", *class_sources(type(metric))])
     name = info.name
@@ -28,7 +29,7 @@ def comparison_key(metric: Any, info: Any, baseline: str, state: str, base_rows:
         return [[r.id, r.output, r.reference, r.scores.get(name)] for r in rows]
 
     return digest(code, package_versions(STATS_PACKAGES), info.model_dump(mode="json"), baseline, state,
-                  side(base_rows), side(state_rows), seed)
+                  side(base_rows), side(state_rows), seed, alpha)
 
 
 DATA_REPORTS = "data reports"

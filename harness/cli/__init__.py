@@ -9,6 +9,7 @@ from harness.common.errors import HarnessError
 
 from .inventory import cmd_backends, cmd_cache, cmd_metrics, cmd_models
 from .parser import build_parser
+from .plan import cmd_plan
 from .process import distributed
 from .report import cmd_report
 from .runs import cmd_eval, cmd_export, cmd_run, cmd_tune
@@ -70,4 +71,4 @@ def _run(args, argv: list[str]) -> int:
 
 COMMANDS = {"run": cmd_run, "eval": cmd_eval, "tune": cmd_tune, "report": cmd_report, "data": cmd_data,
             "suites": cmd_suites, "backends": cmd_backends, "metrics": cmd_metrics, "sheets": cmd_sheets,
-            "models": cmd_models, "export": cmd_export, "cache": cmd_cache}
+            "models": cmd_models, "export": cmd_export, "cache": cmd_cache, "plan": cmd_plan}

@@ -34,6 +34,17 @@ def positive_int(text: str) -> int:
     return whole_number(text, 1)
 
 
+def unit_fraction(text: str) -> float:
+    """A number strictly between 0 and 1 (a rate or a significance level)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), not {text}")
+    return value
+
+
 def shots_int(text: str) -> int:
     """A few-shot count: a whole number from 0 (zero-shot) to 16, as `fewshot:` allows."""
     return whole_number(text, 0, 16)

@@ -16,6 +16,7 @@ from .args import (
     add_settings,
     positive_int,
     seed_int,
+    unit_fraction,
 )
 
 
@@ -44,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train every strategy once per seed, e.g. 0,1,2 (states lora@seed0, ...); the report "
                         "then shows each strategy's spread and compares strategies across seeds")
     add_limit(p)
+    p.add_argument("--sequential", action="store_true",
+                   help="evaluate the test splits in seeded stages (25%%, 50%%, 75%%, 100%%) and stop once every "
+                        "margin gate is decided (O'Brien-Fleming-type error spending keeps the overall alpha)")
     add_fewshot(p)
     add_scale(p)
     add_no_cache(p, "every output and tuned model")
@@ -108,6 +112,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data format of a new suite (default: prompt-completion)")
     p.add_argument("--dir", metavar="DIR", help="where `new` writes the suite (default: suites/NAME)")
     add_outside(p)
+
+    p = sub.add_parser("plan", help="examples each gate needs to be decided at 80% power",
+                       description="Print, per gate, the test examples needed to decide it at 80% power: from the "
+                                   "variance a finished run observed (--from RUN, per tuned state), or from a stated "
+                                   "baseline pass rate (--rate P, pass/fail metrics). Gates with a margin (max_drop, "
+                                   "equivalent_within, min_delta) can be planned; significance gates name no effect "
+                                   "size.", epilog=EPILOG)
+    p.add_argument("--suite", action="append", metavar="PATH",
+                   help="suite folder or folder of suites whose gates to plan (repeatable; default: the run's "
+                        "suites with --from, else suites)")
+    p.add_argument("--from", dest="from_run", metavar="RUN_DIR", help="take each gate's variance from this run")
+    p.add_argument("--rate", type=unit_fraction, metavar="P", help="the baseline pass rate, without a run")
+    p.add_argument("--alpha", type=unit_fraction, metavar="A", help="significance level (default: the run's, or 0.05)")
 
     p = sub.add_parser("sheets", help="export blinded rating sheets for human raters; import the filled ones",
                        description="Export blinded rating sheets (1-5 scores per criterion, and A/B preferences of "

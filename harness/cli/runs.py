@@ -16,6 +16,8 @@ def cmd_run(args) -> int:
     from reports import render_report
 
     quiet_libraries()
+    if args.sequential:
+        return _run_sequential(args)
     prepare_processes(args)
     main = distributed().is_main()
     plan = run.plan(run_request(args))
@@ -26,6 +28,22 @@ def cmd_run(args) -> int:
     record = _execute(run, plan, run_dir, fresh)
     if main:
         print_summary(run_dir, record, render_report)
+    return 0
+
+
+def _run_sequential(args) -> int:
+    """`harness run --sequential`: stages of the test splits until every margin gate is decided."""
+    from harness.run.sequential import execute_sequential
+    from reports import render_report
+
+    if args.resume:
+        raise HarnessError("a sequential run cannot be resumed; start it again (the caches keep its work)",
+                           "--sequential")
+    if getattr(args, "processes", 1) > 1:
+        raise HarnessError("--sequential runs in one process; drop --processes", "--sequential")
+    prepare_processes(args)
+    run_dir, record = execute_sequential(run_request(args), Path(args.out))
+    print_summary(run_dir, record, render_report)
     return 0
 
 
@@ -65,6 +83,8 @@ def check_before_launch(args) -> None:
     process, not a failure in one process and a lost connection in the others."""
     from harness.run import orchestrate as run
 
+    if args.command == "run" and args.sequential:
+        raise HarnessError("--sequential runs in one process; drop --processes", "--sequential")
     if args.command in ("run", "eval"):
         quiet_libraries()
         run.plan(run_request(args) if args.command == "run" else eval_request(args))

@@ -26,7 +26,7 @@ def result_lines(record, only: set[tuple[str, str]] | None = None) -> list[str]:
                 if (c.suite, c.metric, c.baseline) == (info.name, m.name, "base"):
                     value = record.value(c.state, info.name, m.name) or 0.0
                     lines.append(f"      {c.state:<6} {value:.{d}f}  Δ {c.delta:+.{d}f} "
-                                 f"[{c.ci_low:+.{d}f}, {c.ci_high:+.{d}f}]  p={c.p_holm:.3g}  {MARKS[c.verdict]}")
+                                 f"[{c.ci_low:+.{d}f}, {c.ci_high:+.{d}f}]  p{_p(c.p_text())}  {MARKS[c.verdict]}")
     return lines
 
 
@@ -56,8 +56,30 @@ def print_summary(run_dir: Path, record, render_report) -> None:
             print(f"  {sc.suite} · {sc.metric}: {sc.strategy} − {sc.baseline}  Δ {sc.delta:+.{d}f} "
                   f"[{sc.ci_low:+.{d}f}, {sc.ci_high:+.{d}f}]  seed sd {sc.seed_sd:.{d}f}  p={sc.p_holm:.3g}  "
                   f"{MARKS[sc.verdict]}")
+    seq = record.sequential
+    if seq is not None:
+        share = seq.stages[seq.stage - 1]
+        print(f"  sequential: stage {seq.stage} of {len(seq.stages)} ({share:.0%} of each test split), "
+              + ("stopped: every margin gate decided" if seq.stopped_early else "the whole test split")
+              + f"; bounds at z {seq.critical[seq.stage - 1]:.3f} ({seq.rule})")
     gates = record.gates
     if gates:
-        print(f"  gates: {sum(g.passed for g in gates)} of {len(gates)} pass"
-              + "".join(f"\n    FAIL {g.message}" for g in gates if not g.passed))
+        print(f"  {gate_tally(gates)}"
+              + "".join(f"\n    FAIL {g.message}" for g in gates if g.status == "fail")
+              + "".join(f"\n    UNDERPOWERED {g.message}" for g in gates if g.status == "underpowered")
+              + "".join(f"\n    WARNING {g.suite} {g.state} {g.label}: {g.warning}" for g in gates
+                        if g.warning and g.status == "pass"))
     print(f"\nRecord: {run_dir / 'run.json'}\nReport: {report.resolve()}")
+
+
+def _p(text: str) -> str:
+    """`=0.03` or `< 0.001` after a `p`."""
+    return f" {text}" if text.startswith("<") else f"={text}"
+
+
+def gate_tally(gates) -> str:
+    """`gates: 3 of 5 pass, 1 fails, 1 underpowered`: an underpowered gate is counted on its own."""
+    counts = {s: sum(g.status == s for g in gates) for s in ("pass", "fail", "underpowered")}
+    extra = "".join(f", {counts[s]} {word}" for s, word in (("fail", "fail" if counts["fail"] > 1 else "fails"),
+                                                           ("underpowered", "underpowered")) if counts[s])
+    return f"gates: {counts['pass']} of {len(gates)} pass{extra}"

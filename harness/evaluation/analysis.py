@@ -43,10 +43,11 @@ def analyse(record: RunRecord, run_dir: Path, suites: list[Suite], seed: int, ca
             for baseline, state in pairs:
                 a, b = rows[(baseline, suite.name)], rows[(state, suite.name)]
                 if store is None:
-                    c = compare(metric, name, suite.name, baseline, a, state, b, seed)
+                    c = compare(metric, name, suite.name, baseline, a, state, b, seed, record.bound_alpha)
                 else:  # looked up and, when missing, computed at once: the loop's variables are current
-                    c = store.get_or_compute(COMPARISONS, comparison_key(metric, info, baseline, state, a, b, seed),
-                                             lambda: compare(metric, name, suite.name, baseline, a, state, b, seed))
+                    key = comparison_key(metric, info, baseline, state, a, b, seed, record.bound_alpha)
+                    c = store.get_or_compute(COMPARISONS, key, lambda: compare(metric, name, suite.name, baseline, a,
+                                                                              state, b, seed, record.bound_alpha))
                 raw.append({"suite": suite.name, "metric": name, "baseline": baseline, "state": state, **c})
     record.comparisons = finalize(raw, record.alpha)
 

@@ -68,7 +68,8 @@ def score(suite: Suite, state: str, examples: list[Example], model_inputs: list[
             if not applies(info, ex):
                 continue
             wanted = {f: ex.fields[f] for f in metric.reads}
-            s = metric.score(output, ex.reference, wanted)
+            prompt = {"prompt": ex.messages[-1]["content"]} if metric.reads_prompt else {}
+            s = metric.score(output, ex.reference, {**wanted, **prompt})
             scores[name] = s.value
             if s.reason:
                 reasons[name] = s.reason

@@ -1,8 +1,9 @@
 """Gates: thresholds from suite.yaml decided against a run record, once, and recorded.
 
-`decide_all` turns every gate into a `GateOutcome`; `record_gates` writes them into `run.json`,
-where the report, the comparison site and the pytest plugin read them. A state whose validity
-checks failed (tuning changed nothing, the saved model does not reproduce the trained one,
+`decide_all` turns every gate into a `GateOutcome` (`pass`, `fail` or `underpowered`: the margin
+gates of `margins.py` are decided on the paired interval, with the power the run had); `record_gates`
+writes them into `run.json`, where the report, the comparison site and the pytest plugin read them.
+A state whose validity checks failed (tuning changed nothing, the saved model does not reproduce the trained one,
 outputs depend on batch size) fails every gate: its numbers are not about what they claim.
 """
 from __future__ import annotations
@@ -20,7 +21,11 @@ from harness.record import (
     load_predictions,
     save_record,
 )
+from harness.record.outcome import GateDecision
+from harness.record.spec import MARGIN_GATES
 from harness.record.strategies import aliases
+
+from .margins import decide_margin, detectable_change
 
 DATA = "data"
 """The pseudo-state of gates on the test data itself (train/test overlap)."""
@@ -45,11 +50,15 @@ def decide(record: RunRecord, suite: str, state: str, gate: GateSpec, run_dir: s
     where = f" (run: {run_dir})" if run_dir else ""
     against_run = str(baseline[0]) if baseline is not None and gate.kind == "no_significant_regression" else None
 
-    def outcome(value, passed, what):
-        verdict = "passes" if passed else "FAILS"
+    def outcome(value, decision: GateDecision | bool, what, **power):
+        decision = ("pass" if decision else "fail") if isinstance(decision, bool) else decision
+        needed = power.get("examples_needed")
+        verdict = {"pass": "passes", "fail": "FAILS",
+                   "underpowered": "is UNDERPOWERED (decided neither way" + (f"; ~{needed} examples would decide "
+                                                                             "it" if needed else "") + ")"}[decision]
         return GateOutcome(suite=suite, state=state, gate=gate, label=gate.label, baseline_run=against_run,
-                           value=value, threshold=gate.threshold, passed=passed,
-                           message=f"{suite}: {what}; gate {gate.label} {verdict}{where}")
+                           value=value, threshold=gate.threshold, passed=decision == "pass", decision=decision,
+                           message=f"{suite}: {what}; gate {gate.label} {verdict}{where}", **power)
 
     if gate.kind in DATA_GATES:
         return decide_data(record.data, suite, state, gate, run_dir, record.checks.contamination.get(suite))
@@ -58,14 +67,10 @@ def decide(record: RunRecord, suite: str, state: str, gate: GateSpec, run_dir: s
         return outcome(None, False, f"{state} failed its validity checks: {'; '.join(problems)}")
     metric = gate.metric or ""
     value, base = record.value(state, suite, metric), record.value(BASE, suite, metric)
-    if value is None or (gate.kind == "min_delta" and base is None):
+    if value is None or (gate.kind in MARGIN_GATES and base is None):
         return outcome(None, False, f"{state} {metric} was not measured in this run")
     if gate.min is not None:
         return outcome(value, value >= gate.min, f"{state} {metric} = {value:.4f} (threshold {gate.min:g})")
-    if gate.min_delta is not None and base is not None:
-        delta = value - base
-        return outcome(delta, delta >= gate.min_delta, f"{state} {metric} − base = {value:.4f} − {base:.4f} = "
-                                                      f"{delta:+.4f} (threshold {gate.min_delta:+g})")
     if against_run is not None:
         c = compare_runs(baseline, run_dir, record, suite, state, metric)
         against = f"the same state of {against_run}"
@@ -73,13 +78,37 @@ def decide(record: RunRecord, suite: str, state: str, gate: GateSpec, run_dir: s
         c = next((c for c in record.comparisons if (c.suite, c.metric, c.baseline, c.state)
                   == (suite, metric, BASE, state)), None)
         against = "base"
+    info = record.suite(suite).metric(metric)
     if c is None:
+        if gate.min_delta is not None and base is not None and gate.decide_on != "lower_bound":
+            delta = value - base  # a record without comparisons: the point Δ is all there is
+            return outcome(delta, delta >= gate.min_delta, f"{state} {metric} − base = {value:.4f} − {base:.4f} = "
+                                                           f"{delta:+.4f} (threshold {gate.min_delta:+g})")
         return outcome(None, False, f"{state} vs {against} on {metric} was not compared")
+    n = c.n or _examples(record, suite, state, metric, c)
+    if gate.kind in MARGIN_GATES:
+        m = decide_margin(gate, c, info, n, record.bound_alpha)
+        what = f"{state} {metric} vs {against}: {m.text}" + (f"; WARNING {m.warning}" if m.warning else "")
+        return outcome(c.delta, m.decision, what, detectable=m.detectable, powered=m.powered,
+                       examples_needed=m.examples_needed, warning=m.warning)
+    shown = c.delta if info.higher_is_better else -c.delta
+    detectable = detectable_change(c, info, n, record.alpha)
     stats = (f"{state} {metric} Δ vs {against} = {c.delta:+.4f} [{c.ci_low:+.4f}, {c.ci_high:+.4f}], "
-             f"p = {c.p_value:.4g}, Holm p = {c.p_holm:.4g}, alpha {record.alpha:g}: {c.verdict}")
+             f"p = {c.p_text(adjusted=False)}, Holm p = {c.p_text()}, alpha {record.alpha:g}: {c.verdict}; "
+             f"detectable at 80% power ±{detectable:.4f} (n = {n})")
     if gate.kind == "significant_gain":
-        return outcome(c.delta, c.verdict == "gain", stats)
-    return outcome(c.delta, c.verdict != "loss", stats)
+        return outcome(c.delta, c.verdict == "gain", stats, detectable=detectable)
+    if c.verdict != "loss" and shown < 0:
+        stats += "; a loss this small passes unseen (a `max_drop` margin would decide it)"
+    return outcome(c.delta, c.verdict != "loss", stats, detectable=detectable)
+
+
+def _examples(record: RunRecord, suite: str, state: str, metric: str, c) -> int:
+    """Paired examples of a comparison in a record that did not store them: its 2×2 table, else the
+    state's result."""
+    if c.table:
+        return sum(c.table.values())
+    return next((r.n for r in record.results if (r.state, r.suite, r.metric) == (state, suite, metric)), 0)
 
 
 def decide_data(data: DataReport | None, suite: str, state: str, gate: GateSpec, run_dir: str = "",
@@ -126,7 +155,7 @@ def compare_runs(baseline, run_dir: str, record: RunRecord, suite: str, state: s
     if not before or not after:
         return None
     name = f"{base_record.run_id}:{state}"
-    raw = compare(m, metric, suite, name, before, state, after, record.seed)
+    raw = compare(m, metric, suite, name, before, state, after, record.seed, record.bound_alpha)
     (c,) = finalize([{"suite": suite, "metric": metric, "baseline": name, "state": state, **raw}], record.alpha)
     return c
 

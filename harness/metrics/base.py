@@ -46,6 +46,9 @@ class Metric:
     """Decimals a value is shown with."""
     reads: tuple[str, ...] = ()
     """Example fields `score` reads besides the reference; evaluation checks every example has them."""
+    reads_prompt: ClassVar[bool] = False
+    """Whether `score` also receives the example's last user turn, as the field `prompt` (to tell an answer
+    from an echo of the question)."""
 
     def __init__(self, language: str = "en", **options):
         if options:

@@ -49,6 +49,7 @@ from .run_record import (
     RUN_FILE,
     SCHEMA_VERSION,
     RunRecord,
+    Sequential,
     load_predictions,
     load_record,
     predictions_path,
@@ -65,7 +66,7 @@ __all__ = [
     "MetricInfo", "MetricKind", "ModelChanged", "NextTokens", "OutputsMatch", "Overlap", "Prediction", "RatersPerItem",
     "RatingAgreement", "RatingAgreements", "RatingDifference", "RatingImport", "RatingMean", "RatingMethod",
     "RatingPreference", "Ratings", "Record", "Result", "Rubric", "RunRecord", "SeedComparison", "SeedSpread",
-    "SplitData", "SuiteData", "SuiteInfo", "Truncation", "TunedFromCache", "VariantResult",
+    "Sequential", "SplitData", "SuiteData", "SuiteInfo", "Truncation", "TunedFromCache", "VariantResult",
     "change_letter", "explanations_path", "load_explanations", "load_predictions", "load_ratings", "load_record",
     "predictions_path", "ratings_path", "save_explanations", "save_predictions", "save_record",
 ]

@@ -11,6 +11,9 @@ from .spec import GateSpec, MetricInfo, Record
 IntervalMethod = Literal["wilson", "bootstrap"]
 PairedTest = Literal["mcnemar-exact", "paired-permutation", "approximate-randomization", "identical outputs"]
 Verdict = Literal["gain", "loss", "no detectable change"]
+GateDecision = Literal["pass", "fail", "underpowered"]
+"""A gate's outcome: `underpowered` when the data decided neither way and the run had too few examples
+(or too much noise) to resolve the gate's margin; it is not a pass."""
 MemoryKind = Literal["rss", "cuda"]
 ArtefactKind = Literal["full", "adapter"]
 
@@ -116,6 +119,25 @@ class Comparison(Record):
     """Every p-value computed, by test (`bs` and `ar` for sacrebleu's paired bootstrap and randomization)."""
     signature: str | None = None
     """The test's reproducibility signature (sacrebleu's, or ours: resamples and seed)."""
+    n: int | None = None
+    """Paired examples compared (None in records that did not store it)."""
+    se: float | None = None
+    """Standard error of delta: the standard deviation of its paired bootstrap resamples."""
+    bound_low: float | None = None
+    """One-sided (1 − alpha) lower confidence bound of delta (the alpha percentile of the paired bootstrap);
+    with `bound_high` it decides `max_drop`, `equivalent_within` and `min_delta` gates."""
+    bound_high: float | None = None
+    """One-sided (1 − alpha) upper confidence bound of delta (the 1 − alpha percentile)."""
+    p_floor: float | None = None
+    """The smallest p-value the test can report, 1/(resamples + 1), when it resamples (None when exact):
+    a p-value at it means "below it", and is shown as `< floor`."""
+
+    def p_text(self, adjusted: bool = True) -> str:
+        """The Holm-adjusted (or raw) p-value as it should be read: `< x` at the resampling floor."""
+        p = self.p_holm if adjusted else self.p_value
+        if self.p_floor is not None and self.p_value <= self.p_floor * (1 + 1e-9):
+            return f"< {p:.2g}"
+        return f"{p:.3g}"
 
 
 class VariantResult(Record):
@@ -221,11 +243,27 @@ class GateOutcome(Record):
     threshold: float | None
     """The gate's number (None for the significance gates)."""
     passed: bool
-    """The outcome."""
+    """Whether the gate passes (False when it fails or is underpowered)."""
     message: str
     """One line saying what was compared and the outcome."""
     decided_by: str = "harness run"
     """Who decided it: `harness run`, `harness report [--baseline RUN]` or `pytest [--harness-baseline RUN]`."""
+    decision: GateDecision | None = None
+    """`pass`, `fail` or `underpowered` (None in older records: read `passed`)."""
+    detectable: float | None = None
+    """The smallest change (or margin) the run resolves at 80% power given its n and the observed variance
+    of the paired difference, in the metric's units; None for gates that are not paired comparisons."""
+    powered: bool | None = None
+    """Whether the gate's margin is at least `detectable` (None: the gate names no margin)."""
+    examples_needed: int | None = None
+    """Examples that would decide the margin at 80% power with the observed variance (`harness plan`)."""
+    warning: str | None = None
+    """A caveat that does not change the outcome (a point `min_delta` the run could not resolve)."""
+
+    @property
+    def status(self) -> GateDecision:
+        """The decision, for older records derived from `passed`."""
+        return self.decision or ("pass" if self.passed else "fail")
 
 
 class Cost(Record):

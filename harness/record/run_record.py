@@ -28,6 +28,25 @@ BASE = "base"
 Status = Literal["running", "complete"]
 
 
+class Sequential(Record):
+    """`harness run --sequential`: the test split was evaluated in seeded stages until every margin gate was
+    decided (see `harness.stats.sequential`)."""
+
+    rule: str
+    """The error-spending rule that set each stage's critical value."""
+    stages: list[float]
+    """The share of each suite's test split evaluated at each stage (nested seeded samples)."""
+    critical: list[float]
+    """The one-sided critical z of each stage."""
+    stage: int
+    """The stage reached (1-based): the run's results are those of its examples."""
+    bound_alpha: float
+    """The nominal one-sided level of this stage's bounds, 1 − Φ(critical[stage − 1]): comparisons' one-sided
+    bounds and the margin gates use it, so that the run's alpha holds over all the looks."""
+    stopped_early: bool
+    """Every margin gate was decided before the last stage."""
+
+
 class RunRecord(Record):
     """Everything a run was asked, what it cost and what came out; reports and gates read only this
     and the predictions beside it."""
@@ -77,6 +96,8 @@ class RunRecord(Record):
     """Every state's value of every metric on every suite."""
     alpha: float = 0.05
     """Significance level for `Comparison.significant` and the significance gates."""
+    sequential: Sequential | None = None
+    """Set when the run evaluated its test splits in stages (`--sequential`); None: all at once."""
     comparisons: list[Comparison] = []
     """Each tuned state against base, and each pair of tuned states trained with the same seed, per suite
     and metric (on one seed's outputs: see `seed_comparisons` for strategies across seeds)."""
@@ -103,6 +124,11 @@ class RunRecord(Record):
     ratings: Ratings | None = None
     """What the human ratings imported with `harness sheets import` say, recomputed at every import (None:
     no ratings imported, or imported before schema version 6 recorded them: import any sheet again)."""
+
+    @property
+    def bound_alpha(self) -> float:
+        """The one-sided level of the comparisons' bounds: alpha, or a sequential run's stage level."""
+        return self.sequential.bound_alpha if self.sequential else self.alpha
 
     def value(self, state: str, suite: str, metric: str) -> float | None:
         """The recorded value of `metric` on `suite` in `state`, or None when not measured."""

@@ -15,8 +15,10 @@ MetricKind = Literal["passfail", "mean", "corpus"]
 range: bootstrap interval, paired permutation test), `corpus` (sentence statistics aggregated over the
 corpus, BLEU and chrF: bootstrap interval, approximate randomization)."""
 Role = Literal["task", "retention"]
-GateKind = Literal["min", "min_delta", "significant_gain", "no_significant_regression", "max_overlap",
-                   "max_truncated"]
+GateKind = Literal["min", "min_delta", "max_drop", "equivalent_within", "significant_gain",
+                   "no_significant_regression", "max_overlap", "max_truncated"]
+DecideOn = Literal["point", "lower_bound"]
+"""What a `min_delta` gate compares with its threshold: the point Δ, or the one-sided lower bound of Δ."""
 DATA_GATES: tuple[GateKind, ...] = ("max_overlap", "max_truncated")
 """Gate kinds on the data itself: they name no metric."""
 
@@ -59,13 +61,15 @@ def _set(value) -> bool:
     return value is not None and value is not False
 
 
-_GATE_KINDS: tuple[GateKind, ...] = ("min", "min_delta", "significant_gain", "no_significant_regression",
-                                     "max_overlap", "max_truncated")
+_GATE_KINDS: tuple[GateKind, ...] = ("min", "min_delta", "max_drop", "equivalent_within", "significant_gain",
+                                     "no_significant_regression", "max_overlap", "max_truncated")
+MARGIN_GATES: tuple[GateKind, ...] = ("min_delta", "max_drop", "equivalent_within")
+"""Gate kinds that name an effect size: each records whether the run had the power to decide it."""
 
 
 class GateSpec(Record):
-    """One threshold. Exactly one of min, min_delta, significant_gain, no_significant_regression,
-    max_overlap or max_truncated is set; all but the two data gates name a metric."""
+    """One threshold. Exactly one of min, min_delta, max_drop, equivalent_within, significant_gain,
+    no_significant_regression, max_overlap or max_truncated is set; all but the two data gates name a metric."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
     metric: str | None = None
@@ -73,7 +77,18 @@ class GateSpec(Record):
     min: float | None = None
     """Passes when the tuned state's value is at least this."""
     min_delta: float | None = None
-    """Passes when the tuned state's value minus base's is at least this."""
+    """Passes when the tuned state's value minus base's is at least this (see `decide_on`)."""
+    decide_on: DecideOn | None = None
+    """`min_delta` only: `lower_bound` passes when the one-sided (1 − alpha) lower bound of the paired Δ
+    reaches the threshold, and reports an undecided gate the run had no power for as underpowered;
+    `point` compares Δ itself. Omitted: `point`, as suites written before the key meant, with a warning
+    when the run could not have resolved the threshold (`harness suites new` writes `lower_bound`)."""
+    max_drop: float | None = Field(None, ge=0)
+    """Non-inferiority: passes when the one-sided (1 − alpha) lower bound of tuned − base, in the metric's
+    better direction, is at least −max_drop (the tuned state is shown to lose less than this)."""
+    equivalent_within: float | None = Field(None, gt=0)
+    """Equivalence (TOST): passes when both one-sided (1 − alpha) bounds of tuned − base lie within
+    ±equivalent_within."""
     significant_gain: bool | None = None
     """Passes when the tuned state beats base with a Holm-adjusted p below the run's alpha."""
     no_significant_regression: bool | None = None
@@ -91,15 +106,18 @@ class GateSpec(Record):
     def _one_threshold(self):
         kinds = [k for k in _GATE_KINDS if _set(getattr(self, k))]
         if len(kinds) != 1:
-            raise ValueError("a gate needs exactly one of `min`, `min_delta`, `significant_gain: true`, "
-                             "`no_significant_regression: true`, `max_overlap` or `max_truncated`")
+            raise ValueError("a gate needs exactly one of `min`, `min_delta`, `max_drop`, `equivalent_within`, "
+                             "`significant_gain: true`, `no_significant_regression: true`, `max_overlap` or "
+                             "`max_truncated`")
         if (self.metric is None) != (self.kind in DATA_GATES):
             raise ValueError("`max_overlap` and `max_truncated` gates take no metric; every other gate needs one")
+        if self.decide_on is not None and self.kind != "min_delta":
+            raise ValueError("`decide_on` applies to `min_delta` gates only")
         return self
 
     @property
     def kind(self) -> GateKind:
-        """Which of the six gate kinds this is."""
+        """Which of the eight gate kinds this is."""
         return next(k for k in _GATE_KINDS if _set(getattr(self, k)))
 
     @property
@@ -114,6 +132,8 @@ class GateSpec(Record):
         return {
             "min": lambda: f"{self.metric}>={self.min:g}",
             "min_delta": lambda: f"{self.metric}>=base{self.min_delta:+g}",
+            "max_drop": lambda: f"{self.metric}:max_drop={self.max_drop:g}",
+            "equivalent_within": lambda: f"{self.metric}:equivalent_within={self.equivalent_within:g}",
             "significant_gain": lambda: f"{self.metric}:significant_gain",
             "no_significant_regression": lambda: f"{self.metric}:no_significant_regression",
             "max_overlap": lambda: f"overlap<={self.max_overlap:g}",

@@ -44,7 +44,8 @@ from harness.record import (
     strategies,
 )
 from harness.runtime import distributed, threads
-from harness.suitedef.suite import Suite, find_suites, limited, load_suite, results_hash, with_fewshot
+from harness.stats.sequential import STAGES, stage_record
+from harness.suitedef.suite import Suite, find_suites, limited, load_suite, results_hash, staged, with_fewshot
 from harness.tuning import settings as backend_settings
 from harness.tuning.contract import deciding
 from harness.tuning.registry import backend_packages, usable_backend
@@ -91,6 +92,9 @@ class RunRequest:
     """Backend → setting → values to sweep (see harness.strategies)."""
     train_seeds: list[int] | None = None
     """Train every strategy once per seed; None: once, with `seed`."""
+    stage: int | None = None
+    """`--sequential`: the stage (0-based index into `harness.stats.sequential.STAGES`) whose share of each test
+    split this run evaluates; None: not sequential."""
 
 
 @dataclass
@@ -119,6 +123,8 @@ def plan(request: RunRequest) -> Plan:
         raise HarnessError(f"'{BASE}' names the untuned model; it is not a backend", "--backend")
     suites = [limited(with_fewshot(load_suite(p, allow_outside_data=request.allow_outside_data), request.fewshot),
                       request.limit, request.seed) for p in find_suites(request.suites)]
+    if request.stage is not None:
+        suites = [staged(s, STAGES[request.stage], request.seed) for s in suites]
     names = [s.name for s in suites]
     if len(set(names)) != len(names):
         raise HarnessError(f"two suites share a name: {sorted(n for n in names if names.count(n) > 1)[0]}", "--suite")
@@ -212,6 +218,7 @@ def new_record(p: Plan, run_id: str) -> RunRecord:
         ) for s in p.suites],
         checks=Checks(),
         data=_data_report(p),
+        sequential=None if p.request.stage is None else stage_record(p.request.stage),
     )
 
 

@@ -40,9 +40,9 @@ def value_interval(metric: Metric, rows: list[Prediction], name: str, seed: int)
 
 
 def compare(metric: Metric, name: str, suite: str, baseline: str, base_rows: list[Prediction], state: str,
-            state_rows: list[Prediction], seed: int) -> dict[str, Any]:
+            state_rows: list[Prediction], seed: int, alpha: float = 0.05) -> dict[str, Any]:
     """The comparison of `state` against `baseline` on the examples both scored, as Comparison fields
-    (Holm's adjustment and the verdict come later, in `finalize`)."""
+    (Holm's adjustment and the verdict come later, in `finalize`); `alpha` sets the one-sided bounds."""
     by_id = {r.id: r for r in state_rows if name in r.scores}
     pairs = [(r, by_id[r.id]) for r in base_rows if r.id in by_id and name in r.scores]
     if not pairs:
@@ -50,24 +50,34 @@ def compare(metric: Metric, name: str, suite: str, baseline: str, base_rows: lis
     idx = stats.bootstrap_indices(len(pairs), seed)
     outputs_a, outputs_b = [a.output for a, _ in pairs], [b.output for _, b in pairs]
     if metric.kind == "corpus":
-        return {**_compare_corpus(metric, baseline, state, pairs, idx, seed),
+        return {**_compare_corpus(metric, baseline, state, pairs, idx, seed, alpha),
                 "higher_is_better": metric.higher_is_better}
     a = np.array([x.scores[name] for x, _ in pairs], dtype=float)
     b = np.array([y.scores[name] for _, y in pairs], dtype=float)
-    low, high = stats.percentile_interval((b - a)[idx].mean(axis=1))
-    common = dict(delta=float(b.mean() - a.mean()), ci_low=low, ci_high=high, higher_is_better=metric.higher_is_better)
+    resampled = (b - a)[idx].mean(axis=1)
+    low, high = stats.percentile_interval(resampled)
+    common = dict(delta=float(b.mean() - a.mean()), ci_low=low, ci_high=high, higher_is_better=metric.higher_is_better,
+                  **_spread(resampled, len(pairs), alpha))
     if metric.kind == "passfail":
         table = {"both_pass": int(((a == 1) & (b == 1)).sum()), "only_baseline": int(((a == 1) & (b == 0)).sum()),
                  "only_state": int(((a == 0) & (b == 1)).sum()), "both_fail": int(((a == 0) & (b == 0)).sum())}
         p = stats.mcnemar_exact(table["only_baseline"], table["only_state"])
         return dict(**common, test="mcnemar-exact", p_value=p, p_values={"mcnemar": p}, table=table,
                     mde=stats.mde_proportion(len(pairs)))
-    mde = stats.mde_from_se(float((b - a)[idx].mean(axis=1).std(ddof=1)))
+    mde = stats.mde_from_se(float(resampled.std(ddof=1)))
     if outputs_a == outputs_b:
         return dict(**common, test="identical outputs", p_value=1.0, p_values={}, mde=mde)
     p = stats.paired_permutation(a, b, seed)
+    floor = stats.permutation_floor(a, b)
+    how = f"resamples:{stats.PERMUTATIONS}|seed:{seed}" if floor is not None else "exact"
     return dict(**common, test="paired-permutation", p_value=p, p_values={"permutation": p}, mde=mde,
-                signature=f"paired-permutation|resamples:{stats.PERMUTATIONS}|seed:{seed}")
+                p_floor=floor, signature=f"paired-permutation|{how}")
+
+
+def _spread(resampled: np.ndarray, n: int, alpha: float) -> dict[str, Any]:
+    """Δ's standard error and one-sided (1 − alpha) bounds from its paired bootstrap resamples."""
+    low, high = np.percentile(resampled, [100 * alpha, 100 * (1 - alpha)])
+    return dict(n=n, se=float(resampled.std(ddof=1)), bound_low=float(low), bound_high=float(high))
 
 
 class _Corpus:
@@ -89,7 +99,7 @@ class _Corpus:
         return self.metric.corpus_score([self.outputs[i] for i in idx], [self.references[i] for i in idx])
 
 
-def _compare_corpus(metric: Metric, baseline: str, state: str, pairs, idx, seed: int) -> dict[str, Any]:
+def _compare_corpus(metric: Metric, baseline: str, state: str, pairs, idx, seed: int, alpha: float) -> dict[str, Any]:
     outputs_a, outputs_b = [a.output for a, _ in pairs], [b.output for _, b in pairs]
     refs = [a.reference for a, _ in pairs]
     ca, cb = _Corpus(metric, outputs_a, refs), _Corpus(metric, outputs_b, refs)
@@ -100,14 +110,21 @@ def _compare_corpus(metric: Metric, baseline: str, state: str, pairs, idx, seed:
     if outputs_a == outputs_b:
         # sacrebleu's randomization test reports p = 1/(trials+1) for identical systems by design;
         # identical outputs are no evidence of anything, so no test is run.
-        return dict(delta=0.0, ci_low=0.0, ci_high=0.0, test="identical outputs", p_value=1.0, p_values={}, mde=mde)
+        return dict(delta=0.0, ci_low=0.0, ci_high=0.0, test="identical outputs", p_value=1.0, p_values={}, mde=mde,
+                    n=len(pairs), se=0.0, bound_low=0.0, bound_high=0.0)
     if hasattr(metric, "sacrebleu_metric"):
         p_values, signature = _sacrebleu_tests(metric, baseline, outputs_a, state, outputs_b, refs, seed)
+        floor = 1 / (SACREBLEU_AR_TRIALS + 1)
     else:
         p = stats.approximate_randomization(lambda o: _Corpus(metric, o, refs).score(), outputs_a, outputs_b, seed)
         p_values, signature = {"ar": p}, f"approximate-randomization|trials:{stats.AR_TRIALS}|seed:{seed}"
+        floor = 1 / (stats.AR_TRIALS + 1)
     return dict(delta=delta, ci_low=low, ci_high=high, test="approximate-randomization", p_value=p_values["ar"],
-                p_values=p_values, signature=signature, mde=mde)
+                p_values=p_values, signature=signature, mde=mde, p_floor=floor, **_spread(deltas, len(pairs), alpha))
+
+
+SACREBLEU_AR_TRIALS = 10_000
+"""sacrebleu's default randomization trials: its p-value is at least 1/10,001."""
 
 
 def _sacrebleu_tests(metric, baseline, outputs_a, state, outputs_b, refs, seed):

@@ -18,7 +18,10 @@ import numpy as np
 LEVEL = 0.95
 BOOTSTRAP_SAMPLES = 1000
 PERMUTATIONS = 10_000
-"""Resamples of the paired permutation test (exact enumeration when 2^n is fewer)."""
+"""Resamples of the paired permutation test when its nonzero differences are too many to enumerate."""
+EXACT_NONZERO = 20
+"""The paired permutation test enumerates every sign flip of the nonzero differences up to this many
+(2^20 flips); zero differences change no flip's statistic, so they never count."""
 AR_TRIALS = 1000
 """Shuffles of the approximate randomization test for corpus metrics outside sacrebleu."""
 
@@ -58,20 +61,46 @@ def mcnemar_exact(only_baseline: int, only_state: int) -> float:
 
 
 def paired_permutation(a, b, seed: int, resamples: int = PERMUTATIONS) -> float:
-    """Two-sided p of the mean paired difference b − a under random sign flips of each pair's
-    difference (exact when every flip can be enumerated), by `scipy.stats.permutation_test`."""
+    """Two-sided p of the mean paired difference b − a under random sign flips of each pair's difference.
+
+    Only the nonzero differences matter (flipping a zero changes nothing), so the test is exact whenever
+    they are at most `EXACT_NONZERO`: every flip is enumerated. Beyond that, `resamples` random flips by
+    `scipy.stats.permutation_test`, whose two-sided p (twice the smaller one-sided (count + 1)/(resamples + 1))
+    is bounded below by `permutation_floor`."""
+    d = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
+    d = d[d != 0]
+    if d.size == 0:
+        return 1.0
+    if d.size <= EXACT_NONZERO:
+        return _exact_sign_flip(d)
     from scipy.stats import permutation_test
 
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if not (b - a).any():
-        return 1.0
-
-    def mean_difference(x, y, axis):
-        return np.mean(x - y, axis=axis)
-
-    result = permutation_test((b, a), mean_difference, permutation_type="samples", n_resamples=resamples,
+    result = permutation_test((d,), np.mean, permutation_type="samples", n_resamples=resamples,
                               alternative="two-sided", vectorized=True, rng=np.random.default_rng(seed))
     return float(min(1.0, result.pvalue))
+
+
+def _exact_sign_flip(d: np.ndarray) -> float:
+    """Share of all 2^k sign flips of the k differences whose |sum| reaches the observed one (two-sided,
+    with a relative tolerance for float ties, as scipy's)."""
+    k = d.size
+    observed = abs(d.sum())
+    tolerance = observed * 1e-12
+    count = 0
+    chunk = 1 << min(k, 16)
+    bits = np.arange(k, dtype=np.int64)
+    for start in range(0, 1 << k, chunk):
+        codes = np.arange(start, start + chunk, dtype=np.int64)[:, None]
+        signs = 1 - 2 * ((codes >> bits) & 1)
+        count += int((np.abs(signs @ d) >= observed - tolerance).sum())
+    return count / float(1 << k)
+
+
+def permutation_floor(a, b, resamples: int = PERMUTATIONS) -> float | None:
+    """The smallest p `paired_permutation` can report for these pairs when it resamples, 2/(resamples + 1)
+    (two-sided); None when it enumerates (its p is then exact)."""
+    nonzero = int(np.count_nonzero(np.asarray(b, dtype=float) - np.asarray(a, dtype=float)))
+    return None if nonzero <= EXACT_NONZERO else 2 / (resamples + 1)
 
 
 def approximate_randomization(score, outputs_a: list, outputs_b: list, seed: int, trials: int = AR_TRIALS) -> float:

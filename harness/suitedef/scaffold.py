@@ -73,7 +73,8 @@ def _write(folder: Path, name: str, fmt: str, final: Path) -> None:
         "data": {"format": fmt, "train": "train.jsonl", "test": "test.jsonl"},
         "generation": {"max_new_tokens": 32},
         "metrics": _METRICS.get(fmt, ["exact_match"]),
-        "gates": [{"metric": "exact_match", "min_delta": 0.1}],
+        # Decided on the interval: a gain of 0.1 that the test split cannot resolve is not a pass.
+        "gates": [{"metric": "exact_match", "min_delta": 0.1, "decide_on": "lower_bound"}],
     }
     pairs = _EXAMPLES[fmt]
     write_text(folder / "suite.yaml", yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))

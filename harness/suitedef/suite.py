@@ -32,7 +32,8 @@ MAX_PROBLEMS = 100
 """`harness suites validate` lists at most this many problems per suite."""
 
 __all__ = ["SUITE_FILE", "DataSpec", "Example", "GenerationSpec", "MetricSpec", "Suite", "SuiteProblems",
-           "SuiteSpec", "applies", "find_suites", "limited", "load_suite", "results_hash", "with_fewshot"]
+           "SuiteSpec", "applies", "find_suites", "limited", "load_suite", "results_hash", "staged",
+           "with_fewshot"]
 
 
 class SuiteProblems(HarnessError):
@@ -222,6 +223,20 @@ def limited(suite: Suite, n: int | None, seed: int) -> Suite:
     if n is None or n >= len(suite.test):
         return suite
     keep = sorted(random.Random(f"{seed}:{suite.name}").sample(range(len(suite.test)), n))
+    return replace(suite, test=[suite.test[i] for i in keep],
+                   variants=[[v[i] for i in keep] for v in suite.variants], limit=n)
+
+
+def staged(suite: Suite, share: float, seed: int) -> Suite:
+    """The suite with the first `share` of a seeded order of its test examples: the samples of increasing
+    shares are nested, so a later stage of `--sequential` re-reads the earlier stage's examples (from the
+    generation cache) and adds new ones."""
+    n = max(1, round(share * len(suite.test)))
+    if n >= len(suite.test):
+        return suite
+    order = list(range(len(suite.test)))
+    random.Random(f"stages:{seed}:{suite.name}").shuffle(order)
+    keep = sorted(order[:n])
     return replace(suite, test=[suite.test[i] for i in keep],
                    variants=[[v[i] for i in keep] for v in suite.variants], limit=n)
 
