@@ -71,6 +71,7 @@ def serve(job: dict) -> None:
         problem = "killed: memory limit"
     except BaseException as e:
         problem = failure_reason(e, sources)
+    _flush()
     try:
         channel.send(("ready", problem[:MAX_REASON]))
         while not problem:
@@ -80,7 +81,9 @@ def serve(job: dict) -> None:
             if request[0] == "lookup":
                 channel.send(("names", {n: _describe(namespace[n]) for n in request[1] if n in namespace}))
             elif request[0] == "call" and len(request) == 4:
-                channel.send(_call(namespace, request[1], request[2], request[3], sources))
+                reply = _call(namespace, request[1], request[2], request[3], sources)
+                _flush()  # what it printed reaches the harness before the tests go on (it may be killed then)
+                channel.send(reply)
             else:
                 return
     except Lost:
@@ -100,6 +103,14 @@ def _call(namespace: dict, name: str, args: tuple, kwargs: dict, sources: dict[s
         except BaseException:
             message = "<unprintable>"
         return ("raise", type(e).__name__[:100], message, failure_reason(e, sources)[:MAX_REASON])
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
 
 
 def _defined_in_solution(value: object) -> bool:

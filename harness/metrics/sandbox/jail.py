@@ -5,8 +5,9 @@ user namespaces: ``--disable-userns``), uid and gid 65534 inside, ``--die-with-p
 ``--new-session``, a fresh ``/proc`` of its own pid namespace and a minimal ``/dev``; read-only binds of
 the system's libraries and programs (``/usr``, with ``/lib``, ``/lib64`` and ``/bin`` as its links) and
 of the interpreter's own installation (executable, standard library, ``libpython``), with the base
-installation's ``site-packages`` hidden under an empty read-only tmpfs; and one writable place, a
-size-limited tmpfs at ``/tmp`` (its working directory), gone when the process ends. Nothing else of the
+installation's ``site-packages`` hidden under an empty read-only tmpfs; the jail's own root made
+read-only; and one writable place, a size-limited tmpfs at ``/tmp`` (its working directory), gone
+when the process ends. Nothing else of the
 machine is there: not the harness, not the virtual environment, not ``/etc``, ``/home``, ``/root``, the
 cache or the runs. From a seccomp filter (x86-64 and aarch64): no new processes (fork, vfork, clone
 without CLONE_THREAD, clone3: threads still work), no ptrace, process_vm, keyctl, bpf, perf_event_open,
@@ -50,8 +51,8 @@ def command(tmpfs_bytes: int, seccomp_fd: int | None, info_fd: int | None = None
     assert path is not None, "command() needs bwrap(); check it first"
     extra = ["--seccomp", str(seccomp_fd)] if seccomp_fd is not None else []
     extra += ["--info-fd", str(info_fd)] if info_fd is not None else []
-    return [path, *_namespaces(), *_binds(), "--size", str(tmpfs_bytes), "--tmpfs", WORKDIR, "--chdir", WORKDIR,
-            *extra, "--", _interpreter(), "-I", "-S", "-B"]
+    return [path, *_namespaces(), *_binds(), "--size", str(tmpfs_bytes), "--tmpfs", WORKDIR, "--remount-ro", "/",
+            "--chdir", WORKDIR, *extra, "--", _interpreter(), "-I", "-S", "-B"]
 
 
 def _namespaces() -> list[str]:
