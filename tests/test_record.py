@@ -72,7 +72,7 @@ def test_a_version_3_run_reads_and_its_overlap_gates_still_work(v2_run):
     raw["checks"]["contamination"]["agent_tools"] |= {"exact": 1, "near": 3, "fraction": 0.125, "ok": False}
     (v2_run / "run.json").write_text(json.dumps(raw), encoding="utf-8")
     record = load_record(v2_run)
-    assert record.schema_version == SCHEMA_VERSION == 5 and record.data is None and record.explanations is None
+    assert record.schema_version == SCHEMA_VERSION == 6 and record.data is None and record.explanations is None
     gate = GateSpec(max_overlap=0.1)
     (outcome,) = decide_all(record, gates={"agent_tools": [gate]})
     assert not outcome.passed and outcome.value == 0.125 and "3 of 24 test prompts occur in train" in outcome.message

@@ -35,7 +35,7 @@ def test_run_writes_record_predictions_and_report(small_run):
         assert (small_run / b.artefact).is_dir()
     assert record.backends[1].cost.trainable_params < record.backends[1].cost.total_params
     raw = read_json(small_run / "run.json")
-    assert raw["schema_version"] == 5 and raw["environment"]["packages"]["trl"]
+    assert raw["schema_version"] == 6 and raw["environment"]["packages"]["trl"]
     assert [d.suite for d in record.data.suites] == ["agent_tools", "translate_en_zh"] and record.data.model == "tiny"
     assert [(t.backend, t.max_length) for t in record.data.suite("agent_tools").truncation] == [("full", 512),
                                                                                                 ("lora", 512)]

@@ -62,7 +62,16 @@ def _v4_to_v5(raw: dict) -> dict:
     return out
 
 
-STEPS: dict[int, Callable[[dict], dict]] = {2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
+def _v5_to_v6(raw: dict) -> dict:
+    """Version 6 records `allow_unsandboxed_code`; before it there was no such flag: code always ran
+    under the in-process sandbox of its time."""
+    out = copy.deepcopy(raw)
+    out.setdefault("allow_unsandboxed_code", False)
+    out["schema_version"] = 6
+    return out
+
+
+STEPS: dict[int, Callable[[dict], dict]] = {2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6}
 """Version → the step that upgrades a record of that version to the next."""
 
 
