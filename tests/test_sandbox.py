@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from harness.common.errors import HarnessError
-from harness.metrics.sandbox import jail, runner
+from harness.metrics.sandbox import child, jail, runner
 from harness.metrics.sandbox.runner import (
     MAX_REASON,
     Limits,
@@ -270,3 +270,61 @@ def test_without_bubblewrap_code_is_refused_unless_accepted(monkeypatch):
     assert isolation()[0] == "UNSANDBOXED"
     assert run_tests(ADD, ADD_TESTS).passed
     assert run_tests("def add(a, b):\n    return 0\n", ADD_TESTS).reason == "assert add(2, 3) == 5"
+
+
+# --- the channel's values ---------------------------------------------------------------------------
+
+ROUND_TRIP = [None, True, False, 0, -1, 10 ** 5000, -(2 ** 70), 0.1, -0.0, float("inf"), float("-inf"), 1e-310,
+              complex(1.5, -2), "", "é\x00\ud800", b"\x00\xff", (), (1,), [1, [2, (3,)]], {1: "a", "b": (2, None)},
+              set(), {1, 2}, frozenset({"x"}), {frozenset({1}): [b""]}]
+
+
+@pytest.mark.parametrize("value", ROUND_TRIP, ids=lambda v: type(v).__name__)
+def test_literal_values_cross_the_channel_unchanged(value):
+    back = child.decode(child.encode(value))
+    assert type(back) is type(value) and back == value
+    if isinstance(value, (list, dict)):
+        assert repr(back) == repr(value)  # the types inside too
+    assert child.decode(child.encode(-0.0)).hex() == "-0x0.0p+0"
+
+
+def test_nan_and_subclasses_cross_as_plain_values():
+    import enum
+    import math
+    from collections import namedtuple
+
+    assert math.isnan(child.decode(child.encode(float("nan"))))
+    Size = enum.IntEnum("Size", "S M")
+    assert type(child.decode(child.encode(Size.M))) is int
+    assert child.decode(child.encode(namedtuple("P", "x y")(1, 2))) == (1, 2)
+
+
+@pytest.mark.parametrize("bad", [b"", b"X", b"i12", b"i1;x", b"s5:abc", b"l3:N", b"l99999999999:", b"d1:l0:N",
+                                 b"r1:f", b"s-1:", b"f0x1p+;", b"l1:" * 200 + b"N", b"s1:\xff", b"N N"])
+def test_anything_else_on_the_channel_is_refused(bad):
+    with pytest.raises((ValueError, TypeError)):
+        child.decode(bad)
+
+
+def test_random_bytes_never_decode_to_anything_but_an_error():
+    import random
+
+    rng = random.Random(0)
+    alphabet = b"NTZifcsbrtlSgd0123456789abcdef-:;.px"
+    for _ in range(3000):
+        data = bytes(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+        try:
+            child.decode(data)
+        except (ValueError, TypeError):
+            pass
+
+
+def test_non_literals_are_not_encoded():
+    for value in (object(), print, iter([1]), [print], {1: object()}):
+        with pytest.raises(TypeError, match="is not a literal value"):
+            child.encode(value)
+    deep: list = []
+    for _ in range(200):
+        deep = [deep]
+    with pytest.raises(ValueError, match="nested too deep"):
+        child.encode(deep)

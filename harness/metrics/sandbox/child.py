@@ -13,7 +13,6 @@ reference to one of the solution's names). Nothing the solution's side sends is 
 """
 from __future__ import annotations
 
-import ast
 import marshal
 import os
 import sys
@@ -221,8 +220,8 @@ def _remote_exception(type_name: str, message: str, reason: str) -> Exception:
 
 # --- the channel and its values ---------------------------------------------------------------------
 
-class Encoded(str):
-    """Text already encoded (a value the solution's side encoded while it could still catch errors)."""
+class Encoded(bytes):
+    """A value already encoded (a value the solution's side encoded while it could still catch errors)."""
 
 
 class Channel:
@@ -232,7 +231,7 @@ class Channel:
         self.rx, self.tx, self.lost = rx, tx, False
 
     def send(self, message: object) -> None:
-        data = encode(message).encode("utf-8", "surrogatepass")
+        data = encode(message)
         data = len(data).to_bytes(4, "big") + data
         try:
             while data:
@@ -249,7 +248,7 @@ class Channel:
         size = int.from_bytes(header, "big")
         body = self._read(size) if size <= MAX_MESSAGE else None
         try:
-            message = decode(body.decode("utf-8", "surrogatepass"), resolve) if body is not None else None
+            message = decode(body, resolve) if body is not None else None
         except Exception:
             message = None
         if not isinstance(message, tuple) or not message or not isinstance(message[0], str):
@@ -303,73 +302,97 @@ class Channel:
         return data
 
 
-def encode(value: object, depth: int = 0) -> str:
-    """A literal value as text `decode` reads back; TypeError for anything else. Subclasses of the
-    literal types are written as their base type (an IntEnum as its int, a namedtuple as a tuple)."""
+_CONTAINERS = ((tuple, b"t"), (list, b"l"), (frozenset, b"g"), (set, b"S"), (dict, b"d"))
+
+
+def encode(value: object, depth: int = 0) -> bytes:
+    """A literal value as bytes `decode` reads back; TypeError for anything else. Subclasses of the
+    literal types are written as their base type (an IntEnum as its int, a namedtuple as a tuple).
+
+    The format: a tag byte, then ``N`` None, ``T``/``Z`` True/False, ``i<hex>;`` int, ``f<float.hex>;``
+    float, ``c<hex>;<hex>;`` complex, ``s<n>:<n bytes of UTF-8>`` str, ``b<n>:<n bytes>`` bytes,
+    ``r<n>:<name>`` a reference to one of the solution's names, and ``t`` tuple, ``l`` list, ``S`` set,
+    ``g`` frozenset, ``d`` dict as ``<count>:`` followed by the items (a dict's as key, value, ...).
+    Read back by a few lines of standard-library-free code: no parser, no import, nothing run."""
     if type(value) is Encoded:
         return value
     if depth > MAX_DEPTH:
         raise ValueError("nested too deep")
     if value is None or isinstance(value, bool):
-        return repr(None if value is None else bool(value))
+        return b"N" if value is None else b"T" if value else b"Z"
     if isinstance(value, int):
-        number = int(value)
-        return repr(number) if -10**18 < number < 10**18 else hex(number)  # no limit on hex digits
+        return b"i%x;" % int(value)  # hexadecimal: no limit on the digits int() reads back
     if isinstance(value, float):
-        return repr(float(value))  # nan, inf and -inf read back as names `decode` knows
+        return b"f" + float(value).hex().encode() + b";"
     if isinstance(value, complex):
-        return f"complex({encode(value.real)}, {encode(value.imag)})"
-    if isinstance(value, str):
-        return repr(str(value))
+        return b"c" + float(value.real).hex().encode() + b";" + float(value.imag).hex().encode() + b";"
+    if isinstance(value, (str, Remote)):
+        text = (value.name if isinstance(value, Remote) else str(value)).encode("utf-8", "surrogatepass")
+        return (b"r" if isinstance(value, Remote) else b"s") + b"%d:" % len(text) + text
     if isinstance(value, (bytes, bytearray)):
-        return repr(bytes(value))
-    if isinstance(value, Remote):
-        return f"ref({value.name!r})"
-    items = None
-    if isinstance(value, (tuple, list, set, frozenset)):
-        items = ", ".join(encode(item, depth + 1) for item in value)
-    if isinstance(value, tuple):
-        return f"({items},)" if items else "()"
-    if isinstance(value, list):
-        return f"[{items}]"
-    if isinstance(value, (set, frozenset)):
-        return f"{'frozenset' if isinstance(value, frozenset) else 'set'}([{items}])"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{encode(k, depth + 1)}: {encode(v, depth + 1)}" for k, v in value.items()) + "}"
+        return b"b%d:" % len(value) + bytes(value)
+    for kind, tag in _CONTAINERS:
+        if isinstance(value, kind):
+            items = [x for pair in value.items() for x in pair] if isinstance(value, dict) else list(value)
+            return tag + b"%d:" % len(value) + b"".join(encode(item, depth + 1) for item in items)
     raise TypeError(f"{type(value).__name__} is not a literal value")
 
 
-def decode(text: str, resolve: object = None) -> object:
-    """The value `encode` wrote; ValueError for any other text. `resolve` turns ``ref(name)`` into a
-    value (the solution's side only); nothing else is looked up, called or executed."""
-    if len(text) > MAX_MESSAGE:
-        raise ValueError("too long")
-    return _build(ast.parse(text, mode="eval").body, resolve)
+def decode(data: bytes, resolve: object = None) -> object:
+    """The value `encode` wrote; ValueError (or TypeError: an unhashable key) for anything else.
+    `resolve` turns a reference into a value (the solution's side only)."""
+    value, end = _read_value(bytes(data), 0, resolve, 0)
+    if end != len(data):
+        raise ValueError("trailing bytes")
+    return value
 
 
-def _build(node: ast.AST, resolve: object) -> object:
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float, complex, str, bytes, bool, type(None)):
-        return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        operand = _build(node.operand, None)
-        if type(operand) in (int, float):
-            return -operand  # type: ignore[operator]
-    if isinstance(node, ast.Name) and node.id in ("nan", "inf"):
-        return float(node.id)
-    if isinstance(node, (ast.Tuple, ast.List)):
-        items = [_build(e, resolve) for e in node.elts]
-        return tuple(items) if isinstance(node, ast.Tuple) else items
-    if isinstance(node, ast.Dict) and None not in node.keys:
-        return {_build(k, resolve): _build(v, resolve) for k, v in zip(node.keys, node.values)}  # type: ignore[arg-type]
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
-        args = [_build(e, resolve) for e in node.args]
-        if node.func.id in ("set", "frozenset") and len(args) == 1 and isinstance(args[0], list):
-            return (set if node.func.id == "set" else frozenset)(args[0])
-        if node.func.id == "complex" and len(args) == 2 and isinstance(args[0], float) and isinstance(args[1], float):
-            return complex(args[0], args[1])
-        if node.func.id == "ref" and callable(resolve) and len(args) == 1 and isinstance(args[0], str):
-            return resolve(args[0])
-    raise ValueError("not a literal value")
+def _read_value(data: bytes, at: int, resolve: object, depth: int) -> tuple[object, int]:
+    if depth > MAX_DEPTH or at >= len(data):
+        raise ValueError("nested too deep or cut short")
+    tag = data[at:at + 1]
+    at += 1
+    if tag in (b"N", b"T", b"Z"):
+        return {b"N": None, b"T": True, b"Z": False}[tag], at
+    if tag in (b"i", b"f", b"c"):
+        end = data.index(b";", at)
+        if tag == b"i":
+            return int(data[at:end].decode("ascii"), 16), end + 1
+        real = float.fromhex(data[at:end].decode("ascii"))
+        if tag == b"f":
+            return real, end + 1
+        end2 = data.index(b";", end + 1)
+        return complex(real, float.fromhex(data[end + 1:end2].decode("ascii"))), end2 + 1
+    colon = data.index(b":", at, at + 12)
+    count = int(data[at:colon].decode("ascii"))
+    at = colon + 1
+    if count < 0 or count > len(data) - at:
+        raise ValueError("a length longer than the message")
+    if tag in (b"s", b"b", b"r"):
+        raw = data[at:at + count]
+        if tag == b"b":
+            return raw, at + count
+        text = raw.decode("utf-8", "surrogatepass")
+        if tag == b"s":
+            return text, at + count
+        if callable(resolve):
+            return resolve(text), at + count
+        raise ValueError("a reference where none may be")
+    items = []
+    for _ in range(count * 2 if tag == b"d" else count):
+        item, at = _read_value(data, at, resolve, depth + 1)
+        items.append(item)
+    if tag == b"t":
+        return tuple(items), at
+    if tag == b"l":
+        return items, at
+    if tag == b"S":
+        return set(items), at
+    if tag == b"g":
+        return frozenset(items), at
+    if tag == b"d":
+        return dict(zip(items[::2], items[1::2])), at
+    raise ValueError("not a value")
 
 
 def failure_reason(exc: BaseException, sources: dict[str, str]) -> str:
