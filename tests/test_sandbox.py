@@ -11,7 +11,8 @@ import psutil
 import pytest
 
 from harness.common.errors import HarnessError
-from harness.metrics.sandbox import child, jail, runner
+from harness.metrics.sandbox import channel as child
+from harness.metrics.sandbox import jail, runner
 from harness.metrics.sandbox.runner import (
     MAX_REASON,
     Limits,

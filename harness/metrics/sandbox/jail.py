@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import os
 import platform
+import selectors
 import shutil
+import signal
 import struct
 import sys
 import sysconfig
@@ -89,6 +91,28 @@ def _binds() -> tuple[str, ...]:
     if os.path.isdir(site):  # the base installation's packages: not the standard library
         args += ["--tmpfs", site, "--remount-ro", site]
     return tuple(args)
+
+
+def end(pid: int, parent: int) -> None:
+    """SIGKILL a jail's first process and wait until it has exited, which the kernel allows only once
+    every other process of its pid namespace has: nothing of the jail outlives the run."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return  # already gone
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            if int(f.read().rsplit(b")", 1)[1].split()[1]) != parent:
+                return  # not the jail's any more: the pid was reused
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        sel = selectors.DefaultSelector()
+        sel.register(pidfd, selectors.EVENT_READ)
+        sel.select(5.0)
+        sel.close()
+    except (OSError, ValueError, IndexError):
+        pass
+    finally:
+        os.close(pidfd)
 
 
 # --- seccomp ----------------------------------------------------------------------------------------

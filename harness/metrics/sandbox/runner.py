@@ -7,12 +7,13 @@ solution, then answers calls; the *tests'* process runs the preamble and the hid
 every name of the solution's the tests use (a function, `candidate` passed to `check`) is a stand-in
 that sends the call's arguments to the solution's process and gets back its return value or its
 exception. The two talk through a pair of pipes carrying literal values only (None, bools, numbers,
-strings, bytes, tuples, lists, dicts, sets; `child.encode` and `child.decode`, which parses the
-literal and builds nothing else). Only the tests' process holds the descriptor the verdict is read
-from; each process gets its program and job on its stdin, never from a file. The harness watches
-both processes' wall-clock time and kills both jails at the limit or at the verdict: killing a jail's
-first process ends every process in its pid namespace, and the harness waits for that before it
-returns. Output is read in bounded chunks and only the first ``output_chars`` characters are kept.
+strings, bytes, tuples, lists, dicts, sets: `harness.metrics.sandbox.channel`, a tagged byte format
+read back with bounded lengths and depth, building nothing else). Only the tests' process holds the
+descriptor the verdict is read from; each process gets its program and job on its stdin, never
+from a file. The harness watches both processes' wall-clock time and kills both jails at the limit
+or at the verdict: killing a jail's first process ends every process in its pid namespace, and the
+harness waits for that before it returns. Output is read in bounded chunks and only the first
+``output_chars`` characters are kept.
 
 What a hostile solution can do: use its CPU, memory and files up to the limits (3 s CPU, 512 MB
 address space, 64 MB of files, 1 MB per file), within the wall-clock limit; read the system's
@@ -60,6 +61,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from harness.common.errors import HarnessError
+from harness.metrics.sandbox import channel as sandbox_channel
 from harness.metrics.sandbox import child as sandbox_child
 from harness.metrics.sandbox import jail
 from harness.metrics.sandbox.extract import extract_code
@@ -193,7 +195,7 @@ class _Process:
         self.killed = not self.ended()
         first = re.search(rb'"child-pid":\s*(\d+)', self.info)
         if first is not None and hasattr(os, "pidfd_open"):
-            _kill_namespace(int(first.group(1)), self.proc.pid)
+            jail.end(int(first.group(1)), self.proc.pid)
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: nothing else of ours is in it
         except (ProcessLookupError, PermissionError):
@@ -348,28 +350,6 @@ class _Run:
         os.close(self.verdict_fd)
 
 
-def _kill_namespace(pid: int, parent: int) -> None:
-    """SIGKILL a jail's first process and wait until it has exited, which the kernel allows only once
-    every other process of its pid namespace has: nothing of the jail outlives the run."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except OSError:
-        return  # already gone
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            if int(f.read().rsplit(b")", 1)[1].split()[1]) != parent:
-                return  # not the jail's any more: the pid was reused
-        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-        sel = selectors.DefaultSelector()
-        sel.register(pidfd, selectors.EVENT_READ)
-        sel.select(5.0)
-        sel.close()
-    except (OSError, ValueError, IndexError):
-        pass
-    finally:
-        os.close(pidfd)
-
-
 def _read_some(sel: selectors.BaseSelector, fd: int, buffer: bytearray, cap: int) -> None:
     """One bounded read: keep up to `cap` bytes in `buffer`, drop the rest; stop watching `fd` at EOF."""
     chunk = os.read(fd, 65536)
@@ -402,11 +382,14 @@ def _one_line(text: str) -> str:
     return text if len(text) <= MAX_REASON else text[:MAX_REASON - 1] + "…"
 
 
-_BOOTSTRAP = "import marshal, sys; exec(marshal.load(sys.stdin.buffer))"  # run as __main__
+# The channel's code, then the child's, run in one namespace as __main__.
+_BOOTSTRAP = "import marshal, sys; g = globals(); exec(marshal.load(sys.stdin.buffer), g); " \
+             "exec(marshal.load(sys.stdin.buffer), g)"
 
 
 @cache
 def _child_code() -> bytes:
     """The children's program, compiled once and marshalled: it reaches each child ahead of its job on
     its stdin, so no child reads our files (the same interpreter reads it back)."""
-    return marshal.dumps(compile(inspect.getsource(sandbox_child), "<sandbox>", "exec"))
+    return b"".join(marshal.dumps(compile(inspect.getsource(module), f"<sandbox {module.__name__}>", "exec"))
+                    for module in (sandbox_channel, sandbox_child))
