@@ -46,7 +46,7 @@ def test_the_suites_preamble_reaches_pass_at_1_and_its_record(tmp_path):
 
 def test_a_run_with_code_metrics_refuses_without_a_sandbox_unless_accepted(tmp_path, monkeypatch):
     suites = [code_suite(tmp_path / "code", None)]
-    monkeypatch.setattr(jail, "bwrap", lambda: None)
+    monkeypatch.setattr(jail, "_probe", lambda: (None, jail.INSTALL_HINT))
     monkeypatch.delenv(runner.ALLOW_UNSANDBOXED_ENV, raising=False)
     with pytest.raises(HarnessError, match=r"install the `bubblewrap` package"):
         check_code_sandbox(suites, allow_unsandboxed=False)
@@ -56,7 +56,7 @@ def test_a_run_with_code_metrics_refuses_without_a_sandbox_unless_accepted(tmp_p
 
 
 def test_a_run_without_code_metrics_needs_no_sandbox(monkeypatch):
-    monkeypatch.setattr(jail, "bwrap", lambda: None)
+    monkeypatch.setattr(jail, "_probe", lambda: (None, jail.INSTALL_HINT))
     monkeypatch.delenv(runner.ALLOW_UNSANDBOXED_ENV, raising=False)
     check_code_sandbox([], allow_unsandboxed=False)
 

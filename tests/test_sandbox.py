@@ -263,7 +263,7 @@ def test_the_active_mechanisms_are_reported():
 
 
 def test_without_bubblewrap_code_is_refused_unless_accepted(monkeypatch):
-    monkeypatch.setattr(jail, "bwrap", lambda: None)
+    monkeypatch.setattr(jail, "_probe", lambda: (None, jail.INSTALL_HINT))
     monkeypatch.delenv(runner.ALLOW_UNSANDBOXED_ENV, raising=False)
     with pytest.raises(HarnessError, match=r"install the `bubblewrap` package .* --allow-unsandboxed-code"):
         run_tests(ADD, ADD_TESTS)

@@ -31,19 +31,31 @@ SANDBOX_UID = 65534
 WORKDIR = "/tmp"
 
 
-@cache
 def bwrap() -> str | None:
     """The bubblewrap executable, when it is installed and can make a jail on this machine."""
+    return _probe()[0]
+
+
+def unavailable() -> str:
+    """Why there is no jail here, as the end of a sentence ("" when there is one)."""
+    return _probe()[1]
+
+
+@cache
+def _probe() -> tuple[str | None, str]:
     path = shutil.which("bwrap")
     if path is None or not sys.platform.startswith("linux"):
-        return None
+        return None, INSTALL_HINT
     import subprocess
     probe = [path, *_namespaces(), *_binds(), "--", _interpreter(), "-I", "-S", "-c", "pass"]
     try:
         done = subprocess.run(probe, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return path if done.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return None, f"bubblewrap is installed but did not start ({e})"
+    if done.returncode != 0:
+        said = " ".join(done.stderr.decode("utf-8", "replace").split())[:200]
+        return None, f"bubblewrap is installed but cannot make a sandbox here (user namespaces off?): {said}"
+    return path, ""
 
 
 def command(tmpfs_bytes: int, seccomp_fd: int | None, info_fd: int | None = None) -> list[str]:

@@ -128,7 +128,7 @@ def unsandboxed_allowed() -> bool:
 def require_sandbox() -> None:
     """HarnessError naming the package to install, unless a jail is available or its absence accepted."""
     if not available() and not unsandboxed_allowed():
-        raise HarnessError(f"code metrics run model output only in a sandbox: {jail.INSTALL_HINT}, or pass "
+        raise HarnessError(f"code metrics run model output only in a sandbox: {jail.unavailable()}; or pass "
                            "--allow-unsandboxed-code to run it unconfined")
 
 
