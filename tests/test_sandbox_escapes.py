@@ -3,6 +3,7 @@ lie about its verdict or harm the machine. Each must be contained (checked from 
 score 0."""
 from __future__ import annotations
 
+import ast
 import socket
 import sys
 import sysconfig
@@ -190,3 +191,17 @@ def test_the_harness_and_the_environment_are_not_in_the_jail():
                         f"os.listdir({sys.prefix!r})", "os.listdir('/etc')", "os.listdir('/home')")
     outcome = scored_zero("import os\n" + WRONG.format(attempt=attempt))
     assert outcome.output.count("FAILED") == 5, outcome.output
+
+
+def test_the_solution_holds_no_descriptor_but_its_own():
+    attempt = """found = {}
+    for fd in range(1024):
+        try:
+            found[fd] = os.readlink(f'/proc/self/fd/{fd}')
+        except OSError:
+            pass
+    print(sorted(found.items()))"""
+    outcome = scored_zero("import os\n" + WRONG.format(attempt=attempt))
+    found = dict(ast.literal_eval(outcome.output))
+    assert found[0] == "/dev/null" and found[1] == found[2] and len(found) == 5, found  # + its two channel ends
+    assert all(target.startswith("pipe:") for fd, target in found.items() if fd), found
