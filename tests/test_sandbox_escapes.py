@@ -94,8 +94,8 @@ def test_hook_and_frame_tampering_cannot_forge_a_verdict():
                 pass"""
     for ending in ("", "\n    os._exit(0)"):
         outcome = scored_zero(WRONG.format(attempt=attempt + ending))
-        assert outcome.reason.startswith(("exited with code 0 before the tests finished",  # then what it printed
-                                          "the solution broke the channel to the tests")), outcome.reason
+        assert outcome.reason == "the solution broke the channel to the tests: it sent something that is not an " \
+                                 "answer", outcome.reason
 
 
 def test_an_object_that_equals_everything_is_not_equal():
@@ -109,6 +109,12 @@ def test_errors_a_test_swallows_are_still_a_failure():
     tests = "try:\n    add_one(1)\nexcept BaseException:\n    pass\n"
     assert scored_zero("import os\ndef add_one(x):\n    os._exit(0)\n", tests).reason == \
         "exited with code 0 before the tests finished"
+
+
+def test_closing_the_channel_and_lingering_fails_without_waiting_for_the_wall_limit():
+    solution = "import os, time\ndef add_one(x):\n    os.closerange(3, 64)\n    time.sleep(60)\n"
+    outcome = scored_zero(solution, limits=Limits(wall_seconds=20))
+    assert outcome.reason == "the solution closed the channel to the tests" and outcome.seconds < 5
 
 
 MARKER = "sandbox-escape-marker"

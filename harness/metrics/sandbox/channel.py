@@ -52,10 +52,17 @@ class Encoded(bytes):
 
 
 class Channel:
-    """Length-prefixed literal messages over a pair of pipes; `lost` once the other side broke it."""
+    """Length-prefixed literal messages over a pair of pipes. `lost` says how the other side broke it:
+    "ended" (it closed its end: it exited or died) or "garbled" (it sent something that is not a message,
+    or not the one due); empty while it holds."""
 
     def __init__(self, rx: int, tx: int):
-        self.rx, self.tx, self.lost = rx, tx, False
+        self.rx, self.tx, self.lost = rx, tx, ""
+
+    def broken(self, how: str) -> Lost:
+        """Lost, remembering the first way the channel broke."""
+        self.lost = self.lost or how
+        return Lost(self.lost)
 
     def send(self, message: object) -> None:
         data = encode(message)
@@ -64,8 +71,7 @@ class Channel:
             while data:
                 data = data[os.write(self.tx, data):]
         except OSError:
-            self.lost = True
-            raise Lost() from None
+            raise self.broken("ended") from None
 
     def receive(self, resolve: object = None) -> tuple | None:
         """The next message; None at the end of the channel; Lost on anything that is not a message."""
@@ -79,28 +85,26 @@ class Channel:
         except Exception:
             message = None
         if not isinstance(message, tuple) or not message or not isinstance(message[0], str):
-            self.lost = True
-            raise Lost()
+            raise self.broken("garbled" if body is not None or size > MAX_MESSAGE else "ended")
         return message
 
     def expect(self, kind: str, size: int) -> tuple:
         """The next message, which must be a `kind` tuple of `size` items; Lost otherwise."""
         message = self.receive()
         if message is None or message[0] != kind or len(message) != size:
-            self.lost = True
-            raise Lost()
+            raise self.broken("ended" if message is None else "garbled")
         return message
 
     def request(self, message: tuple, kind: str, size: int) -> tuple:
         if self.lost:
-            raise Lost()
+            raise Lost(self.lost)
         self.send(message)
         return self.expect(kind, size)
 
     def call(self, name: str, args: tuple, kwargs: dict) -> object:
         """The solution's `name` called: its return value, or its exception raised here."""
         if self.lost:
-            raise Lost()
+            raise Lost(self.lost)
         try:
             message = Encoded(encode(("call", name, args, kwargs)))
         except (TypeError, ValueError, RecursionError) as e:
@@ -111,8 +115,7 @@ class Channel:
             return reply[1]
         if reply is not None and reply[0] == "raise" and len(reply) == 4 and all(isinstance(x, str) for x in reply):
             raise _remote_exception(*reply[1:])
-        self.lost = True
-        raise Lost()
+        raise self.broken("ended" if reply is None else "garbled")
 
     def _read(self, size: int) -> bytes | None:
         """Exactly `size` bytes; None at the end of the channel."""
@@ -123,7 +126,7 @@ class Channel:
             except OSError:
                 chunk = b""
             if not chunk:
-                self.lost = True
+                self.lost = self.lost or "ended"
                 return None
             data += chunk
         return data

@@ -153,25 +153,28 @@ def judge(job: dict) -> None:
             # redefines what the tests rely on (`abs`, a tolerance the preamble sets, ...).
             wanted = sorted(n for n in _names(code["<tests>"]) if not hasattr(builtins, n) and n not in namespace)
             names = channel.request(("lookup", wanted), "names", 2)[1]
-            for name, (kind, *detail) in names.items():
-                if name not in wanted:
-                    continue
-                if kind == "callable":
-                    namespace[name] = Remote(channel, name)
-                elif kind == "value":
-                    namespace[name] = detail[0]
-                elif kind == "module" and detail[0] in sys.stdlib_module_names:
-                    namespace[name] = __import__(detail[0])
+            try:
+                for name, (kind, *detail) in names.items():
+                    if name not in wanted:
+                        continue
+                    if kind == "callable":
+                        namespace[name] = Remote(channel, name)
+                    elif kind == "value":
+                        namespace[name] = detail[0]
+                    elif kind == "module" and detail[0] in sys.stdlib_module_names:
+                        namespace[name] = __import__(detail[0])
+            except (AttributeError, TypeError, ValueError, IndexError):
+                raise channel.broken("garbled") from None
             exec(code["<tests>"], namespace)
             verdict = "P\n"
     except Lost:
-        verdict = "L\n"
+        verdict = "L\n" + channel.lost
     except MemoryError:
         verdict = "F\nkilled: memory limit"
     except BaseException as e:
         verdict = "F\n" + failure_reason(e, sources)
     if channel.lost:  # a test that swallowed the error still has no verdict
-        verdict = "L\n"
+        verdict = "L\n" + channel.lost
     data = verdict[:MAX_REASON].encode("utf-8", "replace")
     while data:
         data = data[os.write(job["verdict"], data):]

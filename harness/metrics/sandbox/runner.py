@@ -291,12 +291,14 @@ class _Run:
         status, _, reason = verdict.decode("utf-8", "replace").partition("\n")
         if timed_out and status != "P":
             reason = f"timed out after {self.limits.wall_seconds:g} s"
-        elif status == "L" or status not in ("P", "F"):
-            reason = "the solution broke the channel to the tests" if solution.killed else \
+        elif status == "L" and reason == "garbled":
+            reason = "the solution broke the channel to the tests: it sent something that is not an answer"
+        elif status == "L":
+            reason = "the solution closed the channel to the tests" if solution.killed else \
                 _death_reason(solution.proc.returncode, solution.cpu, output, self.limits, self.jailed)
-            if status not in ("P", "F", "L"):
-                tests_output = self.children[1].output.decode("utf-8", "replace")
-                reason = f"the tests' process ended without a verdict: {_last_line(tests_output) or 'no output'}"
+        elif status not in ("P", "F"):
+            tests_output = self.children[1].output.decode("utf-8", "replace")
+            reason = f"the tests' process ended without a verdict: {_last_line(tests_output) or 'no output'}"
         elif reason == "killed: memory limit":
             reason += f" ({self.limits.memory_mb} MB)"
         passed = status == "P"
@@ -326,9 +328,9 @@ class _Run:
                 for key, _ in sel.select(min(left, 0.01)):
                     _read_some(sel, key.fd, *buffers[key.fd])
                 if self.verdict_fd not in sel.get_map():  # the tests' process wrote its verdict, or died
-                    if not buffers[self.verdict_fd][0].startswith(b"L") or solution.ended():
+                    if buffers[self.verdict_fd][0] != b"L\nended" or solution.ended():
                         break
-                    grace_until = grace_until or time.monotonic() + 1.0  # the solution broke the channel
+                    grace_until = grace_until or time.monotonic() + 1.0  # it closed the channel, or is dying
                     if time.monotonic() > grace_until:
                         break
             for child in (solution, tests):
