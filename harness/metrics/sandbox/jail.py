@@ -23,6 +23,7 @@ import signal
 import struct
 import sys
 import sysconfig
+import time
 from functools import cache
 from pathlib import Path
 
@@ -105,26 +106,36 @@ def _binds() -> tuple[str, ...]:
     return tuple(args)
 
 
-def end(pid: int, parent: int) -> None:
-    """SIGKILL a jail's first process and wait until it has exited, which the kernel allows only once
-    every other process of its pid namespace has: nothing of the jail outlives the run."""
+def end(jails: list[tuple[int, int]]) -> None:
+    """SIGKILL each jail's first process (its pid, and bubblewrap's pid that must be its parent) and wait
+    until each has exited, which the kernel allows only once every other process of its pid namespace
+    has: nothing of a jail outlives the run. The jails end in parallel."""
+    pidfds = []
+    for pid, parent in jails:
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            continue  # already gone
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                if int(f.read().rsplit(b")", 1)[1].split()[1]) != parent:
+                    raise ValueError("not the jail's any more: the pid was reused")
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            pidfds.append(pidfd)
+        except (OSError, ValueError, IndexError):
+            os.close(pidfd)
+    sel = selectors.DefaultSelector()
     try:
-        pidfd = os.pidfd_open(pid)
-    except OSError:
-        return  # already gone
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            if int(f.read().rsplit(b")", 1)[1].split()[1]) != parent:
-                return  # not the jail's any more: the pid was reused
-        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-        sel = selectors.DefaultSelector()
-        sel.register(pidfd, selectors.EVENT_READ)
-        sel.select(5.0)
-        sel.close()
-    except (OSError, ValueError, IndexError):
-        pass
+        for pidfd in pidfds:
+            sel.register(pidfd, selectors.EVENT_READ)  # readable once the process has exited
+        deadline = time.monotonic() + 5.0
+        while sel.get_map() and time.monotonic() < deadline:
+            for key, _ in sel.select(deadline - time.monotonic()):
+                sel.unregister(key.fd)
     finally:
-        os.close(pidfd)
+        sel.close()
+        for pidfd in pidfds:
+            os.close(pidfd)
 
 
 # --- seccomp ----------------------------------------------------------------------------------------

@@ -188,14 +188,13 @@ class _Process:
         return self.proc.returncode is not None or \
             os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
 
-    def kill(self) -> None:
-        """End every process of the jail (waiting until its pid namespace is empty), then reap."""
-        if self.proc.returncode is not None:
-            return
-        self.killed = not self.ended()
+    def first_pid(self) -> int | None:
+        """The pid of the jail's first process, as bubblewrap reported it."""
         first = re.search(rb'"child-pid":\s*(\d+)', self.info)
-        if first is not None and hasattr(os, "pidfd_open"):
-            jail.end(int(first.group(1)), self.proc.pid)
+        return int(first.group(1)) if first is not None and hasattr(os, "pidfd_open") else None
+
+    def reap(self) -> None:
+        """Kill what is left of the process (its jail already ended) and reap it."""
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: nothing else of ours is in it
         except (ProcessLookupError, PermissionError):
@@ -327,14 +326,14 @@ class _Run:
                     break
                 for key, _ in sel.select(min(left, 0.01)):
                     _read_some(sel, key.fd, *buffers[key.fd])
-                if self.verdict_fd not in sel.get_map():  # the tests' process wrote its verdict, or died
-                    if buffers[self.verdict_fd][0] != b"L\nended" or solution.ended():
+                verdict = buffers[self.verdict_fd][0]
+                if verdict or self.verdict_fd not in sel.get_map():  # one atomic write, or the tests died
+                    if verdict != b"L\nended" or solution.ended():
                         break
                     grace_until = grace_until or time.monotonic() + 1.0  # it closed the channel, or is dying
                     if time.monotonic() > grace_until:
                         break
-            for child in (solution, tests):
-                child.kill()
+            _end(self.children)
             drain_until = time.monotonic() + 1.0  # every writer is dead: what is left in the pipes is finite
             while sel.get_map() and time.monotonic() < drain_until:
                 for key, _ in sel.select(0.1):
@@ -344,12 +343,22 @@ class _Run:
         return bytes(buffers[self.verdict_fd][0]), timed_out
 
     def _finish(self) -> None:
-        for child in self.children:
-            try:
-                child.kill()
-            finally:
+        try:
+            _end(self.children)
+        finally:
+            for child in self.children:
                 child.close()
-        os.close(self.verdict_fd)
+            os.close(self.verdict_fd)
+
+
+def _end(children: list[_Process]) -> None:
+    """End both jails together (each with every process in it), then reap the processes we started."""
+    live = [child for child in children if child.proc.returncode is None]
+    for child in live:
+        child.killed = not child.ended()
+    jail.end([(pid, child.proc.pid) for child in live if (pid := child.first_pid()) is not None])
+    for child in live:
+        child.reap()
 
 
 def _read_some(sel: selectors.BaseSelector, fd: int, buffer: bytearray, cap: int) -> None:
