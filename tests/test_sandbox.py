@@ -262,6 +262,12 @@ def test_the_active_mechanisms_are_reported():
     assert "separate tests process" in active and "read-only python, tmpfs 64MB" in active
 
 
+def test_the_solution_runs_as_nobody_in_a_fresh_pid_namespace_without_network():
+    probe = ("import os, socket\ndef who():\n    return (os.getuid(), os.getgid(), os.getpid() < 10, os.getcwd(),\n"
+             "            sorted(name for _, name in socket.if_nameindex()))\n")
+    assert run_tests(probe, "assert who() == (65534, 65534, True, '/tmp', ['lo'])\n").passed
+
+
 def test_without_bubblewrap_code_is_refused_unless_accepted(monkeypatch):
     monkeypatch.setattr(jail, "_probe", lambda: (None, jail.INSTALL_HINT))
     monkeypatch.delenv(runner.ALLOW_UNSANDBOXED_ENV, raising=False)
