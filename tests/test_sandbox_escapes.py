@@ -105,6 +105,12 @@ def test_an_object_that_equals_everything_is_not_equal():
     assert scored_zero(subclass).reason == "assert add_one(1) == 2"  # its int value is what the tests see
 
 
+def test_stop_iteration_cannot_end_the_tests_early():
+    tests = "for got, want in zip(map(add_one, [1, 5]), [2, 6]):\n    assert got == want\n"
+    assert scored_zero("def add_one(x):\n    raise StopIteration\n", tests).reason == \
+        "StopIteration (solution line 2)"
+
+
 def test_errors_a_test_swallows_are_still_a_failure():
     tests = "try:\n    add_one(1)\nexcept BaseException:\n    pass\n"
     assert scored_zero("import os\ndef add_one(x):\n    os._exit(0)\n", tests).reason == \

@@ -32,11 +32,13 @@ class Remote:
 
 
 def _remote_exception(type_name: str, message: str, reason: str) -> Exception:
-    """The solution's exception, as the builtin exception of that name where there is one."""
+    """The solution's exception, as the builtin exception of that name where there is one. Never a
+    StopIteration: raised into `map` or a `for` loop of the tests, it would end it as if all were done."""
     import builtins
     cls = getattr(builtins, type_name, None)
     exc: Exception | None = None
-    if isinstance(cls, type) and issubclass(cls, Exception):
+    stops = (StopIteration, StopAsyncIteration)
+    if isinstance(cls, type) and issubclass(cls, Exception) and not issubclass(cls, stops):
         try:
             exc = cls(message)
         except Exception:
