@@ -24,8 +24,9 @@ it likes, or write anything to the channel (a malformed message ends the run wit
 What it cannot do: reach the tests' process (another pid, user, mount and IPC namespace), its
 verdict descriptor, its memory or its frames; make a wrong answer compare equal (the tests see only
 rebuilt plain values, so an object whose ``__eq__`` is always true never reaches them); shadow a
-builtin or a name of the preamble in the tests; pass by exiting, crashing or breaking the channel
-(that is a failure, even where a test swallowed the error); start a process (fork, vfork, clone
+builtin or a name of the preamble in the tests; end a loop of asserts early by raising StopIteration;
+pass by exiting, crashing or breaking the channel (that is a failure, even where a test swallowed
+the error); start a process (fork, vfork, clone
 without CLONE_THREAD and clone3 are refused) or leave one behind; use the network (no interface but
 a down loopback); see the harness, the virtual environment, ``/etc``, ``/home``, ``/root``, the cache,
 the runs or any other process; write outside its tmpfs or fill the disk; raise its limits.
