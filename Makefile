@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: install browser demo test lint gates bench clean
+.PHONY: install browser sandbox demo test lint gates bench clean
 
 install: $(VENV)/.installed
 
@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 DEMO_PROCESSES ?= $(shell if command -v nvidia-smi >/dev/null 2>&1; then echo 1; \
                     elif [ "$$(nproc)" -ge 2 ]; then echo 2; else echo 1; fi)
 
-demo: install
+demo: install sandbox
 	$(BIN)/harness run --processes $(DEMO_PROCESSES)
 
 # Browser tests use Debian's Chromium; as root, install it where missing (otherwise they skip).
@@ -30,9 +30,15 @@ browser:
 	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
+# The code sandbox (pass_at_1) runs model output under bubblewrap; as root, install it where missing
+# (without it, runs with code metrics refuse unless --allow-unsandboxed-code, and the sandbox tests skip).
+sandbox:
+	@command -v bwrap >/dev/null || [ "$$(id -u)" != 0 ] || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null)
+
 # Lint and types first (seconds), then the demo run that the shipped suites' gates check (in
 # $(DEMO_PROCESSES) processes; `pytest suites/` finds it by its configuration), then the tests and the gates.
-test: install browser
+test: install browser sandbox
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports

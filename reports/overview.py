@@ -150,6 +150,9 @@ def provenance(record) -> list[tuple[str, str]]:
     rows = [("Model", f"{record.model} ({record.model_path})")]
     if record.adapter:
         rows.append(("Adapter", record.adapter))
+    if record.allow_unsandboxed_code:
+        rows.append(("Code sandbox", "--allow-unsandboxed-code: model output could run unconfined where bubblewrap "
+                                     "was missing (see each code metric's isolation below)"))
     rows += [("Seed", str(record.seed)), ("Created", record.created), ("Status", record.status),
              ("Suites", ", ".join(f"{s.name} v{s.version} (sha256 {s.content_hash[:12]})" for s in record.suites)),
              ("Config key", record.config_key),

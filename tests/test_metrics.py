@@ -5,6 +5,7 @@ import pytest
 import sacrebleu
 
 from harness.metrics import make_metric
+from harness.metrics.sandbox import runner as sandbox
 
 HYPS = ["我喜欢茶。", "你好，世界！", "他们明天想买苹果。", "我不喝咖啡"]
 REFS = ["我喜欢茶。", "你好，世界！", "他们今天想买鸡蛋。", "我不喜欢咖啡。"]
@@ -149,6 +150,7 @@ def test_evaluation_gives_contains_answer_the_prompt():
     assert ContainsAnswer.reads_prompt and not make_metric("exact_match", "en", {}).reads_prompt
 
 
+@pytest.mark.skipif(not sandbox.available(), reason="no code sandbox: install the `bubblewrap` package")
 def test_pass_at_1_runs_hidden_tests_in_the_sandbox():
     m = make_metric("pass_at_1", "en", {})
     tests = {"tests": "assert add(2, 3) == 5\nassert add(-1, 1) == 0"}

@@ -1,8 +1,8 @@
 """The sandbox: verdicts and reasons on hand-checked solutions, and containment of hostile ones."""
 from __future__ import annotations
 
-import os
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -11,11 +11,12 @@ import psutil
 import pytest
 
 from harness.common.errors import HarnessError
+from harness.metrics.sandbox import channel as child
+from harness.metrics.sandbox import jail, runner
 from harness.metrics.sandbox.runner import (
     MAX_REASON,
     Limits,
     Outcome,
-    _watch,
     extract_code,
     isolation,
     run_many,
@@ -27,6 +28,9 @@ ADD = "def add(a, b):\n    return a + b\n"
 ADD_TESTS = "assert add(2, 3) == 5\nassert add(-1, 1) == 0\n"
 FAST = Limits(wall_seconds=1.5, cpu_seconds=1)  # for the runs that are meant to hit a limit
 MARGIN = 2.0  # seconds past the wall limit a run may take (start-up, cleanup, a loaded machine)
+
+
+pytestmark = pytest.mark.skipif(not runner.available(), reason=f"no sandbox: {jail.INSTALL_HINT}")
 
 
 @pytest.fixture(autouse=True)
@@ -149,7 +153,7 @@ def test_run_many_keeps_order_and_runs_each_example_alone():
     assert outcomes[1].reason == "assert add(2, 3) == 5"
 
 
-# --- containment ------------------------------------------------------------------------------------
+# --- containment (the hostile payloads are in test_sandbox_escapes.py) --------------------------------
 
 def test_an_infinite_loop_is_stopped():
     outcome = contained("def f():\n    while True:\n        pass\n", limits=FAST)
@@ -163,16 +167,22 @@ def test_a_sleeper_is_killed_at_the_wall_limit():
     assert 1 <= outcome.seconds <= time.monotonic() - started
 
 
-@pytest.mark.parametrize("bomb, refused", [
-    ("import os\ndef f():\n    while True:\n        os.fork()\n", "os.fork"),
-    ("import os\ndef f():\n    os.system(':(){ :|:& };:')\n", "os.system"),
-    ("import os\ndef f():\n    os.posix_spawn('/bin/sh', ['sh'], {})\n", "os.posix_spawn"),
-    ("import os\ndef f():\n    os.execv('/bin/sh', ['sh'])\n", "os.exec"),
-    ("def f():\n    import subprocess\n", "_posixsubprocess"),
-    ("def f():\n    import multiprocessing as m\n    m.Process(target=f).start()\n", "_posixsubprocess"),
+@pytest.mark.parametrize("bomb", [
+    "import os\ndef f():\n    while True:\n        os.fork()\n",
+    "import os\ndef f():\n    assert os.system(':(){ :|:& };:') == 0\n",
+    "import os\ndef f():\n    os.posix_spawn('/bin/sh', ['sh'], {})\n",
+    "def f():\n    import subprocess\n    subprocess.run(['true'])\n",
+    "def f():\n    import multiprocessing as m\n    m.Process(target=f).start()\n",
 ])
-def test_a_fork_bomb_cannot_start_a_process(bomb, refused):
-    assert refused in contained(bomb).reason
+def test_a_fork_bomb_cannot_start_a_process(bomb):
+    reason = contained(bomb).reason
+    assert "Operation not permitted" in reason or reason.startswith("assert os.system"), reason
+
+
+def test_threads_still_work():
+    threads = ("import threading\ndef f():\n    out = []\n    t = threading.Thread(target=out.append, args=(1,))\n"
+               "    t.start()\n    t.join()\n    return out\n")
+    assert run_tests(threads, "assert f() == [1]\n").passed
 
 
 def test_a_memory_bomb_is_stopped():
@@ -187,51 +197,6 @@ def test_a_large_file_is_stopped():
     assert run_tests("def f():\n    open('small', 'wb').write(bytes(2**20))\n", "f()\n").passed
 
 
-def test_writing_outside_the_work_directory_is_refused(tmp_path_factory):
-    target = tmp_path_factory.mktemp("outside") / "planted"
-    for write in (f"open({str(target)!r}, 'w').write('x')", f"os.mkdir({str(target)!r})",
-                  f"os.open({str(target)!r}, os.O_CREAT | os.O_WRONLY)", "os.symlink('/etc/passwd', 'link')",
-                  "open('../escape', 'w')"):
-        outcome = contained(f"import os\ndef f():\n    {write}\n")
-        assert outcome.reason.startswith("PermissionError: sandbox:"), outcome.reason
-    assert not target.exists()
-    scratch = "def f():\n    open('scratch', 'w').write('kept')\n    return open('scratch').read()\n"
-    assert run_tests(scratch, "assert f() == 'kept'\n").passed  # its own directory is writable
-
-
-@pytest.mark.parametrize("path", [str(ROOT / "README.md"), "/etc/passwd", f"/proc/{os.getpid()}/environ",
-                                  str(Path(__file__))])
-def test_reading_the_harness_or_the_system_is_refused(path):
-    outcome = contained(f"def f():\n    return open({path!r}).read()\n")
-    assert outcome.reason == f"PermissionError: sandbox: reading {path!r} is not allowed (solution line 2)"
-
-
-def test_listing_outside_the_work_directory_is_refused():
-    assert "os.listdir '/' is not allowed" in contained("import os\ndef f():\n    return os.listdir('/')\n").reason
-    assert "os.scandir" in contained(f"import os\ndef f():\n    return list(os.scandir({str(ROOT)!r}))\n").reason
-
-
-@pytest.mark.parametrize("use", [
-    "s = socket.socket(); s.connect(('127.0.0.1', 22))",
-    "s = socket.socket(); s.bind(('127.0.0.1', 0))",
-    "socket.create_connection(('127.0.0.1', 80), timeout=1)",
-    "socket.getaddrinfo('localhost', 80)",
-    "s = socket.socket(socket.AF_UNIX); s.connect('/var/run/docker.sock')",
-    "socket.socketpair()",
-])
-def test_sockets_are_refused(use):
-    assert "sandbox: socket." in contained(f"import socket\ndef f():\n    {use}\n").reason
-
-
-def test_escape_hatches_are_refused():
-    assert "ctypes" in contained("def f():\n    import ctypes\n").reason
-    assert "resource.setrlimit" in contained("import resource\ndef f():\n    resource.setrlimit(0, (-1, -1))\n").reason
-    assert "os.kill" in contained(f"import os\ndef f():\n    os.kill({os.getpid()}, 9)\n").reason
-    assert "code.__new__" in contained("def f():\n    return f.__code__.replace(co_name='g')\n").reason
-    assert "sandbox: reading '/etc/passwd'" in contained(
-        "import pathlib\ndef f():\n    return pathlib.Path('/etc/passwd').read_text()\n").reason
-
-
 def test_environment_secrets_are_not_visible(monkeypatch):
     monkeypatch.setenv("HARNESS_FAKE_SECRET", "hunter2")
     probe = "import os\ndef env():\n    return dict(os.environ)\n"
@@ -240,47 +205,133 @@ def test_environment_secrets_are_not_visible(monkeypatch):
     assert outcome.passed, outcome.reason
 
 
-def test_a_forged_verdict_is_not_believed():
-    forger = ("import os\ndef f():\n    for fd in range(3, 64):\n        try:\n"
-              "            os.write(fd, b'x\\nP\\n\\n')\n        except OSError:\n            pass\n    os._exit(0)\n")
-    outcome = contained(forger)
-    assert outcome.reason == "exited with code 0 before the tests finished"
-
-
 def test_exiting_early_fails():
     assert contained("import sys\ndef f():\n    sys.exit(0)\n").reason == "SystemExit: 0 (solution line 3)"
+    assert contained("import os\ndef f():\n    os._exit(0)\n").reason == "exited with code 0 before the tests finished"
+
+
+# --- the semantics of plain Python ------------------------------------------------------------------
+
+PLAIN_CASES = [  # (solution, tests): each judged by the sandbox and by one plain interpreter running both
+    ("from dataclasses import dataclass\n@dataclass\nclass P:\n    x: int\n    y: int = 2\n"
+     "def norm(a):\n    p = P(a)\n    return p.x * p.x + p.y * p.y\n", "assert norm(1) == 5\n"),
+    ("from typing import List\ndef total(xs: List[int]) -> int:\n    return sum(xs)\n", "assert total([1, 2]) == 3\n"),
+    ("def total(xs: List[int]) -> int:\n    return sum(xs)\n", "assert total([1, 2]) == 3\n"),  # NameError
+    ("def f(x):\n    return f.__annotations__\n", "assert f(1) == {}\n"),
+    ("def pair(x):\n    return (x, [x], {x: x}, {x}, None, -0.0, 10 ** 30, 'é', b'\\x00')\n",
+     "assert pair(3) == (3, [3], {3: 3}, {3}, None, -0.0, 10 ** 30, 'é', b'\\x00')\n"),
+    ("def pair(x):\n    return [x]\n", "assert pair(3) == (3,)\n"),  # a list is not a tuple
+    ("import math\ndef root(x):\n    return math.sqrt(x)\n",
+     "def check(candidate):\n    assert abs(candidate(2) - 1.41421356) < 1e-6\n    assert math.isnan(candidate(float('nan')))\n"
+     "check(root)\n"),
+    ("def raises(x):\n    raise ValueError(x)\n", "try:\n    raises(1)\n    assert False\nexcept ValueError as e:\n"
+     "    assert str(e) == '1'\n"),
+    ("def poly(xs, x):\n    return sum(c * x ** i for i, c in enumerate(xs))\ndef zero(xs):\n    return 0.0\n",
+     "assert abs(poly([0, 1], zero([0, 1]))) < 1e-9\n"),  # the tests call a helper the solution defines
+    ("def apply(f, x):\n    return f(x)\ndef inc(x):\n    return x + 1\n", "assert apply(inc, 1) == 2\n"),
+]
+
+
+@pytest.mark.parametrize("solution, tests", PLAIN_CASES)
+def test_verdicts_match_plain_python(solution, tests):
+    plain = subprocess.run([sys.executable, "-I", "-c", solution + "\n" + tests], capture_output=True)
+    outcome = run_tests(solution, tests)
+    assert outcome.passed == (plain.returncode == 0), (outcome.reason, plain.stderr[-300:])
+
+
+def test_annotations_are_evaluated_and_a_preamble_supplies_imports():
+    solution = "def total(xs: List[int]) -> int:\n    return sum(xs)\n"
+    assert run_tests(solution, "assert total([1]) == 1\n").reason == \
+        "NameError: name 'List' is not defined (solution line 1)"
+    assert run_tests(solution, "assert total([1]) == 1\n", preamble="from typing import List\n").passed
+    # The preamble's names are the tests' too, and no solution redefines them there (nor a builtin).
+    cheat = "def f(x):\n    return x\nTOLERANCE = 10 ** 9\nabs = lambda v: 0\n"
+    tests = "assert abs(f(1) - 2) < TOLERANCE\n"
+    outcome = run_tests(cheat, tests, preamble="TOLERANCE = 1e-9\n")
+    assert outcome.reason == "assert abs(f(1) - 2) < TOLERANCE"
+
+
+def test_a_preamble_that_does_not_compile_is_the_suites_error():
+    with pytest.raises(HarnessError, match=r"^the suite's preamble do not compile"):
+        run_tests(ADD, ADD_TESTS, preamble="import (\n")
 
 
 def test_the_active_mechanisms_are_reported():
     active = isolation()
-    assert "audit hook" in active and "rlimits cpu/as/fsize/core/nofile" in active
-    assert ("rlimit nproc (not binding: root)" if os.geteuid() == 0 else "rlimit nproc") in active
+    assert active[0] == "bubblewrap: user/pid/net/ipc/uts namespaces"
+    assert "separate tests process" in active and "read-only python, tmpfs 64MB" in active
 
 
-@pytest.mark.parametrize("script", ["sleep 60 & exec sleep 60", "sleep 60 & exit 0"])
-def test_descendants_die_with_the_process_group(script):
-    # What stops a process that got past the audit hook: the whole group is killed, at the deadline or
-    # as soon as the child itself exits (a plain shell here, which may fork freely).
-    proc = subprocess.Popen(["sh", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    assert proc.stdout is not None
-    result_r, result_w = os.pipe()
-    os.close(result_w)
-    started = time.monotonic()
-    try:
-        _, _, timed_out, _ = _watch(proc, proc.stdout.fileno(), result_r, started + 1.0, 100)
-    finally:
-        proc.stdout.close()
-        os.close(result_r)
-    assert timed_out == script.endswith("sleep 60")
-    assert time.monotonic() - started < 1.0 + MARGIN
-    # SIGKILL is delivered asynchronously: give a busy machine a moment to finish the killed ones off.
-    _, alive = psutil.wait_procs([p for p in psutil.process_iter() if _alive_in_group(p, proc.pid)], timeout=2)
-    assert not [p for p in alive if _alive_in_group(p, proc.pid)]
+def test_the_solution_runs_as_nobody_in_a_fresh_pid_namespace_without_network():
+    probe = ("import os, socket\ndef who():\n    return (os.getuid(), os.getgid(), os.getpid() < 10, os.getcwd(),\n"
+             "            sorted(name for _, name in socket.if_nameindex()))\n")
+    assert run_tests(probe, "assert who() == (65534, 65534, True, '/tmp', ['lo'])\n").passed
 
 
-def _alive_in_group(process: psutil.Process, group: int) -> bool:
-    try:  # a zombie is dead, only not yet reaped by whoever inherited it
-        return os.getpgid(process.pid) == group and process.status() != psutil.STATUS_ZOMBIE
-    except (ProcessLookupError, psutil.NoSuchProcess):
-        return False
+def test_without_bubblewrap_code_is_refused_unless_accepted(monkeypatch):
+    monkeypatch.setattr(jail, "_probe", lambda: (None, jail.INSTALL_HINT))
+    monkeypatch.delenv(runner.ALLOW_UNSANDBOXED_ENV, raising=False)
+    with pytest.raises(HarnessError, match=r"install the `bubblewrap` package .* --allow-unsandboxed-code"):
+        run_tests(ADD, ADD_TESTS)
+    monkeypatch.setenv(runner.ALLOW_UNSANDBOXED_ENV, "1")
+    assert isolation()[0] == "UNSANDBOXED"
+    assert run_tests(ADD, ADD_TESTS).passed
+    assert run_tests("def add(a, b):\n    return 0\n", ADD_TESTS).reason == "assert add(2, 3) == 5"
+
+
+# --- the channel's values ---------------------------------------------------------------------------
+
+ROUND_TRIP = [None, True, False, 0, -1, 10 ** 5000, -(2 ** 70), 0.1, -0.0, float("inf"), float("-inf"), 1e-310,
+              complex(1.5, -2), "", "é\x00\ud800", b"\x00\xff", (), (1,), [1, [2, (3,)]], {1: "a", "b": (2, None)},
+              set(), {1, 2}, frozenset({"x"}), {frozenset({1}): [b""]}]
+
+
+@pytest.mark.parametrize("value", ROUND_TRIP, ids=lambda v: type(v).__name__)
+def test_literal_values_cross_the_channel_unchanged(value):
+    back = child.decode(child.encode(value))
+    assert type(back) is type(value) and back == value
+    if isinstance(value, (list, dict)):
+        assert repr(back) == repr(value)  # the types inside too
+    assert child.decode(child.encode(-0.0)).hex() == "-0x0.0p+0"
+
+
+def test_nan_and_subclasses_cross_as_plain_values():
+    import enum
+    import math
+    from collections import namedtuple
+
+    assert math.isnan(child.decode(child.encode(float("nan"))))
+    Size = enum.IntEnum("Size", "S M")
+    assert type(child.decode(child.encode(Size.M))) is int
+    assert child.decode(child.encode(namedtuple("P", "x y")(1, 2))) == (1, 2)
+
+
+@pytest.mark.parametrize("bad", [b"", b"X", b"i12", b"i1;x", b"s5:abc", b"l3:N", b"l99999999999:", b"d1:l0:N",
+                                 b"r1:f", b"s-1:", b"f0x1p+;", b"l1:" * 200 + b"N", b"s1:\xff", b"N N"])
+def test_anything_else_on_the_channel_is_refused(bad):
+    with pytest.raises((ValueError, TypeError)):
+        child.decode(bad)
+
+
+def test_random_bytes_never_decode_to_anything_but_an_error():
+    import random
+
+    rng = random.Random(0)
+    alphabet = b"NTZifcsbrtlSgd0123456789abcdef-:;.px"
+    for _ in range(3000):
+        data = bytes(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+        try:
+            child.decode(data)
+        except (ValueError, TypeError):
+            pass
+
+
+def test_non_literals_are_not_encoded():
+    for value in (object(), print, iter([1]), [print], {1: object()}):
+        with pytest.raises(TypeError, match="is not a literal value"):
+            child.encode(value)
+    deep: list = []
+    for _ in range(200):
+        deep = [deep]
+    with pytest.raises(ValueError, match="nested too deep"):
+        child.encode(deep)

@@ -75,6 +75,13 @@ def add_outside(p: argparse.ArgumentParser) -> None:
                    help="let suites read data files outside their own folders (off by default; recorded in the run)")
 
 
+def add_unsandboxed(p: argparse.ArgumentParser) -> None:
+    """Add --allow-unsandboxed-code."""
+    p.add_argument("--allow-unsandboxed-code", action="store_true",
+                   help="where bubblewrap is missing, run model output for code metrics without the sandbox "
+                        "(unconfined: it can read, write and start anything you can; recorded in the run)")
+
+
 def add_limit(p: argparse.ArgumentParser) -> None:
     """Add --limit: a seeded sample of the test examples."""
     p.add_argument("--limit", type=positive_int, metavar="N",

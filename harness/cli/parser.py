@@ -14,6 +14,7 @@ from .args import (
     add_outside,
     add_scale,
     add_settings,
+    add_unsandboxed,
     positive_int,
     seed_int,
     unit_fraction,
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "margin gate is decided (O'Brien-Fleming-type error spending keeps the overall alpha)")
     add_fewshot(p)
     add_scale(p)
+    add_unsandboxed(p)
     add_no_cache(p, "every output and tuned model")
     add_settings(p)
 
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_limit(p)
     add_fewshot(p)
     add_scale(p)
+    add_unsandboxed(p)
     add_no_cache(p, "every output")
 
     p = sub.add_parser("tune", help="tune one model with one backend; no evaluation",

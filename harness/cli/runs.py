@@ -61,7 +61,7 @@ def run_request(args):
             suites=args.suite or [run.DEFAULT_SUITES], model=args.model, seed=args.seed,
             backends=args.backend or list(run.DEFAULT_BACKENDS), batch_size=args.batch_size,
             overrides=parse_overrides(args.backend_config, args.set), limit=args.limit, fewshot=args.fewshot,
-            allow_outside_data=args.allow_outside_data,
+            allow_outside_data=args.allow_outside_data, allow_unsandboxed_code=args.allow_unsandboxed_code,
             sweeps=parse_sweeps(args.sweep),
             train_seeds=parse_train_seeds(args.train_seeds) if args.train_seeds is not None else None,
         )
@@ -75,7 +75,8 @@ def eval_request(args):
 
     return run.RunRequest(suites=args.suite or [run.DEFAULT_SUITES], model=args.model, seed=args.seed,
                           backends=[], batch_size=args.batch_size, adapter=args.adapter, limit=args.limit,
-                          fewshot=args.fewshot, allow_outside_data=args.allow_outside_data, cache=not args.no_cache)
+                          fewshot=args.fewshot, allow_outside_data=args.allow_outside_data, cache=not args.no_cache,
+                          allow_unsandboxed_code=args.allow_unsandboxed_code)
 
 
 def check_before_launch(args) -> None:

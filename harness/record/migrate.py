@@ -64,9 +64,11 @@ def _v4_to_v5(raw: dict) -> dict:
 
 def _v5_to_v6(raw: dict) -> dict:
     """Version 6 records the statistics of imported human ratings (`ratings`), which version 5 computed
-    while rendering the report. A migration cannot compute them (that needs the core's statistics), so
-    they stay unset until the next `harness sheets import`; the ratings themselves are untouched."""
-    return {**copy.deepcopy(raw), "ratings": None, "schema_version": 6}
+    while rendering the report, and `allow_unsandboxed_code`, which did not exist: code always ran under
+    the in-process sandbox of its time. A migration cannot compute rating statistics (that needs the core's
+    statistics), so they stay unset until the next `harness sheets import`; the ratings themselves are
+    untouched."""
+    return {**copy.deepcopy(raw), "ratings": None, "allow_unsandboxed_code": False, "schema_version": 6}
 
 
 STEPS: dict[int, Callable[[dict], dict]] = {2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6}

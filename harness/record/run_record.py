@@ -79,6 +79,9 @@ class RunRecord(Record):
     """User setting overrides by backend, as given (before resolution)."""
     allow_outside_data: bool = False
     """Whether suites were allowed to read data files outside their folders (`--allow-outside-data`)."""
+    allow_unsandboxed_code: bool = False
+    """Whether model output was allowed to run without the code sandbox where bubblewrap is missing
+    (`--allow-unsandboxed-code`); a code metric's signature says whether it actually ran unsandboxed."""
     fewshot: int | None = None
     """`--fewshot` as given: train examples shown to the base model before each test prompt in every suite
     with a train split, overriding the suites' own `fewshot:` (0: zero-shot; None: each suite's own, which

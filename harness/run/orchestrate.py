@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -86,6 +87,8 @@ class RunRequest:
     `fewshot:` (0: zero-shot); None: each suite's own."""
     allow_outside_data: bool = False
     """Let suites read data files outside their folders (recorded in the run)."""
+    allow_unsandboxed_code: bool = False
+    """Run model code without the sandbox where bubblewrap is missing (recorded in the run)."""
     cache: bool = True
     """Use the generation and tuning caches (`--no-cache`: compute everything)."""
     sweeps: dict[str, dict[str, list[str]]] = field(default_factory=dict)
@@ -125,6 +128,7 @@ def plan(request: RunRequest) -> Plan:
                       request.limit, request.seed) for p in find_suites(request.suites)]
     if request.stage is not None:
         suites = [staged(s, STAGES[request.stage], request.seed) for s in suites]
+    check_code_sandbox(suites, request.allow_unsandboxed_code)
     names = [s.name for s in suites]
     if len(set(names)) != len(names):
         raise HarnessError(f"two suites share a name: {sorted(n for n in names if names.count(n) > 1)[0]}", "--suite")
@@ -200,6 +204,18 @@ def environment() -> Environment:
                        world_size=distributed.world_size(), threads=threads.current())
 
 
+def check_code_sandbox(suites: list[Suite], allow_unsandboxed: bool) -> None:
+    """Refuse, before anything runs, a run whose metrics execute model output where no sandbox is
+    available, unless the user accepted that; the acceptance reaches the scorers (and the run's other
+    processes) through the environment."""
+    from harness.metrics.sandbox import runner as sandbox
+
+    if allow_unsandboxed:
+        os.environ[sandbox.ALLOW_UNSANDBOXED_ENV] = "1"
+    if any(getattr(metric, "runs_code", False) for s in suites for metric, _ in s.metrics.values()):
+        sandbox.require_sandbox()
+
+
 def new_record(p: Plan, run_id: str) -> RunRecord:
     """A fresh record for a planned run: what was asked, before anything ran."""
     return RunRecord(
@@ -209,6 +225,7 @@ def new_record(p: Plan, run_id: str) -> RunRecord:
         seed=p.request.seed, requested_backends=p.request.backends, overrides=p.request.overrides,
         sweeps=p.request.sweeps, train_seeds=p.request.train_seeds, environment=p.environment,
         config_key=p.config_key, allow_outside_data=p.request.allow_outside_data, fewshot=p.request.fewshot,
+        allow_unsandboxed_code=p.request.allow_unsandboxed_code,
         suites=[SuiteInfo(
             name=s.name, version=s.spec.version, content_hash=s.content_hash, path=str(s.path),
             language=s.spec.language, n_train=len(s.train), n_test=len(s.test), description=s.spec.description,
@@ -394,4 +411,5 @@ def request_from_record(record: RunRecord) -> RunRequest:
     return RunRequest(suites=[s.path for s in record.suites], model=record.model, backends=record.requested_backends,
                       seed=record.seed, overrides=record.overrides, adapter=record.adapter,
                       limit=max(limits) if limits else None, allow_outside_data=record.allow_outside_data,
-                      sweeps=record.sweeps, train_seeds=record.train_seeds, fewshot=record.fewshot)
+                      sweeps=record.sweeps, train_seeds=record.train_seeds, fewshot=record.fewshot,
+                      allow_unsandboxed_code=record.allow_unsandboxed_code)

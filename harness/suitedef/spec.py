@@ -115,6 +115,10 @@ class SuiteSpec(_Strict):
     gates: list[GateSpec] = []
     rubric: Rubric = DEFAULT_RUBRIC
     """Criteria for human rating sheets; helpfulness, correctness and fluency by default."""
+    preamble: str = Field("", max_length=20_000)
+    """Python run ahead of each solution and of its hidden tests by code metrics (`pass_at_1`), as
+    HumanEval's prompt stub is: typically the imports the prompt's code declares (`from typing import
+    List`). It runs in the sandbox like the solution; it must compile."""
     labels: str | None = None
     """A field of each record holding the example's label (an intent, a tool name), for the data report's
     label balance. Without it, references that are all JSON tool calls are labelled by their `name`."""
@@ -144,6 +148,16 @@ class SuiteSpec(_Strict):
         if self.fewshot and not self.data.train:
             raise ValueError("fewshot: draws from the train split, and this suite has none")
         return self
+
+    @field_validator("preamble")
+    @classmethod
+    def _preamble_compiles(cls, v: str) -> str:
+        try:
+            compile(v, "<preamble>", "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as e:
+            line = f" (preamble line {e.lineno})" if isinstance(e, SyntaxError) and e.lineno else ""
+            raise ValueError(f"does not compile: {getattr(e, 'msg', e)}{line}") from None
+        return v
 
     @field_validator("version", mode="before")
     @classmethod

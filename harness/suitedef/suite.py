@@ -120,9 +120,13 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
     metrics = {}
     for i, m in enumerate(spec.metrics):
         try:
-            from harness.metrics import build
+            from harness.metrics import build, metric_class
 
-            metrics[m.id] = build(m.name, m.evaluate, m.options, m.when, spec.language, folder)
+            options = m.options
+            takes_preamble = m.evaluate is None and getattr(metric_class(m.id), "takes_preamble", False)
+            if spec.preamble and takes_preamble:
+                options = {"preamble": spec.preamble, **options}
+            metrics[m.id] = build(m.name, m.evaluate, options, m.when, spec.language, folder)
         except ValueError as e:
             line = _yaml_line(text, ("metrics", i))
             problems.add(HarnessError(f"{f'line {line}: ' if line else ''}field 'metrics.{i}': {e}", where))
