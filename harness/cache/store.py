@@ -114,6 +114,10 @@ class Store:
         """Store one value."""
         self.put_many(kind, [(key, value)])
 
+    def discard(self, kind: str, key: str) -> None:
+        """Delete one entry: only for one whose content turned out damaged."""
+        self._db().execute("DELETE FROM entries WHERE kind = ? AND key = ?", (kind, key))
+
     def get_or_compute(self, kind: str, key: str, compute: Callable[[], Any]) -> Any:
         """The value stored under `key`, or `compute()`'s, stored."""
         found = self.get(kind, key)
@@ -124,7 +128,8 @@ class Store:
 
     def file_sha256(self, path: str | Path) -> str:
         """sha256 of a file's bytes, remembered by (path, size, mtime, inode) so that a large weight
-        file is read once, not on every run."""
+        file is read once, not on every run. For deciding keys only: a file changed in place with its
+        time restored keeps its stamp, so bytes to be trusted are hashed as they are read."""
         path = Path(path).resolve()
         st = path.stat()
         stamp = (st.st_size, st.st_mtime_ns, st.st_ino)

@@ -5,11 +5,11 @@ read within the bounds in `limits`, and each problem is one line naming the file
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import re
-import shutil
 import tempfile
 from contextlib import contextmanager
 from itertools import count
@@ -42,10 +42,27 @@ def write_bytes(path: Path, data: bytes) -> None:
     _replace(path, lambda f: f.write(data))
 
 
-def copy_file(src: Path, dest: Path) -> None:
-    """Copy `src` to `dest` atomically: a reader sees the old file or the whole new one."""
-    with open(src, "rb") as source:
-        _replace(dest, lambda f: shutil.copyfileobj(source, f, 1 << 20))
+class ContentChanged(HarnessError):
+    """A file's bytes do not hash to what was recorded for them."""
+
+
+def copy_file(src: Path, dest: Path, expect_sha256: str | None = None) -> str:
+    """Copy `src` to `dest` atomically (a reader sees the old file or the whole new one) and return the
+    sha256 of the bytes copied, hashed as they pass (one read). With `expect_sha256`, bytes that hash
+    otherwise never reach `dest`: the copy is dropped and `ContentChanged` raised."""
+    digest = hashlib.sha256()
+
+    def fill(f: BinaryIO) -> None:
+        with open(src, "rb") as source:
+            while chunk := source.read(1 << 20):
+                digest.update(chunk)
+                f.write(chunk)
+        if expect_sha256 is not None and digest.hexdigest() != expect_sha256:
+            raise ContentChanged(f"content changed: sha256 {digest.hexdigest()[:12]}…, recorded "
+                                 f"{expect_sha256[:12]}…", str(src))
+
+    _replace(dest, fill)
+    return digest.hexdigest()
 
 
 def _replace(path: Path, fill: Callable[[BinaryIO], Any]) -> None:
