@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from harness.common.files import file_sha256
+
 from .dirs import cache_root
 
 DB_FILE = "cache.sqlite"
@@ -27,7 +29,6 @@ CREATE TABLE IF NOT EXISTS file_hashes (
     path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
     sha256 TEXT NOT NULL);
 """
-_CHUNK = 1 << 20
 _MANY = 500  # keys per SELECT: below SQLite's limit on bound parameters
 _BUSY_SECONDS = 120  # how long a process waits for another's write before giving up
 
@@ -137,12 +138,9 @@ class Store:
                                  (str(path),)).fetchone()
         if row is not None and tuple(row[:3]) == stamp:
             return row[3]
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(_CHUNK):
-                h.update(chunk)
-        self._record(path, stamp, h.hexdigest())  # the stamp from before reading: a file changed meanwhile rehashes
-        return h.hexdigest()
+        sha = file_sha256(path)
+        self._record(path, stamp, sha)  # the stamp from before reading: a file changed meanwhile rehashes
+        return sha
 
     def remember(self, path: str | Path, sha256: str) -> None:
         """Record the hash of a file this process just wrote as a copy of one whose hash it knows, so that
