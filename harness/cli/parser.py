@@ -14,6 +14,7 @@ from .args import (
     add_outside,
     add_scale,
     add_settings,
+    add_trust,
     positive_int,
     seed_int,
 )
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "then shows each strategy's spread and compares strategies across seeds")
     add_limit(p)
     add_fewshot(p)
+    add_trust(p)
     add_scale(p)
     add_no_cache(p, "every output and tuned model")
     add_settings(p)
@@ -60,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_batch_size(p)
     add_limit(p)
     add_fewshot(p)
+    add_trust(p)
     add_scale(p)
     add_no_cache(p, "every output")
 

@@ -41,14 +41,25 @@ from .run_record import (
     save_record,
 )
 from .seeds import SeedComparison, SeedSpread
-from .spec import DATA_GATES, DEFAULT_RUBRIC, Criterion, GateSpec, MetricInfo, MetricKind, Record, Rubric, SuiteInfo
+from .spec import (
+    DATA_GATES,
+    DEFAULT_RUBRIC,
+    Criterion,
+    GateSpec,
+    MetricInfo,
+    MetricKind,
+    Record,
+    Rubric,
+    SuiteCode,
+    SuiteInfo,
+)
 
 __all__ = [
     "BASE", "DATA_GATES", "DEFAULT_RUBRIC", "RUN_FILE", "SCHEMA_VERSION", "Attention", "BackendRun", "CacheUse",
     "Checks", "Comparison", "Contamination", "Cost", "Criterion", "DataReport", "Environment", "Explanation",
     "ExplanationsInfo", "Finding", "GateOutcome", "GateSpec", "Histogram", "Lengths", "MetricInfo", "MetricKind",
     "ModelChanged", "NextTokens", "OutputsMatch", "Overlap", "Prediction", "Record", "Result", "Rubric", "RunRecord",
-    "SeedComparison", "SeedSpread", "SplitData", "SuiteData", "SuiteInfo", "Truncation", "TunedFromCache",
+    "SeedComparison", "SeedSpread", "SplitData", "SuiteCode", "SuiteData", "SuiteInfo", "Truncation", "TunedFromCache",
     "VariantResult",
     "change_letter", "explanations_path", "load_explanations", "load_predictions", "load_record", "predictions_path",
     "save_explanations", "save_predictions", "save_record",

@@ -39,6 +39,7 @@ from harness.record import (
     SeedComparison,
     SeedSpread,
     SplitData,
+    SuiteCode,
     SuiteData,
     SuiteInfo,
     Truncation,
@@ -48,11 +49,11 @@ from harness.record import (
 
 from .run_record import SCHEMA_VERSION
 
-ORDER: list[type[BaseModel]] = [RunRecord, SuiteInfo, MetricInfo, GateSpec, Rubric, Criterion, Environment, BackendRun,
-                                Cost, TunedFromCache, Result, Comparison, Checks, ModelChanged, OutputsMatch,
-                                Contamination, GateOutcome, SeedSpread, SeedComparison, CacheUse, DataReport, SuiteData,
-                                SplitData, Lengths, Histogram, Overlap, Truncation, Finding, ExplanationsInfo,
-                                Prediction, VariantResult, Explanation, NextTokens, Attention]
+ORDER: list[type[BaseModel]] = [
+    RunRecord, SuiteInfo, SuiteCode, MetricInfo, GateSpec, Rubric, Criterion, Environment, BackendRun, Cost,
+    TunedFromCache, Result, Comparison, Checks, ModelChanged, OutputsMatch, Contamination, GateOutcome, SeedSpread,
+    SeedComparison, CacheUse, DataReport, SuiteData, SplitData, Lengths, Histogram, Overlap, Truncation, Finding,
+    ExplanationsInfo, Prediction, VariantResult, Explanation, NextTokens, Attention]
 
 
 def _type_name(annotation) -> str:

@@ -16,7 +16,7 @@ from .migrate import migrate
 from .outcome import BackendRun, Checks, Comparison, Environment, GateOutcome, Prediction, Result, VariantResult
 from .provenance import CacheUse
 from .seeds import SeedComparison, SeedSpread
-from .spec import Record, SuiteInfo
+from .spec import Record, SuiteCode, SuiteInfo
 
 SCHEMA_VERSION = 5
 """Changes whenever a field changes meaning; `migrate` reads every earlier version still supported."""
@@ -59,6 +59,9 @@ class RunRecord(Record):
     """User setting overrides by backend, as given (before resolution)."""
     allow_outside_data: bool = False
     """Whether suites were allowed to read data files outside their folders (`--allow-outside-data`)."""
+    trusted_code: list[SuiteCode] = []
+    """The suites' own code this run loaded and ran (`evaluate:` modules), each as the user trusted it
+    (`--trust-suite-code`, or the approval recorded in the run resumed). Empty: no suite code ran."""
     fewshot: int | None = None
     """`--fewshot` as given: train examples shown to the base model before each test prompt in every suite
     with a train split, overriding the suites' own `fewshot:` (0: zero-shot; None: each suite's own, which
