@@ -63,7 +63,7 @@ class EvaluateMetric(Metric):
         super().__init__(language)
         self.module, self.args, self.key = module, dict(args or {}), key
         folder = local_module(module, Path(suite_dir or "."))
-        self._hash = _files_hash(folder) if folder else None
+        self._hash = files_digest(folder)[:16] if folder else None
         self._module = _load(module, folder) if load else None
         if load:
             try:  # a wrong key or a module that cannot score text should fail when the suite loads, not mid-run
@@ -161,8 +161,14 @@ def _modules_cache() -> Iterator[None]:
             sys.path.remove(str(ours))
 
 
-def _files_hash(folder: Path) -> str:
+def files_digest(folder: Path) -> str:
+    """sha256 of every file of a module folder (names and bytes, in name order; compiled caches left out):
+    what a user's trust in the module covers, and its signature."""
     digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*.py")):
-        digest.update(path.relative_to(folder).as_posix().encode() + path.read_bytes())
-    return digest.hexdigest()[:16]
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        with open(path, "rb") as f:  # in chunks: a module folder may hold data files of any size
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        digest.update(b"\0")
+    return digest.hexdigest()

@@ -9,9 +9,7 @@ saying what would run and how to allow it. The decision is recorded in `run.json
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
-from pathlib import Path
 from typing import Iterable
 
 from harness.common.errors import HarnessError
@@ -25,7 +23,7 @@ RESUMED = "the resumed run's approval"
 
 def suite_code(suite: Suite) -> list[SuiteCode]:
     """The code `suite` names, each with the digest that identifies it (nothing of it is run)."""
-    from harness.metrics.hf_evaluate import local_module
+    from harness.metrics.hf_evaluate import files_digest, local_module
 
     code = []
     for m in suite.spec.metrics:
@@ -36,14 +34,6 @@ def suite_code(suite: Suite) -> list[SuiteCode]:
     return code
 
 
-def files_digest(folder: Path) -> str:
-    """sha256 of every file under `folder` (names and bytes, in name order; compiled caches left out)."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
 def trusted(suites: list[Suite], trust_all: bool, approved: Iterable[str] = ()) -> tuple[list[Suite], list[SuiteCode]]:
     """The suites with their own code loaded (this runs it), and that code as recorded; one HarnessError
     saying what would run and how to allow it when the user has not trusted all of it."""
@@ -51,7 +41,7 @@ def trusted(suites: list[Suite], trust_all: bool, approved: Iterable[str] = ()) 
     code = {s.name: suite_code(s) for s in suites}
     refused = [(s, c) for s in suites for c in code[s.name] if not trust_all and c.digest not in approved]
     if refused:
-        suite, first = refused[0]
+        suite = refused[0][0]
         what = ", ".join(f"evaluate module {c.name!r} ({_short(c.digest)})" for s, c in refused if s is suite)
         others = sum(1 for s, _ in refused if s is not suite)
         more = f" (and {others} more in other suites)" if others else ""
