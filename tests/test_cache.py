@@ -201,11 +201,9 @@ def test_a_tampered_artefact_with_its_time_restored_is_caught_removed_and_never_
     dest, extra = tmp_path / "run2" / "lora", tmp_path / "run2" / "in_memory.json"
     assert tuning.restore("k", dest, "/new", {"in_memory.json": extra}) is None
     warning = capsys.readouterr().err.strip()
-    assert warning.count("\n") == 0 and "harness: warning: the cached tuning k is damaged" in warning
-    assert stored.name in warning and "recomputed" in warning
+    assert "\n" not in warning and f"harness: warning: the cached tuning k is damaged ({stored}" in warning
     assert not extra.exists() and (not dest.exists() or not any(dest.iterdir()))  # nothing of it reaches the run
-    assert store.get("tuned", "k") is None and not (store.tuned_dir / "k").exists()
-    assert [p.name for p in store.tuned_dir.iterdir()] == []  # the damaged copy is gone, not parked
+    assert store.get("tuned", "k") is None and list(store.tuned_dir.iterdir()) == []  # gone, not parked
     # recomputed and stored again: restored whole
     tuning.save("k", artefact, "/b", "adapter", {}, "run-3", {"in_memory.json": in_memory})
     assert tuning.restore("k", dest, "/new", {"in_memory.json": extra}).origin == "run-3"
