@@ -32,6 +32,8 @@ def pytest_addoption(parser):
     group.addoption("--harness-seed", type=int, default=0, metavar="N", help="seed of the gated run (default: 0)")
     group.addoption("--harness-baseline", metavar="RUN_DIR",
                     help="no_significant_regression gates compare against the same state of this run")
+    group.addoption("--harness-trust-suite-code", action="store_true",
+                    help="a run made here runs the code the suites bring (their `evaluate:` modules)")
 
 
 def pytest_collect_file(file_path: Path, parent):
@@ -168,7 +170,8 @@ class _Runs:
         inside = all(default_suites in d.parents for d in self.suite_dirs)
         suites = [str(default_suites)] if inside else sorted(map(str, set(self.suite_dirs)))
         request = RunRequest(suites=suites, model=self.config.getoption("harness_model"),
-                             backends=self.backends(), seed=self.config.getoption("harness_seed"))
+                             backends=self.backends(), seed=self.config.getoption("harness_seed"),
+                             trust_suite_code=self.config.getoption("harness_trust_suite_code"))
         p = plan(request)
         out = root / self.config.getoption("harness_out")
         found = find_finished_run(out, p.config_key)

@@ -168,6 +168,62 @@ def test_tuned_artefacts_are_restored_rebased_and_checked(tmp_path):
     assert tuning.restore("k", tmp_path / "run3", "/new/base") is None
 
 
+def _tamper_keeping_stamp(path: Path, offset: int = 1024) -> bytes:
+    """Overwrite 4 KiB of `path` in place and put its time back: size, mtime and inode all unchanged."""
+    st = path.stat()
+    altered = os.urandom(4096)
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(altered)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns, path.stat().st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino)
+    return altered
+
+
+@pytest.mark.parametrize("damaged", ["adapter_model.safetensors", "adapter_config.json", "extras"])
+def test_a_tampered_artefact_with_its_time_restored_is_caught_removed_and_never_restored(tmp_path, capsys, damaged):
+    store = Store(tmp_path / "cache")
+    artefact = tmp_path / "run" / "lora"
+    artefact.mkdir(parents=True)
+    weights = os.urandom(16384)
+    (artefact / "adapter_model.safetensors").write_bytes(weights)
+    (artefact / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "/b", "pad": "x" * 8192}))
+    in_memory = tmp_path / "run" / "in_memory.json"
+    in_memory.write_text(json.dumps({"s/1": "y" * 8192}))
+    tuning = TuningCache(store)
+    tuning.save("k", artefact, "/b", "adapter", {}, "run-1", {"in_memory.json": in_memory})
+    stored = store.tuned_dir / "k" / ("extras/in_memory.json" if damaged == "extras" else f"artefact/{damaged}")
+    recorded = store.file_sha256(stored)
+    _tamper_keeping_stamp(stored)
+    assert store.file_sha256(stored) == recorded  # the stat-keyed memo is fooled: restore must not rely on it
+    capsys.readouterr()
+
+    dest, extra = tmp_path / "run2" / "lora", tmp_path / "run2" / "in_memory.json"
+    assert tuning.restore("k", dest, "/new", {"in_memory.json": extra}) is None
+    warning = capsys.readouterr().err.strip()
+    assert "\n" not in warning and f"harness: warning: the cached tuning k is damaged ({stored}" in warning
+    assert not extra.exists() and (not dest.exists() or not any(dest.iterdir()))  # nothing of it reaches the run
+    assert store.get("tuned", "k") is None and list(store.tuned_dir.iterdir()) == []  # gone, not parked
+    # recomputed and stored again: restored whole
+    tuning.save("k", artefact, "/b", "adapter", {}, "run-3", {"in_memory.json": in_memory})
+    assert tuning.restore("k", dest, "/new", {"in_memory.json": extra}).origin == "run-3"
+    assert (dest / "adapter_model.safetensors").read_bytes() == weights and extra.read_bytes() == in_memory.read_bytes()
+    assert capsys.readouterr().err == ""
+
+
+def test_copy_file_hashes_what_it_copies_and_refuses_other_bytes(tmp_path):
+    from harness.common.files import ContentChanged, copy_file
+
+    src, dest = tmp_path / "src.bin", tmp_path / "out" / "dest.bin"
+    data = os.urandom(3 << 20)  # several chunks
+    src.write_bytes(data)
+    assert copy_file(src, dest) == hashlib.sha256(data).hexdigest() and dest.read_bytes() == data
+    dest.write_bytes(b"old")
+    with pytest.raises(ContentChanged, match="src.bin: content changed"):
+        copy_file(src, dest, hashlib.sha256(b"other").hexdigest())
+    assert dest.read_bytes() == b"old" and [p.name for p in dest.parent.iterdir()] == ["dest.bin"]
+
+
 def test_tuning_key_covers_what_decides_the_artefact_and_nothing_else(small_suites):
     from backends.full import FullFineTune
     from backends.lora import LoRA
@@ -329,3 +385,15 @@ def test_tune_restores_from_the_tuning_cache(small_suites, tmp_path, capsys):
         assert (tmp_path / "second" / name).read_bytes() == (tmp_path / "first" / name).read_bytes()
     assert main([*args, "--out", str(tmp_path / "third"), "--no-cache"]) == 0
     assert "from_cache" not in json.loads((tmp_path / "third" / "cost.json").read_text())
+    # the cached adapter altered in place, its time put back: caught, retrained, the altered bytes never used
+    key = second["from_cache"]["key"]
+    cached = Cache().store.tuned_dir / key / "artefact" / "adapter_model.safetensors"
+    altered = _tamper_keeping_stamp(cached, offset=cached.stat().st_size // 2)
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "fourth")]) == 0
+    out, err = capsys.readouterr()
+    assert "from the tuning cache" not in out and err.count("is damaged") == 1
+    fourth = json.loads((tmp_path / "fourth" / "cost.json").read_text())
+    assert "from_cache" not in fourth and altered not in (tmp_path / "fourth" / "adapter_model.safetensors").read_bytes()
+    assert main([*args, "--out", str(tmp_path / "fifth")]) == 0  # the retrained artefact took the entry's place
+    assert "(from the tuning cache)" in capsys.readouterr().out

@@ -1,6 +1,7 @@
 """JSONL data and suite.yaml against hostile input: every problem is one bounded line naming file and line."""
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import tracemalloc
@@ -82,7 +83,7 @@ def test_line_and_file_limits(tmp_path, monkeypatch):
     with pytest.raises(HarnessError, match=r"lines.jsonl:2: line is longer than the limit of 100 bytes "
                                            r"\(JSONL_MAX_LINE_BYTES\)"):
         read_jsonl(path)
-    monkeypatch.setattr(limits, "JSONL_MAX_FILE_BYTES", 150)
+    monkeypatch.setattr(limits, "DATA_MAX_FILE_BYTES", 150)
     size = path.stat().st_size
     with pytest.raises(HarnessError, match=rf"lines.jsonl: file is {size} bytes, over the limit of 150 bytes"):
         read_jsonl(path)
@@ -217,3 +218,159 @@ def test_whole_suite_checks_point_at_their_items_line(tmp_path):
     del spec["metrics"]
     msg = suite_error(write_suite(tmp_path / "b", spec, ROWS, ROWS))
     assert "field 'metrics': Field required" in msg and "line 1" not in msg, "a missing field has no line"
+
+
+# --- every data format, one set of limits -------------------------------------------------------------------
+
+def write_rows(path: Path, rows: list[dict], fmt: str) -> None:
+    """`rows` as a data file of `fmt`: JSONL, a JSON array, CSV with a header, or Parquet."""
+    if fmt == "jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    elif fmt == "json":
+        path.write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    elif fmt == "csv":
+        import csv
+
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(rows), path)
+
+
+FORMATS = ["jsonl", "json", "csv", "parquet"]
+OK_ROWS = [{"id": f"r{i}", "prompt": f"p{i}", "completion": f"c{i}"} for i in range(3)]
+
+
+def format_error(tmp_path: Path, fmt: str, rows: list[dict] | None = None, raw: bytes | None = None) -> str:
+    folder = write_suite(tmp_path / fmt, basic_spec(data={"format": "prompt-completion", "test": f"test.{fmt}"}))
+    path = folder / f"test.{fmt}"
+    if raw is not None:
+        path.write_bytes(raw)
+    else:
+        write_rows(path, rows or OK_ROWS, fmt)
+    message = suite_error(folder)
+    assert message.startswith(str(path)), message
+    return message.removeprefix(str(path))
+
+
+def where(fmt: str, row: int) -> str:
+    """How a message names a row: JSONL by line, JSON by row, CSV by row and line (its header is line 1)."""
+    return {"jsonl": f":{row}: ", "json": f": row {row}: ", "csv": f": row {row} (line {row + 1}): ",
+            "parquet": f": row {row}: "}[fmt]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_reads_the_same_records(tmp_path, fmt):
+    folder = write_suite(tmp_path, basic_spec(data={"format": "prompt-completion", "test": f"test.{fmt}"}))
+    write_rows(folder / f"test.{fmt}", OK_ROWS + [{"id": "007", "prompt": "", "completion": "x"}], fmt)
+    suite = load_suite(folder)
+    assert [(e.id, e.messages[0]["content"], e.reference) for e in suite.test] == [
+        ("r0", "Say: p0", "c0"), ("r1", "Say: p1", "c1"), ("r2", "Say: p2", "c2"), ("007", "Say: ", "x")]
+    assert suite.sources["test"]["sha256"] == hashlib.sha256((folder / f"test.{fmt}").read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_meets_the_row_limit(tmp_path, monkeypatch, fmt):
+    monkeypatch.setattr(limits, "DATA_MAX_ROWS", 2)
+    message = format_error(tmp_path, fmt)
+    if fmt == "parquet":  # from the metadata, before any row is decoded
+        assert message == ": holds 3 rows, over the limit of 2 (DATA_MAX_ROWS)"
+    else:
+        assert message == f"{where(fmt, 3)}more than the limit of 2 rows (DATA_MAX_ROWS)"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_meets_the_field_limit(tmp_path, monkeypatch, fmt):
+    monkeypatch.setattr(limits, "DATA_MAX_FIELD_CHARS", 10)
+    rows = [OK_ROWS[0], {"id": "r1", "prompt": "y" * 11, "completion": "c"}]
+    message = format_error(tmp_path, fmt, rows)
+    assert message == f"{where(fmt, 2)}field 'prompt' is 11 characters, over the limit of 10 (DATA_MAX_FIELD_CHARS)"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_meets_the_total_characters_limit(tmp_path, monkeypatch, fmt):
+    # each row holds 2 + 2 + 6 + 2 + 10 + 2 = 24 characters of keys and values: the third row passes 60
+    monkeypatch.setattr(limits, "DATA_MAX_TOTAL_CHARS", 60)
+    assert format_error(tmp_path, fmt) == f"{where(fmt, 3)}the file's text is over the limit of 60 characters " \
+                                          "(DATA_MAX_TOTAL_CHARS)"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_refuses_a_nul(tmp_path, fmt):
+    rows = [OK_ROWS[0], {"id": "r1", "prompt": "a\0b", "completion": "c"}]
+    assert format_error(tmp_path, fmt, rows) == f"{where(fmt, 2)}field 'prompt' holds a NUL character (\\0), which " \
+                                                "is no text"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "parquet"])
+def test_every_nesting_format_meets_the_depth_limit(tmp_path, monkeypatch, fmt):
+    monkeypatch.setattr(limits, "JSON_MAX_DEPTH", 4)
+    deep = {"id": "r1", "prompt": "p", "completion": "c", "extra": [[[["x"]]]]}  # the record and 4 lists: 5 levels
+    message = format_error(tmp_path, fmt, [dict(deep, id="r0"), deep])
+    expected = "arrays and objects nested deeper than the limit of 4 levels (JSON_MAX_DEPTH)"
+    # JSONL checks each line as it parses it; a JSON array is one document (one level more); Parquet its schema
+    assert message == {"jsonl": f":1: {expected}", "json": f": {expected}", "parquet": f": {expected}"}[fmt]
+
+
+@pytest.mark.parametrize("fmt, raw, message", [
+    ("jsonl", b'{"id": "a", "prompt": "p", "prompt": "q", "completion": "c"}\n', ":1: duplicate key 'prompt' in one object"),
+    ("json", b'[{"id": "a", "prompt": "p", "prompt": "q", "completion": "c"}]', ": duplicate key 'prompt' in one object"),
+    ("csv", b"id,prompt,prompt,completion\na,p,q,c\n", ":1: duplicate key 'prompt': a column is named twice"),
+    ("csv", b"id,prompt,completion\na,p\n", ": row 1 (line 2): 2 values under a header of 3 columns"),
+    ("csv", b'id,prompt,completion\na,"p"x,c\n', ": line 2: invalid CSV: ',' expected after '\"'"),
+    ("csv", b'id,prompt,completion\na,"p,c\n', ": line 2: invalid CSV: unexpected end of data"),
+    ("csv", b"id,prompt,completion\na,caf\xe9,c\n", ":2: not UTF-8 text: byte 0xe9 at byte offset 26 of the file"),
+    ("json", b'{"id": "a", "prompt": "p", "completion": "c"}\n"text"\n', ":2: expected a JSON object"),
+    ("json", b'[{"id": "a", "prompt": "caf\xe9"}]', ":1: not UTF-8 text: byte 0xe9 at byte offset 27 of the file"),
+    ("parquet", b"PAR1 not really", ": not a readable Parquet file"),
+])
+def test_format_specific_problems_name_the_file_and_place(tmp_path, fmt, raw, message):
+    assert format_error(tmp_path, fmt, raw=raw).startswith(message)
+
+
+def test_parquet_duplicate_columns_are_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = write_suite(tmp_path, basic_spec(data={"format": "prompt-completion", "test": "test.parquet"}))
+    table = pa.table([pa.array(["a"]), pa.array(["p"]), pa.array(["q"]), pa.array(["c"])],
+                     names=["id", "prompt", "prompt", "completion"])
+    pq.write_table(table, folder / "test.parquet")
+    assert suite_error(folder).endswith("test.parquet: duplicate key 'prompt': a column is named twice")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_oversized_file_is_refused_before_a_byte_is_read_or_hashed(tmp_path, fmt):
+    folder = write_suite(tmp_path, basic_spec(data={"format": "prompt-completion", "test": f"test.{fmt}"}))
+    path = folder / f"test.{fmt}"
+    with open(path, "wb") as f:  # sparse: 1 GiB and a byte on disk in no time
+        f.truncate(limits.DATA_MAX_FILE_BYTES + 1)
+    tracemalloc.start()
+    start = time.perf_counter()
+    message = suite_error(folder)
+    seconds, peak = time.perf_counter() - start, tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert message == f"{path}: file is 1 GiB, over the limit of 1 GiB (DATA_MAX_FILE_BYTES)"
+    assert seconds < 2 and peak < 4 * limits.MIB  # reading or hashing a GiB would take both
+
+
+def test_a_small_parquet_file_of_millions_of_rows_is_refused_from_its_metadata(tmp_path):
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = write_suite(tmp_path, basic_spec(data={"format": "prompt-completion", "test": "test.parquet"}))
+    n = 3_000_000
+    column = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array(["hi"]))
+    pq.write_table(pa.table({"prompt": column, "completion": column}), folder / "test.parquet",
+                   row_group_size=n)
+    assert (folder / "test.parquet").stat().st_size < limits.MIB  # small on disk
+    start = time.perf_counter()
+    message = suite_error(folder)
+    assert message.endswith("test.parquet: holds 3000000 rows, over the limit of 1000000 (DATA_MAX_ROWS)")
+    assert time.perf_counter() - start < 5

@@ -1,8 +1,12 @@
 """Metrics from outside the harness: a plugin package's entry point and an `evaluate` module, end to end."""
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
+import os
 import sys
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +18,7 @@ from harness.common.errors import HarnessError
 from harness.record import load_predictions, load_record
 from harness.stats import methods as stats
 from harness.suitedef.suite import load_suite
+from harness.suitedef.trust import trusted
 
 from .conftest import cut_suite
 
@@ -90,7 +95,7 @@ def plugin_run(plugin, tmp_path_factory) -> Path:
         gates=[{"metric": "char_overlap", "significant_gain": True}, {"metric": "word_overlap", "min": 0.0}])
     with_module(suite)
     assert main(["run", "--suite", str(suite), "--backend", "lora", "--set", "lora.max_steps=20",
-                 "--out", str(root / "runs")]) == 0
+                 "--out", str(root / "runs"), "--trust-suite-code"]) == 0
     (run_dir,) = (root / "runs").iterdir()
     return run_dir
 
@@ -133,15 +138,109 @@ def test_evaluate_module_errors_are_one_line(tmp_path):
         return cut_suite("agent_tools", tmp_path / f"s{len(list(tmp_path.iterdir()))}", 2, 2, metrics=[metric],
                          gates=[])
 
+    def run_code(folder: Path):
+        return trusted([load_suite(folder)], trust_all=True)
+
     with pytest.raises(HarnessError, match=r"evaluate module 'bleu' cannot be loaded .*evaluate: \./bleu"):
-        load_suite(suite_with({"evaluate": "bleu"}))  # a Hub name, offline
+        run_code(suite_with({"evaluate": "bleu"}))  # a Hub name, offline
     with pytest.raises(HarnessError, match="outside the suite folder"):
-        load_suite(suite_with({"evaluate": "../elsewhere"}))
+        load_suite(suite_with({"evaluate": "../elsewhere"}))  # the declaration alone is wrong
     inside = with_module(suite_with({"evaluate": "./word_overlap", "key": "missing"}))
-    with pytest.raises(HarnessError, match="returns no 'missing'"):
-        load_suite(inside)
+    load_suite(inside)  # a key the module does not return shows only once its code runs
+    with pytest.raises(HarnessError, match=r"suite.yaml: line \d+: field 'metrics.0': .*returns no 'missing'"):
+        run_code(inside)
     spec = yaml.safe_load((inside / "suite.yaml").read_text(encoding="utf-8"))
     spec["metrics"] = [{"evaluate": "./word_overlap", "kind": "median"}]
     (inside / "suite.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
     with pytest.raises(HarnessError, match=r"line \d+: field 'metrics.0': .*kind must be 'mean' or 'corpus'"):
         load_suite(inside)
+
+
+# --- a suite's own code runs only when trusted -----------------------------------------------------------
+
+MARKER_MODULE = '''
+import os
+import datasets
+import evaluate
+
+with open(os.environ["HARNESS_TEST_MARKER"], "a") as f:
+    f.write("imported\\n")
+
+
+class {cls}(evaluate.Metric):
+    def _info(self):
+        return evaluate.MetricInfo(
+            description="1 when the prediction equals the reference.", citation="", inputs_description="",
+            features=datasets.Features({{"predictions": datasets.Value("string"),
+                                        "references": datasets.Value("string")}}))
+
+    def _compute(self, predictions, references):
+        return {{"same": sum(p == r for p, r in zip(predictions, references)) / len(predictions)}}
+'''
+
+
+def test_a_suites_own_code_never_runs_on_inspection_and_runs_only_when_trusted(tmp_path, monkeypatch, capsys):
+    name = f"marker_{uuid.uuid4().hex[:8]}"  # a module name no earlier load left in any modules cache
+    marker = tmp_path / "marker.txt"
+    monkeypatch.setenv("HARNESS_TEST_MARKER", str(marker))
+    suite = cut_suite("agent_tools", tmp_path / "suites" / "agent_tools", 16, 4, gates=[], metrics=[
+        {"name": "exact_match", "parse": "json"}, {"evaluate": f"./{name}", "key": "same", "name": "same"}])
+    (suite / name).mkdir()
+    (suite / name / f"{name}.py").write_text(MARKER_MODULE.format(cls=name.title().replace("_", "")),
+                                             encoding="utf-8")
+    digest = hashlib.sha256(f"{name}.py".encode() + b"\0" + (suite / name / f"{name}.py").read_bytes() + b"\0")
+
+    # inspecting the suite reads its declaration only
+    for command in (["suites", "validate", str(suite)], ["suites", "list", str(suite)],
+                    ["data", "check", "--suite", str(suite)]):
+        assert main(command) == 0, command
+    assert not marker.exists()
+
+    # running it without the trust decision: one line saying what would run and how to allow it, nothing made
+    runs = tmp_path / "runs"
+    args = ["run", "--suite", str(suite), "--backend", "lora", "--set", "lora.max_steps=1", "--out", str(runs)]
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"harness: error: {suite / 'suite.yaml'}: the suite brings its own code, which runs only if you "
+                   f"trust it: evaluate module './{name}' (sha256 {digest.hexdigest()[:12]}…); read it, then add "
+                   "--trust-suite-code")
+    assert not marker.exists() and not runs.exists()
+
+    # with it, the module runs, from a modules cache inside the harness's cache, and the run records the decision
+    assert main([*args, "--trust-suite-code"]) == 0
+    assert marker.exists()
+    (run_dir,) = runs.iterdir()
+    record = load_record(run_dir)
+    assert [c.model_dump() for c in record.trusted_code] == [{
+        "suite": "agent_tools", "kind": "evaluate module", "name": f"./{name}",
+        "digest": f"sha256:{digest.hexdigest()}", "trusted_by": "--trust-suite-code"}]
+    for r in load_predictions(run_dir, "lora", "agent_tools"):
+        assert r.scores["same"] == float(r.output == r.reference)
+    cached = list((Path(os.environ["HARNESS_CACHE"]) / "modules").rglob(f"{name}.py"))
+    assert cached, "the module's copy lives in the harness's cache"
+    default = Path.home() / ".cache" / "huggingface" / "modules"
+    assert not list(default.rglob(f"{name}*")) if default.exists() else True
+
+    # reading the finished run (report, gates) runs none of it; nor does an old record without the field
+    marker.unlink()
+    assert main(["report", str(run_dir)]) == 0
+    assert not marker.exists()
+    raw = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    del raw["trusted_code"]
+    (run_dir / "run.json").write_text(json.dumps(raw), encoding="utf-8")
+    assert load_record(run_dir).trusted_code == []
+
+    # a resumed run's approval covers exactly the files approved: edited since, the module is refused
+    approved = [c.digest for c in record.trusted_code]
+    declared = load_suite(suite)
+    with pytest.raises(HarnessError, match="was not loaded: only `run` and `eval` with --trust-suite-code run it"):
+        declared.metrics["same"][0].corpus_score(["a"], ["a"])
+    (loaded,), code = trusted([declared], trust_all=False, approved=approved)
+    assert [c.trusted_by for c in code] == ["the resumed run's approval"]
+    assert loaded.metrics["same"][0].corpus_score(["a", "b"], ["a", "c"]) == 0.5
+    with open(suite / name / f"{name}.py", "a", encoding="utf-8") as f:
+        f.write("# edited\n")
+    with pytest.raises(HarnessError, match="runs only if you trust it"):
+        trusted([load_suite(suite)], trust_all=False, approved=approved)
+    assert not marker.exists()

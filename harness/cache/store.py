@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from harness.common.files import file_sha256
+
 from .dirs import cache_root
 
 DB_FILE = "cache.sqlite"
@@ -27,7 +29,6 @@ CREATE TABLE IF NOT EXISTS file_hashes (
     path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
     sha256 TEXT NOT NULL);
 """
-_CHUNK = 1 << 20
 _MANY = 500  # keys per SELECT: below SQLite's limit on bound parameters
 _BUSY_SECONDS = 120  # how long a process waits for another's write before giving up
 
@@ -114,6 +115,10 @@ class Store:
         """Store one value."""
         self.put_many(kind, [(key, value)])
 
+    def discard(self, kind: str, key: str) -> None:
+        """Delete one entry: only for one whose content turned out damaged."""
+        self._db().execute("DELETE FROM entries WHERE kind = ? AND key = ?", (kind, key))
+
     def get_or_compute(self, kind: str, key: str, compute: Callable[[], Any]) -> Any:
         """The value stored under `key`, or `compute()`'s, stored."""
         found = self.get(kind, key)
@@ -124,7 +129,8 @@ class Store:
 
     def file_sha256(self, path: str | Path) -> str:
         """sha256 of a file's bytes, remembered by (path, size, mtime, inode) so that a large weight
-        file is read once, not on every run."""
+        file is read once, not on every run. For deciding keys only: a file changed in place with its
+        time restored keeps its stamp, so bytes to be trusted are hashed as they are read."""
         path = Path(path).resolve()
         st = path.stat()
         stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
@@ -132,12 +138,9 @@ class Store:
                                  (str(path),)).fetchone()
         if row is not None and tuple(row[:3]) == stamp:
             return row[3]
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(_CHUNK):
-                h.update(chunk)
-        self._record(path, stamp, h.hexdigest())  # the stamp from before reading: a file changed meanwhile rehashes
-        return h.hexdigest()
+        sha = file_sha256(path)
+        self._record(path, stamp, sha)  # the stamp from before reading: a file changed meanwhile rehashes
+        return sha
 
     def remember(self, path: str | Path, sha256: str) -> None:
         """Record the hash of a file this process just wrote as a copy of one whose hash it knows, so that

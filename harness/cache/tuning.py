@@ -7,28 +7,31 @@ the training packages, the device kind and the number of training processes. Gat
 examples, metrics and generation settings are not in it: changing them never retrains.
 
 An artefact is stored as a copy (not a link: a later in-place write into a run's model folder
-must not change the cache), with each file's hash, checked before it is reused. Files that name
-the base model's path (an adapter's `base_model_name_or_path`) are rewritten to the current base
-path on the way out, as the backend would have written them.
+must not change the cache), with each file's hash; every byte is checked against it as it is
+copied out, and a damaged entry is removed and recomputed. Files that name the base model's path
+(an adapter's `base_model_name_or_path`) are rewritten to the current base path on the way out,
+as the backend would have written them.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from harness.common.files import _UMASK, copy_file, write_bytes
+from harness.common.files import _UMASK, ContentChanged, copy_file, write_bytes
 
 from .dirs import scratch_dir
 from .fingerprint import TRAINING_PACKAGES, class_sources, package_versions, source_hash
 from .store import Store, digest
 
 TUNED = "tuned"
-TUNING_VERSION = 1
-"""Bump when what a tuning key covers changes."""
+TUNING_VERSION = 2
+"""Bump when what a tuning key covers, or what an entry records, changes (2: extras' hashes)."""
 
 
 def tuning_key(base_fingerprint: str, examples: Sequence[Any], backend: str, backend_class: type,
@@ -65,26 +68,50 @@ class TuningCache:
 
     def restore(self, key: str, dest: Path, base_path: str,
                 extras: dict[str, Path] | None = None) -> CachedTuning | None:
-        """Copy the artefact stored under `key` into `dest` (and its extra files to their paths);
-        None when there is none or its files changed since they were stored."""
+        """Copy the artefact stored under `key` into `dest` (and its extra files to their paths); None when
+        there is none. Every byte is checked against its recorded hash as it is copied (never against the
+        stat-keyed memo, which a changed file with its time restored would fool): a damaged entry is removed
+        from the cache with one warning, nothing of it is left in `dest`, and the caller recomputes."""
         meta = self.store.get(TUNED, key)
         folder = self.store.tuned_dir / key
-        if meta is None or not folder.is_dir() or not self._intact(folder, meta):
+        if meta is None or not folder.is_dir():
             return None
-        dest.mkdir(parents=True, exist_ok=True)
-        for name in meta["files"]:
-            src = folder / "artefact" / name
-            if name in meta["rebase"]:
-                text = src.read_text(encoding="utf-8")
-                write_bytes(dest / name, text.replace(_json_str(meta["base_path"]), _json_str(base_path)).encode())
-            else:
-                copy_file(src, dest / name)
-                self.store.remember(dest / name, meta["files"][name][1])
-        for name, path in (extras or {}).items():
-            if name in meta["extras"]:
-                copy_file(folder / "extras" / name, path)
+        written: list[Path] = []
+        try:
+            for name, (_, sha) in meta["files"].items():
+                target = dest / name
+                written.append(target)
+                if name in meta["rebase"]:
+                    data = _verified_bytes(folder / "artefact" / name, sha)
+                    text = data.decode("utf-8").replace(_json_str(meta["base_path"]), _json_str(base_path))
+                    write_bytes(target, text.encode())
+                else:
+                    copy_file(folder / "artefact" / name, target, sha)
+                    self.store.remember(target, sha)
+            for name, path in (extras or {}).items():
+                if name in meta["extras"]:
+                    written.append(path)
+                    copy_file(folder / "extras" / name, path, meta["extras"][name])
+        except (ContentChanged, OSError) as e:
+            for path in written:
+                path.unlink(missing_ok=True)
+            self._discard(key)
+            problem = str(e) if isinstance(e, ContentChanged) else f"{e.filename}: {e.strerror}"
+            print(f"harness: warning: the cached tuning {key[:12]} is damaged ({problem}); it is removed and "
+                  "recomputed", file=sys.stderr)
+            return None
         return CachedTuning(key=key, kind=meta["kind"], cost=meta["cost"], created=meta["created"],
                             origin=meta["origin"])
+
+    def _discard(self, key: str) -> None:
+        """Drop a damaged entry and its folder, so that the recomputed artefact can take its place."""
+        self.store.discard(TUNED, key)
+        folder = self.store.tuned_dir / key
+        with scratch_dir(self.store.tuned_dir, key[:16]) as tmp:
+            try:
+                folder.rename(tmp / "damaged")
+            except OSError:
+                pass  # already discarded by another process
 
     def save(self, key: str, artefact: Path, base_path: str, kind: str, cost: dict, origin: str,
              extras: dict[str, Path] | None = None) -> None:
@@ -116,16 +143,16 @@ class TuningCache:
                       for n in files},
             "rebase": [n for n in files if n.endswith(".json")
                        and needle in (target / "artefact" / n).read_text(encoding="utf-8")],
-            "extras": sorted(p.name for p in (target / "extras").iterdir()) if (target / "extras").is_dir() else [],
+            "extras": {p.name: self.store.file_sha256(p) for p in sorted((target / "extras").iterdir())}
+            if (target / "extras").is_dir() else {},
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         })
 
-    def _intact(self, folder: Path, meta: dict) -> bool:
-        for name, (size, sha) in meta["files"].items():
-            path = folder / "artefact" / name
-            if not path.is_file() or path.stat().st_size != size or self.store.file_sha256(path) != sha:
-                return False
-        return all((folder / "extras" / name).is_file() for name in meta["extras"])
+def _verified_bytes(path: Path, sha256: str) -> bytes:
+    data = path.read_bytes()  # a config file: small
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ContentChanged("content changed since it was stored", str(path))
+    return data
 
 
 def _json_str(text: str) -> str:

@@ -82,6 +82,13 @@ def add_unsandboxed(p: argparse.ArgumentParser) -> None:
                         "(unconfined: it can read, write and start anything you can; recorded in the run)")
 
 
+def add_trust(p: argparse.ArgumentParser) -> None:
+    """Add --trust-suite-code: the decision to run code the suites bring."""
+    p.add_argument("--trust-suite-code", action="store_true",
+                   help="run the code the suites bring (their `evaluate:` modules), with your rights; off by "
+                        "default, and what ran is recorded in the run")
+
+
 def add_limit(p: argparse.ArgumentParser) -> None:
     """Add --limit: a seeded sample of the test examples."""
     p.add_argument("--limit", type=positive_int, metavar="N",

@@ -14,6 +14,7 @@ from .args import (
     add_outside,
     add_scale,
     add_settings,
+    add_trust,
     add_unsandboxed,
     positive_int,
     seed_int,
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="evaluate the test splits in seeded stages (25%%, 50%%, 75%%, 100%%) and stop once every "
                         "margin gate is decided (O'Brien-Fleming-type error spending keeps the overall alpha)")
     add_fewshot(p)
+    add_trust(p)
     add_scale(p)
     add_unsandboxed(p)
     add_no_cache(p, "every output and tuned model")
@@ -66,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_batch_size(p)
     add_limit(p)
     add_fewshot(p)
+    add_trust(p)
     add_scale(p)
     add_unsandboxed(p)
     add_no_cache(p, "every output")

@@ -66,6 +66,7 @@ def run_request(args):
             train_seeds=parse_train_seeds(args.train_seeds) if args.train_seeds is not None else None,
         )
     request.cache = not args.no_cache
+    request.trust_suite_code = args.trust_suite_code
     return request
 
 
@@ -76,7 +77,8 @@ def eval_request(args):
     return run.RunRequest(suites=args.suite or [run.DEFAULT_SUITES], model=args.model, seed=args.seed,
                           backends=[], batch_size=args.batch_size, adapter=args.adapter, limit=args.limit,
                           fewshot=args.fewshot, allow_outside_data=args.allow_outside_data, cache=not args.no_cache,
-                          allow_unsandboxed_code=args.allow_unsandboxed_code)
+                          allow_unsandboxed_code=args.allow_unsandboxed_code,
+                          trust_suite_code=args.trust_suite_code)
 
 
 def check_before_launch(args) -> None:

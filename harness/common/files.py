@@ -5,11 +5,11 @@ read within the bounds in `limits`, and each problem is one line naming the file
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import re
-import shutil
 import tempfile
 from contextlib import contextmanager
 from itertools import count
@@ -42,10 +42,27 @@ def write_bytes(path: Path, data: bytes) -> None:
     _replace(path, lambda f: f.write(data))
 
 
-def copy_file(src: Path, dest: Path) -> None:
-    """Copy `src` to `dest` atomically: a reader sees the old file or the whole new one."""
-    with open(src, "rb") as source:
-        _replace(dest, lambda f: shutil.copyfileobj(source, f, 1 << 20))
+class ContentChanged(HarnessError):
+    """A file's bytes do not hash to what was recorded for them."""
+
+
+def copy_file(src: Path, dest: Path, expect_sha256: str | None = None) -> str:
+    """Copy `src` to `dest` atomically (a reader sees the old file or the whole new one) and return the
+    sha256 of the bytes copied, hashed as they pass (one read). With `expect_sha256`, bytes that hash
+    otherwise never reach `dest`: the copy is dropped and `ContentChanged` raised."""
+    digest = hashlib.sha256()
+
+    def fill(f: BinaryIO) -> None:
+        with open(src, "rb") as source:
+            while chunk := source.read(1 << 20):
+                digest.update(chunk)
+                f.write(chunk)
+        if expect_sha256 is not None and digest.hexdigest() != expect_sha256:
+            raise ContentChanged(f"content changed: sha256 {digest.hexdigest()[:12]}…, recorded "
+                                 f"{expect_sha256[:12]}…", str(src))
+
+    _replace(dest, fill)
+    return digest.hexdigest()
 
 
 def _replace(path: Path, fill: Callable[[BinaryIO], Any]) -> None:
@@ -110,6 +127,19 @@ def _lock_windows(f) -> None:
             continue
 
 
+def file_sha256(path: Path, limit: int | None = None) -> str:
+    """sha256 of a file's bytes, read in chunks (never whole); with `limit`, a file that grows past it
+    while it is read is refused (DATA_MAX_FILE_BYTES)."""
+    digest, seen = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            seen += len(chunk)
+            if limit is not None and seen > limit:
+                raise HarnessError(f"file is over the limit of {human_size(limit)} (DATA_MAX_FILE_BYTES)", str(path))
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def read_jsonl(path: Path) -> list[dict]:
     """One JSON object per non-blank line, read with `iter_jsonl`'s checks."""
     rows = []
@@ -123,18 +153,18 @@ def read_jsonl(path: Path) -> list[dict]:
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
     """(line number, value) for each non-blank line of a UTF-8 JSONL file.
 
-    Bounded and strict: a file over `limits.JSONL_MAX_FILE_BYTES` or a line over
+    Bounded and strict: a file over `limits.DATA_MAX_FILE_BYTES` or a line over
     `JSONL_MAX_LINE_BYTES` is refused before it is decoded; bytes that are not UTF-8 are reported
     with their offset in the file; `parse_json` refuses what JSON parsers disagree on. A UTF-8
     byte-order mark before the first line is allowed (editors on Windows write one).
     """
     path = Path(path)
-    line_limit, file_limit = limits.JSONL_MAX_LINE_BYTES, limits.JSONL_MAX_FILE_BYTES
+    line_limit, file_limit = limits.JSONL_MAX_LINE_BYTES, limits.DATA_MAX_FILE_BYTES
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size > file_limit:
             raise HarnessError(f"file is {human_size(size)}, over the limit of {human_size(file_limit)} "
-                               "(JSONL_MAX_FILE_BYTES)", str(path))
+                               "(DATA_MAX_FILE_BYTES)", str(path))
         offset = 0
         for lineno in count(1):
             raw = f.readline(line_limit + 2)  # room for the line's own \r\n
@@ -145,7 +175,7 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
                 raise HarnessError(f"line is longer than the limit of {human_size(line_limit)} (JSONL_MAX_LINE_BYTES)",
                                    where)
             if offset + len(raw) > file_limit:  # the file grew while it was read
-                raise HarnessError(f"file is over the limit of {human_size(file_limit)} (JSONL_MAX_FILE_BYTES)",
+                raise HarnessError(f"file is over the limit of {human_size(file_limit)} (DATA_MAX_FILE_BYTES)",
                                    str(path))
             try:
                 text = raw.decode("utf-8")

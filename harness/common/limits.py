@@ -10,13 +10,20 @@ KIB = 1024
 MIB = 1024 * KIB
 GIB = 1024 * MIB
 
-# --- JSONL files: suite splits, predictions, imported ratings ------------------------------------
+# --- data files: suite splits (JSONL, JSON, CSV, Parquet), predictions, imported ratings -----------
+DATA_MAX_FILE_BYTES = 1 * GIB
+"""One data file at most, checked before it is read or hashed (a Parquet file: also its row groups
+once uncompressed); everything in it is held in memory."""
+DATA_MAX_ROWS = 1_000_000
+"""Rows (records) in one data file; a Parquet file's metadata is checked before any row is decoded."""
+DATA_MAX_FIELD_CHARS = 1 * MIB
+"""Characters in one value or key of a record (a CSV field, a Parquet cell, a JSON string)."""
+DATA_MAX_TOTAL_CHARS = 512 * MIB
+"""Characters of all values and keys of one data file together."""
 JSONL_MAX_LINE_BYTES = 1 * MIB
 """One example (one line) at most; a longer line is refused before it is decoded."""
-JSONL_MAX_FILE_BYTES = 1 * GIB
-"""One JSONL file at most; everything in it is held in memory."""
 JSON_MAX_DEPTH = 64
-"""Nesting of arrays and objects in one line; deeper data is refused before Python's recursion limit."""
+"""Nesting of arrays and objects in one record; deeper data is refused before Python's recursion limit."""
 
 # --- suite.yaml ----------------------------------------------------------------------------------
 YAML_MAX_BYTES = 1 * MIB

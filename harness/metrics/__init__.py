@@ -62,12 +62,13 @@ def source_of(name: str) -> str:
 
 
 def build(name: str | None, evaluate: str | None, options: Mapping[str, Any], when: Mapping[str, Any] | None,
-          language: str, suite_dir: Path) -> tuple[Metric, MetricInfo]:
-    """A suite's metric entry as (scorer, what the record says about it); ValueError when it is not usable."""
+          language: str, suite_dir: Path, load: bool = False) -> tuple[Metric, MetricInfo]:
+    """A suite's metric entry as (scorer, what the record says about it); ValueError when it is not usable.
+    An `evaluate` module is the suite's own code: it is loaded (run) only with `load`."""
     if evaluate is not None:
         from harness.metrics import hf_evaluate
 
-        name, m = hf_evaluate.make(evaluate, language, suite_dir, options)
+        name, m = hf_evaluate.make(evaluate, language, suite_dir, options, load)
         return m, m.info(name, options, when, f"evaluate:{evaluate}")
     assert name is not None
     m = make_metric(name, language, options)
@@ -79,6 +80,7 @@ __all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "Metric", "Score", "available", "buil
 
 
 def from_info(info: MetricInfo, language: str, suite_dir: Path) -> Metric:
-    """The scorer a recorded metric was made with, to score again (e.g. against a baseline run)."""
+    """The scorer a recorded metric was made with, to score again (e.g. against a baseline run); an
+    `evaluate` module is not loaded (scoring again with it is refused: reading a run runs no suite code)."""
     evaluate = info.source.removeprefix("evaluate:") if info.source.startswith("evaluate:") else None
     return build(None if evaluate else info.name, evaluate, info.options, info.when, language, suite_dir)[0]

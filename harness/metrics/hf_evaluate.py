@@ -12,13 +12,22 @@ inside it; anything else is a Hub name, which needs the network. Options:
 - `scale`, `lowest`, `higher_is_better`, `digits`: what the values mean (default 1, 0, true, 3);
 - `args`: keyword arguments for the module's `compute`.
 
-A module is Python code: it runs with the harness's rights, like any plugin.
+A module is Python code the suite brings: it runs with the harness's rights, so it is loaded only
+after the user's trust decision (`load=True`, see `harness.suitedef.trust`). Without it the metric
+is its declaration alone (name, kind, options, the files' hash), which is all that inspecting a
+suite needs, and scoring with it is refused. `evaluate` copies a module it loads into its modules
+cache: that cache is kept inside the harness's (`<HARNESS_CACHE>/modules`).
 """
 from __future__ import annotations
 
 import hashlib
+import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
+
+from harness.cache.dirs import cache_root
+from harness.common.errors import HarnessError
 
 from .base import NO_FIELDS, Metric, Score
 
@@ -50,30 +59,25 @@ class EvaluateMetric(Metric):
     name = "evaluate"
 
     def __init__(self, module: str, language: str = "en", suite_dir: Path | None = None, key: str | None = None,
-                 args: Mapping[str, Any] | None = None):
+                 args: Mapping[str, Any] | None = None, load: bool = False):
         super().__init__(language)
-        import evaluate
-
-        self.module, self.args = module, dict(args or {})
+        self.module, self.args, self.key = module, dict(args or {}), key
         folder = local_module(module, Path(suite_dir or "."))
-        try:
-            self._module = evaluate.load(str(folder) if folder else module)
-        except Exception as e:  # evaluate raises FileNotFoundError, ConnectionError, ImportError, ...
-            how = ("a local module folder failed to load" if folder else
-                   "offline, or no such module on the Hub; download its folder next to the suite and write "
-                   f"`evaluate: ./{module_name(module)}`")
-            raise ValueError(f"evaluate module {module!r} cannot be loaded ({how}): "
-                             f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-        self.key = key
-        self._hash = _files_hash(folder) if folder else None
-        try:  # a wrong key or a module that cannot score text should fail when the suite loads, not mid-run
-            self._value(["a b"], ["a b"])
-        except ValueError:
-            raise
-        except Exception as e:
-            raise ValueError(f"evaluate module {module!r} fails on a test example: {type(e).__name__}: {e}") from None
+        self._hash = files_digest(folder)[:16] if folder else None
+        self._module = _load(module, folder) if load else None
+        if load:
+            try:  # a wrong key or a module that cannot score text should fail when the suite loads, not mid-run
+                self._value(["a b"], ["a b"])
+            except ValueError:
+                raise
+            except Exception as e:
+                raise ValueError(f"evaluate module {module!r} fails on a test example: {type(e).__name__}: {e}") \
+                    from None
 
     def _value(self, outputs: list[str], references: list[str]) -> float:
+        if self._module is None:
+            raise HarnessError(f"evaluate module {self.module!r} is the suite's own code and was not loaded: only "
+                               "`run` and `eval` with --trust-suite-code run it")
         result = self._module.compute(predictions=outputs, references=references, **self.args)
         if not isinstance(result, dict):
             raise ValueError(f"evaluate module {self.module!r} returned {type(result).__name__}, not a dict")
@@ -103,8 +107,10 @@ class EvaluateMetric(Metric):
         return "|".join(parts)
 
 
-def make(module: str, language: str, suite_dir: Path, options: Mapping[str, Any]) -> tuple[str, Metric]:
-    """(metric name, metric) for an `evaluate:` spec and its options; ValueError on bad options."""
+def make(module: str, language: str, suite_dir: Path, options: Mapping[str, Any],
+         load: bool = False) -> tuple[str, Metric]:
+    """(metric name, metric) for an `evaluate:` spec and its options; ValueError on bad options. The
+    module's code runs only with `load` (the user trusts the suite's code)."""
     unknown = sorted(set(options) - set(_OWN_OPTIONS))
     if unknown:
         raise ValueError(f"evaluate metric {module!r}: unknown options {unknown}; known: {', '.join(_OWN_OPTIONS)}")
@@ -114,11 +120,55 @@ def make(module: str, language: str, suite_dir: Path, options: Mapping[str, Any]
     attrs = {k: options[k] for k in ("scale", "lowest", "higher_is_better", "digits") if k in options}
     cls = type("EvaluateMean" if kind == "mean" else "EvaluateCorpus", (EvaluateMetric,), {"kind": kind, **attrs})
     return options.get("name") or module_name(module), cls(module, language, suite_dir, options.get("key"),
-                                                              options.get("args"))
+                                                              options.get("args"), load)
 
 
-def _files_hash(folder: Path) -> str:
+def _load(module: str, folder: Path | None) -> Any:
+    """The loaded module (this runs its code), with evaluate's caches inside the harness's."""
+    import evaluate
+
+    try:
+        with _modules_cache():
+            return evaluate.load(str(folder) if folder else module, cache_dir=str(cache_root() / "evaluate"),
+                                 keep_in_memory=True)
+    except Exception as e:  # evaluate raises FileNotFoundError, ConnectionError, ImportError, ...
+        how = ("a local module folder failed to load" if folder else
+               "offline, or no such module on the Hub; download its folder next to the suite and write "
+               f"`evaluate: ./{module_name(module)}`")
+        raise ValueError(f"evaluate module {module!r} cannot be loaded ({how}): "
+                         f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+
+
+@contextmanager
+def _modules_cache() -> Iterator[None]:
+    """evaluate copies each module it loads into its modules cache (by default under
+    ~/.cache/huggingface); it reads where at call time, so point it into the harness's cache."""
+    import evaluate.config
+
+    before, ours = evaluate.config.HF_MODULES_CACHE, cache_root() / "modules"
+    evaluate.config.HF_MODULES_CACHE = ours
+    # evaluate imports the copy as `evaluate_modules…` from the first such package on sys.path: make that
+    # ours, and forget one imported from elsewhere (another cache, earlier in this process)
+    sys.path.insert(0, str(ours))
+    for name in [n for n in sys.modules if n == "evaluate_modules" or n.startswith("evaluate_modules.")]:
+        if not str(getattr(sys.modules[name], "__file__", None) or "").startswith(str(ours)):
+            del sys.modules[name]
+    try:
+        yield
+    finally:
+        evaluate.config.HF_MODULES_CACHE = before
+        while str(ours) in sys.path:
+            sys.path.remove(str(ours))
+
+
+def files_digest(folder: Path) -> str:
+    """sha256 of every file of a module folder (names and bytes, in name order; compiled caches left out):
+    what a user's trust in the module covers, and its signature."""
     digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*.py")):
-        digest.update(path.relative_to(folder).as_posix().encode() + path.read_bytes())
-    return digest.hexdigest()[:16]
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        with open(path, "rb") as f:  # in chunks: a module folder may hold data files of any size
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        digest.update(b"\0")
+    return digest.hexdigest()

@@ -57,7 +57,18 @@ from .run_record import (
     save_record,
 )
 from .seeds import SeedComparison, SeedSpread
-from .spec import DATA_GATES, DEFAULT_RUBRIC, Criterion, GateSpec, MetricInfo, MetricKind, Record, Rubric, SuiteInfo
+from .spec import (
+    DATA_GATES,
+    DEFAULT_RUBRIC,
+    Criterion,
+    GateSpec,
+    MetricInfo,
+    MetricKind,
+    Record,
+    Rubric,
+    SuiteCode,
+    SuiteInfo,
+)
 
 __all__ = [
     "BASE", "DATA_GATES", "DEFAULT_RUBRIC", "RATING_OUTCOMES", "RATING_SCORES", "RUN_FILE", "SCHEMA_VERSION",
@@ -66,7 +77,7 @@ __all__ = [
     "MetricInfo", "MetricKind", "ModelChanged", "NextTokens", "OutputsMatch", "Overlap", "Prediction", "RatersPerItem",
     "RatingAgreement", "RatingAgreements", "RatingDifference", "RatingImport", "RatingMean", "RatingMethod",
     "RatingPreference", "Ratings", "Record", "Result", "Rubric", "RunRecord", "SeedComparison", "SeedSpread",
-    "Sequential", "SplitData", "SuiteData", "SuiteInfo", "Truncation", "TunedFromCache", "VariantResult",
+    "Sequential", "SplitData", "SuiteCode", "SuiteData", "SuiteInfo", "Truncation", "TunedFromCache", "VariantResult",
     "change_letter", "explanations_path", "load_explanations", "load_predictions", "load_ratings", "load_record",
     "predictions_path", "ratings_path", "save_explanations", "save_predictions", "save_record",
 ]

@@ -48,6 +48,7 @@ from harness.record import (
     SeedComparison,
     SeedSpread,
     SplitData,
+    SuiteCode,
     SuiteData,
     SuiteInfo,
     Truncation,
@@ -57,7 +58,8 @@ from harness.record import (
 
 from .run_record import SCHEMA_VERSION
 
-ORDER: list[type[BaseModel]] = [RunRecord, SuiteInfo, MetricInfo, GateSpec, Rubric, Criterion, Environment, BackendRun,
+ORDER: list[type[BaseModel]] = [RunRecord, SuiteInfo, SuiteCode, MetricInfo, GateSpec, Rubric, Criterion, Environment,
+                                BackendRun,
                                 Cost, TunedFromCache, Result, Comparison, Checks, ModelChanged, OutputsMatch,
                                 Contamination, GateOutcome, SeedSpread, SeedComparison, CacheUse, DataReport, SuiteData,
                                 SplitData, Lengths, Histogram, Overlap, Truncation, Finding, ExplanationsInfo, Ratings,

@@ -17,7 +17,7 @@ from .outcome import BackendRun, Checks, Comparison, Environment, GateOutcome, P
 from .provenance import CacheUse
 from .ratings import Ratings
 from .seeds import SeedComparison, SeedSpread
-from .spec import Record, SuiteInfo
+from .spec import Record, SuiteCode, SuiteInfo
 
 SCHEMA_VERSION = 6
 """Changes whenever a field changes meaning; `migrate` reads every earlier version still supported."""
@@ -82,6 +82,9 @@ class RunRecord(Record):
     allow_unsandboxed_code: bool = False
     """Whether model output was allowed to run without the code sandbox where bubblewrap is missing
     (`--allow-unsandboxed-code`); a code metric's signature says whether it actually ran unsandboxed."""
+    trusted_code: list[SuiteCode] = []
+    """The suites' own code this run loaded and ran (`evaluate:` modules), each as the user trusted it
+    (`--trust-suite-code`, or the approval recorded in the run resumed). Empty: no suite code ran."""
     fewshot: int | None = None
     """`--fewshot` as given: train examples shown to the base model before each test prompt in every suite
     with a train split, overriding the suites' own `fewshot:` (0: zero-shot; None: each suite's own, which

@@ -184,6 +184,22 @@ DEFAULT_RUBRIC = Rubric(criteria=[
 ])
 
 
+class SuiteCode(Record):
+    """Code a suite brings (an `evaluate:` module), which runs only when the user trusts it."""
+
+    suite: str
+    """The suite that names it."""
+    kind: Literal["evaluate module"] = "evaluate module"
+    """What it is."""
+    name: str
+    """As the suite names it: a folder inside the suite (`./mymetric`) or a Hub module's name."""
+    digest: str
+    """What was trusted: `sha256:<hex>` of a local module's files (names and bytes), or `hub:<name>` for a
+    Hub module (its code is fetched when it loads)."""
+    trusted_by: str = "--trust-suite-code"
+    """How the user decided to run it: `--trust-suite-code`, or the approval recorded in the run resumed."""
+
+
 class SuiteInfo(Record):
     """A suite as the run saw it."""
 

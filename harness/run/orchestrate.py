@@ -37,6 +37,7 @@ from harness.record import (
     Prediction,
     Result,
     RunRecord,
+    SuiteCode,
     SuiteInfo,
     VariantResult,
     load_record,
@@ -47,6 +48,7 @@ from harness.record import (
 from harness.runtime import distributed, threads
 from harness.stats.sequential import STAGES, stage_record
 from harness.suitedef.suite import Suite, find_suites, limited, load_suite, results_hash, staged, with_fewshot
+from harness.suitedef.trust import trusted
 from harness.tuning import settings as backend_settings
 from harness.tuning.contract import deciding
 from harness.tuning.registry import backend_packages, usable_backend
@@ -98,6 +100,10 @@ class RunRequest:
     stage: int | None = None
     """`--sequential`: the stage (0-based index into `harness.stats.sequential.STAGES`) whose share of each test
     split this run evaluates; None: not sequential."""
+    trust_suite_code: bool = False
+    """Run the code suites bring (`evaluate:` modules): `--trust-suite-code`."""
+    approved_code: list[str] = field(default_factory=list)
+    """Digests of suite code approved before (a resumed run's `trusted_code`): that code, unchanged, runs."""
 
 
 @dataclass
@@ -110,6 +116,8 @@ class Plan:
     """Resolved settings by tuned state."""
     config_key: str
     cache: Cache | None = None
+    trusted_code: list[SuiteCode] = field(default_factory=list)
+    """The suites' own code this run loads, as the user trusted it."""
 
     @cached_property
     def environment(self) -> Environment:
@@ -132,6 +140,7 @@ def plan(request: RunRequest) -> Plan:
     names = [s.name for s in suites]
     if len(set(names)) != len(names):
         raise HarnessError(f"two suites share a name: {sorted(n for n in names if names.count(n) > 1)[0]}", "--suite")
+    suites, code = trusted(suites, request.trust_suite_code, request.approved_code)
     if request.backends and not any(s.train for s in suites if s.spec.role == "task"):
         raise HarnessError("no suite has a train split to tune on", "--suite")
     unused = sorted(set(request.overrides) - set(request.backends))
@@ -151,7 +160,7 @@ def plan(request: RunRequest) -> Plan:
     check_loadable(model_path, request.model)  # before a run directory exists, not half way into one
     settings = {t.state: _resolve(t, model_path, request.overrides) for t in tunings}
     key = config_key(request, suites, model_path, settings, code_hash())
-    return Plan(request, suites, model_path, tunings, settings, key, Cache() if request.cache else None)
+    return Plan(request, suites, model_path, tunings, settings, key, Cache() if request.cache else None, code)
 
 
 def _resolve(t: strategies.Tuning, model_path: str, overrides: dict) -> dict:
@@ -226,6 +235,7 @@ def new_record(p: Plan, run_id: str) -> RunRecord:
         sweeps=p.request.sweeps, train_seeds=p.request.train_seeds, environment=p.environment,
         config_key=p.config_key, allow_outside_data=p.request.allow_outside_data, fewshot=p.request.fewshot,
         allow_unsandboxed_code=p.request.allow_unsandboxed_code,
+        trusted_code=p.trusted_code,
         suites=[SuiteInfo(
             name=s.name, version=s.spec.version, content_hash=s.content_hash, path=str(s.path),
             language=s.spec.language, n_train=len(s.train), n_test=len(s.test), description=s.spec.description,
@@ -412,4 +422,5 @@ def request_from_record(record: RunRecord) -> RunRequest:
                       seed=record.seed, overrides=record.overrides, adapter=record.adapter,
                       limit=max(limits) if limits else None, allow_outside_data=record.allow_outside_data,
                       sweeps=record.sweeps, train_seeds=record.train_seeds, fewshot=record.fewshot,
-                      allow_unsandboxed_code=record.allow_unsandboxed_code)
+                      allow_unsandboxed_code=record.allow_unsandboxed_code,
+                      approved_code=[c.digest for c in record.trusted_code])

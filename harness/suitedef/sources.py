@@ -1,8 +1,9 @@
 """Where a suite's split comes from: a file inside the suite folder, or a Hugging Face dataset.
 
-Files: JSONL is read line by line by the harness (strict, bounded, with line numbers); JSON, CSV and
-Parquet go through `datasets.load_dataset("json" | "csv" | "parquet", data_files=…)`, in memory and
-with a private cache, so nothing lands in the user's datasets cache. A Hub dataset is named by
+Files (JSONL, JSON, CSV, Parquet) are read by the harness's one bounded reader (`datafiles`): the
+same limits and messages for every format, naming the file and line or row. A Hub dataset goes
+through `datasets.load_dataset`, in memory and with a private cache, so nothing lands in the
+user's datasets cache; it is named by
 `{dataset, config, split, revision}` and needs the network (or its local cache); offline it fails
 with one line. A `columns:` mapping renames the source's columns to the format's fields.
 """
@@ -15,10 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.common.errors import HarnessError
-from harness.common.files import iter_jsonl
 
-LOADERS = {".json": "json", ".csv": "csv", ".parquet": "parquet"}
-"""File suffix → the `datasets` builder that reads it (JSONL is read by the harness)."""
+from .datafiles import RecordBound, read_data_file
 
 
 @dataclass(frozen=True)
@@ -47,16 +46,8 @@ def read_split(folder: Path, source: str | dict, columns: dict[str, str], what: 
     if not allow_outside and not path.resolve().is_relative_to(folder.resolve()):
         raise HarnessError("is a link to a file outside the suite folder (--allow-outside-data reads it anyway, "
                            "and the run records that)", str(path))
-    fingerprint = hashlib.sha256(path.read_bytes()).hexdigest()
-    if path.suffix.lower() == ".jsonl":
-        records = [(f"{path}:{n}", f"{path.stem}-{n:05d}", _renamed(r, columns)) for n, r in iter_jsonl(path)]
-    elif path.suffix.lower() in LOADERS:
-        records = [(f"{path}: row {n}", f"{path.stem}-{n:05d}", _renamed(r, columns))
-                   for n, r in enumerate(_load(LOADERS[path.suffix.lower()], str(path), where=str(path),
-                                               split="train"), 1)]  # a file is one split, "train" to datasets
-    else:
-        raise HarnessError(f"unsupported data file type {path.suffix or '(none)'}; use .jsonl, .json, .csv or "
-                           ".parquet", str(path))
+    fingerprint, read = read_data_file(path)
+    records = [(where, f"{path.stem}-{n:05d}", _renamed(r, columns)) for where, n, r in read]
     return Rows(str(path), records, fingerprint, {"file": source, "sha256": fingerprint})
 
 
@@ -66,13 +57,13 @@ def _renamed(record: Any, columns: dict[str, str]) -> Any:
     return {columns.get(k, k): v for k, v in record.items()}
 
 
-def _load(builder: str, data_files: str | None = None, where: str = "", **kwargs) -> list[dict]:
+def _load(builder: str, where: str = "", **kwargs) -> list[dict]:
     import datasets
 
     datasets.disable_progress_bars()
     with tempfile.TemporaryDirectory(prefix="harness-data-") as cache:
         try:
-            ds = datasets.load_dataset(builder, data_files=data_files, keep_in_memory=True, cache_dir=cache,
+            ds = datasets.load_dataset(builder, keep_in_memory=True, cache_dir=cache,
                                        **kwargs)
         except Exception as e:  # datasets raises many kinds: ConnectionError offline, ValueError, ArrowInvalid, ...
             first = (str(e).splitlines() or [type(e).__name__])[0]
@@ -90,7 +81,9 @@ def _hub_rows(source: dict, columns: dict[str, str], what: str) -> Rows:
     resolved = _resolved_revision(name, revision)
     fingerprint = hashlib.sha256(repr((name, config, split, resolved or revision)).encode()).hexdigest()
     origin = {"dataset": name, "config": config, "split": split, "revision": revision, "resolved_revision": resolved}
-    rows = [(f"{where}: row {n}", f"{split}-{n:05d}", _renamed(r, columns)) for n, r in enumerate(records, 1)]
+    bound = RecordBound()  # the same limits as a file's rows (after the download: datasets holds it whole)
+    rows = [(f"{where}: row {n}", f"{split}-{n:05d}", _renamed(bound.check(r, f"{where}: row {n}"), columns))
+            for n, r in enumerate(records, 1)]
     return Rows(where, rows, fingerprint, origin)
 
 

@@ -32,7 +32,7 @@ MAX_PROBLEMS = 100
 """`harness suites validate` lists at most this many problems per suite."""
 
 __all__ = ["SUITE_FILE", "DataSpec", "Example", "GenerationSpec", "MetricSpec", "Suite", "SuiteProblems",
-           "SuiteSpec", "applies", "find_suites", "limited", "load_suite", "results_hash", "staged",
+           "SuiteSpec", "applies", "find_suites", "limited", "load_suite", "metric_field", "results_hash", "staged",
            "with_fewshot"]
 
 
@@ -107,7 +107,8 @@ class _Problems:
 def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_data: bool = False) -> Suite:
     """Load and validate a suite folder: spec, metrics, every example's prompt; one clear error otherwise.
 
-    Data files must lie inside the folder unless `allow_outside_data` (which the run records).
+    Data files must lie inside the folder unless `allow_outside_data` (which the run records). Code the
+    suite brings (an `evaluate:` module) is not run: its metric is its declaration until `trust.trusted`.
     """
     folder = Path(folder)
     where = str(folder / SUITE_FILE)
@@ -128,8 +129,7 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
                 options = {"preamble": spec.preamble, **options}
             metrics[m.id] = build(m.name, m.evaluate, options, m.when, spec.language, folder)
         except ValueError as e:
-            line = _yaml_line(text, ("metrics", i))
-            problems.add(HarnessError(f"{f'line {line}: ' if line else ''}field 'metrics.{i}': {e}", where))
+            problems.add(HarnessError(f"{_metric_field(text, i)}: {e}", where))
     templates = []
     for k, source in enumerate(spec.prompt_templates):
         try:
@@ -204,6 +204,16 @@ def _examples(rows: Rows | None, spec: SuiteSpec, template, problems: _Problems)
         seen[example.id] = where
         examples.append(example)
     return examples
+
+
+def _metric_field(text: str, i: int) -> str:
+    line = _yaml_line(text, ("metrics", i))
+    return f"{f'line {line}: ' if line else ''}field 'metrics.{i}'"
+
+
+def metric_field(suite_file: Path, i: int) -> str:
+    """How a message names the suite's `i`th metric: `line N: field 'metrics.i'`."""
+    return _metric_field(load_yaml(suite_file)[0], i)
 
 
 def _check_metric_fields(suite: Suite, problems: _Problems) -> None:
