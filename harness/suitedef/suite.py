@@ -23,25 +23,15 @@ from harness.common.files import load_yaml
 from harness.record import MetricInfo
 
 from .formats import Example, to_example
-from .sources import Rows, read_split
+from .problems import MAX_PROBLEMS, Problems, SuiteProblems
+from .sources import Rows, read_split, split_rows
 from .spec import DataSpec, FewShotSpec, GenerationSpec, MetricSpec, SuiteSpec
 from .templates import compile_template
 
 SUITE_FILE = "suite.yaml"
-MAX_PROBLEMS = 100
-"""`harness suites validate` lists at most this many problems per suite."""
 
 __all__ = ["SUITE_FILE", "DataSpec", "Example", "GenerationSpec", "MetricSpec", "Suite", "SuiteProblems",
            "SuiteSpec", "applies", "find_suites", "limited", "load_suite", "results_hash", "with_fewshot"]
-
-
-class SuiteProblems(HarnessError):
-    """Every problem found in a suite (the message is the first; `problems` holds them all)."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        more = f" (and {len(problems) - 1} more: `harness suites validate` lists them)" if len(problems) > 1 else ""
-        super().__init__(problems[0] + more)
 
 
 @dataclass(frozen=True)
@@ -85,24 +75,6 @@ def find_suites(paths: Sequence[str | Path]) -> list[Path]:
     return list(dict.fromkeys(f.resolve() for f in found))
 
 
-class _Problems:
-    """Collects problems when asked to, else raises the first."""
-
-    def __init__(self, collect: bool):
-        self.collect = collect
-        self.found: list[str] = []
-
-    def add(self, error: HarnessError) -> None:
-        if not self.collect:
-            raise error
-        if len(self.found) < MAX_PROBLEMS:
-            self.found.append(str(error))
-
-    def raise_if_any(self) -> None:
-        if self.found:
-            raise SuiteProblems(self.found)
-
-
 def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_data: bool = False) -> Suite:
     """Load and validate a suite folder: spec, metrics, every example's prompt; one clear error otherwise.
 
@@ -115,7 +87,7 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
         spec = SuiteSpec.model_validate(raw, context={"allow_outside_data": allow_outside_data})
     except ValidationError as e:
         raise SuiteProblems([_spec_problem(err, text, where) for err in e.errors()][:MAX_PROBLEMS]) from None
-    problems = _Problems(every_problem)
+    problems = Problems(every_problem)
     metrics = {}
     for i, m in enumerate(spec.metrics):
         try:
@@ -134,15 +106,8 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
             problems.add(e)
     if len(templates) < len(spec.prompt_templates):
         problems.raise_if_any()  # without every template no prompt can be checked
-    rows = {}
-    for split in ("test", "train"):
-        source = getattr(spec.data, split)
-        if source is not None:
-            try:
-                rows[split] = read_split(folder, source.model_dump() if not isinstance(source, str) else source,
-                                         spec.data.columns, f"{where}: data.{split}", allow_outside_data)
-            except HarnessError as e:
-                problems.add(e)
+    rows = _read_rows(folder, spec, where, allow_outside_data, problems)
+    _check_same_data(rows, spec, text, where, problems)
     test = _examples(rows.get("test"), spec, templates[0], problems)
     train = _examples(rows.get("train"), spec, templates[0], problems)
     variants = [_examples(rows.get("test"), spec, t, problems) for t in templates[1:]]
@@ -163,6 +128,40 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
     return suite
 
 
+def _read_rows(folder: Path, spec: SuiteSpec, where: str, allow_outside: bool, problems: Problems) -> dict[str, Rows]:
+    """Each split's records by name: the suite's own `test` and `train`, or `file` split in two."""
+    data, rows = spec.data, {}
+    sources = {"file": data.file} if data.file is not None else {"test": data.test, "train": data.train}
+    for split, source in sources.items():
+        if source is not None:
+            try:
+                rows[split] = read_split(folder, source.model_dump() if not isinstance(source, str) else source,
+                                         data.columns, f"{where}: data.{split}", allow_outside)
+            except HarnessError as e:
+                problems.add(e)
+    if "file" in rows:
+        try:
+            rows["test"], rows["train"] = split_rows(rows.pop("file"), data.test_fraction, data.split_seed,
+                                                     spec.labels)
+        except HarnessError as e:
+            problems.add(e)
+    return rows
+
+
+def _check_same_data(rows: dict[str, Rows], spec: SuiteSpec, text: str, where: str, problems: Problems) -> None:
+    """Test and train holding the same data make every test example one trained on: an error unless the
+    suite says it is meant (`data.same_file_ok`)."""
+    test, train = rows.get("test"), rows.get("train")
+    if spec.data.file is not None or test is None or train is None or test.fingerprint != train.fingerprint \
+            or spec.data.same_file_ok:
+        return
+    lineno = _yaml_line(text, ("data", "train"))
+    problems.add(HarnessError(
+        f"{f'line {lineno}: ' if lineno else ''}field 'data.train': holds the same data as data.test, so every test "
+        "example is one the model trained on; hold some out with `data: {file: F, test_fraction: 0.2}`, or set "
+        "`same_file_ok: true` under data: when measuring recall of the training data is meant", where))
+
+
 def _read_yaml(path: Path) -> tuple[str, dict]:
     text, raw = load_yaml(path)
     if not isinstance(raw, dict):
@@ -180,7 +179,7 @@ def _spec_problem(err: Any, text: str, where: str) -> str:
     return f"{where}: {at}{f'field {loc!r}: ' if loc else ''}{msg}"
 
 
-def _examples(rows: Rows | None, spec: SuiteSpec, template, problems: _Problems) -> list[Example]:
+def _examples(rows: Rows | None, spec: SuiteSpec, template, problems: Problems) -> list[Example]:
     """The split's records as examples; ids unique within the split."""
     if rows is None:
         return []
@@ -201,7 +200,7 @@ def _examples(rows: Rows | None, spec: SuiteSpec, template, problems: _Problems)
     return examples
 
 
-def _check_metric_fields(suite: Suite, problems: _Problems) -> None:
+def _check_metric_fields(suite: Suite, problems: Problems) -> None:
     """Every test example a metric scores carries the fields that metric reads (facts, hidden tests)."""
     for name, (metric, info) in suite.metrics.items():
         for ex in suite.test:
