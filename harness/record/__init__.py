@@ -33,6 +33,7 @@ from .run_record import (
     BASE,
     RUN_FILE,
     SCHEMA_VERSION,
+    Advice,
     RunRecord,
     load_predictions,
     load_record,
@@ -44,7 +45,8 @@ from .seeds import SeedComparison, SeedSpread
 from .spec import DATA_GATES, DEFAULT_RUBRIC, Criterion, GateSpec, MetricInfo, MetricKind, Record, Rubric, SuiteInfo
 
 __all__ = [
-    "BASE", "DATA_GATES", "DEFAULT_RUBRIC", "RUN_FILE", "SCHEMA_VERSION", "Attention", "BackendRun", "CacheUse",
+    "BASE", "DATA_GATES", "DEFAULT_RUBRIC", "RUN_FILE", "SCHEMA_VERSION", "Advice", "Attention", "BackendRun",
+    "CacheUse",
     "Checks", "Comparison", "Contamination", "Cost", "Criterion", "DataReport", "Environment", "Explanation",
     "ExplanationsInfo", "Finding", "GateOutcome", "GateSpec", "Histogram", "Lengths", "MetricInfo", "MetricKind",
     "ModelChanged", "NextTokens", "OutputsMatch", "Overlap", "Prediction", "Record", "Result", "Rubric", "RunRecord",
