@@ -60,7 +60,7 @@ def _new_suite_from(args, name: str) -> int:
     """`suites new NAME --from FILE`: the suite, what was guessed, and the run command with settings that train
     long enough."""
     from harness.suitedef.scaffold import new_suite_from
-    from harness.suitedef.suite import load_suite
+    from harness.suitedef.suite import SuiteProblems, load_suite
     from harness.tuning.advice import MIN_STEPS, epochs_for, planned_steps
     from harness.tuning.registry import get_backend
 
@@ -72,8 +72,10 @@ def _new_suite_from(args, name: str) -> int:
         try:
             load_suite(staging, every_problem=True)
         except HarnessError as e:  # name the user's file, not the hidden folder the suite is written in
-            raise HarnessError(f"the guessed suite does not fit the data: {str(e).replace(str(staging), '…')}",
-                               str(source)) from None
+            problems = e.problems if isinstance(e, SuiteProblems) else [str(e)]
+            text = "; ".join(problems).replace(str(staging / f"data{source.suffix.lower()}"), str(source))
+            raise HarnessError(f"the suite guessed from it does not fit the data: {text.replace(str(staging), '…')}",
+                               "suites new --from") from None
 
     folder, guess = new_suite_from(args.dir or Path("suites") / name, name, source, check)
     s = load_suite(folder)
