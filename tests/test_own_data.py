@@ -191,3 +191,14 @@ def test_two_misspelt_metrics_are_reported_in_one_run(tmp_path, capsys):
     assert "field 'metrics.2': unknown metric 'blue' (did you mean 'bleu'?)" in err
     assert "field 'version': must be a quoted string" in err, "problems of every kind in one run"
     assert err.count("INVALID") == 3
+
+
+def test_examples_lacking_a_metrics_field_are_one_problem(tmp_path):
+    rows = [{"id": f"q{i}", "prompt": f"p{i}", "completion": "c"} for i in range(8)]
+    spec = {"name": "own", "version": "1", "metrics": ["facts_present"],
+            "data": {"format": "prompt-completion", "test": "t.jsonl"}}
+    folder = write(tmp_path / "s", spec, {"t.jsonl": rows})
+    with pytest.raises(SuiteProblems) as e:
+        load_suite(folder, every_problem=True)
+    assert e.value.problems == [f"{folder / 't.jsonl'}: examples 'q0', 'q1', 'q2', 'q3', 'q4' and 3 more: missing "
+                                "field 'facts', which metric 'facts_present' reads"]

@@ -202,13 +202,17 @@ def _examples(rows: Rows | None, spec: SuiteSpec, template, problems: Problems) 
 
 def _check_metric_fields(suite: Suite, problems: Problems) -> None:
     """Every test example a metric scores carries the fields that metric reads (facts, hidden tests)."""
+    where = str(suite.path / suite.sources.get("test", {}).get("file", "data.test"))
     for name, (metric, info) in suite.metrics.items():
+        lacking: dict[str, list[str]] = {}  # field → the examples without it: one problem each, however many
         for ex in suite.test:
             missing = [f for f in metric.reads if f not in ex.fields] if applies(info, ex) else []
             if missing:
-                where = suite.sources.get("test", {}).get("file", "data.test")
-                problems.add(HarnessError(f"example {ex.id!r}: missing field {missing[0]!r}, which metric "
-                                          f"{name!r} reads", str(suite.path / where)))
+                lacking.setdefault(missing[0], []).append(ex.id)
+        for field_name, ids in lacking.items():
+            named = ", ".join(repr(i) for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+            problems.add(HarnessError(f"example{'s' if len(ids) > 1 else ''} {named}: missing field "
+                                      f"{field_name!r}, which metric {name!r} reads", where))
 
 
 def applies(info: MetricInfo, example: Example) -> bool:
