@@ -10,6 +10,7 @@ import typing
 from pydantic import BaseModel
 
 from harness.record import (
+    Advice,
     Attention,
     BackendRun,
     CacheUse,
@@ -50,9 +51,9 @@ from .run_record import SCHEMA_VERSION
 
 ORDER: list[type[BaseModel]] = [RunRecord, SuiteInfo, MetricInfo, GateSpec, Rubric, Criterion, Environment, BackendRun,
                                 Cost, TunedFromCache, Result, Comparison, Checks, ModelChanged, OutputsMatch,
-                                Contamination, GateOutcome, SeedSpread, SeedComparison, CacheUse, DataReport, SuiteData,
-                                SplitData, Lengths, Histogram, Overlap, Truncation, Finding, ExplanationsInfo,
-                                Prediction, VariantResult, Explanation, NextTokens, Attention]
+                                Contamination, GateOutcome, Advice, SeedSpread, SeedComparison, CacheUse, DataReport,
+                                SuiteData, SplitData, Lengths, Histogram, Overlap, Truncation, Finding,
+                                ExplanationsInfo, Prediction, VariantResult, Explanation, NextTokens, Attention]
 
 
 def _type_name(annotation) -> str:
