@@ -184,13 +184,15 @@ def test_rows_sharing_a_problem_are_one_line_with_their_fields(tmp_path, capsys)
 def test_two_misspelt_metrics_are_reported_in_one_run(tmp_path, capsys):
     spec = {"name": "own", "version": 1.5, "data": {"format": "alpaca", "test": "t.jsonl"},
             "metrics": ["exact_macth", "chrf", "blue"]}
-    folder = write(tmp_path / "s", spec, {"t.jsonl": alpaca_rows(3)})
+    rows = alpaca_rows(3) + [{"prompt": "p", "answer": "a"}] * 2
+    folder = write(tmp_path / "s", spec, {"t.jsonl": rows})
     assert main(["suites", "validate", str(folder)]) == 1
     err = capsys.readouterr().err
     assert "field 'metrics.0': unknown metric 'exact_macth' (did you mean 'exact_match'?)" in err
     assert "field 'metrics.2': unknown metric 'blue' (did you mean 'bleu'?)" in err
     assert "field 'version': must be a quoted string" in err, "problems of every kind in one run"
-    assert err.count("INVALID") == 3
+    assert "t.jsonl: lines 4–5 (2 records): missing field 'instruction'" in err, "the data's too"
+    assert err.count("INVALID") == 4
 
 
 def test_examples_lacking_a_metrics_field_are_one_problem(tmp_path):
@@ -202,3 +204,12 @@ def test_examples_lacking_a_metrics_field_are_one_problem(tmp_path):
         load_suite(folder, every_problem=True)
     assert e.value.problems == [f"{folder / 't.jsonl'}: examples 'q0', 'q1', 'q2', 'q3', 'q4' and 3 more: missing "
                                 "field 'facts', which metric 'facts_present' reads"]
+
+
+def test_suites_new_takes_a_format_or_a_file_not_both(tmp_path, capsys):
+    source = tmp_path / "d.jsonl"
+    source.write_text(json.dumps({"prompt": "p", "completion": "c"}) + "\n", encoding="utf-8")
+    assert main(["suites", "new", "x", "--from", str(source), "--format", "alpaca", "--dir", str(tmp_path / "x")]) == 2
+    assert "give --format or --from, not both" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert main(["suites", "new", "y", "--dir", str(tmp_path / "y")]) == 0
+    assert "New suite y (prompt-completion)" in capsys.readouterr().out

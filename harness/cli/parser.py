@@ -105,9 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "validate", "new"])
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="suite folders or folders of suites (default: suites); for `new`, the suite's name")
-    p.add_argument("--format", default="prompt-completion",
-                   choices=["prompt-completion", "messages", "alpaca", "sharegpt", "chat"],
-                   help="data format of a new suite (default: prompt-completion)")
+    p.add_argument("--format", choices=["prompt-completion", "messages", "alpaca", "sharegpt", "chat"],
+                   help="data format of a new suite (default: prompt-completion; with --from, guessed)")
     p.add_argument("--from", dest="from_file", metavar="FILE",
                    help="for `new`: a .jsonl, .json, .csv or .parquet file of your own, copied into the suite; its "
                         "format and columns are guessed from its fields (and printed)")

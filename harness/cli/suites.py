@@ -48,7 +48,11 @@ def _new_suite(args) -> int:
                            "suites new")
     name = args.paths[0]
     if args.from_file is not None:
+        if args.format is not None:
+            raise HarnessError("--from guesses the format from the file: give --format or --from, not both",
+                               "suites new")
         return _new_suite_from(args, name)
+    args.format = args.format or "prompt-completion"
     folder = new_suite(args.dir or Path("suites") / name, name, args.format)
     s = load_suite(folder)
     print(f"New suite {s.name} ({args.format}) in {folder}: edit suite.yaml, the data and README.md, then "

@@ -13,7 +13,8 @@ import random
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from types import SimpleNamespace
+from typing import Any, Sequence, cast
 
 import yaml
 from pydantic import ValidationError
@@ -22,7 +23,7 @@ from harness.common.errors import HarnessError
 from harness.common.files import load_yaml
 from harness.record import MetricInfo
 
-from .formats import Example, to_example
+from .formats import ALPACA_TEMPLATE, Example, to_example
 from .problems import MAX_PROBLEMS, Problems, SuiteProblems
 from .sources import Rows, read_split, split_rows
 from .spec import DataSpec, FewShotSpec, GenerationSpec, MetricSpec, SuiteSpec
@@ -86,7 +87,10 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
     try:
         spec = SuiteSpec.model_validate(raw, context={"allow_outside_data": allow_outside_data})
     except ValidationError as e:
-        raise SuiteProblems([_spec_problem(err, text, where) for err in e.errors()][:MAX_PROBLEMS]) from None
+        found = [_spec_problem(err, text, where) for err in e.errors()]
+        if every_problem:
+            found += _data_problems(folder, raw, where, allow_outside_data)
+        raise SuiteProblems(found[:MAX_PROBLEMS]) from None
     problems = Problems(every_problem)
     metrics = {}
     for i, m in enumerate(spec.metrics):
@@ -146,6 +150,22 @@ def _read_rows(folder: Path, spec: SuiteSpec, where: str, allow_outside: bool, p
         except HarnessError as e:
             problems.add(e)
     return rows
+
+
+def _data_problems(folder: Path, raw: dict, where: str, allow_outside: bool) -> list[str]:
+    """With a spec that does not validate: the problems of its data too, read as far as a valid `data:` section
+    allows (each record against the format, with the format's own prompt), so that one validation lists them."""
+    try:
+        data = DataSpec.model_validate(raw.get("data"), context={"allow_outside_data": allow_outside})
+    except ValidationError:
+        return []  # its problems are among the spec's
+    labels = raw.get("labels") if isinstance(raw.get("labels"), str) else None
+    stand_in = cast(SuiteSpec, SimpleNamespace(data=data, labels=labels))
+    problems = Problems(collect=True)
+    template = compile_template(ALPACA_TEMPLATE, f"{where}: data.format") if data.format == "alpaca" else None
+    for rows in _read_rows(folder, stand_in, where, allow_outside, problems).values():
+        _examples(rows, stand_in, template, problems)
+    return problems.found
 
 
 def _check_same_data(rows: dict[str, Rows], spec: SuiteSpec, text: str, where: str, problems: Problems) -> None:
