@@ -79,6 +79,17 @@ def test_a_short_training_is_warned_about_before_it_starts(newcomer):
                                       "3 epochs)") and warning.message.endswith("--set lora.epochs=25 makes 50")
 
 
+def test_a_run_prints_records_and_reports_the_warning(newcomer, tmp_path, capsys):
+    suite = newcomer["project"] / "suites" / "mine"
+    assert main(["run", "--suite", str(suite), "--backend", "lora", "--limit", "2", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    (run_dir,) = tmp_path.iterdir()
+    (warning,) = [a for a in load_record(run_dir).advice if a.kind == "few_steps"]
+    assert f"WARNING: {warning.message}" in printed and "only 6 optimizer steps" in warning.message
+    html = (run_dir / "report" / "index.html").read_text(encoding="utf-8")
+    assert f"Warning: {warning.message}" in html
+
+
 def test_planned_steps_by_hand():
     # ⌈examples / batch⌉ steps an epoch, times epochs, rounded up (transformers' Trainer): the issue's 30
     # examples at batch 16 and 3 epochs made 6 steps.

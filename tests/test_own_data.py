@@ -213,3 +213,17 @@ def test_suites_new_takes_a_format_or_a_file_not_both(tmp_path, capsys):
     assert "give --format or --from, not both" in capsys.readouterr().err and not (tmp_path / "x").exists()
     assert main(["suites", "new", "y", "--dir", str(tmp_path / "y")]) == 0
     assert "New suite y (prompt-completion)" in capsys.readouterr().out
+
+
+def test_export_reads_the_suites_as_the_run_was_allowed_to(outside_suite, tmp_path):
+    from bench.synthetic import make_run
+    from harness.record import load_record
+    from harness.tuning.export import _sample
+
+    run_dir = make_run(tmp_path / "runs", suites={"agent_tools": 4}, backends=("lora",))
+    record = load_record(run_dir)
+    record.suites[0].path = str(outside_suite)
+    with pytest.raises(HarnessError, match="must be a path inside the suite folder"):
+        _sample(record, run_dir, "lora")
+    record.allow_outside_data = True
+    assert len(_sample(record, run_dir, "lora")) == 4
