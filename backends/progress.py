@@ -1,4 +1,5 @@
-"""The training progress bar: one per training run, with the latest logged loss beside it."""
+"""The training progress bar: one per training run, with the latest logged loss beside it; a training resumed
+from a checkpoint starts its bar at the checkpoint's step."""
 from __future__ import annotations
 
 from typing import Any
@@ -12,13 +13,17 @@ class ProgressBar(TrainerCallback):
     def __init__(self, label: str):
         self.label = label
         self.bar: Any = None
+        self.resumed_from = 0
+        """The step a resumed training starts from (set before it starts: the trainer's state is restored only
+        after `on_train_begin`)."""
 
     def on_train_begin(self, args, state, control, **kwargs):
         from harness.common.progress import progress_bar
 
         if not state.is_world_process_zero:
             return
-        self.bar = progress_bar(total=state.max_steps, desc=f"train · {self.label}", unit="step")
+        self.bar = progress_bar(total=state.max_steps, initial=self.resumed_from, desc=f"train · {self.label}",
+                                unit="step")
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.bar is not None:

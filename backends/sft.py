@@ -104,7 +104,8 @@ class SFTBackend(Backend):
         build = self._seq2seq_trainer if self.loaded.encoder_decoder else self._sft_trainer
         self.trainer = build(examples, common, peft_config)
         self.trainer.remove_callback(transformers.PrinterCallback)
-        self.trainer.add_callback(ProgressBar(self.name))
+        self._bar = ProgressBar(self.name)
+        self.trainer.add_callback(self._bar)
         if every:
             self._keep_checkpoints(base_model, examples, settings, seed, processes)
 
@@ -188,6 +189,7 @@ class SFTBackend(Backend):
         model = self.trainer.model
         resume = self._resume_point()
         self._earlier = resume.progress if resume is not None else NOTHING
+        self._bar.resumed_from = resume.step if resume is not None else 0
         start = self._loop_start = time.perf_counter()
         if self.settings.max_steps != 0:
             self.trainer.train(resume_from_checkpoint=str(resume.path) if resume is not None else None)

@@ -37,8 +37,9 @@ def render_report(run_dir: str | Path, out_dir: str | Path | None = None, *, pag
 def write_run_site(record, run_dir: Path, out_dir: Path, page_size: int = PAGE_SIZE, up: str | None = None) -> Path:
     """`up`: a link (relative to the overview) back to a comparison site this run is part of."""
     slug = slugs([s.name for s in record.suites])
-    nav = [("Overview", "index.html"), ("Data", "data.html"), ("Strategies", "strategy.html"),
-           ("Training", "training.html")]
+    tuned = bool(record.backends)  # an evaluation of one model has no strategies to compare, no training to plot
+    nav = [("Overview", "index.html"), ("Data", "data.html")]
+    nav += [("Strategies", "strategy.html"), ("Training", "training.html")] if tuned else []
     nav += [(s.name, f"suites/{slug[s.name]}/index.html") for s in record.suites]
     site = Site(out_dir, f"Run {record.run_id}", nav)
     site.clear_generated("suites")
@@ -49,6 +50,22 @@ def write_run_site(record, run_dir: Path, out_dir: Path, page_size: int = PAGE_S
     for info in record.suites:
         suite = load_suite_examples(record, run_dir, info, slug[info.name], page_size)
         summaries.append(_write_suite(site, record, suite, [r for r in rows if r["suite"] == info.name], gates))
+    if tuned:
+        _write_tuning_pages(site, record, run_dir)
+    else:
+        site.remove_pages(["strategy.html", "training.html"])
+        site.clear_pages("pairs")
+    site.page("data.html", "data.html.j2", record=record, suites=data_view(record))
+    sheets = sheets_status(run_dir)
+    return site.page("index.html", "index.html.j2", record=record, rows=rows, gates=gates, up=up, tuned=tuned,
+                     verdicts=verdicts(record, gates), head_to_head=head_to_head(record),
+                     checks=flatten(record.checks.model_dump()) or None,
+                     retention=flatten(record.retention, None) if record.retention else None,
+                     provenance=provenance(record), suites=summaries, ratings=record.ratings, sheets=sheets)
+
+
+def _write_tuning_pages(site: Site, record, run_dir: Path) -> None:
+    """The strategy page (with the head-to-head pages) and the training page."""
     points, columns, fronts = strategy_rows(record)
     pair_pages = _write_pairs(site, record, run_dir, set(fronts["wall"]) | set(fronts["params"]))
     site.page("strategy.html", "strategy.html.j2", record=record, points=points, columns=columns, fronts=fronts,
@@ -59,13 +76,6 @@ def write_run_site(record, run_dir: Path, out_dir: Path, page_size: int = PAGE_S
     site.page("training.html", "training.html.j2", record=record,
               chart=charts.loss_curves({b.name: b.cost.loss_curve for b in record.backends}, record.states)
               if any(b.cost.loss_curve for b in record.backends) else None)
-    site.page("data.html", "data.html.j2", record=record, suites=data_view(record))
-    sheets = sheets_status(run_dir)
-    return site.page("index.html", "index.html.j2", record=record, rows=rows, gates=gates, up=up,
-                     verdicts=verdicts(record, gates), head_to_head=head_to_head(record),
-                     checks=flatten(record.checks.model_dump()) or None,
-                     retention=flatten(record.retention, None) if record.retention else None,
-                     provenance=provenance(record), suites=summaries, ratings=record.ratings, sheets=sheets)
 
 
 def _write_suite(site: Site, record, suite, rows: list[dict], gates) -> dict:

@@ -86,6 +86,11 @@ class Site:
                 if path.suffix == ".html" and path.is_file():
                     path.unlink()
 
+    def remove_pages(self, relpaths: list[str]) -> None:
+        """Pages a previous render wrote that this one does not (e.g. a run re-rendered after a change)."""
+        for relpath in relpaths:
+            (self.out_dir / relpath).unlink(missing_ok=True)
+
     def clear_generated(self, folder: str) -> None:
         """Pages and index files a previous render left in `folder`: a shorter suite must not keep them."""
         target = self.out_dir / folder

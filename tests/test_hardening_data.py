@@ -138,7 +138,7 @@ GOOD_YAML = (b"name: s\nversion: '1'\ndata:\n  format: prompt-completion\n  test
              b"metrics: [exact_match]\n")
 
 
-@pytest.mark.parametrize("version", ["1.10", "1", "2024-01-01", "null"])
+@pytest.mark.parametrize("version", ["1.10", "2024-01-01", "null", "true"])
 def test_unquoted_version_is_refused_with_a_hint(tmp_path, version):
     msg = suite_error(yaml_suite(tmp_path, GOOD_YAML.replace(b"'1'", version.encode())))
     assert "line 2: field 'version': must be a quoted string, e.g. version: \"1.10\"" in msg
@@ -148,6 +148,12 @@ def test_unquoted_version_is_refused_with_a_hint(tmp_path, version):
 
 def test_quoted_version_is_kept_as_written(tmp_path):
     assert load_suite(yaml_suite(tmp_path, GOOD_YAML.replace(b"'1'", b'"1.10"'))).spec.version == "1.10"
+
+
+@pytest.mark.parametrize("version", ["1", "2", "10"])
+def test_a_whole_number_version_is_read_as_text(tmp_path, version):
+    # A whole number loses no digits in YAML (only fractions do: 1.10 → 1.1), and earlier suites used it.
+    assert load_suite(yaml_suite(tmp_path, GOOD_YAML.replace(b"'1'", version.encode()))).spec.version == version
 
 
 def test_yaml_that_is_not_utf8(tmp_path):
@@ -214,7 +220,7 @@ def test_whole_suite_checks_point_at_their_items_line(tmp_path):
     msg = suite_error(write_suite(tmp_path / "a", spec, ROWS, ROWS))
     text = (tmp_path / "a" / "suite.yaml").read_text(encoding="utf-8")
     line = text.splitlines().index("- accuracy") + 1
-    assert f"line {line}: metrics[1]: unknown metric 'accuracy'" in msg and line > 1
+    assert f"line {line}: field 'metrics.1': unknown metric 'accuracy'" in msg and line > 1
     del spec["metrics"]
     msg = suite_error(write_suite(tmp_path / "b", spec, ROWS, ROWS))
     assert "field 'metrics': Field required" in msg and "line 1" not in msg, "a missing field has no line"

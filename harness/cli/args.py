@@ -10,10 +10,27 @@ SEED_RANGE = 2**32
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line (like every other error), not usage and a line."""
+    """argparse, but a bad argument is one line (like every other error), not usage and a line; and options
+    may come anywhere among a command's positional arguments (`suites validate --allow-outside-data PATH`
+    as well as `suites validate PATH --allow-outside-data`)."""
+
+    _intermixing = False
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def parse_known_args(self, args=None, namespace=None):
+        # A command's own parser (one without subcommands: argparse's intermixed parsing refuses those) parses
+        # options first and positionals after, so an option between two positionals does not end the list.
+        # (Subcommand parsers are made by `add_parser`, of this class, and called through this method.)
+        leaf = not any(a.nargs in (argparse.PARSER, argparse.REMAINDER) for a in self._get_positional_actions())
+        if not leaf or self._intermixing:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
 
 
 def whole_number(text: str, low: int, high: int | None = None) -> int:

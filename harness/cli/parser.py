@@ -109,13 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("suites", help="list, validate or scaffold suites",
                        description="`list` shows each suite; `validate` reports every problem in each suite at once; "
-                                   "`new NAME --format F` writes a small valid suite folder to start from.")
+                                   "`new NAME --format F` writes a small valid suite folder to start from; `new NAME "
+                                   "--from FILE` makes a suite of one data file of your own (format and columns "
+                                   "guessed, the file split into train and test) and suggests how to run it.")
     p.add_argument("action", choices=["list", "validate", "new"])
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="suite folders or folders of suites (default: suites); for `new`, the suite's name")
-    p.add_argument("--format", default="prompt-completion",
-                   choices=["prompt-completion", "messages", "alpaca", "sharegpt", "chat"],
-                   help="data format of a new suite (default: prompt-completion)")
+    p.add_argument("--format", choices=["prompt-completion", "messages", "alpaca", "sharegpt", "chat"],
+                   help="data format of a new suite (default: prompt-completion; with --from, guessed)")
+    p.add_argument("--from", dest="from_file", metavar="FILE",
+                   help="for `new`: a .jsonl, .json, .csv or .parquet file of your own, copied into the suite; its "
+                        "format and columns are guessed from its fields (and printed)")
     p.add_argument("--dir", metavar="DIR", help="where `new` writes the suite (default: suites/NAME)")
     add_outside(p)
 

@@ -127,6 +127,7 @@ def cmd_tune(args) -> int:
     from harness.common.files import write_json
     from harness.models.loading import resolve_model_path
     from harness.run import orchestrate as run
+    from harness.tuning.advice import few_steps, loss_not_falling
     from harness.tuning.registry import usable_backend
     from harness.tuning.settings import parse_overrides, resolve
 
@@ -141,6 +142,9 @@ def cmd_tune(args) -> int:
     examples = run.training_examples(suites)
     if not examples:
         raise HarnessError("no suite has a train split to tune on", "--suite")
+    few = few_steps(args.backend, args.backend, len(examples), settings.model_dump(mode="json"))
+    if few and distributed().is_main():
+        print(f"WARNING: {few}", file=sys.stderr)
     out = Path(args.out)
     cache = None if args.no_cache else Cache()
     key = run.tuning_key_for(cache, args.backend, model_path, examples, settings.model_dump(mode="json"), args.seed)
@@ -158,6 +162,9 @@ def cmd_tune(args) -> int:
             cache.tuning.save(key, out, model_path, kind, cost.model_dump(mode="json"), str(out.resolve()))
     write_json(out / "cost.json", {"backend": args.backend, "model": args.model, "model_path": model_path,
                                    "settings": settings.model_dump(mode="json"), **cost.model_dump(), **extra})
+    flat = loss_not_falling(args.backend, cost.loss_curve)
+    if flat:
+        print(f"WARNING: {flat}", file=sys.stderr)
     cached = " (from the tuning cache)" if hit is not None else ""
     print(f"Tuned model ({kind}): {out}{cached}\nCost: {out / 'cost.json'}")
     return 0

@@ -44,12 +44,59 @@ def _new_suite(args) -> int:
     from harness.suitedef.suite import load_suite
 
     if len(args.paths) != 1:
-        raise HarnessError("give the new suite's name: harness suites new NAME [--format F]", "suites new")
+        raise HarnessError("give the new suite's name: harness suites new NAME [--format F | --from FILE]",
+                           "suites new")
     name = args.paths[0]
+    if args.from_file is not None:
+        if args.format is not None:
+            raise HarnessError("--from guesses the format from the file: give --format or --from, not both",
+                               "suites new")
+        return _new_suite_from(args, name)
+    args.format = args.format or "prompt-completion"
     folder = new_suite(args.dir or Path("suites") / name, name, args.format)
     s = load_suite(folder)
     print(f"New suite {s.name} ({args.format}) in {folder}: edit suite.yaml, the data and README.md, then "
           f"`harness suites validate {folder}`")
+    return 0
+
+
+def _new_suite_from(args, name: str) -> int:
+    """`suites new NAME --from FILE`: the suite, what was guessed, and the run command with settings that train
+    long enough."""
+    from harness.suitedef.scaffold import new_suite_from
+    from harness.suitedef.suite import SuiteProblems, load_suite
+    from harness.tuning.advice import MIN_STEPS, epochs_for, planned_steps
+    from harness.tuning.registry import get_backend
+
+    source = Path(args.from_file)
+    if not source.is_file():
+        raise HarnessError("no such data file", str(source))
+
+    def check(staging: Path) -> None:
+        try:
+            load_suite(staging, every_problem=True)
+        except HarnessError as e:  # name the user's file, not the hidden folder the suite is written in
+            problems = e.problems if isinstance(e, SuiteProblems) else [str(e)]
+            text = "; ".join(problems).replace(str(staging / f"data{source.suffix.lower()}"), str(source))
+            raise HarnessError(f"the suite guessed from it does not fit the data: {text.replace(str(staging), '…')}",
+                               "suites new --from") from None
+
+    folder, guess = new_suite_from(args.dir or Path("suites") / name, name, source, check)
+    s = load_suite(folder)
+    print(f"New suite {s.name} in {folder}: {len(s.train)} train and {len(s.test)} test examples of {source}")
+    for line in guess.reasons:
+        print(f"  guessed {line}")
+    defaults = get_backend("lora").settings_class.model_fields
+    batch, epochs = defaults["batch_size"].default, defaults["epochs"].default
+    steps = planned_steps(len(s.train), {"batch_size": batch, "epochs": epochs})
+    run = f"harness run --suite {folder} --backend lora"
+    if steps < MIN_STEPS:
+        more = epochs_for(len(s.train), batch)
+        print(f"  {len(s.train)} train examples at lora's default {epochs:g} epochs of batch size {batch} are "
+              f"{steps} optimizer steps, too few to learn from; {more} epochs make "
+              f"{planned_steps(len(s.train), {'batch_size': batch, 'epochs': more})}")
+        run += f" --set lora.epochs={more}"
+    print(f"Check suite.yaml (gates, description), then run:\n  {run}")
     return 0
 
 
@@ -64,7 +111,8 @@ def cmd_data(args) -> int:
     from harness.tuning.settings import parse_overrides, resolve
 
     quiet_libraries()
-    suites = [run.load_suite(p) for p in run.find_suites(args.suite or [run.DEFAULT_SUITES])]
+    suites = [run.load_suite(p, allow_outside_data=args.allow_outside_data)
+              for p in run.find_suites(args.suite or [run.DEFAULT_SUITES])]
     model_path = resolve_model_path(args.model, suites, args.seed)
     backends = args.backend or list(run.DEFAULT_BACKENDS)
     overrides = parse_overrides(args.backend_config, args.set)

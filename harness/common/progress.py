@@ -16,11 +16,20 @@ TERMINAL_INTERVAL = 0.1  # tqdm's own default
 
 
 def progress_bar(file: TextIO | None = None, **options: Any) -> Any:
-    """A tqdm bar on `file` (default: standard error), redrawn as suits a terminal or a log."""
+    """A tqdm bar on `file` (default: standard error), redrawn as suits a terminal or a log, whose finished
+    state is drawn once: by `close`, not also by the update that completed it (in a log each redraw is a line,
+    and a slow stage printed its final count two or three times)."""
     from tqdm.auto import tqdm
+
+    class OneFinalLine(tqdm):
+        def update(self, n: float | None = 1) -> bool | None:
+            if self.total is not None and not self.disable and self.n + (n or 0) >= self.total:
+                self.n += n or 0  # the finished count: `close` draws it
+                return None
+            return super().update(n)
 
     stream = sys.stderr if file is None else file
     if "TQDM_MININTERVAL" not in os.environ:
         interactive = hasattr(stream, "isatty") and stream.isatty()
         options.setdefault("mininterval", TERMINAL_INTERVAL if interactive else LOG_INTERVAL)
-    return tqdm(file=stream, **options)
+    return OneFinalLine(file=stream, **options)

@@ -10,6 +10,7 @@ import typing
 from pydantic import BaseModel
 
 from harness.record import (
+    Advice,
     Attention,
     BackendRun,
     CacheUse,
@@ -58,14 +59,13 @@ from harness.record import (
 
 from .run_record import SCHEMA_VERSION
 
-ORDER: list[type[BaseModel]] = [RunRecord, SuiteInfo, SuiteCode, MetricInfo, GateSpec, Rubric, Criterion, Environment,
-                                BackendRun,
-                                Cost, TunedFromCache, Result, Comparison, Checks, ModelChanged, OutputsMatch,
-                                Contamination, GateOutcome, SeedSpread, SeedComparison, CacheUse, DataReport, SuiteData,
-                                SplitData, Lengths, Histogram, Overlap, Truncation, Finding, ExplanationsInfo, Ratings,
-                                RatingImport, RatingMean, RatingDifference, RatingPreference, RatingAgreements,
-                                RatingAgreement, RatersPerItem, RatingMethod, Prediction, VariantResult, Explanation,
-                                NextTokens, Attention]
+ORDER: list[type[BaseModel]] = [
+    RunRecord, SuiteInfo, SuiteCode, MetricInfo, GateSpec, Rubric, Criterion, Environment, BackendRun, Cost,
+    TunedFromCache, Result, Comparison, Checks, ModelChanged, OutputsMatch, Contamination, GateOutcome, Advice,
+    SeedSpread, SeedComparison, CacheUse, DataReport, SuiteData, SplitData, Lengths, Histogram, Overlap, Truncation,
+    Finding, ExplanationsInfo, Ratings, RatingImport, RatingMean, RatingDifference, RatingPreference,
+    RatingAgreements, RatingAgreement, RatersPerItem, RatingMethod, Prediction, VariantResult, Explanation,
+    NextTokens, Attention]
 
 
 def _type_name(annotation) -> str:

@@ -47,6 +47,21 @@ class Sequential(Record):
     """Every margin gate was decided before the last stage."""
 
 
+class Advice(Record):
+    """A warning or hint about a run, said when it was noticed and shown in the report: what will likely
+    make its numbers less useful than they could be (not a validity check: the numbers are right)."""
+
+    kind: Literal["few_steps", "loss_flat", "fewshot"]
+    """`few_steps`: a training of fewer optimizer steps than learning usually needs; `loss_flat`: the training
+    loss did not fall; `fewshot`: base scored 0 zero-shot where few-shot prompts may show it the format."""
+    state: str
+    """The state it is about (`base` for few-shot hints)."""
+    suite: str | None = None
+    """The suite it is about, when one."""
+    message: str
+    """What was noticed and what to try, in one line."""
+
+
 class RunRecord(Record):
     """Everything a run was asked, what it cost and what came out; reports and gates read only this
     and the predictions beside it."""
@@ -135,6 +150,17 @@ class RunRecord(Record):
     def bound_alpha(self) -> float:
         """The one-sided level of the comparisons' bounds: alpha, or a sequential run's stage level."""
         return self.sequential.bound_alpha if self.sequential else self.alpha
+
+    advice: list[Advice] = []
+    """Warnings and hints noticed while the run ran (too few training steps, a loss that did not fall, a base
+    model that may need few-shot prompts), each once."""
+
+    def advise(self, advice: Advice) -> bool:
+        """Add `advice` unless it is already there; whether it was new."""
+        if advice in self.advice:
+            return False
+        self.advice.append(advice)
+        return True
 
     def value(self, state: str, suite: str, metric: str) -> float | None:
         """The recorded value of `metric` on `suite` in `state`, or None when not measured."""

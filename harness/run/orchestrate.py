@@ -30,6 +30,7 @@ from harness.evaluation.gates import decide_all, record_gates
 from harness.models.loading import TINY, check_loadable, device, is_adapter_dir, load_model, resolve_model_path
 from harness.record import (
     BASE,
+    Advice,
     CacheUse,
     Checks,
     DataReport,
@@ -58,6 +59,7 @@ from harness.tuning.tune import training_examples as training_examples
 from harness.tuning.tune import tune as tune
 from harness.tuning.tune import tuning_key_for as tuning_key_for
 
+from . import advice as run_advice
 from .dirs import discard_if_empty as discard_if_empty  # re-exported: the CLI and the plugin find them here
 from .dirs import find_finished_run as find_finished_run
 from .dirs import new_run_dir as new_run_dir
@@ -289,15 +291,19 @@ def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
     for data in record.data.suites if record.data else []:
         for finding in data.findings:
             log(f"WARNING: data: {data.suite} {finding.message}")
+    run_advice.advise(record, run_advice.before_training(p.tunings, p.settings, p.suites), log)
     if not _evaluated(record, BASE, p.suites):
         log(f"Evaluating the base model {p.request.model} on {len(p.suites)} suite(s)")
-        _evaluate_state(load_model(p.model_path, adapter=p.request.adapter, cache=p.cache), BASE, p, run_dir, record)
+        hints = _evaluate_state(load_model(p.model_path, adapter=p.request.adapter, cache=p.cache), BASE, p, run_dir,
+                                record)
+        run_advice.advise(record, hints, log)
     for t in p.tunings:
         done = next((b for b in record.backends if b.name == t.state), None)
         if done is None:
             log(f"Tuning {t.state}" if t.state != t.backend else f"Tuning with {t.backend}")
             done = tune_state(t, p.suites, p.model_path, p.settings[t.state], p.cache, run_dir)
             record.backends.append(done)
+            run_advice.advise(record, run_advice.after_training(done), log)
             if main:
                 save_record(run_dir, record)
         if main:
@@ -342,8 +348,9 @@ def _evaluated(record: RunRecord, state: str, suites: list[Suite]) -> bool:
     return all(any(r.state == state and r.suite == s.name for r in record.results) for s in suites)
 
 
-def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord) -> None:
-    """Generate and explain, each process a share; on the main process score, check and save."""
+def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord) -> list[Advice]:
+    """Generate and explain, each process a share; on the main process score, check and save. Returns the
+    hints base's scores give (few-shot prompts for a chat model that scored 0 zero-shot)."""
     evaluated: dict[str, str] = {}
     regenerated: dict[str, str] = {}
     main, batch_size, seed = distributed.is_main(), p.request.batch_size, p.request.seed
@@ -371,8 +378,11 @@ def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord
         if uses is not None:
             record.cache[state] = uses
         save_record(run_dir, record)
+    hints = run_advice.after_base(record, p.suites, model.chat and p.request.model != TINY, p.request.fewshot) \
+        if main and state == BASE else []
     del model
     gc.collect()
+    return hints
 
 
 def _score_suite(model, suite: Suite, state: str, seed: int, run_dir: Path, record: RunRecord,

@@ -68,7 +68,9 @@ def to_example(record: Any, fmt: str, template, where: str, default_id: str) -> 
         raise HarnessError("expected a JSON object", where)
     for key in REQUIRED[fmt]:
         if key not in record:
-            raise HarnessError(f"missing field '{key}' (format {fmt} needs {', '.join(REQUIRED[fmt])})", where)
+            found = ", ".join(list(record)[:12]) or "none"
+            raise HarnessError(f"missing field '{key}' (format {fmt} needs {', '.join(REQUIRED[fmt])}); fields found: "
+                               f"{found} — map them to the format's fields with data.columns", where)
     ex_id = example_id(record.get("id", default_id), where)
     if fmt in ("prompt-completion", "alpaca"):
         out_key = "completion" if fmt == "prompt-completion" else "output"

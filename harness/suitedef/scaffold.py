@@ -1,4 +1,5 @@
-"""`harness suites new`: a valid suite folder to start from, in any data format."""
+"""`harness suites new`: a valid suite folder to start from, in any data format, or from one data file of
+one's own (`--from`: the format and the columns guessed, the file split into train and test)."""
 from __future__ import annotations
 
 import json
@@ -10,9 +11,11 @@ from pathlib import Path
 import yaml
 
 from harness.common.errors import HarnessError
-from harness.common.files import write_text
+from harness.common.files import copy_file, write_text
 
 from .formats import FORMATS
+from .infer import Guess, guess
+from .sources import read_split
 
 _EXAMPLES: dict[str, list[tuple[dict, dict]]] = {
     # (a train record, a test record) per format; the scaffold writes a few of each.
@@ -45,10 +48,37 @@ _EXAMPLES["chat"] = [(_chat(2, 2), _chat(3, 4)), (_chat(5, 1), _chat(1, 8))]
 _METRICS = {"chat": [{"name": "exact_match", "parse": "json"}, "tool_name", "tool_arguments"]}
 
 
+TEST_FRACTION = 0.2
+"""Share of a `--from` file's records held out for testing."""
+
+
 def new_suite(folder: str | Path, name: str, fmt: str) -> Path:
     """Write a small valid suite called `name` in `folder` (which must not exist yet) and return it."""
     if fmt not in FORMATS:
         raise HarnessError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}", "--format")
+    return _staged(folder, name, lambda staging: _write(staging, name, fmt, Path(folder)))
+
+
+def new_suite_from(folder: str | Path, name: str, data_file: str | Path, check=None) -> tuple[Path, Guess]:
+    """Write a suite called `name` in `folder` around a copy of `data_file`, split by the harness, with the
+    format, columns and labels guessed from its records; returns the folder and the guess (with its reasons).
+    `check(staging_folder)` validates the suite before it is put in place (an error leaves nothing behind)."""
+    source = Path(data_file)
+    rows = read_split(source.parent, source.name, {}, "--from", allow_outside=True)
+    found = guess([record for _, _, record in rows.records], str(source))
+    copy = f"data{source.suffix.lower()}"
+
+    def write(staging: Path) -> None:
+        copy_file(source, staging / copy)
+        _write_guessed(staging, name, copy, found, source.name)
+        if check is not None:
+            check(staging)
+
+    return _staged(folder, name, write), found
+
+
+def _staged(folder: str | Path, name: str, write) -> Path:
+    """`write(staging)` fills a hidden folder beside `folder`, renamed to `folder` once complete."""
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise HarnessError(f"a suite name is letters, digits, '.', '_' or '-', not {name!r}", "suites new")
     folder = Path(folder)
@@ -57,12 +87,43 @@ def new_suite(folder: str | Path, name: str, fmt: str) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{name}-"))
     try:
-        _write(staging, name, fmt, folder)
+        write(staging)
         staging.rename(folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return folder
+
+
+def _write_guessed(folder: Path, name: str, data_file: str, g: Guess, original: str) -> None:
+    data: dict = {"format": g.format, "file": data_file, "test_fraction": TEST_FRACTION, "split_seed": 0}
+    if g.columns:
+        data["columns"] = g.columns
+    scale = 100 if g.metrics[0] == "chrf" else 1  # chrF is on a 0-100 scale, exact match on 0-1
+    spec = {
+        "name": name, "version": "0.1",
+        "description": f"Made by `harness suites new --from {original}`; say what skill it measures.",
+        "language": "en",
+        "data": data,
+        **({"labels": g.labels} if g.labels else {}),
+        "generation": {"max_new_tokens": g.max_new_tokens},
+        "metrics": g.metrics,
+        "gates": [{"metric": g.metrics[0], "min_delta": 0.1 * scale}],
+    }
+    write_text(folder / "suite.yaml", yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
+    guessed = "\n".join(f"- {line}" for line in g.reasons)
+    write_text(folder / "README.md", f"""# {name}
+
+What skill this suite measures, and why it matters for the agent being tuned.
+
+## Data
+
+`{data_file}` is a copy of `{original}`. The harness holds out {TEST_FRACTION:.0%} of its records for testing
+(`data.test_fraction`, seeded by `data.split_seed`; the run records the split). What
+`harness suites new --from` guessed:
+
+{guessed}
+""")
 
 
 def _write(folder: Path, name: str, fmt: str, final: Path) -> None:

@@ -10,6 +10,8 @@ with one line. A `columns:` mapping renames the source's columns to the format's
 from __future__ import annotations
 
 import hashlib
+import json
+import random
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,3 +97,32 @@ def _resolved_revision(name: str, revision: str | None) -> str | None:
         return HfApi().dataset_info(name, revision=revision).sha
     except Exception:  # offline, or a local builder: the requested revision is all there is to record
         return None
+
+
+def split_rows(rows: Rows, fraction: float, seed: int, labels: str | None) -> tuple[Rows, Rows]:
+    """(test, train): `rows` split once, seeded, holding out `fraction` of the records (of each label's
+    records when `labels` names a field, so that both splits keep the labels' balance). Each label's
+    records are shuffled by a generator seeded by `seed` and the label, and the first round(fraction × n)
+    of them (at least one, when the label has two records or more) are held out. What was split, and how,
+    is recorded in each split's origin."""
+    strata: dict[str, list[int]] = {}
+    for i, (_, _, record) in enumerate(rows.records):
+        value = record.get(labels) if labels and isinstance(record, dict) else None
+        strata.setdefault(json.dumps(value, sort_keys=True, default=str), []).append(i)
+    held: set[int] = set()
+    for label, members in sorted(strata.items()):
+        shuffled = list(members)
+        random.Random(f"{seed}:{label}").shuffle(shuffled)
+        k = int(fraction * len(shuffled) + 0.5)  # round half up: 0.2 × 5 records is 1, 0.5 × 3 is 2
+        held.update(shuffled[:max(k, 1) if len(shuffled) > 1 else k])
+    if not held or len(held) == len(rows.records):
+        raise HarnessError(f"test_fraction {fraction} of {len(rows.records)} records leaves "
+                           f"{'no test' if not held else 'no training'} examples", rows.where)
+    how = {"split": {"test_fraction": fraction, "split_seed": seed, "stratified_by": labels,
+                     "test": len(held), "train": len(rows.records) - len(held)}}
+    test = [r for i, r in enumerate(rows.records) if i in held]
+    train = [r for i, r in enumerate(rows.records) if i not in held]
+    # The fingerprint also names the split: another fraction or seed makes other results from the same file.
+    digest = hashlib.sha256(json.dumps([rows.fingerprint, how], sort_keys=True).encode()).hexdigest()
+    return (Rows(rows.where, test, digest, {**rows.origin, **how, "part": "test"}),
+            Rows(rows.where, train, digest, {**rows.origin, **how, "part": "train"}))

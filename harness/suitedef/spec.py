@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,14 +30,23 @@ class DatasetSource(_Strict):
 class DataSpec(_Strict):
     format: Literal["prompt-completion", "messages", "alpaca", "sharegpt", "chat"]
     """How each record is shaped (see `harness.formats`)."""
-    test: str | DatasetSource
-    """Test split: a .jsonl, .json, .csv or .parquet file in the suite folder, or a dataset."""
+    test: str | DatasetSource | None = None
+    """Test split: a .jsonl, .json, .csv or .parquet file in the suite folder, or a dataset (or give `file`)."""
     train: str | DatasetSource | None = None
     """Training split, likewise; a suite without one is evaluated, not trained on."""
+    file: str | DatasetSource | None = None
+    """Instead of `test` and `train`: one file (or dataset) that the harness splits, seeded and recorded."""
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    """With `file`: the share of its records held out for testing (within each label when `labels:` is set)."""
+    split_seed: int = Field(0, ge=0)
+    """With `file`: seeds which records are held out; the split is recorded in the run."""
+    same_file_ok: bool = False
+    """`train` and `test` may hold the same data (measuring recall of the training data, on purpose); without
+    it that is an error, since every test example would have been trained on."""
     columns: dict[str, str] = {}
     """Source column → the format's field, for data whose columns are named otherwise."""
 
-    @field_validator("test", "train")
+    @field_validator("test", "train", "file")
     @classmethod
     def _inside_the_suite(cls, v, info: ValidationInfo):
         # A suite brings its own data: a path out of its folder could make it read (and publish, in
@@ -46,6 +56,22 @@ class DataSpec(_Strict):
             raise ValueError(f"must be a path inside the suite folder, not {v!r} (--allow-outside-data reads it "
                              "anyway, and the run records that)")
         return v
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if self.file is not None and (self.test is not None or self.train is not None):
+            raise ValueError("give `file` (split by the harness) or `test` and `train`, not both")
+        if self.file is None and self.test is None:
+            raise ValueError("needs `test` (and optionally `train`), or one `file` to split")
+        split_keys = self.model_fields_set & {"test_fraction", "split_seed"}
+        if self.file is None and split_keys:
+            raise ValueError(f"`{sorted(split_keys)[0]}` splits `file`, and this suite gives none")
+        return self
+
+    @property
+    def has_train(self) -> bool:
+        """Whether the suite has a train split (its own, or the one split off `file`)."""
+        return self.train is not None or self.file is not None
 
 
 class GenerationSpec(_Strict):
@@ -79,6 +105,14 @@ class MetricSpec(_Strict):
     def _named(self):
         if self.name is None and self.evaluate is None:
             raise ValueError("a metric needs a `name` (or `evaluate: MODULE`)")
+        if self.evaluate is None:
+            from harness.metrics import available
+
+            known = available()
+            if self.name not in known:  # checked per entry, so that every misspelt name is reported at once
+                close = get_close_matches(self.name or "", known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(f"unknown metric {self.name!r}{hint}; known: {', '.join(sorted(known))}")
         return self
 
     @property
@@ -95,7 +129,8 @@ class MetricSpec(_Strict):
 class SuiteSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     version: str
-    """The suite's own version; quote it in YAML (`"1.10"`), or YAML turns 1.10 into 1.1."""
+    """The suite's own version: a string (quote it in YAML, `"1.10"`, or YAML turns 1.10 into 1.1) or a whole
+    number (`1`, read as "1")."""
     description: str = ""
     role: Literal["task", "retention"] = "task"
     """`retention`: a general suite never trained on, gated against forgetting (by default every
@@ -145,7 +180,7 @@ class SuiteSpec(_Strict):
     def _one_kind_of_template(self):
         if self.template is not None and self.templates:
             raise ValueError("give `template` or `templates`, not both")
-        if self.fewshot and not self.data.train:
+        if self.fewshot and not self.data.has_train:
             raise ValueError("fewshot: draws from the train split, and this suite has none")
         return self
 
@@ -162,7 +197,10 @@ class SuiteSpec(_Strict):
     @field_validator("version", mode="before")
     @classmethod
     def _version_is_text(cls, v):
-        # Unquoted, YAML turns `version: 1.10` into the number 1.1: refuse numbers rather than guess.
+        # Unquoted, YAML turns `version: 1.10` into the number 1.1: refuse fractions rather than guess. A whole
+        # number cannot have lost digits that way (and suites written `version: 1` loaded in earlier versions).
+        if isinstance(v, int) and not isinstance(v, bool):
+            return str(v)
         if not isinstance(v, str):
             raise ValueError(f"must be a quoted string, e.g. version: \"1.10\" (YAML read "
                              f"{json.dumps(v, default=str)}, and reads an unquoted 1.10 as the number 1.1)")
@@ -176,14 +214,9 @@ class SuiteSpec(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _known_metrics(self):
-        from harness.metrics import available
-
-        known = available()
+    def _metrics_once(self):
         ids = [m.id for m in self.metrics]
-        for i, (m, name) in enumerate(zip(self.metrics, ids)):
-            if m.evaluate is None and name not in known:
-                raise ValueError(f"metrics[{i}]: unknown metric {name!r}; known: {', '.join(sorted(known))}")
+        for i, name in enumerate(ids):
             if name in ids[:i]:
                 raise ValueError(f"metrics[{i}]: metric {name!r} is listed twice")
         for i, g in enumerate(self.gates):

@@ -13,7 +13,8 @@ import random
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from types import SimpleNamespace
+from typing import Any, Sequence, cast
 
 import yaml
 from pydantic import ValidationError
@@ -22,27 +23,17 @@ from harness.common.errors import HarnessError
 from harness.common.files import load_yaml
 from harness.record import MetricInfo
 
-from .formats import Example, to_example
-from .sources import Rows, read_split
+from .formats import ALPACA_TEMPLATE, Example, to_example
+from .problems import MAX_PROBLEMS, Problems, SuiteProblems
+from .sources import Rows, read_split, split_rows
 from .spec import DataSpec, FewShotSpec, GenerationSpec, MetricSpec, SuiteSpec
 from .templates import compile_template
 
 SUITE_FILE = "suite.yaml"
-MAX_PROBLEMS = 100
-"""`harness suites validate` lists at most this many problems per suite."""
 
 __all__ = ["SUITE_FILE", "DataSpec", "Example", "GenerationSpec", "MetricSpec", "Suite", "SuiteProblems",
            "SuiteSpec", "applies", "find_suites", "limited", "load_suite", "metric_field", "results_hash", "staged",
            "with_fewshot"]
-
-
-class SuiteProblems(HarnessError):
-    """Every problem found in a suite (the message is the first; `problems` holds them all)."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        more = f" (and {len(problems) - 1} more: `harness suites validate` lists them)" if len(problems) > 1 else ""
-        super().__init__(problems[0] + more)
 
 
 @dataclass(frozen=True)
@@ -86,24 +77,6 @@ def find_suites(paths: Sequence[str | Path]) -> list[Path]:
     return list(dict.fromkeys(f.resolve() for f in found))
 
 
-class _Problems:
-    """Collects problems when asked to, else raises the first."""
-
-    def __init__(self, collect: bool):
-        self.collect = collect
-        self.found: list[str] = []
-
-    def add(self, error: HarnessError) -> None:
-        if not self.collect:
-            raise error
-        if len(self.found) < MAX_PROBLEMS:
-            self.found.append(str(error))
-
-    def raise_if_any(self) -> None:
-        if self.found:
-            raise SuiteProblems(self.found)
-
-
 def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_data: bool = False) -> Suite:
     """Load and validate a suite folder: spec, metrics, every example's prompt; one clear error otherwise.
 
@@ -116,8 +89,11 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
     try:
         spec = SuiteSpec.model_validate(raw, context={"allow_outside_data": allow_outside_data})
     except ValidationError as e:
-        raise SuiteProblems([_spec_problem(err, text, where) for err in e.errors()][:MAX_PROBLEMS]) from None
-    problems = _Problems(every_problem)
+        found = [_spec_problem(err, text, where) for err in e.errors()]
+        if every_problem:
+            found += _data_problems(folder, raw, where, allow_outside_data)
+        raise SuiteProblems(found[:MAX_PROBLEMS]) from None
+    problems = Problems(every_problem)
     metrics = {}
     for i, m in enumerate(spec.metrics):
         try:
@@ -139,15 +115,8 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
             problems.add(e)
     if len(templates) < len(spec.prompt_templates):
         problems.raise_if_any()  # without every template no prompt can be checked
-    rows = {}
-    for split in ("test", "train"):
-        source = getattr(spec.data, split)
-        if source is not None:
-            try:
-                rows[split] = read_split(folder, source.model_dump() if not isinstance(source, str) else source,
-                                         spec.data.columns, f"{where}: data.{split}", allow_outside_data)
-            except HarnessError as e:
-                problems.add(e)
+    rows = _read_rows(folder, spec, where, allow_outside_data, problems)
+    _check_same_data(rows, spec, text, where, problems)
     test = _examples(rows.get("test"), spec, templates[0], problems)
     train = _examples(rows.get("train"), spec, templates[0], problems)
     variants = [_examples(rows.get("test"), spec, t, problems) for t in templates[1:]]
@@ -168,6 +137,56 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
     return suite
 
 
+def _read_rows(folder: Path, spec: SuiteSpec, where: str, allow_outside: bool, problems: Problems) -> dict[str, Rows]:
+    """Each split's records by name: the suite's own `test` and `train`, or `file` split in two."""
+    data, rows = spec.data, {}
+    sources = {"file": data.file} if data.file is not None else {"test": data.test, "train": data.train}
+    for split, source in sources.items():
+        if source is not None:
+            try:
+                rows[split] = read_split(folder, source.model_dump() if not isinstance(source, str) else source,
+                                         data.columns, f"{where}: data.{split}", allow_outside)
+            except HarnessError as e:
+                problems.add(e)
+    if "file" in rows:
+        try:
+            rows["test"], rows["train"] = split_rows(rows.pop("file"), data.test_fraction, data.split_seed,
+                                                     spec.labels)
+        except HarnessError as e:
+            problems.add(e)
+    return rows
+
+
+def _data_problems(folder: Path, raw: dict, where: str, allow_outside: bool) -> list[str]:
+    """With a spec that does not validate: the problems of its data too, read as far as a valid `data:` section
+    allows (each record against the format, with the format's own prompt), so that one validation lists them."""
+    try:
+        data = DataSpec.model_validate(raw.get("data"), context={"allow_outside_data": allow_outside})
+    except ValidationError:
+        return []  # its problems are among the spec's
+    labels = raw.get("labels") if isinstance(raw.get("labels"), str) else None
+    stand_in = cast(SuiteSpec, SimpleNamespace(data=data, labels=labels))
+    problems = Problems(collect=True)
+    template = compile_template(ALPACA_TEMPLATE, f"{where}: data.format") if data.format == "alpaca" else None
+    for rows in _read_rows(folder, stand_in, where, allow_outside, problems).values():
+        _examples(rows, stand_in, template, problems)
+    return problems.found
+
+
+def _check_same_data(rows: dict[str, Rows], spec: SuiteSpec, text: str, where: str, problems: Problems) -> None:
+    """Test and train holding the same data make every test example one trained on: an error unless the
+    suite says it is meant (`data.same_file_ok`)."""
+    test, train = rows.get("test"), rows.get("train")
+    if spec.data.file is not None or test is None or train is None or test.fingerprint != train.fingerprint \
+            or spec.data.same_file_ok:
+        return
+    lineno = _yaml_line(text, ("data", "train"))
+    problems.add(HarnessError(
+        f"{f'line {lineno}: ' if lineno else ''}field 'data.train': holds the same data as data.test, so every test "
+        "example is one the model trained on; hold some out with `data: {file: F, test_fraction: 0.2}`, or set "
+        "`same_file_ok: true` under data: when measuring recall of the training data is meant", where))
+
+
 def _read_yaml(path: Path) -> tuple[str, dict]:
     text, raw = load_yaml(path)
     if not isinstance(raw, dict):
@@ -185,7 +204,7 @@ def _spec_problem(err: Any, text: str, where: str) -> str:
     return f"{where}: {at}{f'field {loc!r}: ' if loc else ''}{msg}"
 
 
-def _examples(rows: Rows | None, spec: SuiteSpec, template, problems: _Problems) -> list[Example]:
+def _examples(rows: Rows | None, spec: SuiteSpec, template, problems: Problems) -> list[Example]:
     """The split's records as examples; ids unique within the split."""
     if rows is None:
         return []
@@ -216,15 +235,19 @@ def metric_field(suite_file: Path, i: int) -> str:
     return _metric_field(load_yaml(suite_file)[0], i)
 
 
-def _check_metric_fields(suite: Suite, problems: _Problems) -> None:
+def _check_metric_fields(suite: Suite, problems: Problems) -> None:
     """Every test example a metric scores carries the fields that metric reads (facts, hidden tests)."""
+    where = str(suite.path / suite.sources.get("test", {}).get("file", "data.test"))
     for name, (metric, info) in suite.metrics.items():
+        lacking: dict[str, list[str]] = {}  # field → the examples without it: one problem each, however many
         for ex in suite.test:
             missing = [f for f in metric.reads if f not in ex.fields] if applies(info, ex) else []
             if missing:
-                where = suite.sources.get("test", {}).get("file", "data.test")
-                problems.add(HarnessError(f"example {ex.id!r}: missing field {missing[0]!r}, which metric "
-                                          f"{name!r} reads", str(suite.path / where)))
+                lacking.setdefault(missing[0], []).append(ex.id)
+        for field_name, ids in lacking.items():
+            named = ", ".join(repr(i) for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+            problems.add(HarnessError(f"example{'s' if len(ids) > 1 else ''} {named}: missing field "
+                                      f"{field_name!r}, which metric {name!r} reads", where))
 
 
 def applies(info: MetricInfo, example: Example) -> bool:

@@ -61,7 +61,8 @@ def _sample(record: RunRecord, run_dir: Path, backend: str) -> list[tuple[str, s
         if not rows:
             raise HarnessError(f"no predictions of '{backend}' on suite '{info.name}'; finish the run first "
                                f"(harness run --resume {run_dir})", str(predictions_path(run_dir, backend, info.name)))
-        generation = load_suite(info.path).spec.generation  # the suite's own generation settings
+        # The suite's own generation settings; its data is read where the run was allowed to read it.
+        generation = load_suite(info.path, allow_outside_data=record.allow_outside_data).spec.generation
         sample += [(f"{info.name}/{row.id}", row.model_input, generation.max_new_tokens, list(generation.stop))
                    for row in rows]
     return sample
