@@ -3,6 +3,7 @@
 Reports, gates, rating sheets and CI read only these; every field is documented on its class.
 `SCHEMA_VERSION` changes whenever a field changes meaning, and `load_record` reads earlier versions.
 """
+from .breakdown import FailureKinds, LabelResult
 from .data import DataReport, Finding, Histogram, Lengths, Overlap, SplitData, SuiteData, Truncation
 from .explain import (
     Attention,
@@ -62,7 +63,8 @@ __all__ = [
     "BASE", "DATA_GATES", "DEFAULT_RUBRIC", "RATING_OUTCOMES", "RATING_SCORES", "RUN_FILE", "SCHEMA_VERSION",
     "Attention", "BackendRun", "CacheUse", "Checks", "Comparison", "Contamination", "Cost", "Criterion", "DataReport",
     "Environment", "Explanation", "ExplanationsInfo", "Finding", "GateOutcome", "GateSpec", "Histogram", "Lengths",
-    "MetricInfo", "MetricKind", "ModelChanged", "NextTokens", "OutputsMatch", "Overlap", "Prediction", "RatersPerItem",
+    "FailureKinds", "LabelResult", "MetricInfo", "MetricKind", "ModelChanged", "NextTokens", "OutputsMatch",
+    "Overlap", "Prediction", "RatersPerItem",
     "RatingAgreement", "RatingAgreements", "RatingDifference", "RatingImport", "RatingMean", "RatingMethod",
     "RatingPreference", "Ratings", "Record", "Result", "Rubric", "RunRecord", "SeedComparison", "SeedSpread",
     "SplitData", "SuiteData", "SuiteInfo", "Truncation", "TunedFromCache", "VariantResult",

@@ -22,10 +22,12 @@ from harness.record import (
     Environment,
     Explanation,
     ExplanationsInfo,
+    FailureKinds,
     Finding,
     GateOutcome,
     GateSpec,
     Histogram,
+    LabelResult,
     Lengths,
     MetricInfo,
     ModelChanged,
@@ -58,7 +60,8 @@ from harness.record import (
 from .run_record import SCHEMA_VERSION
 
 ORDER: list[type[BaseModel]] = [RunRecord, SuiteInfo, MetricInfo, GateSpec, Rubric, Criterion, Environment, BackendRun,
-                                Cost, TunedFromCache, Result, Comparison, Checks, ModelChanged, OutputsMatch,
+                                Cost, TunedFromCache, Result, Comparison, LabelResult, FailureKinds, Checks,
+                                ModelChanged, OutputsMatch,
                                 Contamination, GateOutcome, SeedSpread, SeedComparison, CacheUse, DataReport, SuiteData,
                                 SplitData, Lengths, Histogram, Overlap, Truncation, Finding, ExplanationsInfo, Ratings,
                                 RatingImport, RatingMean, RatingDifference, RatingPreference, RatingAgreements,
