@@ -262,3 +262,34 @@ def label_bars(labels: list[str], splits: dict[str, dict[str, int]]) -> Markup:
         ax.grid(axis="x", visible=False)
         fig.legend(loc="outside upper right", ncols=len(splits), fontsize=8)  # above the bars, never over them
     return to_svg(fig, "Label balance per split")
+
+
+def forest(rows: list[dict], states: list[str]) -> Markup:
+    """Δ against base with its 95% interval, one line per suite and metric, tuned states side by side. Each
+    metric's Δ is drawn as a share of its scale (lowest to highest value), so different metrics share an axis;
+    a filled point is a significant change. `rows`: [{"label", "span", "deltas": {state: (Δ, low, high,
+    significant) | None}}]."""
+    with matplotlib.rc_context(RC):
+        fig = _figure(7.0, 0.9 + 0.32 * len(rows))
+        ax = fig.subplots()
+        step = 0.7 / max(1, len(states))
+        for j, state in enumerate(states):
+            color = COLORS[j % len(COLORS)]
+            for i, row in enumerate(rows):
+                d = row["deltas"].get(state)
+                if d is None:
+                    continue
+                delta, low, high, significant = d
+                y = i + (j - (len(states) - 1) / 2) * step
+                if low is not None and high is not None:
+                    ax.plot([low / row["span"], high / row["span"]], [y, y], color=color, linewidth=1.3)
+                ax.scatter([delta / row["span"]], [y], s=22, color=color if significant else "white",
+                           edgecolors=color, zorder=3, label=state if i == 0 else None)
+        ax.axvline(0.0, color="#1d2330", linewidth=0.8)
+        ax.set_yticks(range(len(rows)), [row["label"] for row in rows], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("Δ against base, as a share of the metric's scale (filled: significant)")
+        ax.grid(axis="y", visible=False)
+        if states:
+            fig.legend(loc="outside upper right", ncols=len(states), fontsize=8)
+    return to_svg(fig, "Change against base with 95% intervals per suite and metric")

@@ -58,8 +58,51 @@ def metric_rows(record, suites=None) -> list[dict]:
                         if d.comparison and d.comparison.mde is not None), None)
             rows.append({"suite": info.name, "metric": name, "n": n, "mde": mde, "cells": cells, "deltas": deltas,
                          "passfail": spec.kind == "passfail", "kind": spec.kind, "scale": spec.scale,
-                         "lowest": spec.lowest, "digits": spec.digits})
+                         "lowest": spec.lowest, "digits": spec.digits,
+                         "uninformative": uninformative(cells, spec.lowest, spec.scale)})
     return rows
+
+
+def uninformative(cells: dict, lowest: float, scale: float) -> str | None:
+    """`floor` or `ceiling` when every state scored the metric's lowest (or highest) value: the suite cannot
+    show a change either way on this model, which "no detectable change" would hide."""
+    values = [c.value for c in cells.values() if c is not None]
+    if len(values) < 2:
+        return None
+    if all(v == lowest for v in values):
+        return "floor"
+    if all(v == scale for v in values):
+        return "ceiling"
+    return None
+
+
+def forest_rows(rows: list[dict]) -> list[dict]:
+    """The overview's forest plot: every suite × metric with a comparison against base."""
+    out = []
+    for row in rows:
+        deltas = {state: (d.comparison.delta, d.comparison.ci_low, d.comparison.ci_high,
+                          d.comparison.verdict != "no detectable change")
+                  for state, d in row["deltas"].items() if d.comparison is not None}
+        if deltas:
+            out.append({"label": f"{row['suite']} · {row['metric']}", "span": (row["scale"] - row["lowest"]) or 1.0,
+                        "deltas": deltas})
+    return out
+
+
+def what_broke(record, gates) -> list[dict]:
+    """Everything that got worse or could not be shown to hold, first: significant losses against base and
+    between strategies, failed gates, then gates the run had too few examples to decide."""
+    out = []
+    for c in record.comparisons:
+        if c.verdict != "loss":
+            continue
+        d = record.suite(c.suite).metric(c.metric).digits
+        out.append({"kind": "loss", "text": f"{c.state} is worse than {c.baseline} on {c.suite} · {c.metric}: "
+                    f"Δ {c.delta:+.{d}f} [{c.ci_low:+.{d}f}, {c.ci_high:+.{d}f}], Holm p {c.p_text()}"})
+    for status, word in (("fail", "fails"), ("underpowered", "is underpowered")):
+        out += [{"kind": status, "text": f"gate {g.label} {word} on {g.suite} for {g.state}: {g.message}"}
+                for g in gates if g.status == status]
+    return out
 
 
 def head_to_head(record) -> list:

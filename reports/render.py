@@ -18,10 +18,10 @@ from pathlib import Path
 
 from harness.record import BASE, load_record
 
-from . import charts, headtohead
+from . import breakdown, charts, headtohead
 from .data import data_view
 from .examples import FILTERS, PAGE_SIZE, change_label, index_chunks, load_suite_examples, matches
-from .overview import flatten, head_to_head, metric_rows, provenance, verdicts
+from .overview import flatten, forest_rows, head_to_head, metric_rows, provenance, verdicts, what_broke
 from .sheets.status import sheets_status
 from .site import Site, slugs
 from .strategy import QUALITY_LABEL, quality, seed_rows, strategy_rows
@@ -57,8 +57,11 @@ def write_run_site(record, run_dir: Path, out_dir: Path, page_size: int = PAGE_S
         site.clear_pages("pairs")
     site.page("data.html", "data.html.j2", record=record, suites=data_view(record))
     sheets = sheets_status(run_dir)
+    forest = forest_rows(rows)
     return site.page("index.html", "index.html.j2", record=record, rows=rows, gates=gates, up=up, tuned=tuned,
-                     verdicts=verdicts(record, gates), head_to_head=head_to_head(record),
+                     verdicts=verdicts(record, gates), broke=what_broke(record, gates),
+                     forest=charts.forest(forest, [b.name for b in record.backends]) if forest else None,
+                     head_to_head=head_to_head(record),
                      checks=flatten(record.checks.model_dump()) or None,
                      retention=flatten(record.retention, None) if record.retention else None,
                      provenance=provenance(record), suites=summaries, ratings=record.ratings, sheets=sheets)
@@ -99,7 +102,8 @@ def _write_suite(site: Site, record, suite, rows: list[dict], gates) -> dict:
         for r in rows], record.states) if rows and any(c for r in rows for c in r["cells"].values()) else None
     site.page(f"{folder}/index.html", "suite.html.j2", rows=rows, chart=chart, counts=counts,
               first_page={k: suite.first_page(k) for k in filters},
-              gates=[g for g in gates if g.suite == suite.info.name], **common)
+              gates=[g for g in gates if g.suite == suite.info.name], labels=breakdown.by_label(record, suite.info),
+              failures=breakdown.failures(record, suite.info.name), **common)
     return {"info": suite.info, "href": f"{folder}/index.html", "n": len(suite.examples), "counts": counts,
             "filters": filters}
 

@@ -16,6 +16,7 @@ from harness.record import BASE, ModelChanged, OutputsMatch, RunRecord, load_pre
 from harness.stats.compare import compare, finalize
 from harness.suitedef.suite import Suite
 
+from .breakdown import by_label, failures
 from .seed_analysis import analyse_seeds
 
 
@@ -50,6 +51,9 @@ def analyse(record: RunRecord, run_dir: Path, suites: list[Suite], seed: int, ca
                                                                               state, b, seed, record.bound_alpha))
                 raw.append({"suite": suite.name, "metric": name, "baseline": baseline, "state": state, **c})
     record.comparisons = finalize(raw, record.alpha)
+    every = [(s, state, rows[(state, s.name)]) for s in suites for state in record.states]
+    record.by_label = [r for s, state, got in every for r in by_label(s, state, got, seed)]
+    record.failures = [f for s, state, got in every for f in failures(s, state, got)]
 
     for state in tuned:
         differ, compared = map(sum, zip(*(checks.model_changed(rows[(BASE, s.name)], rows[(state, s.name)])

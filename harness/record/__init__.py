@@ -3,6 +3,7 @@
 Reports, gates, rating sheets and CI read only these; every field is documented on its class.
 `SCHEMA_VERSION` changes whenever a field changes meaning, and `load_record` reads earlier versions.
 """
+from .breakdown import FailureKinds, LabelResult
 from .data import DataReport, Finding, Histogram, Lengths, Overlap, SplitData, SuiteData, Truncation
 from .explain import (
     Attention,
@@ -74,12 +75,12 @@ from .spec import (
 __all__ = [
     "BASE", "DATA_GATES", "DEFAULT_RUBRIC", "RATING_OUTCOMES", "RATING_SCORES", "RUN_FILE", "SCHEMA_VERSION",
     "Advice", "Attention", "BackendRun", "CacheUse", "Checks", "Comparison", "Contamination", "Cost", "Criterion",
-    "DataReport", "Environment", "Explanation", "ExplanationsInfo", "Finding", "GateOutcome", "GateSpec",
-    "Histogram", "Lengths", "MetricInfo", "MetricKind", "ModelChanged", "NextTokens", "OutputsMatch", "Overlap",
-    "Prediction", "RatersPerItem", "RatingAgreement", "RatingAgreements", "RatingDifference", "RatingImport",
-    "RatingMean", "RatingMethod", "RatingPreference", "Ratings", "Record", "Result", "Rubric", "RunRecord",
-    "SeedComparison", "SeedSpread", "Sequential", "SplitData", "SuiteCode", "SuiteData", "SuiteInfo", "Truncation",
-    "TunedFromCache", "VariantResult", "change_letter", "explanations_path", "load_explanations",
-    "load_predictions", "load_ratings", "load_record", "predictions_path", "ratings_path", "save_explanations",
-    "save_predictions", "save_record",
+    "DataReport", "Environment", "Explanation", "ExplanationsInfo", "FailureKinds", "Finding", "GateOutcome",
+    "GateSpec", "Histogram", "LabelResult", "Lengths", "MetricInfo", "MetricKind", "ModelChanged", "NextTokens",
+    "OutputsMatch", "Overlap", "Prediction", "RatersPerItem", "RatingAgreement", "RatingAgreements",
+    "RatingDifference", "RatingImport", "RatingMean", "RatingMethod", "RatingPreference", "Ratings", "Record",
+    "Result", "Rubric", "RunRecord", "SeedComparison", "SeedSpread", "Sequential", "SplitData", "SuiteCode",
+    "SuiteData", "SuiteInfo", "Truncation", "TunedFromCache", "VariantResult", "change_letter", "explanations_path",
+    "load_explanations", "load_predictions", "load_ratings", "load_record", "predictions_path", "ratings_path",
+    "save_explanations", "save_predictions", "save_record",
 ]

@@ -23,10 +23,12 @@ from harness.record import (
     Environment,
     Explanation,
     ExplanationsInfo,
+    FailureKinds,
     Finding,
     GateOutcome,
     GateSpec,
     Histogram,
+    LabelResult,
     Lengths,
     MetricInfo,
     ModelChanged,
@@ -61,11 +63,11 @@ from .run_record import SCHEMA_VERSION
 
 ORDER: list[type[BaseModel]] = [
     RunRecord, SuiteInfo, SuiteCode, MetricInfo, GateSpec, Rubric, Criterion, Environment, BackendRun, Cost,
-    TunedFromCache, Result, Comparison, Checks, ModelChanged, OutputsMatch, Contamination, GateOutcome, Advice,
-    SeedSpread, SeedComparison, CacheUse, DataReport, SuiteData, SplitData, Lengths, Histogram, Overlap, Truncation,
-    Finding, ExplanationsInfo, Ratings, RatingImport, RatingMean, RatingDifference, RatingPreference,
-    RatingAgreements, RatingAgreement, RatersPerItem, RatingMethod, Prediction, VariantResult, Explanation,
-    NextTokens, Attention]
+    TunedFromCache, Result, Comparison, LabelResult, FailureKinds, Checks, ModelChanged, OutputsMatch,
+    Contamination, GateOutcome, Advice, SeedSpread, SeedComparison, CacheUse, DataReport, SuiteData, SplitData,
+    Lengths, Histogram, Overlap, Truncation, Finding, ExplanationsInfo, Ratings, RatingImport, RatingMean,
+    RatingDifference, RatingPreference, RatingAgreements, RatingAgreement, RatersPerItem, RatingMethod, Prediction,
+    VariantResult, Explanation, NextTokens, Attention]
 
 
 def _type_name(annotation) -> str:

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from harness.common.errors import HarnessError
 from harness.common.files import read_jsonl, write_json, write_jsonl
 
+from .breakdown import FailureKinds, LabelResult
 from .data import DataReport
 from .explain import ExplanationsInfo
 from .migrate import migrate
@@ -122,6 +123,10 @@ class RunRecord(Record):
     comparisons: list[Comparison] = []
     """Each tuned state against base, and each pair of tuned states trained with the same seed, per suite
     and metric (on one seed's outputs: see `seed_comparisons` for strategies across seeds)."""
+    by_label: list[LabelResult] = []
+    """Each suite's primary metric per label of its test examples, per state (suites with labels only)."""
+    failures: list[FailureKinds] = []
+    """Each pass/fail and mean metric's failing examples by kind of failure, per state and suite."""
     checks: Checks = Checks()
     """Validity checks; a state that fails one fails every gate."""
     retention: dict[str, dict[str, float]] = {}
