@@ -138,7 +138,7 @@ def test_the_core_root_holds_only_its_face():
     assert root <= {"__init__.py", "__main__.py", "pytest_plugin.py"}, root
     for package in (ROOT / "harness").iterdir():
         if (package / "__init__.py").exists():
-            assert len(list(package.glob("*.py"))) <= 12, package
+            assert len(list(package.glob("*.py"))) <= 11, package  # ten modules and the face
 
 
 def test_no_import_cycles_between_modules():

@@ -7,8 +7,7 @@ import re
 from collections import Counter
 
 from harness.dataquality.report import label_source
-from harness.record import Prediction
-from harness.record.breakdown import FailureKinds, LabelResult
+from harness.record import FailureKinds, LabelResult, Prediction
 from harness.stats.compare import value_interval
 from harness.suitedef.suite import Suite
 

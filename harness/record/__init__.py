@@ -3,7 +3,6 @@
 Reports, gates, rating sheets and CI read only these; every field is documented on its class.
 `SCHEMA_VERSION` changes whenever a field changes meaning, and `load_record` reads earlier versions.
 """
-from .breakdown import FailureKinds, LabelResult
 from .data import DataReport, Finding, Histogram, Lengths, Overlap, SplitData, SuiteData, Truncation
 from .explain import (
     Attention,
@@ -15,13 +14,12 @@ from .explain import (
     save_explanations,
 )
 from .outcome import (
-    BackendRun,
     Checks,
     Comparison,
     Contamination,
-    Cost,
-    Environment,
+    FailureKinds,
     GateOutcome,
+    LabelResult,
     ModelChanged,
     OutputsMatch,
     Prediction,
@@ -29,7 +27,6 @@ from .outcome import (
     VariantResult,
     change_letter,
 )
-from .provenance import CacheUse, TunedFromCache
 from .ratings import (
     RATING_OUTCOMES,
     RATING_SCORES,
@@ -58,7 +55,6 @@ from .run_record import (
     save_predictions,
     save_record,
 )
-from .seeds import SeedComparison, SeedSpread
 from .spec import (
     DATA_GATES,
     DEFAULT_RUBRIC,
@@ -71,6 +67,7 @@ from .spec import (
     SuiteCode,
     SuiteInfo,
 )
+from .training import BackendRun, CacheUse, Cost, Environment, SeedComparison, SeedSpread, TunedFromCache
 
 __all__ = [
     "BASE", "DATA_GATES", "DEFAULT_RUBRIC", "RATING_OUTCOMES", "RATING_SCORES", "RUN_FILE", "SCHEMA_VERSION",

@@ -3,9 +3,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
-
-from .provenance import TunedFromCache
 from .spec import GateSpec, MetricInfo, Record
 
 IntervalMethod = Literal["wilson", "bootstrap"]
@@ -266,93 +263,41 @@ class GateOutcome(Record):
         return self.decision or ("pass" if self.passed else "fail")
 
 
-class Cost(Record):
-    """What tuning one backend cost. A training resumed from a checkpoint after an interruption costs what its
-    attempts spent up to the checkpoint each next one resumed from, plus the last attempt's whole time: the work
-    an interruption threw away (at most `checkpoint_every` steps each) is not counted, so the cost is that of
-    one uninterrupted training, and peak memory is the last attempt's."""
+class LabelResult(Record):
+    """One state's value of a suite's primary metric on the test examples of one label."""
 
-    wall_seconds: float
-    """Setup, training and saving, end to end (summed over the attempts of a resumed training)."""
-    train_seconds: float
-    """The training loop alone (summed over the attempts of a resumed training)."""
-    trainable_params: int
-    """Parameters the optimizer updated."""
-    total_params: int
-    """Parameters of the tuned model."""
-    peak_memory_mb: float
-    """Peak resident memory of the process while tuning (CPU), or peak allocated GPU memory; with several
-    processes, the main process's."""
-    memory_kind: MemoryKind
-    """`rss` (CPU process resident set) or `cuda` (torch allocator peak)."""
-    train_tokens: int
-    """Non-padding tokens fed to the model over all steps (all processes together)."""
-    tokens_per_second: float
-    """train_tokens / train_seconds: the throughput of all processes together."""
-    steps: int
-    """Optimizer steps taken."""
-    loss_curve: list[tuple[int, float]]
-    """(step, training loss) pairs as logged by the trainer."""
-    resumed_from_step: int | None = None
-    """The optimizer step of the checkpoint the training resumed from after an interruption (the last one, when
-    it was interrupted more than once); None: trained in one go."""
-    attempts: int = 1
-    """Training processes whose work the result kept: 1, plus one per interruption resumed from a checkpoint."""
+    state: str
+    """`base` or a tuned state."""
+    suite: str
+    """The suite."""
+    metric: str
+    """The suite's primary (first) metric."""
+    label: str
+    """The label: the value of the suite's `labels:` field, or the tool name of a JSON tool call."""
+    n: int
+    """Test examples with this label that the metric scored."""
+    value: float
+    """The metric's value over them."""
+    ci_low: float
+    """Lower end of the 95% interval."""
+    ci_high: float
+    """Upper end of the 95% interval."""
+    ci_method: IntervalMethod
+    """`wilson` for pass/fail metrics, a seeded `bootstrap` over these examples otherwise."""
 
 
-class BackendRun(Record):
-    """One tuned state: its backend, settings, training seed, artefact and cost."""
+class FailureKinds(Record):
+    """How one state's examples fell short on one metric of one suite, by kind of failure."""
 
-    name: str
-    """The state's name: the backend's (`lora`), with swept settings (`lora[r=8,learning_rate=3e-4]`) and
-    with the training seed when the run trained several (`lora[r=8]@seed1`)."""
-    backend: str
-    """The backend that tuned it (when absent, as in records of one training per backend: `name`)."""
-    strategy: str
-    """The name without the training seed: the states of one strategy differ only in their training's
-    randomness, and seed-aware comparisons pool them (when absent: `name`)."""
-    sweep: dict[str, Any] = {}
-    """The swept settings of this state, as resolved (empty without `--sweep`)."""
-    train_seed: int | None = None
-    """The seed of its training (initialisation and data order); None: the run's `seed`."""
-    settings: dict[str, Any]
-    """The fully resolved settings the backend ran with."""
-    artefact: str
-    """Tuned model directory, relative to the run directory."""
-    kind: ArtefactKind
-    """`full` (a model directory) or `adapter` (a PEFT adapter over the base)."""
-    cost: Cost
-    """What tuning cost (for an artefact from the tuning cache, what its original training cost)."""
-    from_cache: TunedFromCache | None = None
-    """Set when the artefact was restored from the tuning cache rather than trained in this run."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _named_by_backend(cls, data: Any) -> Any:
-        """A state given only its name is its backend's one training (a strategy of its own)."""
-        if isinstance(data, dict) and "name" in data:
-            data = {"backend": data["name"], "strategy": data["name"], **data}
-        return data
-
-
-class Environment(Record):
-    """Where the run ran: enough to reproduce it or to explain a difference."""
-
-    python: str
-    """Python version."""
-    platform: str
-    """Operating system and machine."""
-    device: str
-    """`cpu` or `cuda`."""
-    packages: dict[str, str | None] = Field(default_factory=dict)
-    """Versions of the packages that decide results (None: not installed)."""
-    git_commit: str | None = None
-    """The harness checkout's commit, when it is one."""
-    code_hash: str
-    """Hash of the harness and backend sources."""
-    world_size: int = 1
-    """Processes that shared the run (`accelerate launch`, `torchrun` or `--processes`): each generated a share of
-    every suite, and tuning was data-parallel across them; 1 for a plain run."""
-    threads: int | None = None
-    """CPU threads each process's torch used (`--threads`, `OMP_NUM_THREADS`, or one fewer than the cores);
-    None in runs that did not record it."""
+    state: str
+    """`base` or a tuned state."""
+    suite: str
+    """The suite."""
+    metric: str
+    """The metric."""
+    scored: int
+    """Examples the metric scored."""
+    kinds: dict[str, int]
+    """Kind of failure → examples: the head of the metric's per-example reason (`output is not valid JSON`,
+    `wrong 'name'`, `missing`, `SyntaxError`, `AssertionError`, …) for every example below the metric's best
+    score; `(no reason given)` when the metric gave none."""

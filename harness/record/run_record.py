@@ -10,15 +10,13 @@ from pydantic import ValidationError
 from harness.common.errors import HarnessError
 from harness.common.files import read_jsonl, write_json, write_jsonl
 
-from .breakdown import FailureKinds, LabelResult
 from .data import DataReport
 from .explain import ExplanationsInfo
 from .migrate import migrate
-from .outcome import BackendRun, Checks, Comparison, Environment, GateOutcome, Prediction, Result, VariantResult
-from .provenance import CacheUse
+from .outcome import Checks, Comparison, FailureKinds, GateOutcome, LabelResult, Prediction, Result, VariantResult
 from .ratings import Ratings
-from .seeds import SeedComparison, SeedSpread
 from .spec import Record, SuiteCode, SuiteInfo
+from .training import BackendRun, CacheUse, Environment, SeedComparison, SeedSpread
 
 SCHEMA_VERSION = 6
 """Changes whenever a field changes meaning; `migrate` reads every earlier version still supported."""

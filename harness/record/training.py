@@ -1,0 +1,222 @@
+"""What tuning produced and cost: each tuned state's backend run, its cost and where it came from (trained
+here, or restored from the tuning cache), the environment the run ran in, what the run took from the caches,
+and strategies compared across training seeds.
+
+The seed records are written when a run trains every strategy with several seeds (`--train-seeds`). A single
+training is one draw from what a strategy can give; they say how much that draw varies and whether one
+strategy beats another by more than that.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from .outcome import ArtefactKind, MemoryKind, Verdict
+from .spec import Record
+
+
+class CacheUse(Record):
+    """One state's use of the generation cache: how many model outputs (reference losses, explanations)
+    were read from it and how many were computed in this run."""
+
+    outputs_from_cache: int = 0
+    """Outputs read from the cache (test examples under every prompt variant, and the batch-invariance
+    check's sample)."""
+    outputs_generated: int = 0
+    """Outputs generated in this run (and stored in the cache)."""
+    losses_from_cache: int = 0
+    """Retention-suite reference losses read from the cache."""
+    losses_computed: int = 0
+    """Retention-suite reference losses computed in this run."""
+    explanations_from_cache: int = 0
+    """Explained examples (token probabilities, next tokens, attention) read from the cache."""
+    explanations_computed: int = 0
+    """Explained examples computed in this run."""
+
+
+class TunedFromCache(Record):
+    """A tuned state whose artefact was restored from the tuning cache instead of trained: its
+    `cost` is the original training's."""
+
+    key: str
+    """The tuning key: sha256 of the base model's fingerprint, the rendered training examples, the
+    resolved settings, seed, backend code and package versions."""
+    trained: str
+    """When the artefact was originally trained (ISO-8601 UTC)."""
+    trained_in: str
+    """The run (or `harness tune` output folder) that trained it."""
+    restore_seconds: float
+    """What restoring it cost this run."""
+
+
+class Cost(Record):
+    """What tuning one backend cost. A training resumed from a checkpoint after an interruption costs what its
+    attempts spent up to the checkpoint each next one resumed from, plus the last attempt's whole time: the work
+    an interruption threw away (at most `checkpoint_every` steps each) is not counted, so the cost is that of
+    one uninterrupted training, and peak memory is the last attempt's."""
+
+    wall_seconds: float
+    """Setup, training and saving, end to end (summed over the attempts of a resumed training)."""
+    train_seconds: float
+    """The training loop alone (summed over the attempts of a resumed training)."""
+    trainable_params: int
+    """Parameters the optimizer updated."""
+    total_params: int
+    """Parameters of the tuned model."""
+    peak_memory_mb: float
+    """Peak resident memory of the process while tuning (CPU), or peak allocated GPU memory; with several
+    processes, the main process's."""
+    memory_kind: MemoryKind
+    """`rss` (CPU process resident set) or `cuda` (torch allocator peak)."""
+    train_tokens: int
+    """Non-padding tokens fed to the model over all steps (all processes together)."""
+    tokens_per_second: float
+    """train_tokens / train_seconds: the throughput of all processes together."""
+    steps: int
+    """Optimizer steps taken."""
+    loss_curve: list[tuple[int, float]]
+    """(step, training loss) pairs as logged by the trainer."""
+    resumed_from_step: int | None = None
+    """The optimizer step of the checkpoint the training resumed from after an interruption (the last one, when
+    it was interrupted more than once); None: trained in one go."""
+    attempts: int = 1
+    """Training processes whose work the result kept: 1, plus one per interruption resumed from a checkpoint."""
+
+
+class BackendRun(Record):
+    """One tuned state: its backend, settings, training seed, artefact and cost."""
+
+    name: str
+    """The state's name: the backend's (`lora`), with swept settings (`lora[r=8,learning_rate=3e-4]`) and
+    with the training seed when the run trained several (`lora[r=8]@seed1`)."""
+    backend: str
+    """The backend that tuned it (when absent, as in records of one training per backend: `name`)."""
+    strategy: str
+    """The name without the training seed: the states of one strategy differ only in their training's
+    randomness, and seed-aware comparisons pool them (when absent: `name`)."""
+    sweep: dict[str, Any] = {}
+    """The swept settings of this state, as resolved (empty without `--sweep`)."""
+    train_seed: int | None = None
+    """The seed of its training (initialisation and data order); None: the run's `seed`."""
+    settings: dict[str, Any]
+    """The fully resolved settings the backend ran with."""
+    artefact: str
+    """Tuned model directory, relative to the run directory."""
+    kind: ArtefactKind
+    """`full` (a model directory) or `adapter` (a PEFT adapter over the base)."""
+    cost: Cost
+    """What tuning cost (for an artefact from the tuning cache, what its original training cost)."""
+    from_cache: TunedFromCache | None = None
+    """Set when the artefact was restored from the tuning cache rather than trained in this run."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_by_backend(cls, data: Any) -> Any:
+        """A state given only its name is its backend's one training (a strategy of its own)."""
+        if isinstance(data, dict) and "name" in data:
+            data = {"backend": data["name"], "strategy": data["name"], **data}
+        return data
+
+
+class Environment(Record):
+    """Where the run ran: enough to reproduce it or to explain a difference."""
+
+    python: str
+    """Python version."""
+    platform: str
+    """Operating system and machine."""
+    device: str
+    """`cpu` or `cuda`."""
+    packages: dict[str, str | None] = Field(default_factory=dict)
+    """Versions of the packages that decide results (None: not installed)."""
+    git_commit: str | None = None
+    """The harness checkout's commit, when it is one."""
+    code_hash: str
+    """Hash of the harness and backend sources."""
+    world_size: int = 1
+    """Processes that shared the run (`accelerate launch`, `torchrun` or `--processes`): each generated a share of
+    every suite, and tuning was data-parallel across them; 1 for a plain run."""
+    threads: int | None = None
+    """CPU threads each process's torch used (`--threads`, `OMP_NUM_THREADS`, or one fewer than the cores);
+    None in runs that did not record it."""
+
+
+SeedTest = Literal["seed-paired t", "identical outputs"]
+
+
+class SeedSpread(Record):
+    """One strategy's value of one metric on one suite, across its training seeds."""
+
+    strategy: str
+    """The strategy (a state name without `@seedN`)."""
+    suite: str
+    """The suite."""
+    metric: str
+    """The metric."""
+    seeds: list[int]
+    """The training seeds, in order."""
+    values: list[float]
+    """The metric's value for each seed's state, in seed order."""
+    mean: float
+    """Mean over seeds."""
+    sd: float
+    """Sample standard deviation over seeds (n − 1 in the denominator): the seed-to-seed variation."""
+    low: float
+    """Lowest value over seeds."""
+    high: float
+    """Highest value over seeds."""
+
+
+class SeedComparison(Record):
+    """Two strategies (or a strategy and `base`) compared across training seeds, paired by seed and example.
+
+    Per seed s, d_s is the metric's difference on the same test examples between the two strategies
+    trained with seed s (same data order). The standard error adds the seed-to-seed variance of d_s
+    (s²_d / S) to the example-sampling variance of the seed-averaged difference; the t statistic uses
+    Welch–Satterthwaite degrees of freedom, close to S − 1 when seed noise dominates
+    (`harness.stats.methods.seed_paired_t`)."""
+
+    suite: str
+    """The suite."""
+    metric: str
+    """The metric."""
+    baseline: str
+    """The strategy compared against (`base`: the untuned model, the same for every seed)."""
+    strategy: str
+    """The strategy compared."""
+    seeds: list[int]
+    """Training seeds paired."""
+    n: int
+    """Test examples both sides scored."""
+    deltas: list[float]
+    """d_s = strategy − baseline for each seed, in seed order."""
+    delta: float
+    """Mean of d_s."""
+    seed_sd: float
+    """Standard deviation of d_s over seeds."""
+    se_seeds: float
+    """Seed component of the standard error: s_d / √S."""
+    se_examples: float
+    """Example component: the standard error of the seed-averaged difference over examples (per-example
+    differences for pass/fail and mean metrics; a paired bootstrap over examples for corpus metrics)."""
+    se: float
+    """√(se_seeds² + se_examples²)."""
+    df: float
+    """Welch–Satterthwaite degrees of freedom."""
+    t: float
+    """delta / se."""
+    ci_low: float
+    """Lower end of the 95% interval of delta (t quantile at df)."""
+    ci_high: float
+    """Upper end of the 95% interval of delta."""
+    test: SeedTest
+    """`seed-paired t`, or `identical outputs` when both sides generated the same text everywhere (p = 1)."""
+    p_value: float
+    """Two-sided p of the t test, before adjustment."""
+    p_holm: float
+    """Holm-adjusted over the run's seed-aware comparisons."""
+    significant: bool
+    """p_holm < alpha."""
+    verdict: Verdict
+    """`gain` or `loss` (in the metric's better direction) when significant, else `no detectable change`."""
