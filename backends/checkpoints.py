@@ -8,7 +8,8 @@ main process lists each file's size and hash in a manifest beside what identifie
 the files to disk and renames the folder into place, and only then removes the older one. A kill at any
 moment leaves the newest finished checkpoint whole.
 
-A checkpoint is used only when its manifest names this training and every file matches the manifest.
+A checkpoint is used only when its manifest names this training (the identity the harness gives the backend,
+`Backend.checkpoint_identity`) and every file matches the manifest.
 Any other (half written, edited, damaged, or made for other data, settings, seed, model or number of
 processes) is ignored with one warning line, and training resumes from the newest valid one or starts
 from step 0: a checkpoint only saves time, since a resumed training equals an uninterrupted one.
@@ -16,13 +17,12 @@ from step 0: a checkpoint only saves time, since a resumed training equals an un
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence
+from typing import Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -56,7 +56,7 @@ class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     format: Literal[1] = 1
     identity: str
-    """`training_identity` of the training that wrote it."""
+    """The `Backend.checkpoint_identity` of the training that wrote it."""
     step: int = Field(gt=0)
     """The optimizer step it was written after."""
     files: dict[str, tuple[int, str]]
@@ -71,15 +71,6 @@ class Checkpoint:
     path: Path
     step: int
     progress: Progress
-
-
-def training_identity(backend: str, base_model: str, examples: Sequence[Any], settings: dict, seed: int,
-                      processes: int) -> str:
-    """What a checkpoint must have been made by to be resumed: the same backend, base model, examples, settings
-    (those that decide the result), seed and number of processes (each process keeps its own RNG state)."""
-    rendered = [[ex.messages, ex.completion, ex.tools] for ex in examples]
-    blob = json.dumps([backend, base_model, rendered, settings, seed, processes], sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 class CheckpointFolder:

@@ -29,10 +29,9 @@ from harness.tuning.contract import (
     TrainStats,
     TunedModel,
     TuneSettings,
-    deciding,
 )
 
-from .checkpoints import NOTHING, Checkpoint, CheckpointFolder, Progress, checkpointed, training_identity
+from .checkpoints import NOTHING, Checkpoint, CheckpointFolder, Progress, checkpointed
 from .trainers import lean_sft_trainer, rebalanced
 
 
@@ -107,19 +106,18 @@ class SFTBackend(Backend):
         self._bar = ProgressBar(self.name)
         self.trainer.add_callback(self._bar)
         if every:
-            self._keep_checkpoints(base_model, examples, settings, seed, processes)
+            self._keep_checkpoints()
 
-    def _keep_checkpoints(self, base_model: str, examples: list[TrainExample], settings: TuneSettings, seed: int,
-                          processes: int) -> None:
+    def _keep_checkpoints(self) -> None:
         from harness.runtime.distributed import is_main
 
-        assert self.checkpoint_dir is not None
+        assert self.checkpoint_dir is not None and self.checkpoint_identity is not None, \
+            "the harness sets checkpoint_identity with checkpoint_dir"
         if self._sharded():
             _say(f"{self.name}: no checkpoints under FSDP or DeepSpeed: an interrupted training restarts from step 0")
             return
-        identity = training_identity(self.name, base_model, examples, deciding(settings.model_dump(mode="json")),
-                                     seed, processes)
-        folder = CheckpointFolder(self.checkpoint_dir, identity, lambda line: _say(f"WARNING: {self.name}: {line}"))
+        folder = CheckpointFolder(self.checkpoint_dir, self.checkpoint_identity,
+                                  lambda line: _say(f"WARNING: {self.name}: {line}"))
         if is_main():
             folder.clear_leftovers()
         self.trainer.checkpoints = folder

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.cache import Cache, GenerationCache, Store, TuningCache, tuning_key
+from harness.cache import Cache, GenerationCache, Store, TuningCache
 from harness.cache.fingerprint import model_fingerprint
-from harness.cache.generations import OUTPUTS
+from harness.cache.keys import OUTPUTS, tuning_key
 from harness.cli import main
 from harness.record import load_explanations, load_predictions
 from harness.run.orchestrate import RunRequest, execute, new_run_dir, plan, training_examples
@@ -232,14 +232,15 @@ def test_tuning_key_covers_what_decides_the_artefact_and_nothing_else(small_suit
     examples = training_examples(p.suites)
     settings = p.settings["lora"]
 
-    def key(fp="dir:base", exs=examples, backend="lora", cls=LoRA, s=settings, seed=0, device="cpu"):
-        return tuning_key(fp, exs, backend, cls, s, seed, device)
+    def key(fp="dir:base", exs=examples, backend="lora", cls=LoRA, s=settings, seed=0, device="cpu", processes=1):
+        return tuning_key(fp, exs, backend, cls, s, seed, device, processes)
 
     same = key()
     assert key() == same and key(exs=list(examples)) == same
     edited = [type(ex)(ex.messages, ex.completion + " ") if i == 3 else ex for i, ex in enumerate(examples)]
     changed = [key(fp="dir:other"), key(exs=edited), key(exs=examples[:-1]), key(s={**settings, "r": 8}),
-               key(seed=1), key(backend="full", cls=FullFineTune), key(device="cuda")]
+               key(seed=1), key(backend="full", cls=FullFineTune), key(device="cuda"), key(processes=2)]
+    assert key(s={**settings, "checkpoint_every": 10}) == same  # result-free: a resumed training is the same
     assert same not in changed and len(set(changed)) == len(changed)
 
 

@@ -171,12 +171,13 @@ def test_every_sampled_row_meets_other_padding_the_second_time(n, batch_size):
 
 
 def test_reload_check_compares_only_outputs_generated_alike():
-    from harness.evaluation.checks import compare_reloaded, generation_key
+    from harness.cache.keys import reload_check_key
+    from harness.evaluation.checks import compare_reloaded
 
-    key = generation_key("prompt a", 16, ["\n"])
-    rows = {"s/1": (key, "out"), "s/2": (generation_key("prompt b", 16, []), "other"), "s/3": ("k", "x")}
+    key = reload_check_key("prompt a", 16, ["\n"])
+    rows = {"s/1": (key, "out"), "s/2": (reload_check_key("prompt b", 16, []), "other"), "s/3": ("k", "x")}
     expected = {"s/1": {"output": "out", "key": key},
-                "s/2": {"output": "other!", "key": generation_key("prompt b", 32, [])},  # settings changed since
+                "s/2": {"output": "other!", "key": reload_check_key("prompt b", 32, [])},  # settings changed since
                 "s/4": {"output": "gone", "key": "k"}}  # the example is no longer evaluated
     check = compare_reloaded(expected, rows, restored=True)
     assert (check.checked, check.mismatches, check.ok) == (1, [], True)

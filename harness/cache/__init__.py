@@ -6,6 +6,8 @@
   and data-quality reports (which tokenise every example and compare every pair of prompts);
 - under them all, each model file's hash, remembered by (path, size, mtime).
 
+Every key is made in `keys`, from its declaration of what decides each kind of result.
+
 Everything lives in `cache_root()` (`HARNESS_CACHE`, default ~/.cache/harness): a SQLite
 database in WAL mode that several processes share safely, and a folder of tuned artefacts.
 `harness run|eval|tune --no-cache` bypasses it; `harness cache info|clear` inspects or empties it.
@@ -16,11 +18,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .comparisons import COMPARISONS, DATA_REPORTS, data_report_key
+from . import keys
 from .fingerprint import model_fingerprint
-from .generations import EXPLANATIONS, LOSSES, OUTPUTS, GenerationCache
+from .generations import GenerationCache
+from .keys import COMPARISONS, DATA_REPORTS, EXPLANATIONS, LOSSES, OUTPUTS, TUNED
 from .store import DB_FILE, Store, cache_root, folder_bytes
-from .tuning import TUNED, CachedTuning, TuningCache, tuning_key
+from .tuning import CachedTuning, TuningCache
 
 KINDS = {"generations": [OUTPUTS, LOSSES, EXPLANATIONS], "comparisons": [COMPARISONS, DATA_REPORTS],
          "tuning": [TUNED]}
@@ -89,5 +92,5 @@ class CacheInfo:
 CACHED_KINDS = (OUTPUTS, LOSSES, EXPLANATIONS)
 """What a model's generation cache holds, in the order `CacheUse` counts them."""
 
-__all__ = ["CACHED_KINDS", "DATA_REPORTS", "Cache", "CacheInfo", "CachedTuning", "GenerationCache", "Store",
-           "TuningCache", "cache_root", "data_report_key", "tuning_key"]
+__all__ = ["CACHED_KINDS", "DATA_REPORTS", "TUNED", "Cache", "CacheInfo", "CachedTuning", "GenerationCache", "Store",
+           "TuningCache", "cache_root", "keys"]

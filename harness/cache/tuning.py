@@ -1,7 +1,7 @@
 """The tuning cache: a tuned artefact, addressed by exactly what decides it.
 
-The key covers the base model's fingerprint, the training examples as the backend receives
-them (messages, completion and tool schemas), the backend's name and resolved settings, the seed, the
+The key (`keys.tuning_key`) covers the base model's fingerprint, the training examples as the backend receives
+them (messages, completion and tool schemas), the backend's name and deciding settings, the seed, the
 backend's code (its class's source files and the model helpers it loads with), the versions of
 the training packages, the device kind and the number of training processes. Gates, test
 examples, metrics and generation settings are not in it: changing them never retrains.
@@ -21,29 +21,12 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
 
 from harness.common.files import _UMASK, ContentChanged, copy_file, write_bytes
 
 from .dirs import scratch_dir
-from .fingerprint import TRAINING_PACKAGES, class_sources, package_versions, source_hash
-from .store import Store, digest
-
-TUNED = "tuned"
-TUNING_VERSION = 2
-"""Bump when what a tuning key covers, or what an entry records, changes (2: extras' hashes)."""
-
-
-def tuning_key(base_fingerprint: str, examples: Sequence[Any], backend: str, backend_class: type,
-               settings: dict, seed: int, device: str) -> str:
-    """The address of the artefact `backend` would produce from these inputs."""
-    rendered = [[ex.messages, ex.completion, getattr(ex, "tools", None)] for ex in examples]
-    # every backend loads its base model through the model helpers
-    helpers = Path(__file__).resolve().parents[1] / "models" / "loading.py"
-    code = source_hash(class_sources(backend_class) + [helpers])
-    world = os.environ.get("WORLD_SIZE", "1")
-    return digest(TUNING_VERSION, base_fingerprint, rendered, backend, settings, seed, code,
-                  package_versions(TRAINING_PACKAGES), device, world)
+from .keys import TUNED
+from .store import Store
 
 
 @dataclass

@@ -9,8 +9,7 @@ import json
 from itertools import combinations
 from pathlib import Path
 
-from harness.cache import Cache
-from harness.cache.comparisons import COMPARISONS, comparison_key
+from harness.cache import Cache, keys
 from harness.evaluation import checks
 from harness.record import BASE, ModelChanged, OutputsMatch, RunRecord, load_predictions
 from harness.stats.compare import compare, finalize
@@ -46,9 +45,10 @@ def analyse(record: RunRecord, run_dir: Path, suites: list[Suite], seed: int, ca
                 if store is None:
                     c = compare(metric, name, suite.name, baseline, a, state, b, seed, record.bound_alpha)
                 else:  # looked up and, when missing, computed at once: the loop's variables are current
-                    key = comparison_key(metric, info, baseline, state, a, b, seed, record.bound_alpha)
-                    c = store.get_or_compute(COMPARISONS, key, lambda: compare(metric, name, suite.name, baseline, a,
-                                                                              state, b, seed, record.bound_alpha))
+                    key = keys.comparison_key(metric, info, baseline, state, a, b, seed, record.bound_alpha)
+                    c = store.get_or_compute(keys.COMPARISONS, key,
+                                             lambda: compare(metric, name, suite.name, baseline, a, state, b, seed,
+                                                             record.bound_alpha))
                 raw.append({"suite": suite.name, "metric": name, "baseline": baseline, "state": state, **c})
     record.comparisons = finalize(raw, record.alpha)
     every = [(s, state, rows[(state, s.name)]) for s in suites for state in record.states]
@@ -62,7 +62,7 @@ def analyse(record: RunRecord, run_dir: Path, suites: list[Suite], seed: int, ca
         path = in_memory_path(run_dir, state)
         if path.is_file():
             expected = json.loads(path.read_text(encoding="utf-8"))
-            got = {f"{s.name}/{r.id}": (checks.generation_key(r.model_input, s.spec.generation.max_new_tokens,
+            got = {f"{s.name}/{r.id}": (keys.reload_check_key(r.model_input, s.spec.generation.max_new_tokens,
                                                                s.spec.generation.stop), r.output)
                    for s in suites for r in rows[(state, s.name)]}
             restored = next(b for b in record.backends if b.name == state).from_cache is not None

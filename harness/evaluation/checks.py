@@ -9,10 +9,9 @@ of the data report (`harness.dataquality`).
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any, Sequence
 
+from harness.cache.keys import reload_check_key
 from harness.models.generate import length_order
 from harness.record import OutputsMatch, Prediction
 from harness.suitedef.suite import Example, Suite
@@ -58,19 +57,13 @@ def invariance_sample(lengths: Sequence[int], k: int = SAMPLE) -> list[int]:
     return sorted({candidates[round(j * (n - 1) / (k - 1))] for j in range(k)} if k > 1 else {candidates[0]})
 
 
-def generation_key(model_input: str, max_new_tokens: int, stop: Sequence[str]) -> str:
-    """What decides a greedy output besides the weights: the exact model input and the generation settings."""
-    blob = json.dumps([model_input, max_new_tokens, list(stop)], ensure_ascii=False)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
 def as_trained(suite: Suite, examples: Sequence[Example], model_inputs: Sequence[str],
                outputs: Sequence[str]) -> dict[str, dict[str, str]]:
     """The reload check's record of a model as trained: per `suite/id` of `examples`, its output and the key of
     what decided it. A tuned artefact restored from the cache brings this along, and a suite edited since then
     (another prompt, example or generation setting) must not be compared against it."""
     gen = suite.spec.generation
-    return {f"{suite.name}/{ex.id}": {"output": out, "key": generation_key(inp, gen.max_new_tokens, gen.stop)}
+    return {f"{suite.name}/{ex.id}": {"output": out, "key": reload_check_key(inp, gen.max_new_tokens, gen.stop)}
             for ex, inp, out in zip(examples, model_inputs, outputs)}
 
 

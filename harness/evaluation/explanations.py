@@ -16,8 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.cache.fingerprint import source_hash
-from harness.cache.generations import EXPLANATIONS
+from harness.cache.keys import EXPLANATIONS, explanation_keys
 from harness.models.loading import Model
 from harness.record import (
     BASE,
@@ -131,13 +130,11 @@ def _explained(model: Model, items: list[Item], state: str, suite: str) -> list[
 
     if model.cache is None:
         return explain(model, items, state, suite)
-    code = source_hash([Path(__file__).parents[1] / "models" / "explain.py"])
-    inputs = [[code, it.prompt, it.reference, it.output, it.other_outputs, it.attention] for it in items]
 
     def compute(indices: list[int]) -> list[dict]:
         return [e.model_dump(mode="json") for e in explain(model, [items[i] for i in indices], state, suite)]
 
-    values = model.cache.values(EXPLANATIONS, inputs, compute)
+    values = model.cache.values(EXPLANATIONS, explanation_keys(model.cache.model_key, items), compute)
     # The cached value is about the example, not where it was first explained: this run names it.
     return [Explanation.model_validate({**v, "id": it.id, "state": state, "suite": suite})
             for v, it in zip(values, items)]

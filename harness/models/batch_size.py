@@ -8,11 +8,11 @@ output length, so a model is measured once. Outputs do not depend on the batch s
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Callable
 
+from harness.cache.keys import batch_size_key
 from harness.common.errors import HarnessError
 
 CPU_BATCH_SIZE = 32
@@ -54,11 +54,6 @@ def _cache_file() -> Path:
     return cache_root() / "batch-sizes.json"
 
 
-def _key(model_id: str, device_name: str, memory: int, dtype: str, prompt_tokens: int, new_tokens: int) -> str:
-    blob = json.dumps([model_id, device_name, memory, dtype, prompt_tokens, new_tokens])
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
 def cached_search(key: str, search: Callable[[], int], path: Path | None = None) -> int:
     """The batch size remembered under `key`, else `search()`'s answer, remembered."""
     from harness.common.files import write_json
@@ -87,8 +82,8 @@ def generation_batch_size(model, prompts: list[str], max_new_tokens: int) -> int
     lengths = model.token_lengths(prompts)
     longest = max(lengths)
     props = torch.cuda.get_device_properties(device)
-    key = _key(architecture(model.model), props.name, props.total_memory, str(model.model.dtype), longest,
-               max_new_tokens)
+    key = batch_size_key(architecture(model.model), props.name, props.total_memory, str(model.model.dtype), longest,
+                         max_new_tokens)
     probe = prompts[lengths.index(longest)]
     return cached_search(key, lambda: largest_fitting(lambda b: _fits(model, probe, max_new_tokens, b),
                                                       min(LIMIT, len(prompts))))

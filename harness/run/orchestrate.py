@@ -8,8 +8,6 @@ from disk: what is measured is what was saved.
 from __future__ import annotations
 
 import gc
-import hashlib
-import json
 import os
 import platform
 import subprocess
@@ -21,7 +19,7 @@ from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from harness.cache import CACHED_KINDS, DATA_REPORTS, Cache, GenerationCache, data_report_key
+from harness.cache import CACHED_KINDS, DATA_REPORTS, Cache, GenerationCache, keys
 from harness.common.errors import HarnessError
 from harness.dataquality.report import data_report
 from harness.evaluation import checks, explanations
@@ -51,7 +49,6 @@ from harness.stats.sequential import STAGES, stage_record
 from harness.suitedef.suite import Suite, find_suites, limited, load_suite, results_hash, staged, with_fewshot
 from harness.suitedef.trust import trusted
 from harness.tuning import settings as backend_settings
-from harness.tuning.contract import deciding
 from harness.tuning.registry import backend_packages, usable_backend
 from harness.tuning.tune import discard_checkpoints, tune_state
 from harness.tuning.tune import from_tuning_cache as from_tuning_cache  # re-exported: `harness tune` finds them here
@@ -161,7 +158,7 @@ def plan(request: RunRequest) -> Plan:
         model_path = resolve_model_path(request.model, suites, request.seed)
     check_loadable(model_path, request.model)  # before a run directory exists, not half way into one
     settings = {t.state: _resolve(t, model_path, request.overrides) for t in tunings}
-    key = config_key(request, suites, model_path, settings, code_hash())
+    key = config_key(request, suites, model_path, settings, keys.code_hash(backend_packages()))
     return Plan(request, suites, model_path, tunings, settings, key, Cache() if request.cache else None, code)
 
 
@@ -177,24 +174,12 @@ def _resolve(t: strategies.Tuning, model_path: str, overrides: dict) -> dict:
 
 
 def config_key(request: RunRequest, suites: list[Suite], model_path: str, settings: dict, code_hash: str) -> str:
-    """Everything that decides the results (not the batch size: results must not depend on it; not a
-    suite's gates, rubric or description, nor how often training checkpoints: they decide no result)."""
+    """The run's `keys.config_key`: the model as named (the built tiny by its folder, which names its build;
+    an adapter by its path), what decides each suite's results and the test sample --limit took, each state's
+    resolved settings, the seed and `code_hash`."""
     name = Path(model_path).name if request.model == TINY else request.model
     model_id: str | list[str] = [name, str(Path(request.adapter).resolve())] if request.adapter else name
-    # What decides each suite's results, and the sample of its test split when --limit took one.
-    data = [results_hash(s) if s.limit is None else [results_hash(s), s.limit] for s in suites]
-    decided = {state: deciding(values) for state, values in settings.items()}
-    blob = json.dumps([model_id, data, decided, request.seed, code_hash], sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def code_hash() -> str:
-    """Hash of the harness and the registered backends' sources: a change to them may change results."""
-    digest = hashlib.sha256()
-    for package in [Path(__file__).parents[1], *backend_packages()]:
-        for path in sorted(package.rglob("*.py")):
-            digest.update(path.relative_to(package.parent).as_posix().encode() + path.read_bytes())
-    return digest.hexdigest()[:16]
+    return keys.config_key(model_id, [(results_hash(s), s.limit) for s in suites], settings, request.seed, code_hash)
 
 
 def environment() -> Environment:
@@ -211,7 +196,8 @@ def environment() -> Environment:
     except (OSError, subprocess.TimeoutExpired):
         commit = None
     return Environment(python=sys.version.split()[0], platform=platform.platform(), device=device(),
-                       packages={name: pkg(name) for name in PACKAGES}, git_commit=commit, code_hash=code_hash(),
+                       packages={name: pkg(name) for name in PACKAGES}, git_commit=commit,
+                       code_hash=keys.code_hash(backend_packages()),
                        world_size=distributed.world_size(), threads=threads.current())
 
 
@@ -258,7 +244,7 @@ def _data_report(p: Plan) -> DataReport:
     fingerprint = p.cache.fingerprint(p.model_path) if p.cache is not None else None
     if p.cache is None or fingerprint is None:
         return data_report(p.suites, p.request.model, p.model_path, lengths)
-    key = data_report_key([[s.content_hash, s.limit] for s in p.suites], p.request.model, fingerprint, lengths)
+    key = keys.data_report_key([[s.content_hash, s.limit] for s in p.suites], p.request.model, fingerprint, lengths)
     return DataReport.model_validate(p.cache.store.get_or_compute(
         DATA_REPORTS, key,
         lambda: data_report(p.suites, p.request.model, p.model_path, lengths).model_dump(mode="json")))

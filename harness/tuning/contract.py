@@ -17,14 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 LOSS_LOGGED_EVERY = 5
 """Optimizer steps between two logged training losses (and the first step)."""
-RESULT_FREE_SETTINGS = frozenset({"checkpoint_every"})
-"""Settings that cannot change what training produces (a resumed training equals an uninterrupted one): they
-are recorded, but left out of the keys that decide whether a tuning or a run is reused."""
-
-
-def deciding(settings: dict) -> dict:
-    """Resolved settings (as a dict) without those that cannot change what training produces."""
-    return {k: v for k, v in settings.items() if k not in RESULT_FREE_SETTINGS}
 
 
 @dataclass(frozen=True)
@@ -38,7 +30,8 @@ class TrainExample:
 
 
 class TuneSettings(BaseModel):
-    """Settings every backend shares. Subclasses change defaults and add their own."""
+    """Settings every backend shares. Subclasses change defaults and add their own, and declare each new one in
+    `harness.cache.keys.TUNING_SETTINGS` as deciding what training produces or not (a test fails until they do)."""
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
     learning_rate: float = Field(gt=0)
@@ -100,6 +93,10 @@ class Backend(ABC):
     """Where `train` keeps the checkpoints an interrupted training resumes from, and resumes from the last
     valid one it finds there (set by the harness before `setup`; None: no checkpoints). A backend that cannot
     checkpoint ignores it."""
+    checkpoint_identity: str | None = None
+    """What identifies this training (backend, base model, examples, the settings that decide the result, seed,
+    processes), set by the harness with `checkpoint_dir`: a backend marks its checkpoints with it and resumes
+    only from one that bears it."""
 
     @abstractmethod
     def setup(self, base_model: str, examples: list[TrainExample], settings: TuneSettings, seed: int) -> None:

@@ -2,7 +2,8 @@
 checkpoints a killed run resumes from.
 
 A training saves checkpoints in `runs/<id>/checkpoints/<state>/` while it runs (see
-`backends/checkpoints.py`); `harness run --resume` retrains an interrupted state from the last one, and
+`backends/checkpoints.py`), marked with the training's identity (`keys.training_identity`, which the
+backend is given); `harness run --resume` retrains an interrupted state from the last one, and
 they are removed once the state's artefact is saved and recorded. A resumed training's artefact is
 stored in the tuning cache under the same key as an uninterrupted one's: it is the same artefact.
 """
@@ -13,7 +14,7 @@ import shutil
 import time
 from pathlib import Path
 
-from harness.cache import Cache, tuning_key
+from harness.cache import Cache, keys
 from harness.common.files import write_json
 from harness.evaluation import checks
 from harness.evaluation.evaluate import generate_for
@@ -23,7 +24,7 @@ from harness.runtime import distributed
 from harness.runtime.resources import measure
 from harness.suitedef.suite import Suite
 
-from .contract import TrainExample, deciding
+from .contract import TrainExample
 from .registry import get_backend
 
 CHECKPOINTS = "checkpoints"
@@ -44,6 +45,9 @@ def tune(name: str, model_path: str, examples: list[TrainExample], settings, see
     backend keeps checkpoints there and resumes from the last one it finds."""
     backend = get_backend(name)()
     backend.checkpoint_dir = checkpoints
+    if checkpoints is not None:
+        backend.checkpoint_identity = keys.training_identity(
+            name, model_path, examples, settings.model_dump(mode="json"), seed, distributed.world_size())
     with measure() as usage:
         backend.setup(model_path, examples, settings, seed)
         stats = backend.train()
@@ -66,7 +70,8 @@ def tuning_key_for(cache: Cache | None, backend: str, model_path: str, examples:
     fingerprint = cache.fingerprint(model_path) if cache is not None else None
     if fingerprint is None:
         return None
-    return tuning_key(fingerprint, examples, backend, get_backend(backend), deciding(settings), seed, device())
+    return keys.tuning_key(fingerprint, examples, backend, get_backend(backend), settings, seed, device(),
+                           distributed.world_size())
 
 
 def from_tuning_cache(cache: Cache | None, key: str | None, model_path: str, out_dir: Path,
