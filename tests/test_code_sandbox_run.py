@@ -11,7 +11,7 @@ from harness.common.errors import HarnessError
 from harness.metrics.sandbox import jail, runner
 from harness.record import load_record
 from harness.record.migrate import migrate
-from harness.run.orchestrate import check_code_sandbox
+from harness.run.environment import check_code_sandbox
 from harness.suitedef.suite import load_suite
 from reports.overview import provenance
 from tests.test_sheets_support import make_run

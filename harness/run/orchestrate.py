@@ -8,15 +8,10 @@ from disk: what is measured is what was saved.
 from __future__ import annotations
 
 import gc
-import os
-import platform
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from harness.cache import CACHED_KINDS, DATA_REPORTS, Cache, GenerationCache, keys
@@ -25,7 +20,7 @@ from harness.dataquality.report import data_report
 from harness.evaluation import checks, explanations
 from harness.evaluation.evaluate import aggregate, generate_test, prompts_for, score
 from harness.evaluation.gates import decide_all, record_gates
-from harness.models.loading import TINY, check_loadable, device, is_adapter_dir, load_model, resolve_model_path
+from harness.models.loading import TINY, check_loadable, is_adapter_dir, load_model, resolve_model_path
 from harness.record import (
     BASE,
     Advice,
@@ -44,7 +39,7 @@ from harness.record import (
     save_record,
     strategies,
 )
-from harness.runtime import distributed, threads
+from harness.runtime import distributed
 from harness.stats.sequential import STAGES, stage_record
 from harness.suitedef.suite import Suite, find_suites, limited, load_suite, results_hash, staged, with_fewshot
 from harness.suitedef.trust import trusted
@@ -60,11 +55,10 @@ from . import advice as run_advice
 from .dirs import discard_if_empty as discard_if_empty  # re-exported: the CLI and the plugin find them here
 from .dirs import find_finished_run as find_finished_run
 from .dirs import new_run_dir as new_run_dir
+from .environment import check_code_sandbox, environment
 
 DEFAULT_SUITES = "suites"
 DEFAULT_BACKENDS = ("full", "lora")
-PACKAGES = ("torch", "transformers", "trl", "peft", "datasets", "accelerate", "sacrebleu", "jinja2", "pydantic",
-            "numpy", "evaluate")
 TINY_NOTE = ("`tiny` is a small Llama-architecture model with random weights, built by the harness; "
              "its tokenizer was trained on the suites' training text. Near-zero scores before tuning are expected.")
 
@@ -180,37 +174,6 @@ def config_key(request: RunRequest, suites: list[Suite], model_path: str, settin
     name = Path(model_path).name if request.model == TINY else request.model
     model_id: str | list[str] = [name, str(Path(request.adapter).resolve())] if request.adapter else name
     return keys.config_key(model_id, [(results_hash(s), s.limit) for s in suites], settings, request.seed, code_hash)
-
-
-def environment() -> Environment:
-    """Where this run runs: versions, platform, device, commit and code hash."""
-    def pkg(name):
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return None
-
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                                cwd=Path(__file__).parent).stdout.strip() or None
-    except (OSError, subprocess.TimeoutExpired):
-        commit = None
-    return Environment(python=sys.version.split()[0], platform=platform.platform(), device=device(),
-                       packages={name: pkg(name) for name in PACKAGES}, git_commit=commit,
-                       code_hash=keys.code_hash(backend_packages()),
-                       world_size=distributed.world_size(), threads=threads.current())
-
-
-def check_code_sandbox(suites: list[Suite], allow_unsandboxed: bool) -> None:
-    """Refuse, before anything runs, a run whose metrics execute model output where no sandbox is
-    available, unless the user accepted that; the acceptance reaches the scorers (and the run's other
-    processes) through the environment."""
-    from harness.metrics.sandbox import runner as sandbox
-
-    if allow_unsandboxed:
-        os.environ[sandbox.ALLOW_UNSANDBOXED_ENV] = "1"
-    if any(getattr(metric, "runs_code", False) for s in suites for metric, _ in s.metrics.values()):
-        sandbox.require_sandbox()
 
 
 def new_record(p: Plan, run_id: str) -> RunRecord:
