@@ -81,5 +81,5 @@ def test_the_record_keeps_the_flag_and_the_report_shows_it(tmp_path):
 
 def test_a_version_5_record_reads_as_not_allowing_unsandboxed_code():
     old = {"schema_version": 5, "run_id": "x"}
-    assert migrate(old, 6) == {"schema_version": 6, "run_id": "x", "allow_unsandboxed_code": False}
+    assert migrate(old, 6) == {"schema_version": 6, "run_id": "x", "allow_unsandboxed_code": False, "ratings": None}
     assert old == {"schema_version": 5, "run_id": "x"}  # the input is not changed
