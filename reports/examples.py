@@ -105,18 +105,27 @@ def load_suite_examples(record, run_dir, info, slug: str, page_size: int = PAGE_
     rows = {state: {r.id: r for r in load_predictions(run_dir, state, info.name)} for state in states}
     order = list(dict.fromkeys(i for state in states for i in rows[state]))  # base's order first
     views = load_views(run_dir, info.name, states)
+    codes = {ex_id: "".join(change_letter(rows[BASE].get(ex_id), rows[s].get(ex_id), judge) for s in tuned)
+             for ex_id in order}
+    order.sort(key=lambda ex_id: _first_shown(codes[ex_id]))  # regressions open the list; stable otherwise
     examples = []
     for n, ex_id in enumerate(order):
         first = next(rows[s][ex_id] for s in states if ex_id in rows[s])
         reference = first.reference
-        ex = Example(id=ex_id, prompt=first.prompt, reference=reference, page=n // page_size + 1, why=views.get(ex_id))
+        ex = Example(id=ex_id, prompt=first.prompt, reference=reference, page=n // page_size + 1, why=views.get(ex_id),
+                     codes=codes[ex_id])
         for state in states:
             row = rows[state].get(ex_id)
             if row is not None:
                 ex.outputs[state] = _output(row, reference, passfail)
-        ex.codes = "".join(change_letter(rows[BASE].get(ex_id), rows[s].get(ex_id), judge) for s in tuned)
         examples.append(ex)
     return SuiteExamples(info, slug, states, tuned, passfail, judge.name if judge else None, examples, page_size)
+
+
+def _first_shown(codes: str) -> int:
+    """Where an example stands in the list: regressed in any state, then failing after tuning, then improved, then
+    the rest."""
+    return next((rank for rank, letter in enumerate("RFI") if letter in codes), 3)
 
 
 def _output(row: Prediction, reference: str, passfail: str | None) -> dict:
