@@ -5,6 +5,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from harness.common.progress import progress_bar
+
 
 class ProgressBar(TrainerCallback):
     """One bar per training run, with the latest logged loss beside it."""
@@ -14,8 +16,6 @@ class ProgressBar(TrainerCallback):
         self.bar: Any = None
 
     def on_train_begin(self, args, state, control, **kwargs):
-        from harness.common.progress import progress_bar
-
         if not state.is_world_process_zero:
             return
         self.bar = progress_bar(total=state.max_steps, desc=f"train · {self.label}", unit="step")

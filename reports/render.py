@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.record import BASE, load_record
+from reports.sheets.aggregate import ratings_summary, sheets_status
 
 from . import charts, headtohead
 from .data import data_view
@@ -110,6 +111,4 @@ def _write_pairs(site: Site, record, run_dir: Path, front: set[str]) -> dict[tup
 
 def _ratings(run_dir: Path):
     """Human ratings (None before any import) and where the rating sheets are."""
-    from reports.sheets.aggregate import ratings_summary, sheets_status
-
     return ratings_summary(run_dir), sheets_status(run_dir)

@@ -2,26 +2,33 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.common.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from reports import sheets
+    from reports.sheets import layout
+else:  # loaded when the command runs, not with the command line
+    layout = lazy_module("reports.sheets.layout")
+    sheets = lazy_module("reports.sheets")
 
 
 def cmd_sheets(args) -> int:
     """`harness sheets export|import`: rating sheets for human raters."""
-    from reports.sheets import export_sheets, import_ratings, sheets_status
-    from reports.sheets.layout import FORMATS, parse_raters
-
     if args.sheets_action == "export":
-        done = export_sheets(args.run_dir, args.suite, args.per_suite, parse_raters(args.raters), args.seed,
-                             args.format or list(FORMATS))
+        done = sheets.export_sheets(args.run_dir, args.suite, args.per_suite, layout.parse_raters(args.raters),
+                                    args.seed, args.format or list(layout.FORMATS))
         print(f"Sheet {done.sheet_id}: {done.n_outputs} outputs to score, {done.n_pairs} A/B pairs; "
               f"{len(done.files)} files in {done.folder}")
         print(f"Key (keep it from raters): {Path(args.run_dir) / 'sheets' / 'key.json'}")
         return 0
-    for result in import_ratings(args.run_dir, args.files):
+    for result in sheets.import_ratings(args.run_dir, args.files):
         if result.already:
             print(f"{result.path}: already imported (same content); nothing to do")
         else:
             raters = ", ".join(sorted({r["rater"] for r in result.ratings}))
             print(f"{result.path}: imported {len(result.ratings)} ratings by {raters} "
                   f"({result.unanswered} unanswered rows skipped)")
-    print(sheets_status(args.run_dir)["message"])
+    print(sheets.sheets_status(args.run_dir)["message"])
     return 0

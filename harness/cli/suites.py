@@ -3,24 +3,44 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.common.errors import HarnessError
+from harness.common.lazy import lazy_module
 
 from .process import quiet_libraries
+
+if TYPE_CHECKING:
+    from harness import record
+    from harness.dataquality import report as data_report
+    from harness.dataquality import text as data_text
+    from harness.evaluation import gates
+    from harness.models import loading
+    from harness.run import orchestrate
+    from harness.suitedef import scaffold, suite
+    from harness.tuning import settings
+else:  # each command loads the rooms it uses, when it runs: `suites list` never loads a model's code
+    data_report = lazy_module("harness.dataquality.report")
+    data_text = lazy_module("harness.dataquality.text")
+    gates = lazy_module("harness.evaluation.gates")
+    loading = lazy_module("harness.models.loading")
+    orchestrate = lazy_module("harness.run.orchestrate")
+    record = lazy_module("harness.record")
+    scaffold = lazy_module("harness.suitedef.scaffold")
+    settings = lazy_module("harness.tuning.settings")
+    suite = lazy_module("harness.suitedef.suite")
 
 
 def cmd_suites(args) -> int:
     """`harness suites list|validate|new`."""
-    from harness.suitedef.suite import SuiteProblems, find_suites, load_suite
-
     if args.action == "new":
         return _new_suite(args)
     failed = 0
-    for folder in find_suites(args.paths or ["suites"]):
+    for folder in suite.find_suites(args.paths or ["suites"]):
         try:
-            s = load_suite(folder, every_problem=args.action == "validate",
+            s = suite.load_suite(folder, every_problem=args.action == "validate",
                            allow_outside_data=args.allow_outside_data)
-        except SuiteProblems as e:
+        except suite.SuiteProblems as e:
             failed += 1
             for problem in e.problems:
                 print(f"INVALID  {problem}", file=sys.stderr)
@@ -40,14 +60,11 @@ def cmd_suites(args) -> int:
 
 
 def _new_suite(args) -> int:
-    from harness.suitedef.scaffold import new_suite
-    from harness.suitedef.suite import load_suite
-
     if len(args.paths) != 1:
         raise HarnessError("give the new suite's name: harness suites new NAME [--format F]", "suites new")
     name = args.paths[0]
-    folder = new_suite(args.dir or Path("suites") / name, name, args.format)
-    s = load_suite(folder)
+    folder = scaffold.new_suite(args.dir or Path("suites") / name, name, args.format)
+    s = suite.load_suite(folder)
     print(f"New suite {s.name} ({args.format}) in {folder}: edit suite.yaml, the data and README.md, then "
           f"`harness suites validate {folder}`")
     return 0
@@ -55,22 +72,14 @@ def _new_suite(args) -> int:
 
 def cmd_data(args) -> int:
     """`harness data check`: the data-quality report and the data gates, before any training."""
-    from harness.dataquality.report import data_report
-    from harness.dataquality.text import exit_status, report_lines
-    from harness.evaluation.gates import decide_data, gate_states
-    from harness.models.loading import resolve_model_path
-    from harness.record import DATA_GATES
-    from harness.run import orchestrate as run
-    from harness.tuning.settings import parse_overrides, resolve
-
     quiet_libraries()
-    suites = [run.load_suite(p) for p in run.find_suites(args.suite or [run.DEFAULT_SUITES])]
-    model_path = resolve_model_path(args.model, suites, args.seed)
-    backends = args.backend or list(run.DEFAULT_BACKENDS)
-    overrides = parse_overrides(args.backend_config, args.set)
-    settings = {b: resolve(b, model_path, overrides).model_dump(mode="json") for b in backends}
-    report = data_report(suites, args.model, model_path, run.max_lengths(settings))
-    outcomes = [decide_data(report, s.name, state, gate) for s in suites for gate in s.spec.gates
-                if gate.kind in DATA_GATES for state in gate_states(gate, backends)]
-    print("\n".join(report_lines(report, outcomes)))
-    return exit_status(report, outcomes, args.strict)
+    suites = [suite.load_suite(p) for p in suite.find_suites(args.suite or [orchestrate.DEFAULT_SUITES])]
+    model_path = loading.resolve_model_path(args.model, suites, args.seed)
+    backends = args.backend or list(orchestrate.DEFAULT_BACKENDS)
+    overrides = settings.parse_overrides(args.backend_config, args.set)
+    resolved = {b: settings.resolve(b, model_path, overrides).model_dump(mode="json") for b in backends}
+    report = data_report.data_report(suites, args.model, model_path, orchestrate.max_lengths(resolved))
+    outcomes = [gates.decide_data(report, s.name, state, gate) for s in suites for gate in s.spec.gates
+                if gate.kind in record.DATA_GATES for state in gates.gate_states(gate, backends)]
+    print("\n".join(data_text.report_lines(report, outcomes)))
+    return data_text.exit_status(report, outcomes, args.strict)

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+from harness.common.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from tqdm import auto as tqdm_auto
+else:  # heavy: imported on first use
+    tqdm_auto = lazy_module("tqdm.auto")
 
 LOG_INTERVAL = 30.0  # seconds between a bar's lines in a log
 TERMINAL_INTERVAL = 0.1  # tqdm's own default
@@ -17,10 +24,8 @@ TERMINAL_INTERVAL = 0.1  # tqdm's own default
 
 def progress_bar(file: TextIO | None = None, **options: Any) -> Any:
     """A tqdm bar on `file` (default: standard error), redrawn as suits a terminal or a log."""
-    from tqdm.auto import tqdm
-
     stream = sys.stderr if file is None else file
     if "TQDM_MININTERVAL" not in os.environ:
         interactive = hasattr(stream, "isatty") and stream.isatty()
         options.setdefault("mininterval", TERMINAL_INTERVAL if interactive else LOG_INTERVAL)
-    return tqdm(file=stream, **options)
+    return tqdm_auto.tqdm(file=stream, **options)

@@ -18,9 +18,16 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+from harness.common.lazy import lazy_module
 
 from .base import NO_FIELDS, Metric, Score
+
+if TYPE_CHECKING:
+    import evaluate
+else:  # heavy: imported on first use
+    evaluate = lazy_module("evaluate")
 
 _OWN_OPTIONS = ("name", "key", "kind", "scale", "lowest", "higher_is_better", "digits", "args")
 
@@ -52,7 +59,6 @@ class EvaluateMetric(Metric):
     def __init__(self, module: str, language: str = "en", suite_dir: Path | None = None, key: str | None = None,
                  args: Mapping[str, Any] | None = None):
         super().__init__(language)
-        import evaluate
 
         self.module, self.args = module, dict(args or {})
         folder = local_module(module, Path(suite_dir or "."))

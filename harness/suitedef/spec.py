@@ -7,8 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from harness.metrics import available
 from harness.metrics.hf_evaluate import module_name
 from harness.record import DEFAULT_RUBRIC, GateSpec, Rubric
+
+from .formats import ALPACA_TEMPLATE
 
 
 class _Strict(BaseModel):
@@ -126,7 +129,6 @@ class SuiteSpec(_Strict):
             return list(self.templates)
         if self.template is not None:
             return [self.template]
-        from .formats import ALPACA_TEMPLATE
 
         return [ALPACA_TEMPLATE if self.data.format == "alpaca" else None]
 
@@ -163,8 +165,6 @@ class SuiteSpec(_Strict):
 
     @model_validator(mode="after")
     def _known_metrics(self):
-        from harness.metrics import available
-
         known = available()
         ids = [m.id for m in self.metrics]
         for i, (m, name) in enumerate(zip(self.metrics, ids)):

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from harness.common.errors import HarnessError
 from harness.common.files import load_yaml
+from harness.metrics import build
 from harness.record import MetricInfo
 
 from .formats import Example, to_example
@@ -54,7 +55,7 @@ class Suite:
     content_hash: str
     """sha256 of suite.yaml and its data: a changed suite is a different suite."""
     metrics: dict[str, tuple[Any, MetricInfo]] = field(default_factory=dict, compare=False)
-    """Metric name → (its scorer, what the record says about it), built once when the suite loads."""
+    """Metric name → (its scorer, what the record says about it, unsigned), built once when the suite loads."""
     variants: list[list[Example]] = field(default_factory=list, compare=False)
     """The test examples under each further prompt variant (`templates:`), in the same order as `test`."""
     sources: dict[str, dict] = field(default_factory=dict, compare=False)
@@ -65,6 +66,10 @@ class Suite:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def metric_infos(self) -> list[MetricInfo]:
+        """What the run record says about each metric, with its signature (found here, when a run records it)."""
+        return [info.model_copy(update={"signature": metric.signature}) for metric, info in self.metrics.values()]
 
 
 def find_suites(paths: Sequence[str | Path]) -> list[Path]:
@@ -119,9 +124,8 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
     metrics = {}
     for i, m in enumerate(spec.metrics):
         try:
-            from harness.metrics import build
-
-            metrics[m.id] = build(m.name, m.evaluate, m.options, m.when, spec.language, folder)
+            # unsigned: a sacrebleu signature loads sacrebleu, which listing or validating suites does not need
+            metrics[m.id] = build(m.name, m.evaluate, m.options, m.when, spec.language, folder, signed=False)
         except ValueError as e:
             line = _yaml_line(text, ("metrics", i))
             problems.add(HarnessError(f"{f'line {line}: ' if line else ''}field 'metrics.{i}': {e}", where))

@@ -6,6 +6,7 @@ Standard library only, and nothing imported at the top that is slow to import (`
 """
 from __future__ import annotations
 
+import ctypes
 import marshal
 import os
 import sys
@@ -40,7 +41,6 @@ def confine(job: dict) -> list[str]:
     active = []
     root = os.geteuid() == 0
     try:
-        import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
         new_user, new_net = 0x10000000, 0x40000000  # CLONE_NEWUSER, CLONE_NEWNET
         if libc.unshare(new_user | new_net) == 0:
