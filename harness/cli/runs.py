@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from harness.models import loading
     from harness.record import strategies
     from harness.run import dirs as run_dirs
-    from harness.run import orchestrate
+    from harness.run import orchestrate, trackers
     from harness.suitedef import suite
     from harness.tuning import export, registry, settings, tune
 else:  # each command loads the rooms it uses, when it runs: `--help` and the light commands load none of them
@@ -31,12 +31,14 @@ else:  # each command loads the rooms it uses, when it runs: `--help` and the li
     settings = lazy_module("harness.tuning.settings")
     strategies = lazy_module("harness.record.strategies")
     suite = lazy_module("harness.suitedef.suite")
+    trackers = lazy_module("harness.run.trackers")
     tune = lazy_module("harness.tuning.tune")
 
 
 def cmd_run(args) -> int:
     """`harness run`: evaluate, tune with each backend, evaluate again, record, report."""
     quiet_libraries()
+    trackers.check_names(args.report_to)
     prepare_processes(args)
     main = distributed.is_main()
     plan = orchestrate.plan(run_request(args))
@@ -47,6 +49,8 @@ def cmd_run(args) -> int:
     finished = _execute(plan, run_dir, fresh)
     if main:
         print_summary(run_dir, finished)
+        for line in trackers.report_to(args.report_to, run_dir, run_dir.name, trackers.tracked(finished)):
+            print(f"Logged to {line}")
     return 0
 
 
@@ -111,6 +115,7 @@ def cmd_eval(args) -> int:
 def cmd_tune(args) -> int:
     """`harness tune`: tune with one backend and save the tuned model and its cost."""
     quiet_libraries()
+    trackers.check_names(args.report_to)
     prepare_processes(args)
     registry.usable_backend(args.backend)
     suites = [suite.load_suite(p, allow_outside_data=args.allow_outside_data)
@@ -140,6 +145,9 @@ def cmd_tune(args) -> int:
                                    "settings": resolved.model_dump(mode="json"), **cost.model_dump(), **extra})
     cached = " (from the tuning cache)" if hit is not None else ""
     print(f"Tuned model ({kind}): {out}{cached}\nCost: {out / 'cost.json'}")
+    runs = trackers.tracked_tuning(args.backend, args.model, cost, resolved.model_dump(mode="json"))
+    for line in trackers.report_to(args.report_to, out, out.name, runs):
+        print(f"Logged to {line}")
     return 0
 
 
