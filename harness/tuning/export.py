@@ -5,7 +5,8 @@ in float32 with the adapter on top, records its greedy outputs on a sample of th
 prompts, merges (`merge_and_unload`) and saves model and tokenizer, reloads the saved directory
 with plain transformers and generates again. `export.json` records where the model came from and
 the comparison; outputs that differ after the merge (float rounding can flip a greedy choice) are
-reported there as a failed check, never hidden. The directory appears whole or not at all.
+reported there as a failed check, never hidden. Beside it, README.md is the model's Hugging Face model
+card (`card.py`). The directory appears whole or not at all.
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from harness.evaluation.checks import SAMPLE, compare_outputs
 from harness.models.loading import is_adapter_dir, load_model
 from harness.record import RunRecord, load_predictions, load_record, predictions_path
 from harness.suitedef.suite import load_suite
+
+from .card import CARD, model_card
 
 if TYPE_CHECKING:
     import torch
@@ -45,6 +48,8 @@ def export_merged(run_dir: Path, backend: str, out: Path) -> dict:
 
     def build(tmp: Path) -> None:
         result.update(_merge_and_check(record, run_dir, backend, adapter, sample, tmp))
+        (tmp / CARD).write_text(model_card(record, backend, out.name, result["check"]), encoding="utf-8")
+        write_json(tmp / RECORD, result)  # last: it marks the directory complete
 
     build_atomically(out, build, complete=RECORD)
     return result
@@ -101,5 +106,4 @@ def _merge_and_check(record: RunRecord, run_dir: Path, backend: str, adapter: Pa
                   "what": f"greedy outputs of the reloaded merged model against base+adapter on the first "
                           f"{SAMPLE} test prompts of each suite"},
     }
-    write_json(out / RECORD, result)
     return result
