@@ -1,7 +1,6 @@
 """What the harness has to offer and holds: backends, metrics, models, caches."""
 from __future__ import annotations
 
-import inspect
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +11,8 @@ from harness.common.lazy import lazy_module
 from .process import quiet_libraries
 
 if TYPE_CHECKING:
+    import inspect
+
     from harness import cache, metrics
     from harness.cache import dirs as cache_dirs
     from harness.models import zoo
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 else:  # each command loads the rooms it uses, when it runs
     cache = lazy_module("harness.cache")
     cache_dirs = lazy_module("harness.cache.dirs")
+    inspect = lazy_module("inspect")  # only `metrics` reads signatures; it would cost `--help` a third
     metrics = lazy_module("harness.metrics")
     registry = lazy_module("harness.tuning.registry")
     zoo = lazy_module("harness.models.zoo")

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.common.errors import HarnessError
-from harness.common.files import write_json
 from harness.common.lazy import lazy_module
 
 from .process import distributed, prepare_processes, quiet_libraries
@@ -14,6 +13,7 @@ from .summary import print_summary
 
 if TYPE_CHECKING:
     from harness import cache, record
+    from harness.common import files
     from harness.models import loading
     from harness.record import strategies
     from harness.run import dirs as run_dirs
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 else:  # each command loads the rooms it uses, when it runs: `--help` and the light commands load none of them
     cache = lazy_module("harness.cache")
     export = lazy_module("harness.tuning.export")
+    files = lazy_module("harness.common.files")
     loading = lazy_module("harness.models.loading")
     orchestrate = lazy_module("harness.run.orchestrate")
     record = lazy_module("harness.record")
@@ -141,7 +142,7 @@ def cmd_tune(args) -> int:
         kind, extra = tuned.kind, {}
         if store is not None and key is not None:
             store.tuning.save(key, out, model_path, kind, cost.model_dump(mode="json"), str(out.resolve()))
-    write_json(out / "cost.json", {"backend": args.backend, "model": args.model, "model_path": model_path,
+    files.write_json(out / "cost.json", {"backend": args.backend, "model": args.model, "model_path": model_path,
                                    "settings": resolved.model_dump(mode="json"), **cost.model_dump(), **extra})
     cached = " (from the tuning cache)" if hit is not None else ""
     print(f"Tuned model ({kind}): {out}{cached}\nCost: {out / 'cost.json'}")
