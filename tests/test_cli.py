@@ -80,7 +80,7 @@ NOT_FOR_INSPECTING = ("torch", "transformers", "trl", "peft", "datasets", "accel
 
 @pytest.mark.parametrize("command", list(INSPECTING))
 def test_inspecting_imports_no_model_or_metric_library(command):
-    # `suites validate` checks every shipped suite's metrics by name and options: their libraries load
-    # when the first output is scored, not before.
+    # Loading a suite checks its metrics by name and options (`suites list` loads every shipped suite): their
+    # libraries load when the first output is scored, not before.
     argv, status = INSPECTING[command]
     assert _imported_by(argv, ROOT, NOT_FOR_INSPECTING) == (status, [])
