@@ -8,12 +8,20 @@ embeddings trains them too: they are one tensor.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from harness.common.errors import HarnessError
+from harness.common.lazy import lazy_module
 from harness.tuning.contract import TuneSettings
 
 from .sft import SFTBackend
+
+if TYPE_CHECKING:
+    import torch
+else:  # heavy: imported on first use
+    torch = lazy_module("torch")
 
 STACK_NAMES = ("layers", "h", "block", "blocks")
 """Names transformers gives a model's list of transformer blocks."""
@@ -33,8 +41,6 @@ class FreezeSettings(TuneSettings):
 def layer_stacks(model) -> list[tuple[str, list]]:
     """(name, blocks) of each transformer-block stack in the model: a ModuleList with a stack's name
     that is not inside another stack."""
-    import torch
-
     stacks: list[tuple[str, list]] = []
     for name, module in model.named_modules():
         if (isinstance(module, torch.nn.ModuleList) and len(module) and name.rsplit(".", 1)[-1] in STACK_NAMES

@@ -7,12 +7,22 @@ with `wo`). The artefact is a plain PEFT adapter.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from harness.common.errors import HarnessError
+from harness.common.lazy import lazy_module
 from harness.tuning.contract import TuneSettings
 
 from .sft import SFTBackend
+
+if TYPE_CHECKING:
+    import peft
+    from peft.utils import constants as peft_constants
+else:  # heavy: imported on first use
+    peft = lazy_module("peft")
+    peft_constants = lazy_module("peft.utils.constants")
 
 
 class IA3Settings(TuneSettings):
@@ -34,12 +44,10 @@ class IA3(SFTBackend):
 
     def peft_config(self, settings: TuneSettings, encoder_decoder: bool):
         """An `IA3Config`; one clear line when PEFT has no default modules for the architecture."""
-        from peft import IA3Config, TaskType
-        from peft.utils.constants import TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING as DEFAULTS
-
         assert isinstance(settings, IA3Settings)
         model_type = self.loaded.model.config.model_type
-        if settings.target_modules is None and model_type not in DEFAULTS:
+        defaults = peft_constants.TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING
+        if settings.target_modules is None and model_type not in defaults:
             raise HarnessError(f"PEFT has no default (IA)³ modules for model type {model_type!r}; "
                                "set ia3.target_modules and ia3.feedforward_modules", "ia3 settings")
         feedforward = settings.feedforward_modules
@@ -47,6 +55,6 @@ class IA3(SFTBackend):
             feedforward = []
         if feedforward and settings.target_modules and not set(feedforward) <= set(settings.target_modules):
             raise HarnessError("ia3.feedforward_modules must be a subset of ia3.target_modules", "ia3 settings")
-        return IA3Config(target_modules=settings.target_modules, feedforward_modules=feedforward,
-                         modules_to_save=settings.modules_to_save,
-                         task_type=TaskType.SEQ_2_SEQ_LM if encoder_decoder else TaskType.CAUSAL_LM)
+        return peft.IA3Config(target_modules=settings.target_modules, feedforward_modules=feedforward,
+                              modules_to_save=settings.modules_to_save,
+                              task_type=peft.TaskType.SEQ_2_SEQ_LM if encoder_decoder else peft.TaskType.CAUSAL_LM)

@@ -1,13 +1,19 @@
 """`lora`: low-rank adapters (PEFT) on a frozen base; the saved artefact is the adapter alone."""
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
+from harness.common.lazy import lazy_module
 from harness.tuning.contract import TuneSettings
 
 from .sft import SFTBackend
+
+if TYPE_CHECKING:
+    import peft
+else:  # heavy: imported on first use
+    peft = lazy_module("peft")
 
 
 class LoraSettings(TuneSettings):
@@ -32,11 +38,10 @@ class LoRA(SFTBackend):
 
     def peft_config(self, settings: TuneSettings, encoder_decoder: bool):
         """A `LoraConfig` from the settings."""
-        from peft import LoraConfig, TaskType
-
         assert isinstance(settings, LoraSettings)
-        return LoraConfig(
+        return peft.LoraConfig(
             r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
             target_modules=settings.target_modules, modules_to_save=settings.modules_to_save,
-            task_type=TaskType.SEQ_2_SEQ_LM if encoder_decoder else TaskType.CAUSAL_LM, use_dora=self.use_dora,
+            task_type=peft.TaskType.SEQ_2_SEQ_LM if encoder_decoder else peft.TaskType.CAUSAL_LM,
+            use_dora=self.use_dora,
         )

@@ -6,6 +6,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from harness.common.progress import progress_bar
+
 
 class ProgressBar(TrainerCallback):
     """One bar per training run, with the latest logged loss beside it."""
@@ -18,8 +20,6 @@ class ProgressBar(TrainerCallback):
         after `on_train_begin`)."""
 
     def on_train_begin(self, args, state, control, **kwargs):
-        from harness.common.progress import progress_bar
-
         if not state.is_world_process_zero:
             return
         self.bar = progress_bar(total=state.max_steps, initial=self.resumed_from, desc=f"train · {self.label}",

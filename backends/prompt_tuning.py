@@ -8,13 +8,20 @@ prompts of equal token length, which keeps outputs independent of the batch size
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from harness.common.errors import HarnessError
+from harness.common.lazy import lazy_module
 from harness.tuning.contract import TuneSettings
 
 from .sft import SFTBackend
+
+if TYPE_CHECKING:
+    import peft
+else:  # heavy: imported on first use
+    peft = lazy_module("peft")
 
 
 class PromptTuningSettings(TuneSettings):
@@ -38,10 +45,6 @@ class PromptTuning(SFTBackend):
 
     def peft_config(self, settings: TuneSettings, encoder_decoder: bool):
         """A `PromptTuningConfig`; text initialisation reads the base model's own tokenizer."""
-        from peft import PromptTuningConfig, PromptTuningInit, TaskType
-
-        from harness.common.errors import HarnessError
-
         assert isinstance(settings, PromptTuningSettings)
         model = self.loaded.model
         embeddings = next(name for name, module in model.named_modules() if module is model.get_input_embeddings())
@@ -52,10 +55,10 @@ class PromptTuning(SFTBackend):
         if (settings.init == "text") != (settings.init_text is not None):
             raise HarnessError("prompt_tuning.init_text goes with prompt_tuning.init: text (and only with it)",
                                "prompt_tuning settings")
-        init = {"sample_vocab": PromptTuningInit.SAMPLE_VOCAB, "random": PromptTuningInit.RANDOM,
-                "text": PromptTuningInit.TEXT}[settings.init]
+        init = {"sample_vocab": peft.PromptTuningInit.SAMPLE_VOCAB, "random": peft.PromptTuningInit.RANDOM,
+                "text": peft.PromptTuningInit.TEXT}[settings.init]
         text = dict(prompt_tuning_init_text=settings.init_text,
                     tokenizer_name_or_path=self.loaded.model.name_or_path) if settings.init == "text" else {}
-        return PromptTuningConfig(num_virtual_tokens=settings.virtual_tokens, prompt_tuning_init=init,
-                                  modules_to_save=settings.modules_to_save, **text,
-                                  task_type=TaskType.SEQ_2_SEQ_LM if encoder_decoder else TaskType.CAUSAL_LM)
+        task_type = peft.TaskType.SEQ_2_SEQ_LM if encoder_decoder else peft.TaskType.CAUSAL_LM
+        return peft.PromptTuningConfig(num_virtual_tokens=settings.virtual_tokens, prompt_tuning_init=init,
+                                       modules_to_save=settings.modules_to_save, **text, task_type=task_type)

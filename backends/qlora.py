@@ -8,17 +8,27 @@ quantised, so the harness evaluates the adapter over the same 4-bit base it was 
 """
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import json
+import sys
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from harness.models.loading import QUANTIZATION_FILE
+from harness.common.lazy import lazy_module
+from harness.models.loading import QUANTIZATION_FILE, load_model
 from harness.tuning.contract import TunedModel
 
 from .lora import LoRA, LoraSettings
+
+if TYPE_CHECKING:
+    import peft
+    import torch
+else:  # heavy: imported on first use
+    peft = lazy_module("peft")
+    torch = lazy_module("torch")
 
 
 class QLoraSettings(LoraSettings):
@@ -31,6 +41,18 @@ class QLoraSettings(LoraSettings):
     """Quantise the quantisation constants too (about 0.4 bits per weight saved)."""
 
 
+def _cuda_driver() -> bool:
+    """Whether this machine has the CUDA driver library: without it there is no GPU to ask torch about, and
+    `harness backends` stays clear of importing torch (seconds) on a machine that cannot run qlora anyway."""
+    if "torch" in sys.modules:
+        return True  # torch is loaded: asking it costs nothing
+    try:
+        ctypes.CDLL("nvcuda.dll" if sys.platform == "win32" else "libcuda.so.1")
+    except OSError:
+        return False
+    return True
+
+
 class QLoRA(LoRA):
     name = "qlora"
     settings_class = QLoraSettings
@@ -38,9 +60,7 @@ class QLoRA(LoRA):
     @classmethod
     def unavailable(cls) -> str | None:
         """A CUDA GPU and bitsandbytes are required."""
-        import torch
-
-        if not torch.cuda.is_available():
+        if not _cuda_driver() or not torch.cuda.is_available():
             return "qlora needs a CUDA GPU (its 4-bit base runs through bitsandbytes); this machine has none"
         if importlib.util.find_spec("bitsandbytes") is None:
             return "qlora needs the bitsandbytes package: pip install 'tuning-harness[qlora]'"
@@ -54,13 +74,8 @@ class QLoRA(LoRA):
 
     def load_base(self, base_model: str):
         """The base in 4-bit on the GPU, prepared for k-bit training (norms in fp32, input gradients on)."""
-        import torch
-        from peft import prepare_model_for_kbit_training
-
-        from harness.models.loading import load_model
-
         loaded = load_model(base_model, dtype=torch.bfloat16, quantization=self.quantization())
-        loaded.model = prepare_model_for_kbit_training(loaded.model, use_gradient_checkpointing=False)
+        loaded.model = peft.prepare_model_for_kbit_training(loaded.model, use_gradient_checkpointing=False)
         return loaded
 
     def save(self, out_dir: Path) -> TunedModel:

@@ -21,7 +21,12 @@ import json
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from harness.common.errors import HarnessError
+from harness.common.lazy import lazy_module
+from harness.models.loading import Model, compute_dtype, device, load_model
+from harness.runtime.distributed import broadcast, is_main, world_size
 from harness.tuning.contract import (
     LOSS_LOGGED_EVERY,
     Backend,
@@ -34,6 +39,22 @@ from harness.tuning.contract import (
 from .checkpoints import NOTHING, Checkpoint, CheckpointFolder, Progress, checkpointed
 from .trainers import lean_sft_trainer, rebalanced
 
+if TYPE_CHECKING:
+    import datasets
+    import peft
+    import torch
+    import transformers
+    import trl
+
+    from . import progress as trainer_progress
+else:  # heavy: imported on first use
+    datasets = lazy_module("datasets")
+    peft = lazy_module("peft")
+    trainer_progress = lazy_module("backends.progress")  # derives from transformers' TrainerCallback
+    torch = lazy_module("torch")
+    transformers = lazy_module("transformers")
+    trl = lazy_module("trl")
+
 
 class SFTBackend(Backend):
     adapter = False
@@ -45,24 +66,12 @@ class SFTBackend(Backend):
     def load_base(self, base_model: str):
         """The base model as a `harness.models.Model`, in fp32 master weights (on GPU the trainer computes in
         bf16 autocast: mixed precision)."""
-        import torch
-
-        from harness.models.loading import load_model
-
         return load_model(base_model, dtype=torch.float32)
 
     def prepare_model(self, model, settings: TuneSettings) -> None:
         """Freeze what must not train, before the trainer sees the model (default: nothing)."""
 
     def setup(self, base_model: str, examples: list[TrainExample], settings: TuneSettings, seed: int) -> None:
-        import transformers
-
-        from harness.common.errors import HarnessError
-        from harness.models.loading import device
-        from harness.runtime.distributed import world_size
-
-        from .progress import ProgressBar
-
         self._setup_start = time.perf_counter()
         self._earlier = NOTHING
         transformers.set_seed(seed)
@@ -103,14 +112,12 @@ class SFTBackend(Backend):
         build = self._seq2seq_trainer if self.loaded.encoder_decoder else self._sft_trainer
         self.trainer = build(examples, common, peft_config)
         self.trainer.remove_callback(transformers.PrinterCallback)
-        self._bar = ProgressBar(self.name)
+        self._bar = trainer_progress.ProgressBar(self.name)
         self.trainer.add_callback(self._bar)
         if every:
             self._keep_checkpoints()
 
     def _keep_checkpoints(self) -> None:
-        from harness.runtime.distributed import is_main
-
         assert self.checkpoint_dir is not None and self.checkpoint_identity is not None, \
             "the harness sets checkpoint_identity with checkpoint_dir"
         if self._sharded():
@@ -132,8 +139,6 @@ class SFTBackend(Backend):
 
     def _resume_point(self) -> Checkpoint | None:
         """The last valid checkpoint of this training, the same on every process (None: start from step 0)."""
-        from harness.runtime.distributed import broadcast, is_main
-
         folder = getattr(self.trainer, "checkpoints", None)
         if folder is None:
             return None
@@ -143,14 +148,9 @@ class SFTBackend(Backend):
         return found
 
     def _seq2seq_trainer(self, examples: list[TrainExample], common: dict, peft_config):
-        import datasets
-        import transformers
-
         model, tok = self.loaded.model, self.loaded.tokenizer
         if peft_config is not None:
-            from peft import get_peft_model
-
-            model = get_peft_model(model, peft_config)
+            model = peft.get_peft_model(model, peft_config)
         enc = tok([self.loaded.render(ex.messages, ex.tools) for ex in examples],
                   text_target=[ex.completion for ex in examples],
                   truncation=True, max_length=self.settings.max_length)
@@ -161,9 +161,6 @@ class SFTBackend(Backend):
         )
 
     def _sft_trainer(self, examples: list[TrainExample], common: dict, peft_config):
-        import datasets
-        from trl import SFTConfig
-
         tok = self.loaded.tokenizer
         if self.loaded.chat:
             # Conversational pairs: TRL renders them with the model's chat template exactly as
@@ -179,7 +176,7 @@ class SFTBackend(Backend):
                 "prompt": [self.loaded.render(ex.messages, ex.tools) for ex in examples],
                 "completion": [ex.completion + tok.eos_token for ex in examples],
             })
-        config = SFTConfig(**common, max_length=self.settings.max_length, completion_only_loss=True)
+        config = trl.SFTConfig(**common, max_length=self.settings.max_length, completion_only_loss=True)
         return checkpointed(lean_sft_trainer())(model=self.loaded.model, args=config, train_dataset=data,
                                                 processing_class=tok, peft_config=peft_config)
 
@@ -221,8 +218,6 @@ class SFTBackend(Backend):
         return bool(self.trainer.is_fsdp_enabled or self.trainer.is_deepspeed_enabled)
 
     def tuned_in_memory(self):
-        from harness.models.loading import Model, compute_dtype
-
         if self._sharded():
             return None  # no process holds the whole trained model
         model = self.trainer.model
@@ -235,7 +230,5 @@ class SFTBackend(Backend):
 
 def _say(line: str) -> None:
     """Print one line from the main process (the others would repeat it)."""
-    from harness.runtime.distributed import is_main
-
     if is_main():
         print(line, flush=True)

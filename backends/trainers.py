@@ -19,17 +19,28 @@ and, for TRL, without the per-step extras the run record does not read.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from harness.common.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import torch
+    import trl
+    from transformers import trainer_pt_utils
+    from trl.trainer import utils as trl_utils
+else:  # heavy: imported on first use
+    torch = lazy_module("torch")
+    trainer_pt_utils = lazy_module("transformers.trainer_pt_utils")
+    trl = lazy_module("trl")
+    trl_utils = lazy_module("trl.trainer.utils")
 
 
 def rebalanced(trainer_class: type) -> type:
     """`trainer_class` (a transformers Trainer) whose `batch_rebalance` sampler shuffles with the run's seed."""
     class Rebalanced(trainer_class):
         def _get_train_sampler(self, train_dataset=None):
-            from transformers.trainer_pt_utils import BatchRebalanceSampler
-
             sampler = super()._get_train_sampler(train_dataset)
-            if isinstance(sampler, BatchRebalanceSampler):
+            if isinstance(sampler, trainer_pt_utils.BatchRebalanceSampler):
                 sampler.seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
             return sampler
 
@@ -39,17 +50,14 @@ def rebalanced(trainer_class: type) -> type:
 
 def lean_sft_trainer() -> type:
     """TRL's SFTTrainer, rebalanced, computing the plain NLL loss without entropy and accuracy."""
-    from trl import SFTTrainer
-    from trl.trainer.utils import add_fused_lm_head
-
-    class LeanSFTTrainer(rebalanced(SFTTrainer)):  # type: ignore[misc]
+    class LeanSFTTrainer(rebalanced(trl.SFTTrainer)):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any):
             super().__init__(*args, **kwargs)
             self.lean = (self.args.loss_type == "nll" and self.compute_loss_func is None
                          and self.label_smoother is None and not self.aux_loss_enabled)
             if self.lean:  # replaces the head TRL added (same kernel, fewer outputs)
                 model = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
-                add_fused_lm_head(model, outputs=("log_probs",))
+                trl_utils.add_fused_lm_head(model, outputs=("log_probs",))
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             if not self.lean:
@@ -59,7 +67,6 @@ def lean_sft_trainer() -> type:
             inputs["use_cache"] = False
             outputs = model(**inputs, fused_lm_head=True)
             tokens = outputs.label_mask.sum() if num_items_in_batch is None else num_items_in_batch
-            import torch
 
             loss = -outputs.log_probs.sum() / torch.as_tensor(tokens).clamp(min=1)
             if self.args.average_tokens_across_devices and num_items_in_batch is not None:

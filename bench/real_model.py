@@ -96,8 +96,8 @@ def _evaluate(path: str, suites: list, limit: int) -> None:
 def _lora_steps(path: str, suites: list, steps: int, batch_size: int, overrides: dict, tmp: Path) -> None:
     import random
 
-    from harness.run.orchestrate import training_examples, tune
     from harness.tuning.settings import resolve
+    from harness.tuning.tune import training_examples, tune
 
     everything = training_examples(suites)
     examples = random.Random(0).sample(everything, min(len(everything), steps * batch_size))

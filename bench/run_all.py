@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import cache_speed, eval_speed, report_10k, train_speed  # noqa: E402
+from bench import cache_speed, cli_speed, eval_speed, report_10k, train_speed  # noqa: E402
 from bench.timing import print_rows  # noqa: E402
 
 
@@ -41,6 +41,7 @@ def main() -> int:
         rows += eval_speed.measure(str(tuned), root / "eval", args.reps)
         rows += train_speed.measure(root / "train", "full", 40, args.reps)
         rows.append(report_10k.row(root / "report"))
+        rows += cli_speed.measure(args.reps, root / "cli-cache")
     print_rows(rows, f"Summary ({load()} after)")
     return 0 if all(r.met is not False for r in rows) else 1
 

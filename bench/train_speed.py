@@ -26,9 +26,9 @@ COMMON = dict(batch_size=16, warmup_steps=10, lr_scheduler="cosine", weight_deca
 
 def harness_backend(name: str, model_dir: str, examples, steps: int, out: Path) -> float:
     """Tokens/s of the harness's own backend, as `harness tune` runs it."""
-    from harness.run.orchestrate import tune
     from harness.tuning.registry import get_backend
     from harness.tuning.settings import model_recommendations
+    from harness.tuning.tune import tune
 
     settings = get_backend(name).settings_class(**{**model_recommendations(model_dir).get(name, {}), **COMMON,
                                                    "max_steps": steps})
@@ -124,8 +124,8 @@ def plain_loop(name: str, model_dir: str, examples, steps: int, out: Path) -> fl
 def measure(root: Path, backend: str, steps: int, reps: int) -> list[Row]:
     """Tokens/s of the three, alternating within each repetition."""
     from harness.models.tiny import tiny_model_dir
-    from harness.run.orchestrate import training_examples
     from harness.suitedef.suite import find_suites, load_suite
+    from harness.tuning.tune import training_examples
 
     env = workspace(root, SIZES)
     os.environ["HARNESS_CACHE"] = env["HARNESS_CACHE"]

@@ -13,11 +13,24 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from .common.errors import HarnessError
-from .suitedef.suite import SUITE_FILE
+from .common.lazy import lazy_module
+from .record import load_record
+from .runtime.threads import configure
+from .suitedef.suite import SUITE_FILE, load_suite
+
+if TYPE_CHECKING:
+    from .evaluation import gates as gating
+    from .run import dirs as run_dirs
+    from .run import orchestrate
+else:  # every pytest session in the environment loads this plugin: a run's machinery loads only when gating
+    gating = lazy_module("harness.evaluation.gates")
+    orchestrate = lazy_module("harness.run.orchestrate")
+    run_dirs = lazy_module("harness.run.dirs")
 
 
 def pytest_addoption(parser):
@@ -45,9 +58,6 @@ def pytest_collect_file(file_path: Path, parent):
 
 class SuiteFile(pytest.File):
     def collect(self):
-        from .evaluation.gates import gate_states
-        from .suitedef.suite import load_suite
-
         try:
             suite = load_suite(self.path.parent)
         except HarnessError as e:
@@ -56,7 +66,7 @@ class SuiteFile(pytest.File):
         runs = _runs(self.config)
         runs.suite_dirs.append(self.path.parent.resolve())
         for gate in suite.spec.gates:
-            for state in gate_states(gate, runs.backends()):
+            for state in gating.gate_states(gate, runs.backends()):
                 yield GateItem.from_parent(self, name=f"{state}::{gate.label}", suite=suite.name, state=state,
                                            gate=gate)
 
@@ -118,17 +128,15 @@ class _Runs:
         """The item's gate outcome. On first use every collected gate is decided at once against the run
         and recorded in it, so the run's report shows exactly what this session decided."""
         if self._outcomes is None:
-            from .evaluation.gates import decide_all, record_gates
-
             run_dir, record = self.get()
             gates: dict[str, list] = {}
             for it in item.session.items:
                 if isinstance(it, GateItem) and it.gate not in gates.setdefault(it.suite, []):
                     gates[it.suite].append(it.gate)
             baseline = self.baseline()
-            outcomes = decide_all(record, str(run_dir), baseline, gates)
+            outcomes = gating.decide_all(record, str(run_dir), baseline, gates)
             who = "pytest" + (f" --harness-baseline {baseline[0]}" if baseline else "")
-            record_gates(run_dir, record, outcomes, who, set(gates))
+            gating.record_gates(run_dir, record, outcomes, who, set(gates))
             self._outcomes = {(o.suite, o.state, o.label): o for o in outcomes}
         return self._outcomes[(item.suite, item.state, item.gate.label)]
 
@@ -136,17 +144,13 @@ class _Runs:
         """(run dir, record) of --harness-baseline, read once; None without it."""
         given = self.config.getoption("harness_baseline")
         if given and self._baseline is None:
-            from .record import load_record
-
             self._baseline = (given, load_record(given))
         return self._baseline
 
     def backends(self) -> list[str]:
         if self.config.getoption("harness_run"):
             return [b.name for b in self.get()[1].backends]
-        from .run.orchestrate import DEFAULT_BACKENDS
-
-        return self.config.getoption("harness_backend") or list(DEFAULT_BACKENDS)
+        return self.config.getoption("harness_backend") or list(orchestrate.DEFAULT_BACKENDS)
 
     def get(self):
         if self._run is None:
@@ -154,14 +158,9 @@ class _Runs:
         return self._run
 
     def _find_or_make(self):
-        from .record import load_record
-        from .run.orchestrate import RunRequest, execute, find_finished_run, new_run_dir, plan
-
         given = self.config.getoption("harness_run")
         if given:
             return Path(given), load_record(given)
-        from .runtime.threads import configure
-
         configure()  # before any model work, as the command line does
         root = Path(self.config.rootpath)
         default_suites = (root / "suites").resolve()
@@ -169,15 +168,15 @@ class _Runs:
         # finished `harness run` is reused; other suites are run on their own.
         inside = all(default_suites in d.parents for d in self.suite_dirs)
         suites = [str(default_suites)] if inside else sorted(map(str, set(self.suite_dirs)))
-        request = RunRequest(suites=suites, model=self.config.getoption("harness_model"),
+        request = orchestrate.RunRequest(suites=suites, model=self.config.getoption("harness_model"),
                              backends=self.backends(), seed=self.config.getoption("harness_seed"),
                              trust_suite_code=self.config.getoption("harness_trust_suite_code"))
-        p = plan(request)
+        p = orchestrate.plan(request)
         out = root / self.config.getoption("harness_out")
-        found = find_finished_run(out, p.config_key)
+        found = run_dirs.find_finished_run(out, p.config_key)
         if found is None:
-            found = new_run_dir(out, p.config_key)
-            execute(p, found)
+            found = run_dirs.new_run_dir(out, p.config_key)
+            orchestrate.execute(p, found)
             return found, load_record(found)
         record = load_record(found)
         _refresh_suites(record, p.suites)

@@ -117,8 +117,8 @@ def tiny_t5(folder: Path) -> Path:
 def base_and_data(small_suites):
     """`tiny` built for the small suites, and their training examples."""
     from harness.models.loading import resolve_model_path
-    from harness.run.orchestrate import training_examples
     from harness.suitedef.suite import find_suites, load_suite
+    from harness.tuning.tune import training_examples
 
     suites = [load_suite(p) for p in find_suites([small_suites])]
     return resolve_model_path("tiny", suites, 0), training_examples(suites)

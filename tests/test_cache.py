@@ -17,7 +17,9 @@ from harness.cache.fingerprint import model_fingerprint
 from harness.cache.keys import OUTPUTS, tuning_key
 from harness.cli import main
 from harness.record import load_explanations, load_predictions
-from harness.run.orchestrate import RunRequest, execute, new_run_dir, plan, training_examples
+from harness.run.dirs import new_run_dir
+from harness.run.orchestrate import RunRequest, execute, plan
+from harness.tuning.tune import training_examples
 
 from .conftest import ROOT, cut_suite
 

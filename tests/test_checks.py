@@ -7,7 +7,9 @@ from harness.evaluation import checks
 from harness.evaluation.gates import decide, decide_all
 from harness.models.generate import length_order, plan_batches
 from harness.record import GateSpec, load_record
-from harness.run.orchestrate import RunRequest, execute, new_run_dir, plan, training_examples
+from harness.run.dirs import new_run_dir
+from harness.run.orchestrate import RunRequest, execute, plan
+from harness.tuning.tune import training_examples
 
 from .conftest import cut_suite
 

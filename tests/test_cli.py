@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.cli_speed import COMMANDS as INSPECTING
 from harness.cli import COMMANDS, main
 from harness.cli.parser import build_parser
 from harness.record import load_record
@@ -47,16 +48,16 @@ def test_a_bad_argument_is_one_line_and_status_2(capsys):
     assert err == "harness run: error: argument --limit: must be at least 1, not 0 (see harness run --help)\n"
 
 
-def _imported_by(argv: list[str], cwd: Path) -> tuple[int, list[str]]:
-    """Run `harness ARGV` in a fresh interpreter: its exit status and which of HEAVY it imported."""
+def _imported_by(argv: list[str], cwd: Path, watched: tuple[str, ...] = HEAVY) -> tuple[int, list[str]]:
+    """Run `harness ARGV` in a fresh interpreter: its exit status and which of `watched` it imported."""
     code = ("import contextlib, io, json, sys\n"
             "from harness.cli import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
             "    try:\n"
             f"        status = main({argv!r})\n"
             "    except SystemExit as e:\n"
             "        status = e.code\n"
-            f"print(json.dumps([status, [m for m in {HEAVY!r} if m in sys.modules]]))\n")
+            f"print(json.dumps([status, [m for m in {watched!r} if m in sys.modules]]))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, check=True).stdout
     status, imported = json.loads(out)
     return status, imported
@@ -71,3 +72,15 @@ def test_gating_a_finished_run_imports_no_training_stack(tmp_path):
     status, imported = _imported_by(["report", str(run_dir), "--baseline", str(run_dir)], tmp_path)
     assert status == 0 and [m for m in imported if m != "reports"] == []
     assert {g.decided_by for g in load_record(run_dir).gates} == {f"harness report --baseline {run_dir}"}
+
+
+NOT_FOR_INSPECTING = ("torch", "transformers", "trl", "peft", "datasets", "accelerate", "rouge_score", "nltk", "scipy",
+                      "sacrebleu", "evaluate")
+
+
+@pytest.mark.parametrize("command", list(INSPECTING))
+def test_inspecting_imports_no_model_or_metric_library(command):
+    # Loading a suite checks its metrics by name and options (`suites list` loads every shipped suite): their
+    # libraries load when the first output is scored, not before.
+    argv, status = INSPECTING[command]
+    assert _imported_by(argv, ROOT, NOT_FOR_INSPECTING) == (status, [])

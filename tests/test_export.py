@@ -5,12 +5,19 @@ import json
 
 import pytest
 import torch
+import yaml
+from huggingface_hub import ModelCard
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from harness.cli import main
 from harness.common.errors import HarnessError
 from harness.record import load_predictions, load_record
+from harness.tuning.card import model_card
 from harness.tuning.export import export_merged
+
+from .conftest import ROOT
+
+V2_RUN = ROOT / "tests" / "data" / "run_v2"
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +86,46 @@ def test_a_mismatch_is_reported_not_hidden(small_run, tmp_path, monkeypatch, cap
     record = json.loads((tmp_path / "m" / "export.json").read_text())
     assert record["check"]["ok"] is False and len(record["check"]["mismatches"]) == 1
     assert "reload check FAILED: 1 of 16" in capsys.readouterr().err
+
+
+def _card_parts(text: str) -> tuple[dict, str]:
+    """The card's YAML front matter, parsed independently of huggingface_hub, and its body."""
+    _, front, body = text.split("---\n", 2)
+    return yaml.safe_load(front), body
+
+
+def test_the_model_card_reads_back_with_every_result_and_interval(tmp_path):
+    record = load_record(V2_RUN)
+    check = {"ok": True, "checked": 16, "mismatches": []}
+    text = model_card(record, "lora", "tiny-lora-merged", check)
+    card = ModelCard(text)  # huggingface_hub's own parser: raises on a malformed model-index
+    mine = [r for r in record.results if r.state == "lora"]
+    got = {(e.dataset_name, e.metric_type): e for e in card.data.eval_results}
+    assert sorted(got) == sorted((r.suite, r.metric) for r in mine) and len(mine) == 6
+    for r in mine:
+        e = got[(r.suite, r.metric)]
+        assert e.metric_value == pytest.approx(r.value, abs=1e-3) and e.dataset_split == "test"
+        assert e.task_type == "text-generation" and f"[{r.ci_low:.4f}, {r.ci_high:.4f}]" in e.metric_name
+    front, body = _card_parts(text)
+    assert front["model-index"][0]["name"] == "tiny-lora-merged" and front["library_name"] == "transformers"
+    # read without huggingface_hub: one result per suite (task and dataset), one metric per suite metric
+    index = {(res["dataset"]["name"], m["type"]): m["value"] for res in front["model-index"][0]["results"]
+             for m in res["metrics"]}
+    assert index == {(r.suite, r.metric): pytest.approx(r.value, abs=1e-3) for r in mine}
+    # the body: data, strategy with its settings, results against base, gates and validity checks
+    for s in record.suites:
+        assert f"| {s.name} | {s.version} | {s.role} |" in body
+    lora = next(b for b in record.backends if b.name == "lora")
+    assert f"| r | {lora.settings['r']} |" in body and f"{lora.cost.steps} optimizer steps" in body
+    c = next(c for c in record.comparisons if (c.state, c.baseline) == ("lora", "base"))
+    assert f"{c.delta:+.3f}" in body or f"{c.delta:+.2f}" in body
+    assert "every validity check passed" in body or "cannot be trusted" in body
+    assert "reproduces base+adapter on 16 sampled test prompts" in body
+
+
+def test_export_writes_a_model_card_the_hub_parser_reads(small_run, exported):
+    card = ModelCard.load(exported / "README.md")
+    run = load_record(small_run)
+    assert len(card.data.eval_results) == len([r for r in run.results if r.state == "lora"]) > 0
+    assert card.data.model_name == "merged" and "The merged model, reloaded with plain transformers, reproduces" \
+        in card.text

@@ -5,7 +5,11 @@ import pytest
 import sacrebleu
 
 from harness.metrics import make_metric
+from harness.metrics.sacre import TOKENIZERS
 from harness.metrics.sandbox import runner as sandbox
+from harness.suitedef.suite import load_suite
+
+from .conftest import SHIPPED
 
 HYPS = ["我喜欢茶。", "你好，世界！", "他们明天想买苹果。", "我不喝咖啡"]
 REFS = ["我喜欢茶。", "你好，世界！", "他们今天想买鸡蛋。", "我不喜欢咖啡。"]
@@ -168,3 +172,19 @@ def test_format_checks_title_length_and_script():
     assert "title" in m.score("上海举办了人工智能大会。多家机构参加了会议。", "").reason
     assert "characters" in m.score("标题\n太短了。", "").reason
     assert "script" in m.score("Title\nThis body is written entirely in English words.", "").reason
+
+
+def test_bleu_checks_its_tokenizer_against_sacrebleus_list_when_a_suite_loads():
+    assert sorted(TOKENIZERS) == sorted(sacrebleu.metrics.BLEU.TOKENIZERS)
+    with pytest.raises(ValueError, match="bleu: tokenize must be one of none, zh, 13a"):
+        make_metric("bleu", "en", {"tokenize": "13b"})
+
+
+def test_a_loaded_suite_is_signed_when_a_run_records_it():
+    suite = load_suite(SHIPPED / "translate_en_zh")
+    assert all(info.signature is None for _, info in suite.metrics.values())  # loading signs nothing
+    signed = {info.name: info.signature for info in suite.metric_infos()}
+    # sacrebleu's own signature for the same metric, made independently of the harness
+    bleu = sacrebleu.metrics.BLEU(tokenize="zh")
+    bleu.corpus_score(["x"], [["x"]])
+    assert signed["bleu"] == str(bleu.get_signature())

@@ -10,10 +10,10 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from harness.cli import main
 from harness.models.loading import load_model
-from harness.run.orchestrate import training_examples
 from harness.suitedef.suite import load_suite
 from harness.tuning.registry import get_backend
 from harness.tuning.settings import resolve
+from harness.tuning.tune import training_examples
 
 from .conftest import cut_suite, tiny_t5
 

@@ -147,9 +147,9 @@ def test_real_model_evaluates_and_tunes_with_lora(real_model, tmp_path):
 
     from harness.evaluation.evaluate import evaluate_suite
     from harness.models.loading import load_model
-    from harness.run.orchestrate import training_examples, tune
     from harness.suitedef.suite import load_suite
     from harness.tuning.settings import resolve
+    from harness.tuning.tune import training_examples, tune
 
     suite = load_suite(cut_suite("agent_tools", tmp_path / "agent_tools", 8, 8))
     model = load_model(real_model)

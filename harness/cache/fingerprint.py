@@ -12,8 +12,16 @@ import inspect
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.common.lazy import lazy_module
 
 from .store import Store, digest
+
+if TYPE_CHECKING:
+    from transformers import utils as transformers_utils
+else:  # heavy: imported on first use
+    transformers_utils = lazy_module("transformers.utils")
 
 MODEL_PACKAGES = ("torch", "transformers", "tokenizers", "peft")
 """Packages whose versions can change a model's outputs."""
@@ -41,9 +49,7 @@ def model_fingerprint(store: Store, name: str) -> str | None:
 def hub_commit(repo_id: str) -> str | None:
     """The commit a hub id resolves to (from the local hub cache when offline), or None."""
     try:
-        from transformers.utils import cached_file
-
-        config = cached_file(repo_id, "config.json")
+        config = transformers_utils.cached_file(repo_id, "config.json")
     except Exception:  # offline and not cached, no such repo, no network: simply not cacheable
         return None
     # The hub cache keeps every file at .../snapshots/<commit>/<file>.

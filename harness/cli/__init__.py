@@ -4,17 +4,24 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from typing import TYPE_CHECKING
 
 from harness.common.errors import HarnessError
+from harness.common.lazy import lazy_module
 
 from .inventory import cmd_backends, cmd_cache, cmd_metrics, cmd_models
 from .parser import build_parser
 from .plan import cmd_plan
 from .process import distributed
 from .report import cmd_report
-from .runs import cmd_eval, cmd_export, cmd_run, cmd_tune
+from .runs import check_before_launch, cmd_eval, cmd_export, cmd_run, cmd_tune
 from .sheets import cmd_sheets
 from .suites import cmd_data, cmd_suites
+
+if TYPE_CHECKING:
+    from harness.runtime import launch
+else:  # the command modules above hold only lazy stand-ins: what a command needs loads when it runs
+    launch = lazy_module("harness.runtime.launch")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,11 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     worker = False
     try:
-        worker = hasattr(args, "processes") and distributed().active() and not distributed().is_main()
+        worker = hasattr(args, "processes") and distributed.active() and not distributed.is_main()
         code = _run(args, argv)
     finally:
         if hasattr(args, "processes"):
-            distributed().finish()
+            distributed.finish()
     if worker:
         # A worker whose share is done leaves at once: torch's threads can abort an interpreter's teardown
         # ("terminate called without an active exception"), and the launcher then stops the main process,
@@ -42,14 +49,10 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args, argv: list[str]) -> int:
     """The command, with every failure turned into its exit status and one line."""
     try:
-        if getattr(args, "processes", 1) > 1 and not distributed().active():
-            from harness.runtime.launch import relaunch
-
-            from .runs import check_before_launch
-
+        if getattr(args, "processes", 1) > 1 and not distributed.active():
             check_before_launch(args)
-            return relaunch(argv, args.processes)
-        if not hasattr(args, "processes") and not distributed().is_main():
+            return launch.relaunch(argv, args.processes)
+        if not hasattr(args, "processes") and not distributed.is_main():
             return 0  # a command that does not share its work: the main process alone runs it
         return COMMANDS[args.command](args) or 0
     except HarnessError as e:

@@ -143,6 +143,14 @@ def add_scale(p: argparse.ArgumentParser) -> None:
                         "shared among the processes)")
 
 
+def add_report_to(p: argparse.ArgumentParser) -> None:
+    """Add --report-to: experiment trackers that receive the curves and results."""
+    p.add_argument("--report-to", action="append", default=[], metavar="TRACKER",
+                   help="also log the training curves and every result with its interval to TRACKER: tensorboard "
+                        "or mlflow (a local file store unless MLFLOW_TRACKING_URI is set), or one a plugin "
+                        "registers (repeatable)")
+
+
 def add_batch_size(p: argparse.ArgumentParser) -> None:
     """Add --batch-size: the generation batch size."""
     p.add_argument("--batch-size", type=positive_int, metavar="N",

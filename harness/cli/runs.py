@@ -3,67 +3,92 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.common.errors import HarnessError
+from harness.common.lazy import lazy_module
 
 from .process import distributed, prepare_processes, quiet_libraries
 from .summary import print_summary
 
+if TYPE_CHECKING:
+    from harness import cache, record
+    from harness.common import files
+    from harness.models import loading
+    from harness.record import strategies
+    from harness.run import dirs as run_dirs
+    from harness.run import orchestrate, sequential, trackers
+    from harness.suitedef import suite
+    from harness.tuning import advice, export, registry, settings, tune
+else:  # each command loads the rooms it uses, when it runs: `--help` and the light commands load none of them
+    advice = lazy_module("harness.tuning.advice")
+    cache = lazy_module("harness.cache")
+    export = lazy_module("harness.tuning.export")
+    files = lazy_module("harness.common.files")
+    loading = lazy_module("harness.models.loading")
+    orchestrate = lazy_module("harness.run.orchestrate")
+    record = lazy_module("harness.record")
+    registry = lazy_module("harness.tuning.registry")
+    run_dirs = lazy_module("harness.run.dirs")
+    sequential = lazy_module("harness.run.sequential")
+    settings = lazy_module("harness.tuning.settings")
+    strategies = lazy_module("harness.record.strategies")
+    suite = lazy_module("harness.suitedef.suite")
+    trackers = lazy_module("harness.run.trackers")
+    tune = lazy_module("harness.tuning.tune")
+
 
 def cmd_run(args) -> int:
     """`harness run`: evaluate, tune with each backend, evaluate again, record, report."""
-    from harness.run import orchestrate as run
-    from reports import render_report
-
     quiet_libraries()
+    trackers.check_names(args.report_to)
     if args.sequential:
         return _run_sequential(args)
     prepare_processes(args)
-    main = distributed().is_main()
-    plan = run.plan(run_request(args))
+    main = distributed.is_main()
+    plan = orchestrate.plan(run_request(args))
     fresh = not args.resume
-    run_dir = Path(args.resume) if args.resume else run.new_run_dir(Path(args.out), plan.config_key)
+    run_dir = Path(args.resume) if args.resume else run_dirs.new_run_dir(Path(args.out), plan.config_key)
     if main:
         print(f"Run directory: {run_dir}")
-    record = _execute(run, plan, run_dir, fresh)
+    finished = _execute(plan, run_dir, fresh)
     if main:
-        print_summary(run_dir, record, render_report)
+        _finish(args, run_dir, finished)
     return 0
 
 
 def _run_sequential(args) -> int:
     """`harness run --sequential`: stages of the test splits until every margin gate is decided."""
-    from harness.run.sequential import execute_sequential
-    from reports import render_report
-
     if args.resume:
         raise HarnessError("a sequential run cannot be resumed; start it again (the caches keep its work)",
                            "--sequential")
     if getattr(args, "processes", 1) > 1:
         raise HarnessError("--sequential runs in one process; drop --processes", "--sequential")
     prepare_processes(args)
-    run_dir, record = execute_sequential(run_request(args), Path(args.out))
-    print_summary(run_dir, record, render_report)
+    run_dir, finished = sequential.execute_sequential(run_request(args), Path(args.out))
+    _finish(args, run_dir, finished)
     return 0
+
+
+def _finish(args, run_dir: Path, finished) -> None:
+    """The report and the terminal summary, then the trackers the user asked for."""
+    print_summary(run_dir, finished)
+    for line in trackers.report_to(args.report_to, run_dir, run_dir.name, trackers.tracked(finished)):
+        print(f"Logged to {line}")
 
 
 def run_request(args):
     """The `RunRequest` of a `harness run` command line (with `--resume`: the recorded run's)."""
-    from harness.record import load_record
-    from harness.record.strategies import parse_sweeps, parse_train_seeds
-    from harness.run import orchestrate as run
-    from harness.tuning.settings import parse_overrides
-
     if args.resume:
-        request = run.request_from_record(load_record(args.resume))
+        request = orchestrate.request_from_record(record.load_record(args.resume))
     else:
-        request = run.RunRequest(
-            suites=args.suite or [run.DEFAULT_SUITES], model=args.model, seed=args.seed,
-            backends=args.backend or list(run.DEFAULT_BACKENDS), batch_size=args.batch_size,
-            overrides=parse_overrides(args.backend_config, args.set), limit=args.limit, fewshot=args.fewshot,
-            allow_outside_data=args.allow_outside_data, allow_unsandboxed_code=args.allow_unsandboxed_code,
-            sweeps=parse_sweeps(args.sweep),
-            train_seeds=parse_train_seeds(args.train_seeds) if args.train_seeds is not None else None,
+        request = orchestrate.RunRequest(
+            suites=args.suite or [orchestrate.DEFAULT_SUITES], model=args.model, seed=args.seed,
+            backends=args.backend or list(orchestrate.DEFAULT_BACKENDS), batch_size=args.batch_size,
+            overrides=settings.parse_overrides(args.backend_config, args.set), limit=args.limit,
+            fewshot=args.fewshot, allow_outside_data=args.allow_outside_data,
+            allow_unsandboxed_code=args.allow_unsandboxed_code, sweeps=strategies.parse_sweeps(args.sweep),
+            train_seeds=strategies.parse_train_seeds(args.train_seeds) if args.train_seeds is not None else None,
         )
     request.cache = not args.no_cache
     request.trust_suite_code = args.trust_suite_code
@@ -72,110 +97,97 @@ def run_request(args):
 
 def eval_request(args):
     """The `RunRequest` of a `harness eval` command line."""
-    from harness.run import orchestrate as run
-
-    return run.RunRequest(suites=args.suite or [run.DEFAULT_SUITES], model=args.model, seed=args.seed,
-                          backends=[], batch_size=args.batch_size, adapter=args.adapter, limit=args.limit,
-                          fewshot=args.fewshot, allow_outside_data=args.allow_outside_data, cache=not args.no_cache,
-                          allow_unsandboxed_code=args.allow_unsandboxed_code,
-                          trust_suite_code=args.trust_suite_code)
+    return orchestrate.RunRequest(suites=args.suite or [orchestrate.DEFAULT_SUITES], model=args.model,
+                                  seed=args.seed, backends=[], batch_size=args.batch_size, adapter=args.adapter,
+                                  limit=args.limit, fewshot=args.fewshot, allow_outside_data=args.allow_outside_data,
+                                  cache=not args.no_cache, allow_unsandboxed_code=args.allow_unsandboxed_code,
+                                  trust_suite_code=args.trust_suite_code)
 
 
 def check_before_launch(args) -> None:
     """Plan a `run` or `eval` once before its processes start, so that bad input is one line from one
     process, not a failure in one process and a lost connection in the others."""
-    from harness.run import orchestrate as run
-
     if args.command == "run" and args.sequential:
         raise HarnessError("--sequential runs in one process; drop --processes", "--sequential")
     if args.command in ("run", "eval"):
         quiet_libraries()
-        run.plan(run_request(args) if args.command == "run" else eval_request(args))
+        orchestrate.plan(run_request(args) if args.command == "run" else eval_request(args))
 
 
-def _execute(run, plan, run_dir: Path, fresh: bool):
+def _execute(plan, run_dir: Path, fresh: bool):
     """Execute a planned run; a fresh run directory that holds nothing when it fails is removed."""
     try:
-        return run.execute(plan, run_dir)
+        return orchestrate.execute(plan, run_dir)
     except BaseException:
-        if fresh and distributed().is_main():
-            run.discard_if_empty(run_dir)
+        if fresh and distributed.is_main():
+            run_dirs.discard_if_empty(run_dir)
         raise
 
 
 def cmd_eval(args) -> int:
     """`harness eval`: evaluate one model (and adapter) without tuning."""
-    from harness.run import orchestrate as run
-    from reports import render_report
-
     quiet_libraries()
     prepare_processes(args)
-    main = distributed().is_main()
-    plan = run.plan(eval_request(args))
-    run_dir = run.new_run_dir(Path(args.out), plan.config_key)
+    main = distributed.is_main()
+    plan = orchestrate.plan(eval_request(args))
+    run_dir = run_dirs.new_run_dir(Path(args.out), plan.config_key)
     if main:
         print(f"Run directory: {run_dir}")
-    record = _execute(run, plan, run_dir, fresh=True)
+    finished = _execute(plan, run_dir, fresh=True)
     if main:
-        print_summary(run_dir, record, render_report)
+        print_summary(run_dir, finished)
     return 0
 
 
 def cmd_tune(args) -> int:
     """`harness tune`: tune with one backend and save the tuned model and its cost."""
-    from harness.cache import Cache
-    from harness.common.files import write_json
-    from harness.models.loading import resolve_model_path
-    from harness.run import orchestrate as run
-    from harness.tuning.advice import few_steps, loss_not_falling
-    from harness.tuning.registry import usable_backend
-    from harness.tuning.settings import parse_overrides, resolve
-
     quiet_libraries()
+    trackers.check_names(args.report_to)
     prepare_processes(args)
-    usable_backend(args.backend)
-    suites = [run.load_suite(p, allow_outside_data=args.allow_outside_data)
-              for p in run.find_suites(args.suite or [run.DEFAULT_SUITES])]
-    with distributed().main_first():
-        model_path = resolve_model_path(args.model, suites, args.seed)
-    settings = resolve(args.backend, model_path, parse_overrides(args.backend_config, args.set))
-    examples = run.training_examples(suites)
+    registry.usable_backend(args.backend)
+    suites = [suite.load_suite(p, allow_outside_data=args.allow_outside_data)
+              for p in suite.find_suites(args.suite or [orchestrate.DEFAULT_SUITES])]
+    with distributed.main_first():
+        model_path = loading.resolve_model_path(args.model, suites, args.seed)
+    resolved = settings.resolve(args.backend, model_path, settings.parse_overrides(args.backend_config, args.set))
+    examples = tune.training_examples(suites)
     if not examples:
         raise HarnessError("no suite has a train split to tune on", "--suite")
-    few = few_steps(args.backend, args.backend, len(examples), settings.model_dump(mode="json"))
-    if few and distributed().is_main():
+    few = advice.few_steps(args.backend, args.backend, len(examples), resolved.model_dump(mode="json"))
+    if few and distributed.is_main():
         print(f"WARNING: {few}", file=sys.stderr)
     out = Path(args.out)
-    cache = None if args.no_cache else Cache()
-    key = run.tuning_key_for(cache, args.backend, model_path, examples, settings.model_dump(mode="json"), args.seed)
-    hit = run.from_tuning_cache(cache, key, model_path, out)
+    store = None if args.no_cache else cache.Cache()
+    key = tune.tuning_key_for(store, args.backend, model_path, examples, resolved.model_dump(mode="json"), args.seed)
+    hit = tune.from_tuning_cache(store, key, model_path, out)
     if hit is None:
-        _, tuned, cost = run.tune(args.backend, model_path, examples, settings, args.seed, out)
-    if not distributed().is_main():
+        _, tuned, cost = tune.tune(args.backend, model_path, examples, resolved, args.seed, out)
+    if not distributed.is_main():
         return 0
     if hit is not None:
         kind, cost, provenance = hit
         extra = {"from_cache": provenance.model_dump()}
     else:
         kind, extra = tuned.kind, {}
-        if cache is not None and key is not None:
-            cache.tuning.save(key, out, model_path, kind, cost.model_dump(mode="json"), str(out.resolve()))
-    write_json(out / "cost.json", {"backend": args.backend, "model": args.model, "model_path": model_path,
-                                   "settings": settings.model_dump(mode="json"), **cost.model_dump(), **extra})
-    flat = loss_not_falling(args.backend, cost.loss_curve)
+        if store is not None and key is not None:
+            store.tuning.save(key, out, model_path, kind, cost.model_dump(mode="json"), str(out.resolve()))
+    files.write_json(out / "cost.json", {"backend": args.backend, "model": args.model, "model_path": model_path,
+                                         "settings": resolved.model_dump(mode="json"), **cost.model_dump(), **extra})
+    flat = advice.loss_not_falling(args.backend, cost.loss_curve)
     if flat:
         print(f"WARNING: {flat}", file=sys.stderr)
     cached = " (from the tuning cache)" if hit is not None else ""
     print(f"Tuned model ({kind}): {out}{cached}\nCost: {out / 'cost.json'}")
+    runs = trackers.tracked_tuning(args.backend, args.model, cost, resolved.model_dump(mode="json"))
+    for line in trackers.report_to(args.report_to, out, out.name, runs):
+        print(f"Logged to {line}")
     return 0
 
 
 def cmd_export(args) -> int:
     """`harness export`: exit status 1 when the merged model does not reproduce base+adapter."""
-    from harness.tuning.export import export_merged
-
     quiet_libraries()
-    result = export_merged(Path(args.run_dir), args.backend, Path(args.out))
+    result = export.export_merged(Path(args.run_dir), args.backend, Path(args.out))
     check = result["check"]
     print(f"Merged model: {args.out}\nRecord: {Path(args.out) / 'export.json'}")
     if check["ok"]:

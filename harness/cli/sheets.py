@@ -2,23 +2,31 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.common.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from harness.evaluation import ratings
+    from reports import sheets
+    from reports.sheets import layout, store
+else:  # loaded when the command runs, not with the command line
+    layout = lazy_module("reports.sheets.layout")
+    ratings = lazy_module("harness.evaluation.ratings")
+    sheets = lazy_module("reports.sheets")
+    store = lazy_module("reports.sheets.store")
 
 
 def cmd_sheets(args) -> int:
     """`harness sheets export|import`: rating sheets for human raters."""
-    from harness.evaluation.ratings import record_ratings
-    from reports.sheets import export_sheets, import_ratings, sheets_status
-    from reports.sheets.layout import FORMATS, parse_raters
-    from reports.sheets.store import store_lock
-
     if args.sheets_action == "export":
-        done = export_sheets(args.run_dir, args.suite, args.per_suite, parse_raters(args.raters), args.seed,
-                             args.format or list(FORMATS))
+        done = sheets.export_sheets(args.run_dir, args.suite, args.per_suite, layout.parse_raters(args.raters),
+                                    args.seed, args.format or list(layout.FORMATS))
         print(f"Sheet {done.sheet_id}: {done.n_outputs} outputs to score, {done.n_pairs} A/B pairs; "
               f"{len(done.files)} files in {done.folder}")
         print(f"Key (keep it from raters): {Path(args.run_dir) / 'sheets' / 'key.json'}")
         return 0
-    for result in import_ratings(args.run_dir, args.files):
+    for result in sheets.import_ratings(args.run_dir, args.files):
         if result.already:
             print(f"{result.path}: already imported (same content); nothing to do")
         else:
@@ -27,7 +35,8 @@ def cmd_sheets(args) -> int:
                   f"({result.unanswered} unanswered rows skipped)")
     # Aggregated from the ratings file as it is now, under the lock imports take: concurrent imports
     # each leave run.json matching every rating stored (re-importing a file also records an older run's).
-    with store_lock(args.run_dir):
-        record_ratings(args.run_dir)
-    print(sheets_status(args.run_dir)["message"] + f"; their statistics are in {Path(args.run_dir) / 'run.json'}")
+    with store.store_lock(args.run_dir):
+        ratings.record_ratings(args.run_dir)
+    print(sheets.sheets_status(args.run_dir)["message"]
+          + f"; their statistics are in {Path(args.run_dir) / 'run.json'}")
     return 0

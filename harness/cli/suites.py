@@ -3,24 +3,46 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.common.errors import HarnessError
+from harness.common.lazy import lazy_module
 
 from .process import quiet_libraries
+
+if TYPE_CHECKING:
+    from harness import record
+    from harness.dataquality import report as data_report
+    from harness.dataquality import text as data_text
+    from harness.evaluation import gates
+    from harness.models import loading
+    from harness.run import orchestrate
+    from harness.suitedef import scaffold, suite
+    from harness.tuning import advice, registry, settings
+else:  # each command loads the rooms it uses, when it runs: `suites list` never loads a model's code
+    advice = lazy_module("harness.tuning.advice")
+    data_report = lazy_module("harness.dataquality.report")
+    data_text = lazy_module("harness.dataquality.text")
+    gates = lazy_module("harness.evaluation.gates")
+    loading = lazy_module("harness.models.loading")
+    orchestrate = lazy_module("harness.run.orchestrate")
+    record = lazy_module("harness.record")
+    registry = lazy_module("harness.tuning.registry")
+    scaffold = lazy_module("harness.suitedef.scaffold")
+    settings = lazy_module("harness.tuning.settings")
+    suite = lazy_module("harness.suitedef.suite")
 
 
 def cmd_suites(args) -> int:
     """`harness suites list|validate|new`."""
-    from harness.suitedef.suite import SuiteProblems, find_suites, load_suite
-
     if args.action == "new":
         return _new_suite(args)
     failed = 0
-    for folder in find_suites(args.paths or ["suites"]):
+    for folder in suite.find_suites(args.paths or ["suites"]):
         try:
-            s = load_suite(folder, every_problem=args.action == "validate",
+            s = suite.load_suite(folder, every_problem=args.action == "validate",
                            allow_outside_data=args.allow_outside_data)
-        except SuiteProblems as e:
+        except suite.SuiteProblems as e:
             failed += 1
             for problem in e.problems:
                 print(f"INVALID  {problem}", file=sys.stderr)
@@ -40,8 +62,6 @@ def cmd_suites(args) -> int:
 
 
 def _new_suite(args) -> int:
-    from harness.suitedef.scaffold import new_suite
-    from harness.suitedef.suite import load_suite
 
     if len(args.paths) != 1:
         raise HarnessError("give the new suite's name: harness suites new NAME [--format F | --from FILE]",
@@ -53,8 +73,8 @@ def _new_suite(args) -> int:
                                "suites new")
         return _new_suite_from(args, name)
     args.format = args.format or "prompt-completion"
-    folder = new_suite(args.dir or Path("suites") / name, name, args.format)
-    s = load_suite(folder)
+    folder = scaffold.new_suite(args.dir or Path("suites") / name, name, args.format)
+    s = suite.load_suite(folder)
     print(f"New suite {s.name} ({args.format}) in {folder}: edit suite.yaml, the data and README.md, then "
           f"`harness suites validate {folder}`")
     return 0
@@ -63,10 +83,6 @@ def _new_suite(args) -> int:
 def _new_suite_from(args, name: str) -> int:
     """`suites new NAME --from FILE`: the suite, what was guessed, and the run command with settings that train
     long enough."""
-    from harness.suitedef.scaffold import new_suite_from
-    from harness.suitedef.suite import SuiteProblems, load_suite
-    from harness.tuning.advice import MIN_STEPS, epochs_for, planned_steps
-    from harness.tuning.registry import get_backend
 
     source = Path(args.from_file)
     if not source.is_file():
@@ -74,27 +90,27 @@ def _new_suite_from(args, name: str) -> int:
 
     def check(staging: Path) -> None:
         try:
-            load_suite(staging, every_problem=True)
+            suite.load_suite(staging, every_problem=True)
         except HarnessError as e:  # name the user's file, not the hidden folder the suite is written in
-            problems = e.problems if isinstance(e, SuiteProblems) else [str(e)]
+            problems = e.problems if isinstance(e, suite.SuiteProblems) else [str(e)]
             text = "; ".join(problems).replace(str(staging / f"data{source.suffix.lower()}"), str(source))
             raise HarnessError(f"the suite guessed from it does not fit the data: {text.replace(str(staging), '…')}",
                                "suites new --from") from None
 
-    folder, guess = new_suite_from(args.dir or Path("suites") / name, name, source, check)
-    s = load_suite(folder)
+    folder, guess = scaffold.new_suite_from(args.dir or Path("suites") / name, name, source, check)
+    s = suite.load_suite(folder)
     print(f"New suite {s.name} in {folder}: {len(s.train)} train and {len(s.test)} test examples of {source}")
     for line in guess.reasons:
         print(f"  guessed {line}")
-    defaults = get_backend("lora").settings_class.model_fields
+    defaults = registry.get_backend("lora").settings_class.model_fields
     batch, epochs = defaults["batch_size"].default, defaults["epochs"].default
-    steps = planned_steps(len(s.train), {"batch_size": batch, "epochs": epochs})
+    steps = advice.planned_steps(len(s.train), {"batch_size": batch, "epochs": epochs})
     run = f"harness run --suite {folder} --backend lora"
-    if steps < MIN_STEPS:
-        more = epochs_for(len(s.train), batch)
+    if steps < advice.MIN_STEPS:
+        more = advice.epochs_for(len(s.train), batch)
         print(f"  {len(s.train)} train examples at lora's default {epochs:g} epochs of batch size {batch} are "
               f"{steps} optimizer steps, too few to learn from; {more} epochs make "
-              f"{planned_steps(len(s.train), {'batch_size': batch, 'epochs': more})}")
+              f"{advice.planned_steps(len(s.train), {'batch_size': batch, 'epochs': more})}")
         run += f" --set lora.epochs={more}"
     print(f"Check suite.yaml (gates, description), then run:\n  {run}")
     return 0
@@ -102,23 +118,16 @@ def _new_suite_from(args, name: str) -> int:
 
 def cmd_data(args) -> int:
     """`harness data check`: the data-quality report and the data gates, before any training."""
-    from harness.dataquality.report import data_report
-    from harness.dataquality.text import exit_status, report_lines
-    from harness.evaluation.gates import decide_data, gate_states
-    from harness.models.loading import resolve_model_path
-    from harness.record import DATA_GATES
-    from harness.run import orchestrate as run
-    from harness.tuning.settings import parse_overrides, resolve
 
     quiet_libraries()
-    suites = [run.load_suite(p, allow_outside_data=args.allow_outside_data)
-              for p in run.find_suites(args.suite or [run.DEFAULT_SUITES])]
-    model_path = resolve_model_path(args.model, suites, args.seed)
-    backends = args.backend or list(run.DEFAULT_BACKENDS)
-    overrides = parse_overrides(args.backend_config, args.set)
-    settings = {b: resolve(b, model_path, overrides).model_dump(mode="json") for b in backends}
-    report = data_report(suites, args.model, model_path, run.max_lengths(settings))
-    outcomes = [decide_data(report, s.name, state, gate) for s in suites for gate in s.spec.gates
-                if gate.kind in DATA_GATES for state in gate_states(gate, backends)]
-    print("\n".join(report_lines(report, outcomes)))
-    return exit_status(report, outcomes, args.strict)
+    suites = [suite.load_suite(p, allow_outside_data=args.allow_outside_data)
+              for p in suite.find_suites(args.suite or [orchestrate.DEFAULT_SUITES])]
+    model_path = loading.resolve_model_path(args.model, suites, args.seed)
+    backends = args.backend or list(orchestrate.DEFAULT_BACKENDS)
+    overrides = settings.parse_overrides(args.backend_config, args.set)
+    resolved = {b: settings.resolve(b, model_path, overrides).model_dump(mode="json") for b in backends}
+    report = data_report.data_report(suites, args.model, model_path, orchestrate.max_lengths(resolved))
+    outcomes = [gates.decide_data(report, s.name, state, gate) for s in suites for gate in s.spec.gates
+                if gate.kind in record.DATA_GATES for state in gates.gate_states(gate, backends)]
+    print("\n".join(data_text.report_lines(report, outcomes)))
+    return data_text.exit_status(report, outcomes, args.strict)

@@ -2,6 +2,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.common.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import reports
+else:  # the report pages load when a run has finished, not with the command line
+    reports = lazy_module("reports")
 
 MARKS = {"gain": "▲ gain", "loss": "▼ LOSS", "no detectable change": "= no detectable change"}
 
@@ -30,10 +38,10 @@ def result_lines(record, only: set[tuple[str, str]] | None = None) -> list[str]:
     return lines
 
 
-def print_summary(run_dir: Path, record, render_report) -> None:
+def print_summary(run_dir: Path, record) -> None:
     """Render the report, then print the terminal summary: values, deltas against base with 95% intervals and
     verdicts, costs, gates."""
-    report = render_report(run_dir)
+    report = reports.render_report(run_dir)
     print("\n" + result_header(record))
     for line in result_lines(record):
         print(line)

@@ -109,14 +109,14 @@ def exclusive_lock(path: Path) -> Iterator[None]:
             if fcntl is not None:
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
             else:
-                import msvcrt
+                import msvcrt  # Windows only: no such module elsewhere
 
                 f.seek(0)
                 msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
 
 
 def _lock_windows(f) -> None:
-    import msvcrt
+    import msvcrt  # Windows only: no such module elsewhere
 
     while True:
         f.seek(0)

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+from harness.common.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from tqdm import auto as tqdm_auto
+else:  # heavy: imported on first use
+    tqdm_auto = lazy_module("tqdm.auto")
 
 LOG_INTERVAL = 30.0  # seconds between a bar's lines in a log
 TERMINAL_INTERVAL = 0.1  # tqdm's own default
@@ -19,9 +26,7 @@ def progress_bar(file: TextIO | None = None, **options: Any) -> Any:
     """A tqdm bar on `file` (default: standard error), redrawn as suits a terminal or a log, whose finished
     state is drawn once: by `close`, not also by the update that completed it (in a log each redraw is a line,
     and a slow stage printed its final count two or three times)."""
-    from tqdm.auto import tqdm
-
-    class OneFinalLine(tqdm):
+    class OneFinalLine(tqdm_auto.tqdm):
         def update(self, n: float | None = 1) -> bool | None:
             if self.total is not None and not self.disable and self.n + (n or 0) >= self.total:
                 self.n += n or 0  # the finished count: `close` draws it

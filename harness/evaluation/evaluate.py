@@ -7,6 +7,7 @@ from harness.common.progress import progress_bar
 from harness.models.loading import Model
 from harness.record import BASE, Prediction, Result
 from harness.runtime import distributed
+from harness.stats.compare import value_interval
 from harness.suitedef.formats import with_shots
 from harness.suitedef.suite import Example, Suite, applies
 
@@ -82,10 +83,6 @@ def score(suite: Suite, state: str, examples: list[Example], model_inputs: list[
 
 def aggregate(suite: Suite, state: str, rows: list[Prediction], seed: int = 0) -> list[Result]:
     """Each metric's value with its 95% interval, over the examples it scored."""
-    from harness.stats.compare import (
-        value_interval,  # statistics (scipy) load when a run is scored, not when one is gated
-    )
-
     results = []
     for name, (metric, _) in suite.metrics.items():
         scored = [r for r in rows if name in r.scores]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.cache.keys import EXPLANATIONS, explanation_keys
+from harness.models.explain import Item, attention_note, explain
 from harness.models.loading import Model
 from harness.record import (
     BASE,
@@ -75,8 +76,6 @@ def explain_state(model: Model, state: str, suite: Suite, run_dir: Path, record:
 
 
 def _state_items(model: Model, state: str, suite: Suite, run_dir: Path, record: RunRecord, seed: int) -> list[Item]:
-    from harness.models.explain import Item, attention_note
-
     base_rows = load_predictions(run_dir, BASE, suite.name)
     rows = {r.id: r for r in load_predictions(run_dir, state, suite.name)}
     ids, flipped = chosen(suite, base_rows, list(rows.values()), seed)
@@ -112,8 +111,6 @@ def explain_base(model: Model, run_dir: Path, record: RunRecord, suites: list[Su
 
 
 def _base_items(run_dir: Path, record: RunRecord, suite: Suite) -> list[Item]:
-    from harness.models.explain import Item
-
     tuned = [b.name for b in record.backends]
     explained = {e.id for t in tuned for e in load_explanations(run_dir, t, suite.name)}
     outputs = {t: {r.id: r.output for r in load_predictions(run_dir, t, suite.name)} for t in tuned}
@@ -126,8 +123,6 @@ def _base_items(run_dir: Path, record: RunRecord, suite: Suite) -> list[Item]:
 def _explained(model: Model, items: list[Item], state: str, suite: str) -> list[Explanation]:
     """`explain`, through the model's generation cache when it has one: a repeated run explains from the
     cache without loading the weights."""
-    from harness.models.explain import explain
-
     if model.cache is None:
         return explain(model, items, state, suite)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.metrics import from_info
 from harness.record import (
     BASE,
     DATA_GATES,
@@ -24,6 +25,7 @@ from harness.record import (
 from harness.record.outcome import GateDecision
 from harness.record.spec import MARGIN_GATES
 from harness.record.strategies import aliases
+from harness.stats.compare import compare, finalize
 
 from .margins import decide_margin, detectable_change
 
@@ -144,9 +146,6 @@ def decide_data(data: DataReport | None, suite: str, state: str, gate: GateSpec,
 def compare_runs(baseline, run_dir: str, record: RunRecord, suite: str, state: str, metric: str):
     """This run's state against the same state of a baseline run, paired on example ids (None when
     either run lacks that state's predictions)."""
-    from harness.metrics import from_info
-    from harness.stats.compare import compare, finalize
-
     base_dir, base_record = baseline
     info = record.suite(suite)
     m = from_info(info.metric(metric), info.language, Path(info.path))

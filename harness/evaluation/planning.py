@@ -14,6 +14,7 @@ from harness.record import BASE, GateSpec, MetricInfo, RunRecord
 from harness.record.spec import MARGIN_GATES
 from harness.stats import power
 
+from .gates import gate_states
 from .margins import spread
 
 
@@ -73,8 +74,6 @@ def plan_from_rate(suite: str, gates: list[GateSpec], metrics: dict[str, MetricI
 def plan_from_run(record: RunRecord, run_name: str, gates: dict[str, list[GateSpec]] | None = None,
                   alpha: float | None = None) -> list[GatePlan]:
     """Each gate's sample size for each tuned state, from the variance the run observed."""
-    from .gates import gate_states
-
     alpha = record.alpha if alpha is None else alpha
     gates = gates if gates is not None else {s.name: list(s.gates) for s in record.suites}
     out = []

@@ -3,12 +3,13 @@ Hugging Face `evaluate` modules named in a suite (`- evaluate: NAME_OR_PATH`).""
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Mapping
 
+from harness.common.plugins import entry_point_map
 from harness.record import MetricInfo
 
+from . import hf_evaluate
 from .base import Metric, Score, metric
 
 ENTRY_POINT_GROUP = "harness.metrics"
@@ -28,8 +29,7 @@ BUILTIN = {
 
 def available() -> dict[str, str]:
     """Metric name → where it comes from (`module:attr`); a plugin cannot shadow a built-in name."""
-    found = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
-    return found | BUILTIN
+    return entry_point_map(ENTRY_POINT_GROUP) | BUILTIN
 
 
 def metric_class(name: str) -> type[Metric]:
@@ -62,17 +62,17 @@ def source_of(name: str) -> str:
 
 
 def build(name: str | None, evaluate: str | None, options: Mapping[str, Any], when: Mapping[str, Any] | None,
-          language: str, suite_dir: Path, load: bool = False) -> tuple[Metric, MetricInfo]:
+          language: str, suite_dir: Path, load: bool = False,
+          signed: bool = True) -> tuple[Metric, MetricInfo]:
     """A suite's metric entry as (scorer, what the record says about it); ValueError when it is not usable.
-    An `evaluate` module is the suite's own code: it is loaded (run) only with `load`."""
+    An `evaluate` module is the suite's own code: it is loaded (run) only with `load`.
+    Without `signed` the info has no signature, and the metric's library need not load."""
     if evaluate is not None:
-        from harness.metrics import hf_evaluate
-
         name, m = hf_evaluate.make(evaluate, language, suite_dir, options, load)
-        return m, m.info(name, options, when, f"evaluate:{evaluate}")
+        return m, m.info(name, options, when, f"evaluate:{evaluate}", signed)
     assert name is not None
     m = make_metric(name, language, options)
-    return m, m.info(name, options, when, source_of(name))
+    return m, m.info(name, options, when, source_of(name), signed)
 
 
 __all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "Metric", "Score", "available", "build", "from_info", "make_metric",

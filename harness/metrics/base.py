@@ -75,11 +75,13 @@ class Metric:
         return None
 
     def info(self, name: str, options: Mapping[str, Any], when: Mapping[str, Any] | None = None,
-             source: str = "builtin") -> MetricInfo:
-        """What the run record says about this metric."""
+             source: str = "builtin", signed: bool = True) -> MetricInfo:
+        """What the run record says about this metric (without `signed`, no signature: finding it may load the
+        metric's library)."""
         return MetricInfo(name=name, kind=self.kind, scale=self.scale, lowest=self.lowest,
                           higher_is_better=self.higher_is_better, digits=self.digits, options=dict(options),
-                          when=dict(when) if when else None, signature=self.signature, source=source,
+                          when=dict(when) if when else None, signature=self.signature if signed else None,
+                          source=source,
                           description=(type(self).__doc__ or "").strip().split("\n")[0])
 
 

@@ -24,12 +24,20 @@ import hashlib
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from harness.cache.dirs import cache_root
 from harness.common.errors import HarnessError
+from harness.common.lazy import lazy_module
 
 from .base import NO_FIELDS, Metric, Score
+
+if TYPE_CHECKING:
+    import evaluate
+    import evaluate.config as evaluate_config
+else:  # heavy, and only for a suite the user trusts: imported on first use
+    evaluate = lazy_module("evaluate")
+    evaluate_config = lazy_module("evaluate.config")
 
 _OWN_OPTIONS = ("name", "key", "kind", "scale", "lowest", "higher_is_better", "digits", "args")
 
@@ -125,8 +133,6 @@ def make(module: str, language: str, suite_dir: Path, options: Mapping[str, Any]
 
 def _load(module: str, folder: Path | None) -> Any:
     """The loaded module (this runs its code), with evaluate's caches inside the harness's."""
-    import evaluate
-
     try:
         with _modules_cache():
             return evaluate.load(str(folder) if folder else module, cache_dir=str(cache_root() / "evaluate"),
@@ -143,10 +149,8 @@ def _load(module: str, folder: Path | None) -> Any:
 def _modules_cache() -> Iterator[None]:
     """evaluate copies each module it loads into its modules cache (by default under
     ~/.cache/huggingface); it reads where at call time, so point it into the harness's cache."""
-    import evaluate.config
-
-    before, ours = evaluate.config.HF_MODULES_CACHE, cache_root() / "modules"
-    evaluate.config.HF_MODULES_CACHE = ours
+    before, ours = evaluate_config.HF_MODULES_CACHE, cache_root() / "modules"
+    evaluate_config.HF_MODULES_CACHE = ours
     # evaluate imports the copy as `evaluate_modules…` from the first such package on sys.path: make that
     # ours, and forget one imported from elsewhere (another cache, earlier in this process)
     sys.path.insert(0, str(ours))
@@ -156,7 +160,7 @@ def _modules_cache() -> Iterator[None]:
     try:
         yield
     finally:
-        evaluate.config.HF_MODULES_CACHE = before
+        evaluate_config.HF_MODULES_CACHE = before
         while str(ours) in sys.path:
             sys.path.remove(str(ours))
 

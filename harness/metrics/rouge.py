@@ -6,10 +6,18 @@ Its default tokenizer keeps only [a-z0-9] tokens, so Chinese, Japanese and Korea
 from __future__ import annotations
 
 import unicodedata
+from functools import cached_property
 from importlib.metadata import version
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+from harness.common.lazy import lazy_module
 
 from .base import NO_FIELDS, Metric, Score
+
+if TYPE_CHECKING:
+    from rouge_score import rouge_scorer
+else:  # rouge-score pulls nltk and scipy.stats (seconds): a suite names the metric without paying for them
+    rouge_scorer = lazy_module("rouge_score.rouge_scorer")
 
 CHARACTER_LANGUAGES = ("zh", "ja", "ko")
 
@@ -31,14 +39,15 @@ class RougeL(Metric):
 
     def __init__(self, language: str = "en", tokenizer: str | None = None, stemmer: bool = False):
         super().__init__(language)
-        from rouge_score import rouge_scorer
-
         self.tokenizer = tokenizer or ("char" if language.split("-")[0] in CHARACTER_LANGUAGES else "default")
         if self.tokenizer not in ("char", "default"):
             raise ValueError(f"rouge_l: tokenizer must be 'char' or 'default', not {tokenizer!r}")
         self.stemmer = stemmer
-        self._scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=stemmer,
-                                                tokenizer=CharTokenizer() if self.tokenizer == "char" else None)
+
+    @cached_property
+    def _scorer(self):
+        return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=self.stemmer,
+                                        tokenizer=CharTokenizer() if self.tokenizer == "char" else None)
 
     def score(self, output: str, reference: str, fields: Mapping[str, Any] = NO_FIELDS) -> Score:
         return Score(round(self._scorer.score(reference, output)["rougeL"].fmeasure, 6))

@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
+from harness.cache.dirs import cache_root
 from harness.cache.keys import batch_size_key
 from harness.common.errors import HarnessError
+from harness.common.files import write_json
+from harness.common.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import torch
+else:  # heavy: imported on first use
+    torch = lazy_module("torch")
 
 CPU_BATCH_SIZE = 32
 LIMIT = 512
@@ -49,15 +57,11 @@ def largest_fitting(fits: Callable[[int], bool], limit: int, start: int = 8) -> 
 
 
 def _cache_file() -> Path:
-    from .tiny import cache_root
-
     return cache_root() / "batch-sizes.json"
 
 
 def cached_search(key: str, search: Callable[[], int], path: Path | None = None) -> int:
     """The batch size remembered under `key`, else `search()`'s answer, remembered."""
-    from harness.common.files import write_json
-
     path = path or _cache_file()
     try:
         known = json.loads(path.read_text(encoding="utf-8"))
@@ -74,8 +78,6 @@ def cached_search(key: str, search: Callable[[], int], path: Path | None = None)
 
 def generation_batch_size(model, prompts: list[str], max_new_tokens: int) -> int:
     """The batch size for generating `prompts`: CPU_BATCH_SIZE on CPU, on a GPU the largest that fits."""
-    import torch
-
     device = model.model.device
     if device.type != "cuda" or not prompts:
         return CPU_BATCH_SIZE
@@ -98,8 +100,6 @@ def architecture(module) -> str:
 
 def _fits(model, prompt: str, max_new_tokens: int, batch_size: int) -> bool:
     """Whether `batch_size` copies of `prompt` generate `max_new_tokens` each without running out of memory."""
-    import torch
-
     try:
         batch = model.encode([prompt] * batch_size).to(model.model.device)
         with torch.inference_mode():

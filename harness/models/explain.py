@@ -9,12 +9,17 @@ every real token sees exactly the positions and context it would see alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import torch
-
+from harness.common.lazy import lazy_module
 from harness.record import Attention, Explanation, NextTokens
 
 from .loading import Model
+
+if TYPE_CHECKING:
+    import torch
+else:  # heavy: imported on first use
+    torch = lazy_module("torch")
 
 TOP_K = 5
 ATTENTION_ROWS = 24

@@ -1,7 +1,14 @@
 """Batched greedy generation whose outputs do not depend on the batch size."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+from harness.common.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import torch
+else:  # heavy: imported on first use
+    torch = lazy_module("torch")
 
 
 def generate(model, prompts: list[str], max_new_tokens: int, stop: list[str], batch_size: int,
@@ -16,8 +23,6 @@ def generate(model, prompts: list[str], max_new_tokens: int, stop: list[str], ba
     `again` are prompts generated a second time for the batch-invariance check, as extra rows of
     batches made of other lengths (see `plan_batches`).
     """
-    import torch
-
     texts = list(prompts) + list(again)
     lengths = model.token_lengths(texts)
     plan = equal_length_batches(lengths, batch_size) if unpadded_only(model) else \

@@ -18,10 +18,26 @@ import importlib.util
 import json
 import sys
 import threading
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.cache.dirs import build_atomically, models_root
 from harness.common.errors import HarnessError
+from harness.common.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import gguf as gguf_lib
+    import numpy as np
+    import torch
+    import transformers
+    from gguf import quants as gguf_quants
+else:  # heavy: imported on first use
+    gguf_lib = lazy_module("gguf")
+    gguf_quants = lazy_module("gguf.quants")
+    np = lazy_module("numpy")
+    torch = lazy_module("torch")
+    transformers = lazy_module("transformers")
 
 SUFFIX = ".gguf"
 CONVERTER_VERSION = 1
@@ -88,28 +104,24 @@ def check_gguf(gguf: Path) -> None:
     tensor types it can dequantise. (The architecture is checked by transformers, in `_convert`.)"""
     if importlib.util.find_spec("gguf") is None:
         raise HarnessError("reading GGUF files needs the `gguf` package: pip install gguf", str(gguf))
-    from gguf import GGMLQuantizationType, GGUFReader
-    from gguf.quants import dequantize
-
     with open(gguf, "rb") as f:
         if f.read(4) != b"GGUF":
             raise HarnessError("not a GGUF file (it does not start with the GGUF magic number)", str(gguf))
     try:
-        reader = GGUFReader(gguf)
+        reader = gguf_lib.GGUFReader(gguf)
         types = {t.tensor_type for t in reader.tensors}
     except Exception as e:  # the reader fails in many ways on a damaged file; all mean the same here
         raise HarnessError(f"damaged or truncated GGUF file ({_first_line(e)}); download it again", str(gguf)) from None
     if not types:
         raise HarnessError("the GGUF file holds no tensors", str(gguf))
-    unsupported = sorted(GGMLQuantizationType(t).name for t in types if not _can_dequantize(dequantize, t))
+    unsupported = sorted(gguf_lib.GGMLQuantizationType(t).name for t in types
+                         if not _can_dequantize(gguf_quants.dequantize, t))
     if unsupported:
         raise HarnessError(f"unsupported quantisation {', '.join(unsupported)}: the installed `gguf` package cannot "
                            "dequantise it; convert the model with another quantisation (e.g. Q8_0 or F16)", str(gguf))
 
 
 def _can_dequantize(dequantize, qtype) -> bool:
-    import numpy as np
-
     try:  # one empty block row costs nothing and asks the package itself
         dequantize(np.zeros((0,), dtype=np.uint8), qtype)
         return True
@@ -131,11 +143,6 @@ def _convert(gguf: Path, out: Path, record: dict) -> None:
 
 
 def _convert_unlocked(gguf: Path, out: Path, record: dict) -> None:
-    import time
-
-    import torch
-    import transformers
-
     start = time.perf_counter()
     folder, name = str(gguf.parent), gguf.name
     try:
@@ -173,9 +180,6 @@ def _convert_unlocked(gguf: Path, out: Path, record: dict) -> None:
 
 def _reproduces(loaded, out: Path, tokenizer, encoder_decoder: bool, gguf: Path) -> float:
     """The largest logit difference between the GGUF-loaded model and the saved directory on `PROBE`."""
-    import torch
-    import transformers
-
     auto = transformers.AutoModelForSeq2SeqLM if encoder_decoder else transformers.AutoModelForCausalLM
     reloaded = auto.from_pretrained(out, dtype=torch.float32)
     inputs = tokenizer(PROBE, return_tensors="pt")

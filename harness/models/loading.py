@@ -11,9 +11,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from harness.common.errors import HarnessError
+from harness.common.lazy import lazy_module
+from harness.models import gguf, zoo
+
+from .batch_size import generation_batch_size
+from .generate import generate
 
 if TYPE_CHECKING:
+    import peft
+    import torch
+    import transformers
+    from huggingface_hub import utils as hf_utils
+
     from harness.cache import Cache, GenerationCache
+    from harness.models import tiny
+else:  # heavy: imported on first use
+    hf_utils = lazy_module("huggingface_hub.utils")
+    peft = lazy_module("peft")
+    torch = lazy_module("torch")
+    transformers = lazy_module("transformers")
+    tiny = lazy_module("harness.models.tiny")  # it loads the suites' code, which inspecting a model does not need
 
 TINY = "tiny"
 QUANTIZATION_FILE = "base_quantization.json"
@@ -23,15 +40,11 @@ adapter is evaluated over the same base it was trained with."""
 
 def device() -> str:
     """`cuda` when a GPU is usable, else `cpu`."""
-    import torch
-
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def compute_dtype():
     """fp32 on CPU (bf16 is emulated there and far slower), bf16 on GPU."""
-    import torch
-
     return torch.bfloat16 if device() == "cuda" else torch.float32
 
 
@@ -99,8 +112,6 @@ class Model:
 
     def _token_losses(self, prompts: list[str], references: list[str]) -> list[tuple[float, int]]:
         """(summed negative log-likelihood, token count) of each reference."""
-        import torch
-
         out = []
         device = self.model.device
         for prompt, reference in zip(prompts, references):
@@ -126,13 +137,9 @@ class Model:
         """Greedy outputs for `prompts`, then for `again` (see `harness.generate.generate`). With a generation
         cache only the missing ones are generated (`again`, the batch-invariance check's second outputs, are
         cached apart from evaluation's), and a batch size of None is chosen (`harness.batch_size`) only then."""
-        from .generate import generate
-
         def compute(batch: list[str], repeats: list[str]) -> list[str]:
             size = batch_size
             if size is None:
-                from .batch_size import generation_batch_size
-
                 size = generation_batch_size(self, batch + repeats, max_new_tokens)
             return generate(self, batch, max_new_tokens, list(stop), size, progress, repeats)
 
@@ -150,12 +157,8 @@ def resolve_model_path(name: str, suites=(), seed: int = 0) -> str:
     """Where `name` loads from: `tiny` is built for these suites (or found in the cache), a named
     model comes from the model cache, a GGUF file is converted once, a local path becomes
     absolute, anything else is a hub id."""
-    from harness.models import gguf, zoo
-
     if name == TINY:
-        from .tiny import tiny_model_dir
-
-        return str(tiny_model_dir(list(suites), seed))
+        return str(tiny.tiny_model_dir(list(suites), seed))
     if name in zoo.MODELS:
         return str(zoo.local_model_dir(name))
     if (gguf_file := gguf.find_gguf(name)) is not None:
@@ -169,11 +172,9 @@ def resolve_model_path(name: str, suites=(), seed: int = 0) -> str:
 
 def _is_hub_id(name: str) -> bool:
     """Whether `name` can be a model id on the hub (`name` or `owner/name`), not only a path."""
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
-
     try:
-        validate_repo_id(name)
-    except HFValidationError:
+        hf_utils.validate_repo_id(name)
+    except hf_utils.HFValidationError:
         return False
     return True
 
@@ -200,7 +201,6 @@ def check_loadable(path: str, name: str) -> None:
             raise HarnessError(f"cannot load model: config.json is not readable JSON ({e})", str(name)) from None
         if isinstance(config, dict) and isinstance(config.get("model_type"), str):
             return
-    import transformers  # a hub id, or a config without model_type (transformers may still place it by name)
 
     try:
         transformers.AutoConfig.from_pretrained(base, trust_remote_code=False)
@@ -224,8 +224,6 @@ def load_model(name: str, adapter: str | Path | None = None, suites=None, seed: 
     QUANTIZATION_FILE when it has one) loads the base quantised onto the GPU. With a `cache`,
     outputs are looked up before they are generated and the weights load only when one is missing.
     """
-    import transformers
-
     path, adapter = _base_and_adapter(resolve_model_path(name, suites or (), seed), adapter)
     text = load_text_side(path, name)
     tokenizer, encoder_decoder = text.tokenizer, text.encoder_decoder
@@ -239,9 +237,7 @@ def load_model(name: str, adapter: str | Path | None = None, suites=None, seed: 
                       device_map={"": device()}) if quantization else {}
         model: Any = auto.from_pretrained(path, dtype=dtype, trust_remote_code=False, **placed)
         if adapter is not None:
-            from peft import PeftModel
-
-            model = PeftModel.from_pretrained(model, str(adapter))
+            model = peft.PeftModel.from_pretrained(model, str(adapter))
         if not quantization:  # a quantised model is placed at load and cannot be moved
             model.to(device())
         return model.eval()
@@ -257,8 +253,6 @@ def load_model(name: str, adapter: str | Path | None = None, suites=None, seed: 
 def load_text_side(path: str, name: str | None = None) -> Model:
     """A model's tokenizer and prompt rendering without its weights (`Model.model` is None): enough to
     count tokens as training and evaluation see them. `path` is a resolved model path."""
-    import transformers
-
     path, _ = _base_and_adapter(path, None)
     try:
         config = transformers.AutoConfig.from_pretrained(path, trust_remote_code=False)

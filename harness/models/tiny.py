@@ -10,10 +10,20 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.cache.dirs import build_atomically, cache_root
+from harness.common.lazy import lazy_module
 from harness.suitedef.suite import Suite
+
+if TYPE_CHECKING:
+    import tokenizers
+    import torch
+    import transformers
+else:  # heavy: imported on first use
+    tokenizers = lazy_module("tokenizers")
+    torch = lazy_module("torch")
+    transformers = lazy_module("transformers")
 
 BUILDER_VERSION = 2
 ARCHITECTURE: dict[str, Any] = dict(
@@ -66,29 +76,26 @@ def tiny_model_dir(suites: list[Suite], seed: int = 0) -> Path:
 
 
 def _build(out: Path, text: list[str], seed: int) -> None:
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=VOCAB_SIZE, special_tokens=SPECIAL_TOKENS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    bpe = tokenizers.Tokenizer(tokenizers.models.BPE())
+    bpe.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = tokenizers.decoders.ByteLevel()
+    trainer = tokenizers.trainers.BpeTrainer(
+        vocab_size=VOCAB_SIZE, special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     bpe.train_from_iterator(text or ["hello"], trainer=trainer)
-    tokenizer = PreTrainedTokenizerFast(
+    tokenizer = transformers.PreTrainedTokenizerFast(
         tokenizer_object=bpe, eos_token="<|end|>", pad_token="<|pad|>", padding_side="left",
         chat_template=CHAT_TEMPLATE, model_max_length=ARCHITECTURE["max_position_embeddings"],
     )
-    config = LlamaConfig(
+    config = transformers.LlamaConfig(
         vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
         bos_token_id=None, **ARCHITECTURE,
     )
     torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
-    model.generation_config = GenerationConfig(
+    model = transformers.LlamaForCausalLM(config)
+    model.generation_config = transformers.GenerationConfig(
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=False,
     )
     model.save_pretrained(out)

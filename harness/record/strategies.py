@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 from harness.common.errors import HarnessError
 
 MAX_STATES = 64
@@ -135,8 +137,6 @@ def expand(backends: list[str], sweeps: dict[str, dict[str, list[str]]], train_s
 
 def point_overrides(overrides: dict[str, dict[str, Any]], tuning: Tuning) -> dict[str, dict[str, Any]]:
     """The user's overrides with this state's swept values added (each parsed as YAML, like `--set`)."""
-    import yaml
-
     if not tuning.point:
         return overrides
     mine = dict(overrides.get(tuning.backend, {})) | {k: yaml.safe_load(v) for k, v in tuning.point.items()}

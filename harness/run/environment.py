@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from harness.cache import keys
+from harness.metrics.sandbox import runner as sandbox
 from harness.models.loading import device
 from harness.record import Environment
 from harness.runtime import distributed, threads
@@ -42,8 +43,6 @@ def check_code_sandbox(suites: list[Suite], allow_unsandboxed: bool) -> None:
     """Refuse, before anything runs, a run whose metrics execute model output where no sandbox is
     available, unless the user accepted that; the acceptance reaches the scorers (and the run's other
     processes) through the environment."""
-    from harness.metrics.sandbox import runner as sandbox
-
     if allow_unsandboxed:
         os.environ[sandbox.ALLOW_UNSANDBOXED_ENV] = "1"
     if any(getattr(metric, "runs_code", False) for s in suites for metric, _ in s.metrics.values()):

@@ -18,6 +18,7 @@ from harness.cache import CACHED_KINDS, DATA_REPORTS, Cache, GenerationCache, ke
 from harness.common.errors import HarnessError
 from harness.dataquality.report import data_report
 from harness.evaluation import checks, explanations
+from harness.evaluation.analysis import analyse
 from harness.evaluation.evaluate import aggregate, generate_test, prompts_for, score
 from harness.evaluation.gates import decide_all, record_gates
 from harness.models.loading import TINY, check_loadable, is_adapter_dir, load_model, resolve_model_path
@@ -46,15 +47,8 @@ from harness.suitedef.trust import trusted
 from harness.tuning import settings as backend_settings
 from harness.tuning.registry import backend_packages, usable_backend
 from harness.tuning.tune import discard_checkpoints, tune_state
-from harness.tuning.tune import from_tuning_cache as from_tuning_cache  # re-exported: `harness tune` finds them here
-from harness.tuning.tune import training_examples as training_examples
-from harness.tuning.tune import tune as tune
-from harness.tuning.tune import tuning_key_for as tuning_key_for
 
 from . import advice as run_advice
-from .dirs import discard_if_empty as discard_if_empty  # re-exported: the CLI and the plugin find them here
-from .dirs import find_finished_run as find_finished_run
-from .dirs import new_run_dir as new_run_dir
 from .environment import check_code_sandbox, environment
 
 DEFAULT_SUITES = "suites"
@@ -190,7 +184,7 @@ def new_record(p: Plan, run_id: str) -> RunRecord:
         suites=[SuiteInfo(
             name=s.name, version=s.spec.version, content_hash=s.content_hash, path=str(s.path),
             language=s.spec.language, n_train=len(s.train), n_test=len(s.test), description=s.spec.description,
-            metrics=[info for _, info in s.metrics.values()], gates=list(s.spec.gates), rubric=s.spec.rubric,
+            metrics=s.metric_infos(), gates=list(s.spec.gates), rubric=s.spec.rubric,
             role=s.spec.role, limit=s.limit, sources=s.sources, prompt_variants=1 + len(s.variants),
             fewshot=s.spec.fewshot.n if s.spec.fewshot else 0,
         ) for s in p.suites],
@@ -276,9 +270,6 @@ def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
             save_record(run_dir, record)
     if not main:
         return record
-    from harness.evaluation.analysis import (
-        analyse,  # statistics (scipy) load only when a run is analysed, never to gate one
-    )
 
     analyse(record, run_dir, p.suites, p.request.seed, p.cache)
     record.status = "complete"

@@ -21,7 +21,8 @@ from harness.record import BASE, GateOutcome, RunRecord
 from harness.record.spec import MARGIN_GATES
 from harness.stats.sequential import STAGES
 
-from .orchestrate import Plan, RunRequest, execute, new_run_dir, plan
+from .dirs import new_run_dir
+from .orchestrate import Plan, RunRequest, execute, plan
 
 
 def steers(gate) -> bool:

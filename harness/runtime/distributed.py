@@ -10,7 +10,18 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+from harness.common.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import accelerate
+    import torch
+    from torch import distributed as dist
+else:  # heavy: imported on first use
+    accelerate = lazy_module("accelerate")
+    torch = lazy_module("torch")
+    dist = lazy_module("torch.distributed")
 
 
 def world_size() -> int:
@@ -45,11 +56,8 @@ def init() -> None:
 
 
 def _state():
-    import torch
-    from accelerate import PartialState
-
     # accelerate's default (cpu=False) does not recognise a CPU-only launch as distributed.
-    return PartialState(cpu=not torch.cuda.is_available())
+    return accelerate.PartialState(cpu=not torch.cuda.is_available())
 
 
 def barrier() -> None:
@@ -78,7 +86,6 @@ def all_gather(obj: Any) -> list[Any]:
     """Every process's `obj`, in rank order, on every process."""
     if not active():
         return [obj]
-    import torch.distributed as dist
 
     _state()
     out: list[Any] = [None] * world_size()
@@ -101,7 +108,6 @@ def broadcast(obj: Any) -> Any:
     """The main process's `obj`, on every process."""
     if not active():
         return obj
-    import torch.distributed as dist
 
     _state()
     box = [obj]
@@ -112,7 +118,5 @@ def broadcast(obj: Any) -> Any:
 def finish() -> None:
     """Leave the process group (when one was joined), so the processes exit cleanly."""
     if active():
-        import torch.distributed as dist
-
         if dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()

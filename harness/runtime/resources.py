@@ -5,6 +5,16 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from harness.common.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import psutil
+    import torch
+else:  # heavy: imported on first use
+    psutil = lazy_module("psutil")
+    torch = lazy_module("torch")
 
 
 @dataclass
@@ -18,9 +28,6 @@ class Usage:
 def measure(interval: float = 0.05):
     """Wall seconds and peak memory of the block: the torch allocator's peak on GPU, else the
     process's resident set size sampled every `interval` seconds."""
-    import psutil
-    import torch
-
     usage = Usage()
     cuda = torch.cuda.is_available()
     stop = threading.Event()

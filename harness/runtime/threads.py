@@ -10,6 +10,15 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
+
+from harness.common.errors import HarnessError
+from harness.common.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import torch
+else:  # heavy: imported on first use
+    torch = lazy_module("torch")
 
 ENV = "OMP_NUM_THREADS"
 
@@ -35,8 +44,6 @@ def configure(requested: int | None = None, processes: int = 1) -> int:
     choose its own) agree.
     """
     if requested is not None and requested < 1:
-        from harness.common.errors import HarnessError
-
         raise HarnessError(f"needs at least one thread, got {requested}", "--threads")
     from_env = os.environ.get(ENV, "").strip()
     if requested is not None:
@@ -56,6 +63,4 @@ def configure(requested: int | None = None, processes: int = 1) -> int:
 
 def current() -> int:
     """The thread count torch uses now (recorded in the run's environment)."""
-    import torch
-
     return torch.get_num_threads()

@@ -16,14 +16,20 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from harness.common.lazy import lazy_module
 from harness.metrics import Metric
 from harness.record import Comparison, Prediction, SeedComparison
 from harness.record.outcome import IntervalMethod, Verdict
 from harness.stats import methods as stats
+
+if TYPE_CHECKING:
+    from sacrebleu import significance
+else:  # heavy: imported on first use
+    significance = lazy_module("sacrebleu.significance")
 
 
 def value_interval(metric: Metric, rows: list[Prediction], name: str, seed: int) -> tuple[float, float, IntervalMethod]:
@@ -128,14 +134,12 @@ SACREBLEU_AR_TRIALS = 10_000
 
 
 def _sacrebleu_tests(metric, baseline, outputs_a, state, outputs_b, refs, seed):
-    from sacrebleu.significance import PairedTest
-
     p_values, signature = {}, None
     with _sacrebleu_seed(seed):
         for test in ("bs", "ar"):
-            sigs, results = PairedTest(named_systems=[(baseline, outputs_a), (state, outputs_b)],
-                                       metrics={metric.name: metric.sacrebleu_metric}, references=[refs],
-                                       test_type=test)()
+            sigs, results = significance.PairedTest(named_systems=[(baseline, outputs_a), (state, outputs_b)],
+                                                    metrics={metric.name: metric.sacrebleu_metric},
+                                                    references=[refs], test_type=test)()
             (score_name,) = [k for k in results if k != "System"]
             p_values[test] = float(results[score_name][1].p_value)  # type: ignore[union-attr,arg-type]
             if test == "ar":

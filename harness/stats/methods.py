@@ -11,9 +11,18 @@ import warnings
 from dataclasses import dataclass
 from math import sqrt
 from statistics import NormalDist
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+
+from harness.common.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import krippendorff
+    from scipy import stats as scipy_stats
+else:  # heavy: imported on first use
+    krippendorff = lazy_module("krippendorff")
+    scipy_stats = lazy_module("scipy.stats")
 
 LEVEL = 0.95
 BOOTSTRAP_SAMPLES = 1000
@@ -52,12 +61,10 @@ def percentile_interval(samples: np.ndarray, level: float = LEVEL) -> tuple[floa
 
 def mcnemar_exact(only_baseline: int, only_state: int) -> float:
     """Two-sided exact McNemar test: a binomial test on the discordant pairs."""
-    from scipy.stats import binomtest  # scipy loads when a test runs, not when a cached run is rescored
-
     discordant = only_baseline + only_state
     if discordant == 0:
         return 1.0
-    return float(binomtest(min(only_baseline, only_state), discordant, 0.5).pvalue)
+    return float(scipy_stats.binomtest(min(only_baseline, only_state), discordant, 0.5).pvalue)
 
 
 def paired_permutation(a, b, seed: int, resamples: int = PERMUTATIONS) -> float:
@@ -73,9 +80,7 @@ def paired_permutation(a, b, seed: int, resamples: int = PERMUTATIONS) -> float:
         return 1.0
     if d.size <= EXACT_NONZERO:
         return _exact_sign_flip(d)
-    from scipy.stats import permutation_test
-
-    result = permutation_test((d,), np.mean, permutation_type="samples", n_resamples=resamples,
+    result = scipy_stats.permutation_test((d,), np.mean, permutation_type="samples", n_resamples=resamples,
                               alternative="two-sided", vectorized=True, rng=np.random.default_rng(seed))
     return float(min(1.0, result.pvalue))
 
@@ -209,9 +214,6 @@ def seed_paired_t(seed_deltas, se_examples: float, n: int, level: float = LEVEL)
     answers a narrower question: whether these two trained models differ on this population of
     examples, which they often do at large n even when the strategies do not.
     """
-    from scipy.stats import chi2
-    from scipy.stats import t as t_dist
-
     d = np.asarray(seed_deltas, dtype=float)
     seeds = d.size
     if seeds < 2:
@@ -219,15 +221,15 @@ def seed_paired_t(seed_deltas, se_examples: float, n: int, level: float = LEVEL)
     var_seeds, var_examples = float(d.var(ddof=1)) / seeds, float(se_examples) ** 2
     se = sqrt(var_seeds + var_examples)
     delta = float(d.mean())
-    guarded = var_seeds * (seeds - 1) / float(chi2.ppf(SEED_DF_GUARD, seeds - 1))
+    guarded = var_seeds * (seeds - 1) / float(scipy_stats.chi2.ppf(SEED_DF_GUARD, seeds - 1))
     parts = guarded ** 2 / (seeds - 1) + (var_examples ** 2 / (n - 1) if n > 1 else 0.0)
     df = (guarded + var_examples) ** 2 / parts if parts > 0 else float(seeds - 1)
     if se == 0:  # every seed and example differs by exactly the same amount
         t, p, half = (0.0, 1.0, 0.0) if delta == 0 else (float("inf") if delta > 0 else float("-inf"), 0.0, 0.0)
     else:
         t = delta / se
-        p = float(min(1.0, 2 * t_dist.sf(abs(t), df)))
-        half = float(t_dist.ppf(0.5 + level / 2, df)) * se
+        p = float(min(1.0, 2 * scipy_stats.t.sf(abs(t), df)))
+        half = float(scipy_stats.t.ppf(0.5 + level / 2, df)) * se
     return SeedPaired(deltas=[float(x) for x in d], delta=delta, seed_sd=float(d.std(ddof=1)),
                       se_seeds=sqrt(var_seeds), se_examples=float(se_examples), se=se, df=float(df), t=float(t),
                       p_value=p, ci_low=delta - half, ci_high=delta + half)
@@ -273,8 +275,6 @@ def wilson_ci(successes: float, n: int) -> tuple[float, float] | None:
 
 def wilcoxon_p(differences) -> float | None:
     """Two-sided Wilcoxon signed-rank p; 1.0 when every difference is zero (scipy refuses that case)."""
-    from scipy.stats import wilcoxon
-
     d = np.asarray(differences, dtype=float)
     if d.size == 0:
         return None
@@ -282,22 +282,18 @@ def wilcoxon_p(differences) -> float | None:
         return 1.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # small-sample and ties notes; the p-value is still the right one
-        p = wilcoxon(d).pvalue
+        p = scipy_stats.wilcoxon(d).pvalue
     return None if np.isnan(p) else float(p)
 
 
 def sign_test_p(wins: int, losses: int) -> float | None:
     """Two-sided exact sign test of wins against losses (ties left out); None without any."""
-    from scipy.stats import binomtest
-
-    return float(binomtest(wins, wins + losses, 0.5).pvalue) if wins + losses else None
+    return float(scipy_stats.binomtest(wins, wins + losses, 0.5).pvalue) if wins + losses else None
 
 
 def krippendorff_alpha(matrix, level: Literal["nominal", "ordinal", "interval", "ratio"], domain) -> float | None:
     """Krippendorff's alpha of a raters × units matrix (NaN: not rated); None when it is undefined,
     i.e. no unit has two ratings or every rating has the same value (no variation to agree on)."""
-    import krippendorff
-
     data = np.asarray(matrix, dtype=float)
     if data.ndim != 2 or data.shape[0] < 2:
         return None

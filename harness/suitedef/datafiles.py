@@ -15,12 +15,20 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from harness.common import limits
 from harness.common.errors import HarnessError, quoted
 from harness.common.files import file_sha256, iter_jsonl, parse_json
+from harness.common.lazy import lazy_module
 from harness.common.limits import human_size
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+else:  # only for Parquet files: imported on first use
+    pa = lazy_module("pyarrow")
+    pq = lazy_module("pyarrow.parquet")
 
 FORMATS = (".jsonl", ".json", ".csv", ".parquet")
 _PARQUET_BATCH_ROWS = 1024
@@ -153,8 +161,6 @@ def _no_duplicate_columns(names: list[str], where: str) -> None:
 
 
 def _parquet(path: Path) -> Iterator[tuple[str, int, Any]]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     try:
         pf = pq.ParquetFile(path)
@@ -189,7 +195,6 @@ def _parquet(path: Path) -> Iterator[tuple[str, int, Any]]:
 
 def _type_depth(t: Any) -> int:
     """Levels of lists and structs in an Arrow type (0 for a plain value)."""
-    import pyarrow as pa
 
     if pa.types.is_struct(t):
         return 1 + max((_type_depth(t.field(i).type) for i in range(t.num_fields)), default=0)

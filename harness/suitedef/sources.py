@@ -15,9 +15,17 @@ import random
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.common.errors import HarnessError
+from harness.common.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import datasets
+    import huggingface_hub
+else:  # heavy: imported on first use
+    datasets = lazy_module("datasets")
+    huggingface_hub = lazy_module("huggingface_hub")
 
 from .datafiles import RecordBound, read_data_file
 
@@ -60,8 +68,6 @@ def _renamed(record: Any, columns: dict[str, str]) -> Any:
 
 
 def _load(builder: str, where: str = "", **kwargs) -> list[dict]:
-    import datasets
-
     datasets.disable_progress_bars()
     with tempfile.TemporaryDirectory(prefix="harness-data-") as cache:
         try:
@@ -92,9 +98,7 @@ def _hub_rows(source: dict, columns: dict[str, str], what: str) -> Rows:
 def _resolved_revision(name: str, revision: str | None) -> str | None:
     """The commit the Hub resolved `revision` to (None when it cannot say, e.g. a cached copy offline)."""
     try:
-        from huggingface_hub import HfApi
-
-        return HfApi().dataset_info(name, revision=revision).sha
+        return huggingface_hub.HfApi().dataset_info(name, revision=revision).sha
     except Exception:  # offline, or a local builder: the requested revision is all there is to record
         return None
 

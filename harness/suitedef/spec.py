@@ -8,8 +8,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from harness.metrics import available
 from harness.metrics.hf_evaluate import module_name
 from harness.record import DEFAULT_RUBRIC, GateSpec, Rubric
+
+from .formats import ALPACA_TEMPLATE
 
 
 class _Strict(BaseModel):
@@ -106,7 +109,6 @@ class MetricSpec(_Strict):
         if self.name is None and self.evaluate is None:
             raise ValueError("a metric needs a `name` (or `evaluate: MODULE`)")
         if self.evaluate is None:
-            from harness.metrics import available
 
             known = available()
             if self.name not in known:  # checked per entry, so that every misspelt name is reported at once
@@ -165,7 +167,6 @@ class SuiteSpec(_Strict):
             return list(self.templates)
         if self.template is not None:
             return [self.template]
-        from .formats import ALPACA_TEMPLATE
 
         return [ALPACA_TEMPLATE if self.data.format == "alpaca" else None]
 

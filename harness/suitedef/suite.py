@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from harness.common.errors import HarnessError
 from harness.common.files import load_yaml
+from harness.metrics import build, metric_class
 from harness.record import MetricInfo
 
 from .formats import ALPACA_TEMPLATE, Example, to_example
@@ -46,7 +47,7 @@ class Suite:
     content_hash: str
     """sha256 of suite.yaml and its data: a changed suite is a different suite."""
     metrics: dict[str, tuple[Any, MetricInfo]] = field(default_factory=dict, compare=False)
-    """Metric name → (its scorer, what the record says about it), built once when the suite loads."""
+    """Metric name → (its scorer, what the record says about it, unsigned), built once when the suite loads."""
     variants: list[list[Example]] = field(default_factory=list, compare=False)
     """The test examples under each further prompt variant (`templates:`), in the same order as `test`."""
     sources: dict[str, dict] = field(default_factory=dict, compare=False)
@@ -57,6 +58,10 @@ class Suite:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def metric_infos(self) -> list[MetricInfo]:
+        """What the run record says about each metric, with its signature (found here, when a run records it)."""
+        return [info.model_copy(update={"signature": metric.signature}) for metric, info in self.metrics.values()]
 
 
 def find_suites(paths: Sequence[str | Path]) -> list[Path]:
@@ -97,13 +102,13 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
     metrics = {}
     for i, m in enumerate(spec.metrics):
         try:
-            from harness.metrics import build, metric_class
-
             options = m.options
             takes_preamble = m.evaluate is None and getattr(metric_class(m.id), "takes_preamble", False)
             if spec.preamble and takes_preamble:
                 options = {"preamble": spec.preamble, **options}
-            metrics[m.id] = build(m.name, m.evaluate, options, m.when, spec.language, folder)
+            # unsigned: a signature loads the metric's library (sacrebleu), which listing or validating suites
+            # does not need; a run signs its metrics when it records them
+            metrics[m.id] = build(m.name, m.evaluate, options, m.when, spec.language, folder, signed=False)
         except ValueError as e:
             problems.add(HarnessError(f"{_metric_field(text, i)}: {e}", where))
     templates = []

@@ -13,6 +13,8 @@ from dataclasses import replace
 from typing import Iterable
 
 from harness.common.errors import HarnessError
+from harness.metrics import build
+from harness.metrics.hf_evaluate import files_digest, local_module
 from harness.record import SuiteCode
 
 from .suite import SUITE_FILE, Suite, metric_field
@@ -23,7 +25,6 @@ RESUMED = "the resumed run's approval"
 
 def suite_code(suite: Suite) -> list[SuiteCode]:
     """The code `suite` names, each with the digest that identifies it (nothing of it is run)."""
-    from harness.metrics.hf_evaluate import files_digest, local_module
 
     code = []
     for m in suite.spec.metrics:
@@ -54,7 +55,6 @@ def trusted(suites: list[Suite], trust_all: bool, approved: Iterable[str] = ()) 
 
 def with_code(suite: Suite) -> Suite:
     """The suite with every metric that is its own code loaded: this runs that code."""
-    from harness.metrics import build
 
     metrics = dict(suite.metrics)
     for i, m in enumerate(suite.spec.metrics):

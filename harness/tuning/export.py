@@ -5,20 +5,33 @@ in float32 with the adapter on top, records its greedy outputs on a sample of th
 prompts, merges (`merge_and_unload`) and saves model and tokenizer, reloads the saved directory
 with plain transformers and generates again. `export.json` records where the model came from and
 the comparison; outputs that differ after the merge (float rounding can flip a greedy choice) are
-reported there as a failed check, never hidden. The directory appears whole or not at all.
+reported there as a failed check, never hidden. Beside it, README.md is the model's Hugging Face model
+card (`card.py`). The directory appears whole or not at all.
 """
 from __future__ import annotations
 
+import gc
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.cache.dirs import build_atomically
 from harness.common.errors import HarnessError
 from harness.common.files import write_json
+from harness.common.lazy import lazy_module
 from harness.evaluation.checks import SAMPLE, compare_outputs
 from harness.models.loading import is_adapter_dir, load_model
 from harness.record import RunRecord, load_predictions, load_record, predictions_path
 from harness.suitedef.suite import load_suite
+
+from .card import CARD, model_card
+
+if TYPE_CHECKING:
+    import torch
+    import transformers
+else:  # heavy: imported on first use
+    torch = lazy_module("torch")
+    transformers = lazy_module("transformers")
 
 RECORD = "export.json"
 
@@ -35,6 +48,8 @@ def export_merged(run_dir: Path, backend: str, out: Path) -> dict:
 
     def build(tmp: Path) -> None:
         result.update(_merge_and_check(record, run_dir, backend, adapter, sample, tmp))
+        (tmp / CARD).write_text(model_card(record, backend, out.name, result["check"]), encoding="utf-8")
+        write_json(tmp / RECORD, result)  # last: it marks the directory complete
 
     build_atomically(out, build, complete=RECORD)
     return result
@@ -73,18 +88,13 @@ def _generate(model, sample) -> dict[str, str]:
 
 
 def _merge_and_check(record: RunRecord, run_dir: Path, backend: str, adapter: Path, sample, out: Path) -> dict:
-    import gc
-
-    import torch
-    from transformers import AutoTokenizer
-
     # float32 throughout: merging into bf16 weights would round the update away.
     tuned = load_model(record.model_path, adapter=adapter, dtype=torch.float32)
     expected = _generate(tuned, sample)
     merged = tuned.model.merge_and_unload()
     merged.save_pretrained(out, safe_serialization=True)
-    AutoTokenizer.from_pretrained(adapter if (adapter / "tokenizer_config.json").is_file() else record.model_path
-                                  ).save_pretrained(out)
+    tokenizer_from = adapter if (adapter / "tokenizer_config.json").is_file() else record.model_path
+    transformers.AutoTokenizer.from_pretrained(tokenizer_from).save_pretrained(out)
     del tuned, merged
     gc.collect()
     reloaded = load_model(str(out), dtype=torch.float32)
@@ -97,5 +107,4 @@ def _merge_and_check(record: RunRecord, run_dir: Path, backend: str, adapter: Pa
                   "what": f"greedy outputs of the reloaded merged model against base+adapter on the first "
                           f"{SAMPLE} test prompts of each suite"},
     }
-    write_json(out / RECORD, result)
     return result

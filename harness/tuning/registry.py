@@ -4,11 +4,11 @@ there is one registry and the core never imports a backend."""
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import entry_points
 from importlib.util import find_spec
 from pathlib import Path
 
 from harness.common.errors import HarnessError
+from harness.common.plugins import entry_point_map
 
 from .contract import Backend
 
@@ -17,7 +17,7 @@ ENTRY_POINT_GROUP = "harness.backends"
 
 def available() -> dict[str, str]:
     """Backend name → where it comes from ("module:Class")."""
-    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return entry_point_map(ENTRY_POINT_GROUP)
 
 
 def get_backend(name: str) -> type[Backend]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from harness.cache import Cache, keys
 from harness.common.files import write_json
 from harness.evaluation import checks
+from harness.evaluation.analysis import in_memory_path
 from harness.evaluation.evaluate import generate_for
 from harness.models.loading import device
 from harness.record import BackendRun, Cost, TunedFromCache, strategies
@@ -110,8 +111,6 @@ def tune_state(t: strategies.Tuning, suites: list[Suite], model_path: str, setti
                run_dir: Path) -> BackendRun:
     """Tune one state of a run (`settings`: its resolved settings) into `models/<state>/`: restored from the
     tuning cache, or trained (resuming from its checkpoints), saved and stored in the cache."""
-    from harness.evaluation.analysis import in_memory_path
-
     artefact = Path("models") / t.state
     examples = training_examples(suites)
     run = dict(name=t.state, backend=t.backend, strategy=t.strategy, train_seed=t.train_seed,

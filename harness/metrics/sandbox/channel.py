@@ -8,6 +8,7 @@ Standard library only and no imports: the children run this file's code ahead of
 """
 from __future__ import annotations
 
+import builtins
 import os
 
 MAX_MESSAGE = 4 << 20  # bytes of one message on the channel
@@ -34,7 +35,6 @@ class Remote:
 def _remote_exception(type_name: str, message: str, reason: str) -> Exception:
     """The solution's exception, as the builtin exception of that name where there is one. Never a
     StopIteration: raised into `map` or a `for` loop of the tests, it would end it as if all were done."""
-    import builtins
     cls = getattr(builtins, type_name, None)
     exc: Exception | None = None
     stops = (StopIteration, StopAsyncIteration)

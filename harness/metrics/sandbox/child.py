@@ -11,6 +11,7 @@ runs ahead of this file's: hence the guarded import below.
 """
 from __future__ import annotations
 
+import builtins
 import marshal
 import os
 import sys
@@ -137,7 +138,6 @@ def _describe(value: object) -> tuple:
 
 def judge(job: dict) -> None:
     """Run the preamble and the tests, the solution's names standing in as `Remote`s; write the verdict."""
-    import builtins
     channel = Channel(job["rx"], job["tx"])
     namespace: dict = {"__name__": "tests"}
     sources = {"<preamble>": job["preamble"], "<tests>": job["tests"]}

@@ -21,6 +21,7 @@ import selectors
 import shutil
 import signal
 import struct
+import subprocess
 import sys
 import sysconfig
 import time
@@ -47,7 +48,6 @@ def _probe() -> tuple[str | None, str]:
     path = shutil.which("bwrap")
     if path is None or not sys.platform.startswith("linux"):
         return None, INSTALL_HINT
-    import subprocess
     probe = [path, *_namespaces(), *_binds(), "--", _interpreter(), "-I", "-S", "-c", "pass"]
     try:
         done = subprocess.run(probe, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
