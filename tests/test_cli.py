@@ -84,3 +84,16 @@ def test_inspecting_imports_no_model_or_metric_library(command):
     # libraries load when the first output is scored, not before.
     argv, status = INSPECTING[command]
     assert _imported_by(argv, ROOT, NOT_FOR_INSPECTING) == (status, [])
+
+
+def test_metrics_fit_a_100_column_terminal_and_say_whole_sentences(capsys, monkeypatch):
+    from harness.metrics import available, metric_class
+
+    monkeypatch.setenv("COLUMNS", "100")
+    assert main(["metrics"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 100
+    flat = " ".join(out.split())
+    for name in available():
+        first = " ".join((metric_class(name).__doc__ or "").strip().split("\n\n")[0].split())
+        assert first in flat, name  # the whole first paragraph, not a line cut mid-sentence

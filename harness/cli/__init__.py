@@ -63,6 +63,9 @@ def _run(args, argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`harness metrics | head`): nothing left to say to it
+        sys.stdout = open(os.devnull, "w")  # so that the interpreter's own flush at exit stays quiet too
+        return 0
     except Exception as e:  # not the input's fault: a bug, or the machine (memory, disk)
         if args.debug:
             raise

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,19 +41,24 @@ def cmd_backends(args) -> int:
 
 
 def cmd_metrics(args) -> int:
-    """`harness metrics`: every metric with its kind, range and options."""
+    """`harness metrics`: every metric with its kind, range, where it comes from, what it measures and its
+    options, wrapped to the terminal (100 columns when there is none)."""
+    width = max(60, shutil.get_terminal_size((100, 24)).columns)
+    indent = " " * 17
     for name, source in sorted(metrics.available().items()):
         try:
             cls = metrics.metric_class(name)
         except ValueError as e:
             print(f"{name}  ({source})  UNUSABLE: {e}")
             continue
-        doc = (cls.__doc__ or "").strip().split("\n")[0]
+        doc = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())  # the first paragraph, whole
         scale = f"{cls.lowest:g}–{cls.scale:g}, {'higher' if cls.higher_is_better else 'lower'} is better"
-        print(f"{name:<16} {cls.kind:<9} {scale:<28} ({source})  {doc}")
+        print(f"{name:<16} {cls.kind:<9} {scale}  ({source})")
+        if doc:
+            print(textwrap.fill(doc, width, initial_indent=indent, subsequent_indent=indent))
         options = _init_options(cls)
         if options:
-            print(f"{'':<16} options: {options}")
+            print(textwrap.fill(f"options: {options}", width, initial_indent=indent, subsequent_indent=indent + "  "))
     return 0
 
 
