@@ -11,15 +11,18 @@ from .process import quiet_libraries
 
 def cmd_suites(args) -> int:
     """`harness suites list|validate|new`."""
-    from harness.suitedef.suite import SuiteProblems, find_suites, load_suite
+    from harness.suitedef.suite import SuiteProblems, check_unique_names, find_suites, load_suite
 
     if args.action == "new":
         return _new_suite(args)
     failed = 0
+    loaded: list = []
     for folder in find_suites(args.paths or ["suites"]):
         try:
             s = load_suite(folder, every_problem=args.action == "validate",
                            allow_outside_data=args.allow_outside_data)
+            check_unique_names([*loaded, s])  # a run of these suites would refuse them
+            loaded.append(s)
         except SuiteProblems as e:
             failed += 1
             for problem in e.problems:
@@ -65,6 +68,7 @@ def cmd_data(args) -> int:
 
     quiet_libraries()
     suites = [run.load_suite(p) for p in run.find_suites(args.suite or [run.DEFAULT_SUITES])]
+    run.check_unique_names(suites)
     model_path = resolve_model_path(args.model, suites, args.seed)
     backends = args.backend or list(run.DEFAULT_BACKENDS)
     overrides = parse_overrides(args.backend_config, args.set)

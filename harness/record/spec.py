@@ -70,9 +70,9 @@ class GateSpec(Record):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
     metric: str | None = None
     """The metric this gate reads."""
-    min: float | None = None
+    min: float | None = Field(None, allow_inf_nan=False)
     """Passes when the tuned state's value is at least this."""
-    min_delta: float | None = None
+    min_delta: float | None = Field(None, allow_inf_nan=False)
     """Passes when the tuned state's value minus base's is at least this."""
     significant_gain: bool | None = None
     """Passes when the tuned state beats base with a Holm-adjusted p below the run's alpha."""

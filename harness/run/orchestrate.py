@@ -44,7 +44,15 @@ from harness.record import (
     strategies,
 )
 from harness.runtime import distributed, threads
-from harness.suitedef.suite import Suite, find_suites, limited, load_suite, results_hash, with_fewshot
+from harness.suitedef.suite import (
+    Suite,
+    check_unique_names,
+    find_suites,
+    limited,
+    load_suite,
+    results_hash,
+    with_fewshot,
+)
 from harness.tuning import settings as backend_settings
 from harness.tuning.contract import deciding
 from harness.tuning.registry import backend_packages, usable_backend
@@ -119,9 +127,7 @@ def plan(request: RunRequest) -> Plan:
         raise HarnessError(f"'{BASE}' names the untuned model; it is not a backend", "--backend")
     suites = [limited(with_fewshot(load_suite(p, allow_outside_data=request.allow_outside_data), request.fewshot),
                       request.limit, request.seed) for p in find_suites(request.suites)]
-    names = [s.name for s in suites]
-    if len(set(names)) != len(names):
-        raise HarnessError(f"two suites share a name: {sorted(n for n in names if names.count(n) > 1)[0]}", "--suite")
+    check_unique_names(suites)
     if request.backends and not any(s.train for s in suites if s.spec.role == "task"):
         raise HarnessError("no suite has a train split to tune on", "--suite")
     unused = sorted(set(request.overrides) - set(request.backends))

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import yaml
 
-from harness.common.errors import HarnessError
+from harness.common import limits
+from harness.common.errors import HarnessError, quoted
 from harness.common.files import write_text
 
 from .formats import FORMATS
+from .spec import NAME_PATTERN
 
 _EXAMPLES: dict[str, list[tuple[dict, dict]]] = {
     # (a train record, a test record) per format; the scaffold writes a few of each.
@@ -49,8 +51,9 @@ def new_suite(folder: str | Path, name: str, fmt: str) -> Path:
     """Write a small valid suite called `name` in `folder` (which must not exist yet) and return it."""
     if fmt not in FORMATS:
         raise HarnessError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}", "--format")
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        raise HarnessError(f"a suite name is letters, digits, '.', '_' or '-', not {name!r}", "suites new")
+    if not re.fullmatch(NAME_PATTERN, name) or len(name) > limits.NAME_MAX_CHARS:
+        raise HarnessError(f"a suite name is letters, digits, '_', '.' or '-' (at most {limits.NAME_MAX_CHARS}, not "
+                           f"starting with '.' or '-'), not {quoted(name)}", "suites new")
     folder = Path(folder)
     if folder.exists():
         raise HarnessError("already exists; choose a new folder", str(folder))
