@@ -22,7 +22,7 @@ from . import charts, headtohead
 from .data import data_view
 from .examples import FILTERS, PAGE_SIZE, change_label, index_chunks, load_suite_examples, matches
 from .overview import flatten, head_to_head, metric_rows, provenance, verdicts
-from .site import Site, slugs
+from .site import Site, slugs, staged
 from .strategy import QUALITY_LABEL, quality, seed_rows, strategy_rows
 
 
@@ -30,7 +30,10 @@ def render_report(run_dir: str | Path, out_dir: str | Path | None = None, *, pag
     """Write the report site (default `RUN_DIR/report/`) and return its overview page, `index.html`."""
     run_dir = Path(run_dir)
     record = load_record(run_dir)
-    return write_run_site(record, run_dir, Path(out_dir) if out_dir else run_dir / "report", page_size)
+    final = Path(out_dir) if out_dir else run_dir / "report"
+    with staged(final) as staging:  # a report that fails half-way leaves nothing behind
+        page = write_run_site(record, run_dir, staging, page_size)
+    return final / page.relative_to(staging)
 
 
 def write_run_site(record, run_dir: Path, out_dir: Path, page_size: int = PAGE_SIZE, up: str | None = None) -> Path:
@@ -40,7 +43,6 @@ def write_run_site(record, run_dir: Path, out_dir: Path, page_size: int = PAGE_S
            ("Training", "training.html")]
     nav += [(s.name, f"suites/{slug[s.name]}/index.html") for s in record.suites]
     site = Site(out_dir, f"Run {record.run_id}", nav)
-    site.clear_generated("suites")
     site.copy_assets()
     gates = record.gates
     rows = metric_rows(record)
@@ -95,7 +97,6 @@ def _write_suite(site: Site, record, suite, rows: list[dict], gates) -> dict:
 
 def _write_pairs(site: Site, record, run_dir: Path, front: set[str]) -> dict[tuple[str, str], str]:
     """A head-to-head page per pair of strategies (base included); returns (baseline, strategy) → page."""
-    site.clear_pages("pairs")
     pairs = headtohead.pair_list(record, front)
     files = headtohead.pair_files(record, pairs)
     seeded = bool(record.seed_comparisons)
