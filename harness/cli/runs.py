@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from harness.common.errors import HarnessError
+from harness.runtime.launch import note_run_dir
 
 from .process import distributed, prepare_processes, quiet_libraries
 from .summary import print_summary
@@ -23,6 +24,7 @@ def cmd_run(args) -> int:
     run_dir = Path(args.resume) if args.resume else run.new_run_dir(Path(args.out), plan.config_key)
     if main:
         print(f"Run directory: {run_dir}")
+        note_run_dir(run_dir)
     record = _execute(run, plan, run_dir, fresh)
     if main:
         print_summary(run_dir, record, render_report)
@@ -92,6 +94,7 @@ def cmd_eval(args) -> int:
     run_dir = run.new_run_dir(Path(args.out), plan.config_key)
     if main:
         print(f"Run directory: {run_dir}")
+        note_run_dir(run_dir)
     record = _execute(run, plan, run_dir, fresh=True)
     if main:
         print_summary(run_dir, record, render_report)
