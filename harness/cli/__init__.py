@@ -113,7 +113,7 @@ def _ended(args, launched) -> int:
             line += f"; `harness run --resume {run_dir}` continues the run"
     elif run_dir is not None and args.command == "run":
         line += f"; `harness run --resume {run_dir}` continues the run"
-    print(line, file=sys.stderr)
+    print("\n" + line, file=sys.stderr)  # a killed process's progress bar never ended its line
     return launched.code
 
 
