@@ -1,6 +1,7 @@
 """Several processes: sharing out examples, the launcher command, and real 2-process runs on CPU (gloo)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -51,6 +52,30 @@ def test_processes_option_relaunches_under_accelerate():
     assert cmd[:3] == [sys.executable, "-m", "harness.runtime.launcher"]  # accelerate's, reporting failures once
     assert cmd[cmd.index("--num_processes") + 1] == "2"
     assert cmd[cmd.index("-m", 3):] == ["-m", "harness", "run", "--suite", "s", "--threads", "1"]
+
+
+@pytest.mark.parametrize("failures, notes, code, line", [
+    # killed from outside: the cause, whatever the others said about their lost connection
+    ([{"rank": 0, "exitcode": -15, "signal": "SIGTERM"}, {"rank": 1, "exitcode": -9, "signal": "SIGKILL"}],
+     {"error-0": "harness: internal error: RuntimeError: Connection closed by peer"}, 1,
+     "harness: error: process 2 of 2 was killed (SIGKILL), so the others were stopped"),
+    # a process that failed and said why: its own line and exit status
+    ([{"rank": 0, "exitcode": 2, "signal": None}, {"rank": 1, "exitcode": -15, "signal": "SIGTERM"}],
+     {"error-0": "harness: error: suite.yaml: bad"}, 2, "harness: error: suite.yaml: bad"),
+    ([{"rank": 1, "exitcode": 3, "signal": None}], {}, 1, "harness: error: process 2 of 2 failed (exit status 3)"),
+    (None, {"error-1": "harness: interrupted"}, 1, "harness: interrupted"),  # the launcher failed, not the agent
+    (None, {}, 0, None),
+])
+def test_how_launched_processes_ended_is_one_line(tmp_path, failures, notes, code, line):
+    from harness.runtime.launch import FAILURES, RUN_DIR, _outcome
+
+    if failures is not None:
+        (tmp_path / FAILURES).write_text(json.dumps(failures))
+    for name, text in notes.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / RUN_DIR).write_text("/runs/x")
+    launched = _outcome(tmp_path, 1 if line else 0, 2)
+    assert (launched.code, launched.failure, launched.run_dir) == (code, line, Path("/runs/x"))
 
 
 @pytest.mark.parametrize("name", ["ddp.yaml", "fsdp.yaml", "deepspeed_zero3.yaml"])

@@ -70,8 +70,9 @@ def relaunch(argv: list[str], processes: int) -> Launched:
 
 def _outcome(notes: Path, code: int, processes: int) -> Launched:
     run_dir = Path((notes / RUN_DIR).read_text(encoding="utf-8")) if (notes / RUN_DIR).is_file() else None
-    if not (notes / FAILURES).is_file():
-        return Launched(code, None, run_dir)
+    if not (notes / FAILURES).is_file():  # all ended well, or the launcher itself failed (and said why)
+        lines = sorted(notes.glob("error-*")) if code else []
+        return Launched(code, lines[0].read_text(encoding="utf-8").strip() if lines else None, run_dir)
     failures = json.loads((notes / FAILURES).read_text(encoding="utf-8"))
     # A process killed from outside (SIGKILL, the out-of-memory killer) is the cause; the agent stops the
     # others with SIGTERM, and their lost connections are its consequence.
