@@ -281,6 +281,21 @@ def _tensors(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path))
 
 
+def _same_as_uninterrupted(run: Path, uninterrupted: Path, backend: str) -> None:
+    """Weights, loss curve, outputs and results of `backend` in `run` are those of the uninterrupted run."""
+    (state,) = load_record(run).backends
+    ref = next(b for b in load_record(uninterrupted).backends if b.name == backend)
+    assert state.cost.loss_curve == ref.cost.loss_curve
+    assert (state.cost.steps, state.cost.train_tokens, state.cost.trainable_params) == \
+        (ref.cost.steps, ref.cost.train_tokens, ref.cost.trainable_params)
+    mine, theirs = (_tensors(r / "models" / backend / WEIGHTS[backend]) for r in (run, uninterrupted))
+    assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+    assert [r.output for r in load_predictions(run, backend, "agent_tools")] == \
+        [r.output for r in load_predictions(uninterrupted, backend, "agent_tools")]
+    assert [r for r in load_record(run).results if r.state == backend] == \
+        [r for r in load_record(uninterrupted).results if r.state == backend]
+
+
 @pytest.mark.parametrize("backend, where, step, resumed_from, left", [
     ("full", "checkpoint", 20, 10, ["checkpoint-10"]),  # killed while writing its second checkpoint
     ("lora", "step", 23, 20, ["checkpoint-20"]),  # killed three steps after its second checkpoint
@@ -297,19 +312,12 @@ def test_a_killed_training_resumes_to_the_uninterrupted_result(uninterrupted, re
     capsys.readouterr()
     assert main(["run", "--resume", str(run)]) == 0
     assert f"(in 2 attempts, the last resumed from step {resumed_from})" in capsys.readouterr().out
-    resumed, reference = load_record(run), load_record(uninterrupted)
+    resumed = load_record(run)
     (state,) = resumed.backends
-    ref = next(b for b in reference.backends if b.name == backend)
+    ref = next(b for b in load_record(uninterrupted).backends if b.name == backend)
     assert (state.cost.resumed_from_step, state.cost.attempts) == (resumed_from, 2)
-    assert (ref.cost.resumed_from_step, ref.cost.attempts) == (None, 1)
-    assert state.cost.loss_curve == ref.cost.loss_curve and len(state.cost.loss_curve) == 7
-    assert (state.cost.steps, state.cost.train_tokens, state.cost.trainable_params) == \
-        (ref.cost.steps, ref.cost.train_tokens, ref.cost.trainable_params)
-    mine, theirs = (_tensors(r / "models" / backend / WEIGHTS[backend]) for r in (run, uninterrupted))
-    assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
-    assert [r.output for r in load_predictions(run, backend, "agent_tools")] == \
-        [r.output for r in load_predictions(uninterrupted, backend, "agent_tools")]
-    assert [r for r in resumed.results if r.state == backend] == [r for r in reference.results if r.state == backend]
+    assert (ref.cost.resumed_from_step, ref.cost.attempts) == (None, 1) and len(state.cost.loss_curve) == 7
+    _same_as_uninterrupted(run, uninterrupted, backend)
     assert resumed.checks.failures(backend) == []  # the reload check compares with the resumed model as trained
     assert not (run / CHECKPOINTS).exists()  # removed once the artefact is recorded
     # stored in the tuning cache as a fresh training would be: under the key of these inputs, with its cost
@@ -317,19 +325,6 @@ def test_a_killed_training_resumes_to_the_uninterrupted_result(uninterrupted, re
     key = tuning_key_for(Cache(), backend, resumed.model_path, training_examples(suites), state.settings, 0)
     stored = Cache().store.get(TUNED, key)
     assert stored is not None and stored["cost"]["resumed_from_step"] == resumed_from
-
-
-def _same_as_uninterrupted(run: Path, uninterrupted: Path, backend: str) -> None:
-    """Weights, loss curve, outputs and results of `backend` in `run` are those of the uninterrupted run."""
-    (state,) = load_record(run).backends
-    ref = next(b for b in load_record(uninterrupted).backends if b.name == backend)
-    assert state.cost.loss_curve == ref.cost.loss_curve and state.cost.train_tokens == ref.cost.train_tokens
-    mine, theirs = (_tensors(r / "models" / backend / WEIGHTS[backend]) for r in (run, uninterrupted))
-    assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
-    assert [r.output for r in load_predictions(run, backend, "agent_tools")] == \
-        [r.output for r in load_predictions(uninterrupted, backend, "agent_tools")]
-    assert [r for r in load_record(run).results if r.state == backend] == \
-        [r for r in load_record(uninterrupted).results if r.state == backend]
 
 
 def test_killed_before_any_checkpoint_then_again_while_resuming(uninterrupted, resume_suite, tmp_path, monkeypatch,
@@ -386,13 +381,9 @@ def test_a_killed_data_parallel_training_resumes_exactly(resume_suite, tmp_path)
     assert "Resuming lora from its checkpoint at step 20\n" in harness("run", "--resume", str(run))
     resumed, uninterrupted = load_record(run), load_record(reference)
     assert resumed.environment.world_size == uninterrupted.environment.world_size == 2
-    (state,), (ref,) = resumed.backends, uninterrupted.backends
+    (state,) = resumed.backends
     assert (state.cost.resumed_from_step, state.cost.attempts) == (20, 2)
-    assert state.cost.loss_curve == ref.cost.loss_curve and state.cost.train_tokens == ref.cost.train_tokens
-    mine, theirs = (_tensors(r / "models" / "lora" / WEIGHTS["lora"]) for r in (run, reference))
-    assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
-    assert [r.output for r in load_predictions(run, "lora", "agent_tools")] == \
-        [r.output for r in load_predictions(reference, "lora", "agent_tools")]
+    _same_as_uninterrupted(run, reference, "lora")
 
 
 # --- the encoder-decoder path, and a damaged checkpoint ---------------------------------------------------------
