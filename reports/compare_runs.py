@@ -16,7 +16,7 @@ from . import charts
 from .examples import PAGE_SIZE
 from .overview import comparisons_by_key, metric_rows, verdicts
 from .render import write_run_site
-from .site import Site, unique_slugs
+from .site import Site, staged, unique_slugs
 from .strategy import QUALITY_LABEL, cost_points, mark_front, quality
 
 
@@ -30,7 +30,12 @@ def render_comparison(run_dirs: list[str | Path], out_dir: str | Path, *, page_s
     if not shared:
         raise HarnessError("the runs share no suite: " + "; ".join(
             f"{r['label']}: {', '.join(r['suites']) or 'none'}" for r in runs))
-    out_dir = Path(out_dir)
+    with staged(Path(out_dir)) as staging:  # a comparison that fails half-way leaves nothing behind
+        page = _write_comparison(runs, shared, staging, page_size)
+    return Path(out_dir) / page.relative_to(staging)
+
+
+def _write_comparison(runs: list[dict], shared: list[str], out_dir: Path, page_size: int) -> Path:
     site = Site(out_dir, "Run comparison", [("Comparison", "index.html")]
                 + [(r["label"], f"runs/{r['label']}/index.html") for r in runs])
     site.copy_assets()

@@ -23,7 +23,7 @@ from .data import data_view
 from .examples import FILTERS, PAGE_SIZE, change_label, index_chunks, load_suite_examples, matches
 from .overview import flatten, forest_rows, head_to_head, metric_rows, provenance, verdicts, what_broke
 from .sheets.status import sheets_status
-from .site import Site, slugs
+from .site import Site, slugs, staged
 from .strategy import QUALITY_LABEL, quality, seed_rows, strategy_rows
 
 
@@ -31,7 +31,10 @@ def render_report(run_dir: str | Path, out_dir: str | Path | None = None, *, pag
     """Write the report site (default `RUN_DIR/report/`) and return its overview page, `index.html`."""
     run_dir = Path(run_dir)
     record = load_record(run_dir)
-    return write_run_site(record, run_dir, Path(out_dir) if out_dir else run_dir / "report", page_size)
+    final = Path(out_dir) if out_dir else run_dir / "report"
+    with staged(final) as staging:  # a report that fails half-way leaves nothing behind
+        page = write_run_site(record, run_dir, staging, page_size)
+    return final / page.relative_to(staging)
 
 
 def write_run_site(record, run_dir: Path, out_dir: Path, page_size: int = PAGE_SIZE, up: str | None = None) -> Path:
@@ -42,7 +45,6 @@ def write_run_site(record, run_dir: Path, out_dir: Path, page_size: int = PAGE_S
     nav += [("Strategies", "strategy.html"), ("Training", "training.html")] if tuned else []
     nav += [(s.name, f"suites/{slug[s.name]}/index.html") for s in record.suites]
     site = Site(out_dir, f"Run {record.run_id}", nav)
-    site.clear_generated("suites")
     site.copy_assets()
     gates = record.gates
     rows = metric_rows(record)
@@ -50,11 +52,8 @@ def write_run_site(record, run_dir: Path, out_dir: Path, page_size: int = PAGE_S
     for info in record.suites:
         suite = load_suite_examples(record, run_dir, info, slug[info.name], page_size)
         summaries.append(_write_suite(site, record, suite, [r for r in rows if r["suite"] == info.name], gates))
-    if tuned:
+    if tuned:  # an earlier render's tuning pages go when the site is put in place (`staged`)
         _write_tuning_pages(site, record, run_dir)
-    else:
-        site.remove_pages(["strategy.html", "training.html"])
-        site.clear_pages("pairs")
     site.page("data.html", "data.html.j2", record=record, suites=data_view(record))
     sheets = sheets_status(run_dir)
     forest = forest_rows(rows)
@@ -110,7 +109,6 @@ def _write_suite(site: Site, record, suite, rows: list[dict], gates) -> dict:
 
 def _write_pairs(site: Site, record, run_dir: Path, front: set[str]) -> dict[tuple[str, str], str]:
     """A head-to-head page per pair of strategies (base included); returns (baseline, strategy) → page."""
-    site.clear_pages("pairs")
     pairs = headtohead.pair_list(record, front)
     files = headtohead.pair_files(record, pairs)
     seeded = bool(record.seed_comparisons)

@@ -6,12 +6,18 @@ the only markup passed in pre-built is charts (matplotlib SVG) and diffs (escape
 """
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
+from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
+from typing import Iterator
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from harness.common.errors import HarnessError
 from harness.common.files import write_text
 
 ASSETS = ("report.css", "report.js")
@@ -78,23 +84,53 @@ class Site:
         for name in ASSETS:
             self.write(name, (files("reports") / "templates" / name).read_text(encoding="utf-8"))
 
-    def clear_pages(self, folder: str) -> None:
-        """The .html pages a previous render left directly in `folder` (e.g. pairs that no longer exist)."""
-        target = self.out_dir / folder
-        if target.is_dir():
-            for path in target.iterdir():
-                if path.suffix == ".html" and path.is_file():
-                    path.unlink()
 
-    def remove_pages(self, relpaths: list[str]) -> None:
-        """Pages a previous render wrote that this one does not (e.g. a run re-rendered after a change)."""
-        for relpath in relpaths:
-            (self.out_dir / relpath).unlink(missing_ok=True)
 
-    def clear_generated(self, folder: str) -> None:
-        """Pages and index files a previous render left in `folder`: a shorter suite must not keep them."""
-        target = self.out_dir / folder
-        if target.is_dir():
-            for path in target.glob("*/*"):
-                if re.fullmatch(r"(examples-\d+\.html|search-\d+\.js|index\.html)", path.name):
-                    path.unlink()
+GENERATED = re.compile(r"suites/[^/]+/(examples-\d+\.html|search-\d+\.js|index\.html)|pairs/[^/]+\.html"
+                       r"|strategy\.html|training\.html")
+"""Pages of a site (relative to its root) that exist only while the run has them: a suite with fewer
+examples, a pair no longer compared, or the tuning pages of a run re-rendered as an evaluation, must not
+keep the pages an earlier render wrote."""
+
+
+@contextmanager
+def staged(out_dir: Path) -> Iterator[Path]:
+    """A fresh folder beside `out_dir` to write a site into; put in place only once the whole site is written.
+
+    A render that fails leaves `out_dir` as it was (no stray report.css, no folder it created); one that
+    succeeds replaces the previous render's pages there and keeps any other files the folder holds."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise HarnessError("exists and is not a folder", str(out_dir))
+    created = next((p for p in reversed([out_dir, *out_dir.parents]) if not p.exists()), None)
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.partial-"))
+    except OSError as e:
+        raise HarnessError(f"cannot write the report here: {e.strerror}", str(out_dir)) from None
+    try:
+        yield staging
+        _move_in(staging, out_dir)
+    except BaseException:
+        if created is not None and created != out_dir:
+            shutil.rmtree(created, ignore_errors=True)  # folders above out_dir made for this render
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_in(staging: Path, out_dir: Path) -> None:
+    """Put a fully written site in place: as a whole when `out_dir` is new, file by file over an old render."""
+    if not out_dir.exists():
+        staging.rename(out_dir)
+        return
+    for css in out_dir.rglob(ASSETS[0]):  # every site root, a comparison's run sites included
+        root = css.parent
+        for path in root.rglob("*"):
+            if GENERATED.fullmatch(path.relative_to(root).as_posix()) and path.is_file():
+                path.unlink()
+    for path in sorted(staging.rglob("*")):
+        if path.is_file():
+            target = out_dir / path.relative_to(staging)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)

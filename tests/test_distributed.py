@@ -1,6 +1,7 @@
 """Several processes: sharing out examples, the launcher command, and real 2-process runs on CPU (gloo)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -48,9 +49,33 @@ def test_processes_option_relaunches_under_accelerate():
     argv = ["run", "--processes", "2", "--suite", "s", "--processes=3", "--threads", "1"]
     assert without_processes(argv) == ["run", "--suite", "s", "--threads", "1"]
     cmd = accelerate_command(argv, 2)
-    assert cmd[:3] == [sys.executable, "-m", "accelerate.commands.launch"]
+    assert cmd[:3] == [sys.executable, "-m", "harness.runtime.launcher"]  # accelerate's, reporting failures once
     assert cmd[cmd.index("--num_processes") + 1] == "2"
     assert cmd[cmd.index("-m", 3):] == ["-m", "harness", "run", "--suite", "s", "--threads", "1"]
+
+
+@pytest.mark.parametrize("failures, notes, code, line", [
+    # killed from outside: the cause, whatever the others said about their lost connection
+    ([{"rank": 0, "exitcode": -15, "signal": "SIGTERM"}, {"rank": 1, "exitcode": -9, "signal": "SIGKILL"}],
+     {"error-0": "harness: internal error: RuntimeError: Connection closed by peer"}, 1,
+     "harness: error: process 2 of 2 was killed (SIGKILL), so the others were stopped"),
+    # a process that failed and said why: its own line and exit status
+    ([{"rank": 0, "exitcode": 2, "signal": None}, {"rank": 1, "exitcode": -15, "signal": "SIGTERM"}],
+     {"error-0": "harness: error: suite.yaml: bad"}, 2, "harness: error: suite.yaml: bad"),
+    ([{"rank": 1, "exitcode": 3, "signal": None}], {}, 1, "harness: error: process 2 of 2 failed (exit status 3)"),
+    (None, {"error-1": "harness: interrupted"}, 1, "harness: interrupted"),  # the launcher failed, not the agent
+    (None, {}, 0, None),
+])
+def test_how_launched_processes_ended_is_one_line(tmp_path, failures, notes, code, line):
+    from harness.runtime.launch import FAILURES, RUN_DIR, _outcome
+
+    if failures is not None:
+        (tmp_path / FAILURES).write_text(json.dumps(failures))
+    for name, text in notes.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / RUN_DIR).write_text("/runs/x")
+    launched = _outcome(tmp_path, 1 if line else 0, 2)
+    assert (launched.code, launched.failure, launched.run_dir) == (code, line, Path("/runs/x"))
 
 
 @pytest.mark.parametrize("name", ["ddp.yaml", "fsdp.yaml", "deepspeed_zero3.yaml"])
@@ -182,3 +207,82 @@ def test_torchrun_evaluation_matches_one_process(ddp_suite, one_and_two, tmp_pat
     (run_dir,) = tmp_path.iterdir()
     assert load_record(run_dir).environment.world_size == 2
     assert load_predictions(run_dir, "base", "agent_tools") == load_predictions(one, "base", "agent_tools")
+
+
+# --- a process killed -----------------------------------------------------------------------------------------
+
+STALL = r'''
+"""Read by every Python process of the test's run: the process of rank STALL_RANK stops for good at STALL_AT
+(`generate`: its first share of examples; `step N`: after training step N) and says so, to be killed there."""
+import os
+import time
+from pathlib import Path
+
+
+def _stall():
+    Path(os.environ["STALL_MARKER"]).write_text(str(os.getpid()))
+    time.sleep(3600)
+
+
+if os.environ.get("RANK") is not None and os.environ.get("RANK") == os.environ.get("STALL_RANK"):
+    where = os.environ["STALL_AT"]
+    if where == "generate":
+        from harness.runtime import distributed
+
+        distributed.share = lambda *args, **kwargs: _stall()
+    else:
+        from transformers import TrainerCallback
+
+        import backends.sft as sft
+
+        class Stall(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                if state.global_step == int(where.split()[1]):
+                    _stall()
+
+        setup = sft.SFTBackend.setup
+
+        def stalling_setup(self, *args, **kwargs):
+            setup(self, *args, **kwargs)
+            self.trainer.add_callback(Stall())
+
+        sft.SFTBackend.setup = stalling_setup
+'''
+
+
+@pytest.mark.parametrize("where, kept", [("generate", False), ("step 3", True)])
+def test_a_killed_process_ends_the_run_in_one_line_and_leaves_no_half_written_run(tmp_path, where, kept):
+    """Process 2 of 2 is SIGKILLed: the launcher stops the other, and the command says so in one line; a run
+    directory that holds nothing yet is removed, one with finished work is kept whole, to be resumed."""
+    import signal
+    import time
+
+    suite = cut_suite("agent_tools", tmp_path / "agent_tools", 24, 2)
+    (tmp_path / "hook").mkdir()
+    (tmp_path / "hook" / "sitecustomize.py").write_text(STALL)
+    marker, out = tmp_path / "stalled", tmp_path / "runs"
+    env = dict(_env(tmp_path), HARNESS_CACHE=str(tmp_path / "cache"), PYTHONPATH=f"{tmp_path / 'hook'}:{ROOT}",
+               STALL_RANK="1", STALL_AT=where, STALL_MARKER=str(marker))
+    command = [sys.executable, "-m", "harness", "run", "--suite", str(suite), "--out", str(out), "--backend", "lora",
+               "--set", "lora.max_steps=6", "--processes", "2"]
+    with open(tmp_path / "err", "w") as err:
+        proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + 600
+        while not marker.exists():
+            assert proc.poll() is None, (tmp_path / "err").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the run never reached the point to kill it at"
+            time.sleep(0.05)
+        os.kill(int(marker.read_text()), signal.SIGKILL)
+        assert proc.wait(timeout=300) == 1
+    stderr = (tmp_path / "err").read_text()
+    assert "Traceback" not in stderr and "ChildFailedError" not in stderr and "internal error" not in stderr, stderr
+    (line,) = [x for x in stderr.splitlines() if "harness: error" in x]
+    runs = list(out.iterdir())
+    assert len(runs) == (1 if kept else 0)
+    assert stderr.endswith("\nharness: error: process 2 of 2 was killed (SIGKILL), so the others were stopped; " + (
+        f"`harness run --resume {runs[0].resolve()}` continues the run\n" if kept else
+        "the run directory held nothing yet and was removed\n")), stderr
+    if kept:  # whole: its record reads, its base predictions are complete, no file was left half-written
+        record = load_record(runs[0])
+        assert record.status != "complete" and len(load_predictions(runs[0], "base", "agent_tools")) == 2
+        assert not [p for p in runs[0].rglob("*") if p.name.endswith(".tmp")]

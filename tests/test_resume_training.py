@@ -190,6 +190,17 @@ if where == "checkpoint":  # while writing the checkpoint of `step`: its weights
         save_rng_state(self, output_dir)
 
     Trainer._save_rng_state = _save_rng_state
+elif where == "evaluate":  # as the tuned state's evaluation starts: its training is finished and saved
+    import harness.run.orchestrate as orchestrate
+
+    generate_test = orchestrate.generate_test
+
+    def stalling_generate_test(model, suite, state, *args, **kwargs):
+        if state != "base":
+            stall()
+        return generate_test(model, suite, state, *args, **kwargs)
+
+    orchestrate.generate_test = stalling_generate_test
 else:  # after optimizer step `step`
     class Stall(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
@@ -228,12 +239,16 @@ def _env(cache: Path) -> dict:
 
 
 def _killed_run(suite: Path, backend: str, where: str, step: int, tmp_path: Path, env: dict,
-                processes: int = 1) -> Path:
-    """A `harness run` in a subprocess (under accelerate with several processes), SIGKILLed with every process
-    it started once it stalls at `where` `step`; its run directory."""
+                processes: int = 1, resume: Path | None = None) -> Path:
+    """A `harness run` (or `--resume` of the run directory `resume`) in a subprocess (under accelerate with
+    several processes), SIGKILLed with every process it started once it stalls at `where` `step`; its run
+    directory."""
     script, marker, out = tmp_path / "stalling.py", tmp_path / "stalled", tmp_path / "runs"
     script.write_text(STALLING)
-    args = [where, str(step), str(marker), "run", "--suite", str(suite), "--out", str(out), *settings_args(backend)]
+    marker.unlink(missing_ok=True)
+    command_line = ["run", "--resume", str(resume)] if resume else ["run", "--suite", str(suite), "--out", str(out),
+                                                                     *settings_args(backend)]
+    args = [where, str(step), str(marker), *command_line]
     command = [sys.executable, str(script), *args]
     if processes > 1:
         launch = accelerate_command(["run"], processes)
@@ -256,12 +271,29 @@ def _killed_run(suite: Path, backend: str, where: str, step: int, tmp_path: Path
         proc.wait()
         log.close()
     assert proc.returncode == -signal.SIGKILL
+    if resume:
+        return resume
     (run,) = out.iterdir()
     return run
 
 
 def _tensors(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path))
+
+
+def _same_as_uninterrupted(run: Path, uninterrupted: Path, backend: str) -> None:
+    """Weights, loss curve, outputs and results of `backend` in `run` are those of the uninterrupted run."""
+    (state,) = load_record(run).backends
+    ref = next(b for b in load_record(uninterrupted).backends if b.name == backend)
+    assert state.cost.loss_curve == ref.cost.loss_curve
+    assert (state.cost.steps, state.cost.train_tokens, state.cost.trainable_params) == \
+        (ref.cost.steps, ref.cost.train_tokens, ref.cost.trainable_params)
+    mine, theirs = (_tensors(r / "models" / backend / WEIGHTS[backend]) for r in (run, uninterrupted))
+    assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+    assert [r.output for r in load_predictions(run, backend, "agent_tools")] == \
+        [r.output for r in load_predictions(uninterrupted, backend, "agent_tools")]
+    assert [r for r in load_record(run).results if r.state == backend] == \
+        [r for r in load_record(uninterrupted).results if r.state == backend]
 
 
 @pytest.mark.parametrize("backend, where, step, resumed_from, left", [
@@ -280,19 +312,12 @@ def test_a_killed_training_resumes_to_the_uninterrupted_result(uninterrupted, re
     capsys.readouterr()
     assert main(["run", "--resume", str(run)]) == 0
     assert f"(in 2 attempts, the last resumed from step {resumed_from})" in capsys.readouterr().out
-    resumed, reference = load_record(run), load_record(uninterrupted)
+    resumed = load_record(run)
     (state,) = resumed.backends
-    ref = next(b for b in reference.backends if b.name == backend)
+    ref = next(b for b in load_record(uninterrupted).backends if b.name == backend)
     assert (state.cost.resumed_from_step, state.cost.attempts) == (resumed_from, 2)
-    assert (ref.cost.resumed_from_step, ref.cost.attempts) == (None, 1)
-    assert state.cost.loss_curve == ref.cost.loss_curve and len(state.cost.loss_curve) == 7
-    assert (state.cost.steps, state.cost.train_tokens, state.cost.trainable_params) == \
-        (ref.cost.steps, ref.cost.train_tokens, ref.cost.trainable_params)
-    mine, theirs = (_tensors(r / "models" / backend / WEIGHTS[backend]) for r in (run, uninterrupted))
-    assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
-    assert [r.output for r in load_predictions(run, backend, "agent_tools")] == \
-        [r.output for r in load_predictions(uninterrupted, backend, "agent_tools")]
-    assert [r for r in resumed.results if r.state == backend] == [r for r in reference.results if r.state == backend]
+    assert (ref.cost.resumed_from_step, ref.cost.attempts) == (None, 1) and len(state.cost.loss_curve) == 7
+    _same_as_uninterrupted(run, uninterrupted, backend)
     assert resumed.checks.failures(backend) == []  # the reload check compares with the resumed model as trained
     assert not (run / CHECKPOINTS).exists()  # removed once the artefact is recorded
     # stored in the tuning cache as a fresh training would be: under the key of these inputs, with its cost
@@ -300,6 +325,41 @@ def test_a_killed_training_resumes_to_the_uninterrupted_result(uninterrupted, re
     key = tuning_key_for(Cache(), backend, resumed.model_path, training_examples(suites), state.settings, 0)
     stored = Cache().store.get(TUNED, key)
     assert stored is not None and stored["cost"]["resumed_from_step"] == resumed_from
+
+
+def test_killed_before_any_checkpoint_then_again_while_resuming(uninterrupted, resume_suite, tmp_path, monkeypatch,
+                                                                 capsys):
+    """Killed before its first checkpoint (nothing to resume: the training starts again), then killed again
+    three steps past the checkpoint of that second attempt: the third resumes from it, and all is as if
+    trained in one go."""
+    env = _env(tmp_path / "cache")
+    run = _killed_run(resume_suite, "lora", "step", 5, tmp_path, env)
+    assert not [p for p in (run / CHECKPOINTS / "lora").glob("checkpoint-*")]
+    _killed_run(resume_suite, "lora", "step", 13, tmp_path, env, resume=run)
+    assert sorted(p.name for p in (run / CHECKPOINTS / "lora").glob("checkpoint-*")) == ["checkpoint-10"]
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    capsys.readouterr()
+    assert main(["run", "--resume", str(run)]) == 0
+    # the first attempt left no checkpoint, so only the second counts towards the training that was kept
+    assert "(in 2 attempts, the last resumed from step 10)" in capsys.readouterr().out
+    (state,) = load_record(run).backends
+    assert (state.cost.resumed_from_step, state.cost.attempts) == (10, 2)
+    _same_as_uninterrupted(run, uninterrupted, "lora")
+
+
+def test_killed_while_evaluating_the_trained_state(uninterrupted, resume_suite, tmp_path, monkeypatch, capsys):
+    """Killed after the training finished, as its evaluation starts: the resumed run trains nothing again."""
+    run = _killed_run(resume_suite, "full", "evaluate", 0, tmp_path, _env(tmp_path / "cache"))
+    assert [b.name for b in load_record(run).backends] == ["full"]  # recorded, not yet evaluated
+    assert not [p for p in (run / "predictions").glob("full/*")]
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    capsys.readouterr()
+    assert main(["run", "--resume", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "Tuning with full" not in out and "Evaluating full (reloaded from " in out
+    (state,) = load_record(run).backends
+    assert (state.cost.resumed_from_step, state.cost.attempts) == (None, 1)
+    _same_as_uninterrupted(run, uninterrupted, "full")
 
 
 def test_a_killed_data_parallel_training_resumes_exactly(resume_suite, tmp_path):
@@ -321,13 +381,9 @@ def test_a_killed_data_parallel_training_resumes_exactly(resume_suite, tmp_path)
     assert "Resuming lora from its checkpoint at step 20\n" in harness("run", "--resume", str(run))
     resumed, uninterrupted = load_record(run), load_record(reference)
     assert resumed.environment.world_size == uninterrupted.environment.world_size == 2
-    (state,), (ref,) = resumed.backends, uninterrupted.backends
+    (state,) = resumed.backends
     assert (state.cost.resumed_from_step, state.cost.attempts) == (20, 2)
-    assert state.cost.loss_curve == ref.cost.loss_curve and state.cost.train_tokens == ref.cost.train_tokens
-    mine, theirs = (_tensors(r / "models" / "lora" / WEIGHTS["lora"]) for r in (run, reference))
-    assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
-    assert [r.output for r in load_predictions(run, "lora", "agent_tools")] == \
-        [r.output for r in load_predictions(reference, "lora", "agent_tools")]
+    _same_as_uninterrupted(run, reference, "lora")
 
 
 # --- the encoder-decoder path, and a damaged checkpoint ---------------------------------------------------------

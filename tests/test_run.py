@@ -81,20 +81,21 @@ def test_gates_pass_and_fail_with_a_clear_message(small_run, tmp_path, pytester)
     small_run = copy_run(small_run, tmp_path / "run")  # gating records its outcomes in the run
     record = load_record(small_run)
     full_em = record.value("full", "agent_tools", "tool_name")
+    assert full_em < 1.0  # so a gate at the top of the scale fails (one above it is refused at load)
     suite = cut_suite("agent_tools", pytester.path / "suites" / "agent_tools", 1, 1, gates=[
         {"metric": "tool_name", "min": 0.0},
-        {"metric": "tool_name", "min": 1.01, "states": ["full"]},
+        {"metric": "tool_name", "min": 1.0, "states": ["full"]},
         {"metric": "tool_name", "min_delta": -1.0},
     ])
     result = pytester.runpytest(str(suite / "suite.yaml"), "--harness-run", str(small_run), "-v",
                                 "-W", "ignore::pytest.PytestAssertRewriteWarning")
     result.assert_outcomes(passed=4, failed=1)
     result.stdout.fnmatch_lines([
-        "*suite.yaml::full::tool_name>=1.01 FAILED*",
+        "*suite.yaml::full::tool_name>=1 FAILED*",
         "*suite.yaml::lora::tool_name>=base-1 PASSED*",
     ])
     failure = result.stdout.str()
-    assert f"full tool_name = {full_em:.4f}" in failure and "threshold 1.01" in failure and str(small_run) in failure
+    assert f"full tool_name = {full_em:.4f}" in failure and "(threshold 1)" in failure and str(small_run) in failure
     assert result.ret == 1
 
 

@@ -94,7 +94,7 @@ def test_reimporting_the_same_file_changes_nothing(exported, tmp_path):
 def test_partly_filled_sheets_import_the_answered_rows(exported, tmp_path):
     run_dir, folder, items = exported
     rows = read_csv(folder / "pointwise-r1.csv")
-    rows[0]["score"], rows[5]["score"] = "4", " 2 "
+    rows[0]["score"], rows[5]["score"], rows[6]["score"] = "4", "2", "  "
     (result,) = import_ratings(run_dir, [write_csv(tmp_path / "part.csv", rows)])
     assert [r["score"] for r in result.ratings] == [4, 2] and result.unanswered == len(rows) - 2
 
@@ -129,7 +129,7 @@ BAD = {
     "score not a number": ("pointwise", lambda rows: _set(rows, 1, score="good"),
                            "row 3, column 'score' (K): 'good' is not a number"),
     "score not whole": ("pointwise", lambda rows: _set(rows, 1, score="4.5"),
-                        "row 3, column 'score' (K): 4.5 is not a whole number"),
+                        "row 3, column 'score' (K): '4.5' is not a whole number"),
     "bad preference": ("pairwise-lora", lambda rows: _set(rows, 3, preference="maybe"),
                        "row 5, column 'preference' (I): 'maybe' is not one of A, B, tie, both bad"),
     "same item twice": ("pointwise", lambda rows: rows[:3] + [dict(rows[1], score="2")] + rows[3:],

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import argparse
 
+from harness.common.limits import SEED_MAX
+
 EPILOG = ("MODEL is a Hugging Face model id, a local model directory, a .gguf file (converted once), `tiny` (the "
           "built-in demo model) or a named model fetched with `harness models fetch` (see `harness models list`).")
-SEED_RANGE = 2**32
-"""Seeds are 0 … 2³²−1: what numpy, torch and transformers all accept."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -69,7 +69,7 @@ def shots_int(text: str) -> int:
 
 def seed_int(text: str) -> int:
     """A seed: a whole number from 0 to 2³²−1."""
-    return whole_number(text, 0, SEED_RANGE - 1)
+    return whole_number(text, 0, SEED_MAX)
 
 
 def add_common(p: argparse.ArgumentParser, model_default: str | None = "tiny") -> None:

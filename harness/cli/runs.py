@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from harness.record import strategies
     from harness.run import dirs as run_dirs
     from harness.run import orchestrate, sequential, trackers
+    from harness.runtime import launch
     from harness.suitedef import suite
     from harness.tuning import advice, export, registry, settings, tune
 else:  # each command loads the rooms it uses, when it runs: `--help` and the light commands load none of them
@@ -25,6 +26,7 @@ else:  # each command loads the rooms it uses, when it runs: `--help` and the li
     cache = lazy_module("harness.cache")
     export = lazy_module("harness.tuning.export")
     files = lazy_module("harness.common.files")
+    launch = lazy_module("harness.runtime.launch")
     loading = lazy_module("harness.models.loading")
     orchestrate = lazy_module("harness.run.orchestrate")
     record = lazy_module("harness.record")
@@ -51,6 +53,7 @@ def cmd_run(args) -> int:
     run_dir = Path(args.resume) if args.resume else run_dirs.new_run_dir(Path(args.out), plan.config_key)
     if main:
         print(f"Run directory: {run_dir}")
+        launch.note_run_dir(run_dir)
     finished = _execute(plan, run_dir, fresh)
     if main:
         _finish(args, run_dir, finished)
@@ -133,6 +136,7 @@ def cmd_eval(args) -> int:
     run_dir = run_dirs.new_run_dir(Path(args.out), plan.config_key)
     if main:
         print(f"Run directory: {run_dir}")
+        launch.note_run_dir(run_dir)
     finished = _execute(plan, run_dir, fresh=True)
     if main:
         print_summary(run_dir, finished)

@@ -38,10 +38,13 @@ def cmd_suites(args) -> int:
     if args.action == "new":
         return _new_suite(args)
     failed = 0
+    loaded: list = []
     for folder in suite.find_suites(args.paths or ["suites"]):
         try:
             s = suite.load_suite(folder, every_problem=args.action == "validate",
-                           allow_outside_data=args.allow_outside_data)
+                                  allow_outside_data=args.allow_outside_data)
+            suite.check_unique_names([*loaded, s])  # a run of these suites would refuse them
+            loaded.append(s)
         except suite.SuiteProblems as e:
             failed += 1
             for problem in e.problems:
@@ -122,6 +125,7 @@ def cmd_data(args) -> int:
     quiet_libraries()
     suites = [suite.load_suite(p, allow_outside_data=args.allow_outside_data)
               for p in suite.find_suites(args.suite or [orchestrate.DEFAULT_SUITES])]
+    suite.check_unique_names(suites)
     model_path = loading.resolve_model_path(args.model, suites, args.seed)
     backends = args.backend or list(orchestrate.DEFAULT_BACKENDS)
     overrides = settings.parse_overrides(args.backend_config, args.set)

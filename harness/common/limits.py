@@ -25,6 +25,14 @@ JSONL_MAX_LINE_BYTES = 1 * MIB
 JSON_MAX_DEPTH = 64
 """Nesting of arrays and objects in one record; deeper data is refused before Python's recursion limit."""
 
+# --- names and ids a suite brings ------------------------------------------------------------------
+NAME_MAX_CHARS = 100
+"""A suite's name: it becomes part of file names (`predictions/<name>.jsonl`) and report URLs."""
+EXAMPLE_ID_MAX_CHARS = 200
+"""An example's id: shown in reports and rating sheets, and a key in every per-example record."""
+SEED_MAX = 2**32 - 1
+"""The largest seed: what numpy, torch and transformers all accept (0 … 2³²−1)."""
+
 # --- suite.yaml ----------------------------------------------------------------------------------
 YAML_MAX_BYTES = 1 * MIB
 """suite.yaml at most."""

@@ -74,19 +74,19 @@ class GateSpec(Record):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
     metric: str | None = None
     """The metric this gate reads."""
-    min: float | None = None
+    min: float | None = Field(None, allow_inf_nan=False)
     """Passes when the tuned state's value is at least this."""
-    min_delta: float | None = None
+    min_delta: float | None = Field(None, allow_inf_nan=False)
     """Passes when the tuned state's value minus base's is at least this (see `decide_on`)."""
     decide_on: DecideOn | None = None
     """`min_delta` only: `lower_bound` passes when the one-sided (1 − alpha) lower bound of the paired Δ
     reaches the threshold, and reports an undecided gate the run had no power for as underpowered;
     `point` compares Δ itself. Omitted: `point`, as suites written before the key meant, with a warning
     when the run could not have resolved the threshold (`harness suites new` writes `lower_bound`)."""
-    max_drop: float | None = Field(None, ge=0)
+    max_drop: float | None = Field(None, ge=0, allow_inf_nan=False)
     """Non-inferiority: passes when the one-sided (1 − alpha) lower bound of tuned − base, in the metric's
     better direction, is at least −max_drop (the tuned state is shown to lose less than this)."""
-    equivalent_within: float | None = Field(None, gt=0)
+    equivalent_within: float | None = Field(None, gt=0, allow_inf_nan=False)
     """Equivalence (TOST): passes when both one-sided (1 − alpha) bounds of tuned − base lie within
     ±equivalent_within."""
     significant_gain: bool | None = None

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from harness.common.errors import HarnessError
+from harness.common.limits import SEED_MAX
 
 MAX_STATES = 64
 """Most tuned states one run may ask for (each is a training and an evaluation)."""
@@ -92,13 +93,17 @@ def parse_sweeps(assignments: list[str]) -> dict[str, dict[str, list[str]]]:
 
 
 def parse_train_seeds(text: str) -> list[int]:
-    """`0,1,2` → [0, 1, 2]: distinct non-negative integers."""
+    """`0,1,2` → [0, 1, 2]: distinct seeds from 0 to `SEED_MAX`."""
     try:
         seeds = [int(s) for s in text.split(",")]
     except ValueError:
         raise HarnessError(f"expected seeds separated by commas, e.g. 0,1,2; got {text!r}", "--train-seeds") from None
     if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
         raise HarnessError("training seeds must be distinct non-negative integers", "--train-seeds")
+    too_big = next((s for s in seeds if s > SEED_MAX), None)
+    if too_big is not None:  # numpy and torch refuse it only once training starts, a run directory later
+        raise HarnessError(f"seed {too_big} is over {SEED_MAX}, the largest seed numpy and torch accept",
+                           "--train-seeds")
     if len(seeds) > MAX_TRAIN_SEEDS:
         raise HarnessError(f"at most {MAX_TRAIN_SEEDS} training seeds", "--train-seeds")
     return seeds

@@ -42,7 +42,16 @@ from harness.record import (
 )
 from harness.runtime import distributed
 from harness.stats.sequential import STAGES, stage_record
-from harness.suitedef.suite import Suite, find_suites, limited, load_suite, results_hash, staged, with_fewshot
+from harness.suitedef.suite import (
+    Suite,
+    check_unique_names,
+    find_suites,
+    limited,
+    load_suite,
+    results_hash,
+    staged,
+    with_fewshot,
+)
 from harness.suitedef.trust import trusted
 from harness.tuning import settings as backend_settings
 from harness.tuning.registry import backend_packages, usable_backend
@@ -124,9 +133,7 @@ def plan(request: RunRequest) -> Plan:
     if request.stage is not None:
         suites = [staged(s, STAGES[request.stage], request.seed) for s in suites]
     check_code_sandbox(suites, request.allow_unsandboxed_code)
-    names = [s.name for s in suites]
-    if len(set(names)) != len(names):
-        raise HarnessError(f"two suites share a name: {sorted(n for n in names if names.count(n) > 1)[0]}", "--suite")
+    check_unique_names(suites)
     suites, code = trusted(suites, request.trust_suite_code, request.approved_code)
     if request.backends and not any(s.train for s in suites if s.spec.role == "task"):
         raise HarnessError("no suite has a train split to tune on", "--suite")

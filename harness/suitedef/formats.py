@@ -21,7 +21,8 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from harness.common.errors import HarnessError
+from harness.common import limits
+from harness.common.errors import HarnessError, quoted
 
 from .templates import render
 
@@ -101,7 +102,13 @@ def example_id(value: Any, where: str) -> str:
         raise HarnessError(f"field 'id' must be a string or an integer, not {json.dumps(value)[:40]}", where)
     if isinstance(value, str) and not value.strip():
         raise HarnessError("field 'id' is empty", where)
-    return str(value)
+    text = str(value)
+    if len(text) > limits.EXAMPLE_ID_MAX_CHARS:
+        raise HarnessError(f"field 'id' is {len(text):,} characters, over the limit of {limits.EXAMPLE_ID_MAX_CHARS} "
+                           "(EXAMPLE_ID_MAX_CHARS)", where)
+    if any(c < " " or c == "\x7f" for c in text):
+        raise HarnessError(f"field 'id' holds a control character: {quoted(text)}", where)
+    return text
 
 
 def _plain_messages(messages: Any, where: str) -> list[dict]:

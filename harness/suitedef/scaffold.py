@@ -14,11 +14,13 @@ from typing import Any
 
 import yaml
 
-from harness.common.errors import HarnessError
+from harness.common import limits
+from harness.common.errors import HarnessError, quoted
 from harness.common.files import copy_file, write_text
 
 from .formats import FORMATS
 from .sources import read_split
+from .spec import NAME_PATTERN
 
 PROMPT_NAMES = ("prompt", "question", "query", "request", "problem", "text", "source", "src", "user", "input")
 """Field names read as the prompt, most telling first."""
@@ -186,8 +188,9 @@ def new_suite_from(folder: str | Path, name: str, data_file: str | Path, check=N
 
 def _staged(folder: str | Path, name: str, write) -> Path:
     """`write(staging)` fills a hidden folder beside `folder`, renamed to `folder` once complete."""
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        raise HarnessError(f"a suite name is letters, digits, '.', '_' or '-', not {name!r}", "suites new")
+    if not re.fullmatch(NAME_PATTERN, name) or len(name) > limits.NAME_MAX_CHARS:
+        raise HarnessError(f"a suite name is letters, digits, '_', '.' or '-' (at most {limits.NAME_MAX_CHARS}, not "
+                           f"starting with '.' or '-'), not {quoted(name)}", "suites new")
     folder = Path(folder)
     if folder.exists():
         raise HarnessError("already exists; choose a new folder", str(folder))

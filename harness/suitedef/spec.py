@@ -4,15 +4,19 @@ from __future__ import annotations
 import json
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from harness.common import limits
 from harness.metrics import available
 from harness.metrics.hf_evaluate import module_name
 from harness.record import DEFAULT_RUBRIC, GateSpec, Rubric
 
 from .formats import ALPACA_TEMPLATE
+
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
+"""A suite's name: letters, digits and `_ . -`, not starting with `.` or `-` (it names files)."""
 
 
 class _Strict(BaseModel):
@@ -80,8 +84,9 @@ class DataSpec(_Strict):
 class GenerationSpec(_Strict):
     max_new_tokens: int = Field(64, gt=0, le=4096)
     """Most tokens generated per example."""
-    stop: list[str] = []
-    """Strings that end an output (besides the end-of-sequence token); the output is cut before them."""
+    stop: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field([], max_length=32)
+    """Strings that end an output (besides the end-of-sequence token); the output is cut before them.
+    An empty one would cut every output to nothing."""
 
 
 class FewShotSpec(_Strict):
@@ -129,7 +134,8 @@ class MetricSpec(_Strict):
 
 
 class SuiteSpec(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=NAME_PATTERN, max_length=limits.NAME_MAX_CHARS)
+    """Letters, digits, `_ . -` (not first): it becomes part of file names (`predictions/<name>.jsonl`)."""
     version: str
     """The suite's own version: a string (quote it in YAML, `"1.10"`, or YAML turns 1.10 into 1.1) or a whole
     number (`1`, read as "1")."""
@@ -137,7 +143,7 @@ class SuiteSpec(_Strict):
     role: Literal["task", "retention"] = "task"
     """`retention`: a general suite never trained on, gated against forgetting (by default every
     metric gets `no_significant_regression`)."""
-    language: str = "en"
+    language: str = Field("en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$")
     """BCP-47 language of the outputs; picks the BLEU/chrF tokenizer (`zh` → sacrebleu's `zh`)."""
     data: DataSpec
     template: str | None = None

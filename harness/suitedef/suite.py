@@ -19,7 +19,7 @@ from typing import Any, Sequence, cast
 import yaml
 from pydantic import ValidationError
 
-from harness.common.errors import HarnessError
+from harness.common.errors import HarnessError, quoted
 from harness.common.files import load_yaml
 from harness.metrics import build, metric_class
 from harness.record import MetricInfo
@@ -33,8 +33,8 @@ from .templates import compile_template
 SUITE_FILE = "suite.yaml"
 
 __all__ = ["SUITE_FILE", "DataSpec", "Example", "GenerationSpec", "MetricSpec", "Suite", "SuiteProblems",
-           "SuiteSpec", "applies", "find_suites", "limited", "load_suite", "metric_field", "results_hash", "staged",
-           "with_fewshot"]
+           "SuiteSpec", "applies", "check_unique_names", "find_suites", "limited", "load_suite", "metric_field",
+           "results_hash", "staged", "with_fewshot"]
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,8 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
     suite = Suite(spec=spec, path=folder, test=test, train=train, content_hash=digest.hexdigest(), metrics=metrics,
                   variants=variants, sources={k: r.origin for k, r in rows.items()})
     _check_metric_fields(suite, problems)
+    _check_when_fields(suite, text, where, problems)
+    _check_gate_thresholds(suite, text, where, problems)
     if spec.labels is not None and not any(spec.labels in ex.fields for ex in test + train):
         lineno = _yaml_line(text, ("labels",))
         problems.add(HarnessError(f"{f'line {lineno}: ' if lineno else ''}field 'labels': no example has a field "
@@ -253,6 +255,45 @@ def _check_metric_fields(suite: Suite, problems: Problems) -> None:
             named = ", ".join(repr(i) for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
             problems.add(HarnessError(f"example{'s' if len(ids) > 1 else ''} {named}: missing field "
                                       f"{field_name!r}, which metric {name!r} reads", where))
+
+
+def _check_when_fields(suite: Suite, text: str, where: str, problems: Problems) -> None:
+    """A metric's `when:` names fields test examples have: a misspelt one would silently score nothing."""
+    if not suite.test:
+        return
+    for i, m in enumerate(suite.spec.metrics):
+        absent = next((f for f in m.when or {} if not any(f in ex.fields for ex in suite.test)), None)
+        if absent is not None:
+            line = _yaml_line(text, ("metrics", i, "when"))
+            problems.add(HarnessError(f"{f'line {line}: ' if line else ''}field 'metrics.{i}.when': no test example "
+                                      f"has a field {quoted(absent)}", where))
+
+
+def _check_gate_thresholds(suite: Suite, text: str, where: str, problems: Problems) -> None:
+    """A `min` or `min_delta` gate lies within its metric's declared scale: `min: 7` on a 0–1 metric never passes."""
+    for i, gate in enumerate(suite.spec.gates):
+        if gate.kind not in ("min", "min_delta") or gate.metric not in suite.metrics:
+            continue
+        info = suite.metrics[gate.metric][1]
+        low, high = (info.lowest, info.scale) if gate.kind == "min" else (
+            -(info.scale - info.lowest), info.scale - info.lowest)
+        value = gate.threshold
+        if value is not None and not low <= value <= high:
+            line = _yaml_line(text, ("gates", i, gate.kind))
+            problems.add(HarnessError(f"{f'line {line}: ' if line else ''}field 'gates.{i}.{gate.kind}': {value:g} is "
+                                      f"outside {gate.metric}'s scale ({low:g} to {high:g}), so the gate could "
+                                      f"{'never pass' if value > high else 'never fail'}", where))
+
+
+def check_unique_names(suites: Sequence[Suite]) -> None:
+    """Suites read together have distinct names: results, predictions and reports are keyed by the name."""
+    first: dict[str, Suite] = {}
+    for suite in suites:
+        if suite.name in first:
+            other = first[suite.name].path / SUITE_FILE
+            raise HarnessError(f"field 'name': {suite.name!r} is also the name of {other}; suites read together "
+                               "need distinct names", str(suite.path / SUITE_FILE))
+        first[suite.name] = suite
 
 
 def applies(info: MetricInfo, example: Example) -> bool:

@@ -6,9 +6,10 @@ files or none of them, so a rejected file never leaves part of itself (or of ano
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from harness.common.errors import HarnessError, quoted
 from harness.record import load_record
@@ -22,6 +23,7 @@ from .layout import (
     REQUIRED,
     SCORES,
     normalise_preference,
+    sheet_file,
     split_sheet_id,
 )
 from .readers import Table, check_file_size, read_table
@@ -90,7 +92,7 @@ def _import(run_dir: Path, run_id: str, key: dict, files: list[str | Path]) -> l
             continue
         seen_hashes.add(result.sha256)
         try:
-            table = read_table(path)
+            table = read_table(path, verbatim=(ANSWER[POINTWISE],))
         except HarnessError as e:
             problems.append(str(e))
             continue
@@ -124,8 +126,9 @@ def _read_ratings(table: Table, key: dict, run_id: str, result: FileResult, take
         return [f"{table.where()}: empty file: a header and no rows"]
     problems: list[str] = []
     in_file: dict[tuple, int] = {}
+    given: dict[str, set[str]] = {}  # export id → raters this file was exported for
     for n, row in table.rows:
-        if not row[ANSWER[kind]]:
+        if not row[ANSWER[kind]].strip():
             result.unanswered += 1  # unanswered rows are allowed: raters may hand in part of a sheet
             continue
         errors: list[str] = []
@@ -133,6 +136,13 @@ def _read_ratings(table: Table, key: dict, run_id: str, result: FileResult, take
         problems += errors
         if errors or rating is None:
             continue
+        if rating["export"] not in given:
+            given[rating["export"]] = _given_to(table.path, key["exports"][rating["export"]])
+        given_to = given[rating["export"]]
+        if given_to and rating["rater"] not in given_to:
+            # One line for the file: every row of an edited rater column says the same.
+            return problems + [f"{table.where(n, 'rater')}: rater {quoted(rating['rater'])} in the file exported for "
+                               f"{' or '.join(sorted(given_to))}; each rater imports the file made for them"]
         slot = _slot(rating)
         if slot in in_file or slot in taken:
             where = f"row {in_file[slot]}" if slot in in_file else taken[slot]
@@ -196,6 +206,19 @@ def _rating(row: dict, kind: str, key: dict, run_id: str, err) -> dict | None:
                      "preferred": preferred, "outcome": outcome}
 
 
+def _given_to(path: Path, export: dict) -> set[str]:
+    """The raters the export wrote a file of this name for (empty when the name is not an exported one's).
+
+    A rater file names its rater (`pointwise-r1.csv`); the HTML form saves `<name>-ratings.csv` and a
+    browser may add ` (1)`. A renamed file cannot be traced to its rater, so it is not checked."""
+    stem = re.sub(r" \(\d+\)$", "", path.stem).removesuffix("-ratings")
+    states = {None} | {item.get("state") for item in export.get("items", {}).values() if item.get("kind") == PAIRWISE}
+    exported = {PurePosixPath(f).stem for f in export.get("files", [])}
+    return {rater for rater in export.get("raters") or [] for state in states
+            for kind in ((POINTWISE,) if state is None else (PAIRWISE,))
+            if PurePosixPath(sheet_file(kind, rater, "csv", state)).stem == stem and stem in exported}
+
+
 def _export_of(value: str, key: dict, run_id: str, err) -> str | None:
     if not value:
         err("missing sheet id")
@@ -212,12 +235,17 @@ def _export_of(value: str, key: dict, run_id: str, err) -> str | None:
 
 
 def _score(text: str, err) -> int | None:
+    """A score as raters type it: plain ASCII digits, nothing around them, within the rubric's 1–5."""
+    low, high = SCORES[0], SCORES[-1]
+    if re.fullmatch(r"[0-9]{1,6}", text):
+        if int(text) in SCORES:
+            return int(text)
+        err(f"{text} is not a whole number from {low} to {high}")
+        return None
     try:
-        value = float(text.replace(",", "."))
+        float(text)  # '3e0', '+3', ' 3 ', '٣' and '３' all read as 3 here: a number, but not as typed
     except ValueError:
-        err(f"{quoted(text)} is not a number; scores are whole numbers {SCORES[0]}–{SCORES[-1]}")
+        err(f"{quoted(text)} is not a number; scores are whole numbers {low}–{high}")
         return None
-    if not value.is_integer() or int(value) not in SCORES:
-        err(f"{text[:40]} is not a whole number from {SCORES[0]} to {SCORES[-1]}")
-        return None
-    return int(value)
+    err(f"{quoted(text)} is not a whole number from {low} to {high} in plain digits 0-9, with nothing around it")
+    return None

@@ -40,8 +40,10 @@ class Table:
         return f"{self.path}: {', '.join(parts)}" if parts else str(self.path)
 
 
-def read_table(path: str | Path) -> Table:
-    """A filled CSV or XLSX rater file as rows of text by column name, within the sheet limits."""
+def read_table(path: str | Path, verbatim: Sequence[str] = ()) -> Table:
+    """A filled CSV or XLSX rater file as rows of text by column name, within the sheet limits.
+
+    Cells are stripped of surrounding white space, except in the `verbatim` columns (kept as typed)."""
     path = Path(path)
     if not path.is_file():
         raise HarnessError("file not found", str(path))
@@ -54,7 +56,7 @@ def read_table(path: str | Path) -> Table:
         raise HarnessError("this is the form itself; import the CSV its 'Download my ratings' button saves", str(path))
     else:
         raise HarnessError(f"unsupported file type {suffix or '(none)'}; import .csv or .xlsx", str(path))
-    return _table(path, records)
+    return _table(path, records, verbatim)
 
 
 def check_file_size(path: Path) -> None:
@@ -95,7 +97,9 @@ def _xlsx_records(path: Path) -> list[list[str]]:
     check_file_size(path)
     _check_archive(path)
     try:
-        wb = load_workbook(path, read_only=True, data_only=True)
+        # Formulas are read as their text ('=1+1'), not as the value a spreadsheet cached for them: like a
+        # formula in a CSV cell, they are what the rater typed, and a formula is not a score.
+        wb = load_workbook(path, read_only=True, data_only=False)
     except Exception as e:  # openpyxl raises zip, XML and key errors alike for a damaged workbook
         raise HarnessError(f"not a readable XLSX workbook ({type(e).__name__})", str(path)) from None
     try:
@@ -157,7 +161,7 @@ def _cell_text(value) -> str:
     return str(value)
 
 
-def _table(path: Path, records: list[list[str]]) -> Table:
+def _table(path: Path, records: list[list[str]], verbatim: Sequence[str] = ()) -> Table:
     numbered = [(n, r) for n, r in enumerate(records, 1) if any(c.strip() for c in r)]
     if not numbered:
         raise HarnessError("empty file: no header row and no ratings", str(path))
@@ -172,6 +176,7 @@ def _table(path: Path, records: list[list[str]]) -> Table:
             table.columns[name] = get_column_letter(i + 1)
         names.append(name)
     for n, record in body:
-        table.rows.append((n, {name: record[i].strip() if i < len(record) else ""
-                               for i, name in enumerate(names) if name}))
+        cells = (record[i] if i < len(record) else "" for i in range(len(names)))
+        table.rows.append((n, {name: cell if name in verbatim else cell.strip()
+                               for name, cell in zip(names, cells) if name}))
     return table
