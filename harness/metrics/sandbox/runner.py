@@ -25,11 +25,11 @@ What it cannot do: reach the tests' process (another pid, user, mount and IPC na
 verdict descriptor, its memory or its frames; make a wrong answer compare equal (the tests see only
 rebuilt plain values, so an object whose ``__eq__`` is always true never reaches them); shadow a
 builtin or a name of the preamble in the tests; end a loop of asserts early by raising StopIteration;
-pass by exiting, crashing or breaking the channel (that is a failure, even where a test swallowed
-the error); start a process (fork, vfork, clone
-without CLONE_THREAD and clone3 are refused) or leave one behind; use the network (no interface but
-a down loopback); see the harness, the virtual environment, ``/etc``, ``/home``, ``/root``, the cache,
-the runs or any other process; write outside its tmpfs or fill the disk; raise its limits.
+pass by exiting, crashing or breaking the channel (a failure, even where a test swallowed the error);
+start a process (fork, vfork, clone without CLONE_THREAD and clone3 are refused) or leave one behind;
+use the network (no interface but a down loopback); see the harness, the virtual environment, ``/etc``,
+``/home``, ``/root``, the cache, the runs or any other process; write outside its tmpfs or fill the
+disk; raise its limits.
 
 What is not isolated: the kernel itself (a kernel exploit escapes any namespace); the machine's CPU
 time and memory within the limits; the clock. Semantics that differ from running solution and tests
@@ -62,10 +62,11 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from harness.common.errors import HarnessError
-from harness.metrics.sandbox import channel as sandbox_channel
-from harness.metrics.sandbox import child as sandbox_child
-from harness.metrics.sandbox import jail
-from harness.metrics.sandbox.extract import extract_code
+
+from . import channel as sandbox_channel
+from . import child as sandbox_child
+from . import jail
+from .extract import extract_code
 
 MAX_REASON = 300  # characters in Outcome.reason
 ALLOW_UNSANDBOXED_ENV = "HARNESS_ALLOW_UNSANDBOXED_CODE"
