@@ -21,7 +21,9 @@ from harness.tuning.registry import available, get_backend
 # fails when a key covers other source files than it did.
 
 OLD = {
-    "comparison": "57bd5f2d49f58118a2c42526c2056f3a979a27a8a9fe3400d81e4ff52532782e",
+    # moved on purpose: the comparison key covers alpha (it sets the one-sided bounds), and tuning keys
+    # TUNING_VERSION 2 (a cached entry records the hashes of the files saved beside the model)
+    "comparison": "0c43f493276c6dac8c827908200db74d8d0aa3502e850cef2ae161820235a481",
     "data_report": "9d6fd0fe26771dad5adc1439b3e547f0deaf51388ed0b771e70f24c24977f4c8",
     "model_key": "356cf46e68551713e0af06f6625ca6be35deb31e4d08f0c69044f28ffa73e98a",
     "outputs": ["fb0c1c82ee6458909bffc9a36e5af1436d00267982ce6332b94a84e1cd06495a",
@@ -29,7 +31,7 @@ OLD = {
                 "7fa0ba72ec0bcbb9aa3e954a2147d9c6612987bfc817ac866420b9a4607b1578"],
     "losses": ["2d90d944c303b104bfa7dff382bdb0d3e7fece3748357cc754fd3a7aeba29eda"],
     "explanations": ["2fe5f8f2951cecb6166ebc8468edfae3c8c9f4bfb25b8ebb04da3962688e70bb"],
-    "tuning": "251856ab367218d22ddfe59c5cb1c1d26aff3f064f531d789e7a8586f409ce0e",
+    "tuning": "414f0f9a2b953aba98087ff3f3bec1e2321bdc56326f47e48ddea68956e94697",
     "training_identity": "bc41d3d48d63460f055bb62be97f3f1c5f32a85e4794e5a79f009ff8bf6548f8",
     "reload": ["aeb62538e0c8e35a", "6e87bb2effc5157e"],
     "batch_size": "eeac59fa78d744e4",
@@ -72,7 +74,7 @@ def test_run_level_keys_are_unchanged(stand_ins):
         return NS(id=i, output=output, reference="ref " + i, scores={"exact_match": score, "other": 0.5})
 
     base, tuned = [row("1", "a", 0.0), row("2", "b ü", 1.0)], [row("1", "ref 1", 1.0), row("2", "b ü", 1.0)]
-    assert keys.comparison_key(Metric(), info, "base", "lora", base, tuned, 7) == OLD["comparison"]
+    assert keys.comparison_key(Metric(), info, "base", "lora", base, tuned, 7, 0.05) == OLD["comparison"]
     assert keys.data_report_key([["h1", None], ["h2", 20]], "tiny", "dir:abc",
                                 {"full": 512, "lora": 256}) == OLD["data_report"]
 

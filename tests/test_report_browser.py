@@ -11,7 +11,7 @@ from bench.synthetic import make_run
 from harness.record import load_predictions
 from reports import render_report
 
-from .test_report import regressed_ids
+from .test_report import index_rows, regressed_ids
 
 
 class Page:
@@ -58,29 +58,44 @@ def test_pages_load_cleanly_and_screenshots_are_taken(browser, site, tmp_path):
     assert page.locator("svg").count() == 1 and page.locator("ol.pages li").count() == 3
 
 
+def _improved_ids(run_dir: Path, suite: str, metric: str, states=("full", "lora")) -> set[str]:
+    base = {r.id: r.scores[metric] for r in load_predictions(run_dir, "base", suite)}
+    tuned = [{r.id: r.scores[metric] for r in load_predictions(run_dir, s, suite)} for s in states]
+    return {i for i in base if not base[i] and any(t[i] for t in tuned)}
+
+
 def test_regressed_filter_shows_exactly_the_regressed_rows_on_every_page(browser, site):
     run, out = site
+    folder = out / "suites" / "agent_tools"
+    order = [row[0] for row in index_rows(folder)]  # the pages' order
+
+    def by_page(ids: set[str]) -> dict[int, list[str]]:
+        return {p: [i for n, i in enumerate(order) if i in ids and n // 100 + 1 == p] for p in (1, 2, 3)}
+
     expected = regressed_ids(run, "agent_tools", "exact_match")
-    order = [r.id for r in load_predictions(run, "base", "agent_tools")]
-    by_page = {p: [i for i in expected if order.index(i) // 100 + 1 == p] for p in (1, 2, 3)}
+    assert order[:len(expected)] == expected  # the list opens on the regressions
     tab = Page(browser)
-    page = tab.open(out / "suites" / "agent_tools" / "examples-001.html")
+    page = tab.open(folder / "examples-001.html")
     assert len(tab.visible_ids()) == 100  # unfiltered
     page.check("input[name=f][value=regressed]")
+    page.wait_for_function(f"document.getElementById('filter-status').textContent.includes('{len(expected)} of 240')")
+    assert tab.visible_ids() == by_page(set(expected))[1]
+    # the filter travels with the links to other pages (improved examples are on every page)
+    improved = _improved_ids(run, "agent_tools", "exact_match")
+    pages = by_page(improved)
+    page.check("input[name=f][value=improved]")
+    page.wait_for_function(f"document.getElementById('filter-status').textContent.includes('{len(improved)} of 240')")
+    assert tab.visible_ids() == pages[1]
+    target = next(p for p in (2, 3) if pages[p])
+    page.click(f"#filter-status a:text-is('{target} ({len(pages[target])})')")
     page.wait_for_function("document.getElementById('filter-status').textContent.includes('match')")
-    assert tab.visible_ids() == by_page[1]
-    assert f"{len(expected)} of 240 examples match" in page.inner_text("#filter-status")
-    # the filter travels with the links to other pages
-    target = next(p for p in (2, 3) if by_page[p])
-    page.click(f"#filter-status a:text-is('{target} ({len(by_page[target])})')")
-    page.wait_for_function("document.getElementById('filter-status').textContent.includes('match')")
-    assert page.url.endswith(f"examples-00{target}.html#f=regressed")
-    assert tab.visible_ids() == by_page[target]
+    assert page.url.endswith(f"examples-00{target}.html#f=improved")
+    assert tab.visible_ids() == pages[target]
     # one tuned state only, then back to everything
-    lora_only = regressed_ids(run, "agent_tools", "exact_match", states=("lora",))
+    lora_only = _improved_ids(run, "agent_tools", "exact_match", states=("lora",))
     page.select_option("select[name=s]", "lora")
     page.wait_for_function("location.hash.includes('s=lora')")
-    assert tab.visible_ids() == [i for i in lora_only if order.index(i) // 100 + 1 == target]
+    assert tab.visible_ids() == by_page(lora_only)[target]
     page.check("input[name=f][value=all]")
     page.select_option("select[name=s]", "")
     assert len(tab.visible_ids()) == 100
@@ -89,14 +104,16 @@ def test_regressed_filter_shows_exactly_the_regressed_rows_on_every_page(browser
 
 def test_search_spans_every_page(browser, site):
     _, out = site
+    folder = out / "suites" / "agent_tools"
+    last = index_rows(folder)[-1][0]  # an example on the last page, found from the first
     tab = Page(browser)
-    page = tab.open(out / "suites" / "agent_tools" / "examples-001.html")
-    page.fill("input[name=q]", "Request 237:")
+    page = tab.open(folder / "examples-001.html")
+    page.fill("input[name=q]", f"Request {int(last.split('-')[1])}:")
     page.wait_for_function("document.getElementById('filter-status').textContent.includes('match')")
     assert "1 of 240 examples match" in page.inner_text("#filter-status") and tab.visible_ids() == []
     page.click("#filter-status a")
     page.wait_for_function("document.querySelectorAll('#rows > tr:not([hidden])').length === 1")
-    assert tab.visible_ids() == ["test-00237"] and tab.errors == []
+    assert tab.visible_ids() == [last] and tab.errors == []
 
 
 def test_hostile_data_never_runs(browser, tmp_path):

@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", metavar="DIR", help="where `new` writes the suite (default: suites/NAME)")
     add_outside(p)
 
-    p = sub.add_parser("plan", help="examples each gate needs to be decided at 80% power",
+    p = sub.add_parser("plan", help="examples each gate needs to be decided at 80%% power",
                        description="Print, per gate, the test examples needed to decide it at 80% power: from the "
                                    "variance a finished run observed (--from RUN, per tuned state), or from a stated "
                                    "baseline pass rate (--rate P, pass/fail metrics). Gates with a margin (max_drop, "
