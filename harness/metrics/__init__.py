@@ -2,11 +2,10 @@
 Hugging Face `evaluate` modules named in a suite (`- evaluate: NAME_OR_PATH`)."""
 from __future__ import annotations
 
-from importlib import import_module
 from pathlib import Path
 from typing import Any, Mapping
 
-from harness.common.plugins import entry_point_map
+from harness.common.plugins import entry_point_map, load_plugin
 from harness.record import MetricInfo
 
 from . import hf_evaluate
@@ -34,17 +33,7 @@ def available() -> dict[str, str]:
 
 def metric_class(name: str) -> type[Metric]:
     """The class registered as `name`; ValueError naming the known metrics when there is none."""
-    known = available()
-    if name not in known:
-        raise ValueError(f"unknown metric {name!r}; known: {', '.join(sorted(known))}")
-    module, _, attr = known[name].partition(":")
-    try:
-        cls = getattr(import_module(module), attr)
-    except (ImportError, AttributeError) as e:
-        raise ValueError(f"metric {name!r}: cannot load {known[name]} ({e})") from None
-    if not (isinstance(cls, type) and issubclass(cls, Metric)):
-        raise ValueError(f"metric {name!r}: {known[name]} is not a harness Metric")
-    return cls
+    return load_plugin(available(), name, Metric, "metric")
 
 
 def make_metric(name: str, language: str, options: Mapping[str, Any]) -> Metric:

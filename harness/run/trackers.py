@@ -15,13 +15,12 @@ import importlib.util
 import os
 import re
 from dataclasses import dataclass, field
-from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from harness.common.errors import HarnessError
 from harness.common.lazy import lazy_module
-from harness.common.plugins import entry_point_map
+from harness.common.plugins import entry_point_map, load_plugin
 from harness.record import BASE, Cost, RunRecord
 
 if TYPE_CHECKING:
@@ -131,13 +130,10 @@ def available() -> dict[str, str]:
 
 def tracker_class(name: str) -> type[Tracker]:
     """The tracker registered as `name`; one clear line when there is none or its package is missing."""
-    known = available()
-    if name not in known:
-        raise HarnessError(f"unknown tracker {name!r}; known: {', '.join(sorted(known))}", "--report-to")
-    module, _, attr = known[name].partition(":")
-    cls = getattr(import_module(module), attr, None)
-    if not (isinstance(cls, type) and issubclass(cls, Tracker)):
-        raise HarnessError(f"{known[name]} is not a harness Tracker", f"--report-to {name}")
+    try:
+        cls = load_plugin(available(), name, Tracker, "tracker")
+    except ValueError as e:
+        raise HarnessError(str(e), "--report-to" if name not in available() else f"--report-to {name}") from None
     if cls.needs is not None and importlib.util.find_spec(cls.needs) is None:
         raise HarnessError(f"needs the {cls.needs} package: pip install 'tuning-harness[trackers]'",
                            f"--report-to {name}")

@@ -3,12 +3,11 @@ ships are registered in its pyproject like any third-party plugin (`name = "pack
 there is one registry and the core never imports a backend."""
 from __future__ import annotations
 
-from importlib import import_module
 from importlib.util import find_spec
 from pathlib import Path
 
 from harness.common.errors import HarnessError
-from harness.common.plugins import entry_point_map
+from harness.common.plugins import entry_point_map, load_plugin
 
 from .contract import Backend
 
@@ -22,14 +21,10 @@ def available() -> dict[str, str]:
 
 def get_backend(name: str) -> type[Backend]:
     """The backend class registered as `name`; one clear error naming the available ones otherwise."""
-    known = available()
-    if name not in known:
-        raise HarnessError(f"unknown backend {name!r}; available: {', '.join(sorted(known))}", "--backend")
-    module, _, attr = known[name].partition(":")
-    cls = getattr(import_module(module), attr, None)
-    if not (isinstance(cls, type) and issubclass(cls, Backend)):
-        raise HarnessError(f"{known[name]} is not a harness Backend", f"backend {name}")
-    return cls
+    try:
+        return load_plugin(available(), name, Backend, "backend", listing="available")
+    except ValueError as e:
+        raise HarnessError(str(e), "--backend" if name not in available() else f"backend {name}") from None
 
 
 def usable_backend(name: str) -> type[Backend]:
