@@ -133,8 +133,10 @@ def test_advice_is_printed_and_recorded_once(newcomer):
 
 def test_an_evaluation_report_has_no_tuning_tabs_and_shows_advice(tmp_path):
     run_dir = make_run(tmp_path, suites={"agent_tools": 20}, backends=())
-    (report := tmp_path / "report").mkdir()
-    (report / "strategy.html").write_text("left by an earlier render", encoding="utf-8")
+    tuned = make_run(tmp_path / "tuned", suites={"agent_tools": 20})
+    report = tmp_path / "report"
+    render_report(tuned, report)  # an earlier render, of a tuned run, into the same folder
+    assert (report / "strategy.html").exists() and (report / "training.html").exists()
     record = load_record(run_dir)
     record.advice = [Advice(kind="fewshot", state="base", suite="agent_tools", message="base scores 0 zero-shot")]
     save_record(run_dir, record)
@@ -143,7 +145,6 @@ def test_an_evaluation_report_has_no_tuning_tabs_and_shows_advice(tmp_path):
     assert "strategy.html" not in html and "training.html" not in html
     assert not (report / "strategy.html").exists() and not (report / "training.html").exists()
     assert "Hint: base scores 0 zero-shot" in html
-    tuned = make_run(tmp_path / "tuned", suites={"agent_tools": 20})
     html = render_report(tuned, tmp_path / "tuned-report").read_text(encoding="utf-8")
     assert "<h1>Tuning report</h1>" in html and 'href="strategy.html"' in html and 'href="training.html"' in html
 
