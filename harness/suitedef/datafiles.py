@@ -69,6 +69,19 @@ class RecordBound:
         self.rows += 1
         if self.rows > limits.DATA_MAX_ROWS:
             raise HarnessError(f"more than the limit of {limits.DATA_MAX_ROWS} rows (DATA_MAX_ROWS)", where)
+        try:
+            chars = _chars(record, 0, limits.DATA_MAX_FIELD_CHARS, limits.JSON_MAX_DEPTH)
+        except _OverLimit:  # found cheaply; walked again to name the field
+            self._name_the_problem(record, where)
+            raise
+        self.chars += chars
+        if self.chars > limits.DATA_MAX_TOTAL_CHARS:
+            raise HarnessError(f"the file's text is over the limit of {limits.DATA_MAX_TOTAL_CHARS} characters "
+                               "(DATA_MAX_TOTAL_CHARS)", where)
+        return record
+
+    def _name_the_problem(self, record: Any, where: str) -> None:
+        """Raise the HarnessError that names the field of `record` over a limit."""
         stack: list[tuple[Any, str, int]] = [(record, "", 0)]
         while stack:
             node, field, depth = stack.pop()
@@ -85,7 +98,6 @@ class RecordBound:
                         stack.append((value, name, depth + 1))
                 else:
                     stack.extend((value, f"{field}[{i}]", depth + 1) for i, value in enumerate(node))
-        return record
 
     def _text(self, text: str | bytes, field: str, where: str) -> None:
         if len(text) > limits.DATA_MAX_FIELD_CHARS:
@@ -93,10 +105,32 @@ class RecordBound:
                                f"{limits.DATA_MAX_FIELD_CHARS} (DATA_MAX_FIELD_CHARS)", where)
         if (isinstance(text, str) and "\0" in text) or (isinstance(text, bytes) and b"\0" in text):
             raise HarnessError(f"field {quoted(field)} holds a NUL character (\\0), which is no text", where)
-        self.chars += len(text)
-        if self.chars > limits.DATA_MAX_TOTAL_CHARS:
-            raise HarnessError(f"the file's text is over the limit of {limits.DATA_MAX_TOTAL_CHARS} characters "
-                               "(DATA_MAX_TOTAL_CHARS)", where)
+
+
+class _OverLimit(Exception):
+    """A record breaks a field limit; `RecordBound` walks it again to say where."""
+
+
+def _chars(node: Any, depth: int, max_field: int, max_depth: int) -> int:
+    """The characters of a record's keys and texts (no names built: every row of every file passes here)."""
+    if isinstance(node, str):
+        if len(node) > max_field or "\0" in node:
+            raise _OverLimit
+        return len(node)
+    if isinstance(node, bytes):
+        if len(node) > max_field or b"\0" in node:
+            raise _OverLimit
+        return len(node)
+    if isinstance(node, dict):
+        if depth + 1 > max_depth:
+            raise _OverLimit
+        return sum(_chars(str(k), depth, max_field, max_depth) + _chars(v, depth + 1, max_field, max_depth)
+                   for k, v in node.items())
+    if isinstance(node, list):
+        if depth + 1 > max_depth:
+            raise _OverLimit
+        return sum(_chars(v, depth + 1, max_field, max_depth) for v in node)
+    return 0
 
 
 def _jsonl(path: Path) -> Iterator[tuple[str, int, Any]]:
