@@ -67,8 +67,8 @@ from . import channel as sandbox_channel
 from . import child as sandbox_child
 from . import jail
 from .extract import extract_code
+from .reasons import MAX_REASON, death_reason, last_line, one_line
 
-MAX_REASON = 300  # characters in Outcome.reason
 ALLOW_UNSANDBOXED_ENV = "HARNESS_ALLOW_UNSANDBOXED_CODE"
 """Set to 1 (by ``--allow-unsandboxed-code``) to run code without bubblewrap where it is missing."""
 
@@ -296,14 +296,15 @@ class _Run:
             reason = "the solution broke the channel to the tests: it sent something that is not an answer"
         elif status == "L":
             reason = "the solution closed the channel to the tests" if solution.killed else \
-                _death_reason(solution.proc.returncode, solution.cpu, output, self.limits, self.jailed)
+                death_reason(solution.proc.returncode, solution.cpu, output, self.limits.cpu_seconds,
+                             self.limits.memory_mb, self.jailed)
         elif status not in ("P", "F"):
             tests_output = self.children[1].output.decode("utf-8", "replace")
-            reason = f"the tests' process ended without a verdict: {_last_line(tests_output) or 'no output'}"
+            reason = f"the tests' process ended without a verdict: {last_line(tests_output) or 'no output'}"
         elif reason == "killed: memory limit":
             reason += f" ({self.limits.memory_mb} MB)"
         passed = status == "P"
-        return Outcome(passed, "" if passed else _one_line(reason), time.monotonic() - self.started, output)
+        return Outcome(passed, "" if passed else one_line(reason), time.monotonic() - self.started, output)
 
     def _watch(self, deadline: float) -> tuple[bytes, bool]:
         """Read outputs, infos and the verdict until the tests' process ends (and, when it lost the
@@ -370,29 +371,6 @@ def _read_some(sel: selectors.BaseSelector, fd: int, buffer: bytearray, cap: int
         sel.unregister(fd)
     elif len(buffer) < cap:
         buffer += chunk[:cap - len(buffer)]
-
-
-def _death_reason(code: int | None, cpu: float, output: str, limits: Limits, jailed: bool) -> str:
-    """Why a solution's process that answered no more calls ended: a limit's signal, a crash or an exit."""
-    sig = -code if code is not None and code < 0 else (code - 128 if jailed and code and code > 128 else None)
-    if sig is not None:
-        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= limits.cpu_seconds):
-            return f"killed: CPU time limit ({limits.cpu_seconds} s)"
-        return f"killed by {signal.Signals(sig).name}" if sig in signal.valid_signals() else f"killed by signal {sig}"
-    last = _last_line(output)
-    if "MemoryError" in last:
-        return f"killed: memory limit ({limits.memory_mb} MB)"
-    return f"exited with code {code} before the tests finished" + (f": {last}" if last else "")
-
-
-def _last_line(text: str) -> str:
-    return next((line for line in reversed(text.splitlines()) if line.strip()), "")
-
-
-def _one_line(text: str) -> str:
-    """Whitespace and control characters collapsed to single spaces, cut to MAX_REASON characters."""
-    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    return text if len(text) <= MAX_REASON else text[:MAX_REASON - 1] + "…"
 
 
 # The channel's code, then the child's, run in one namespace as __main__.
