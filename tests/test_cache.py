@@ -14,12 +14,11 @@ import pytest
 
 from harness.cache import Cache, GenerationCache, Store, TuningCache
 from harness.cache.fingerprint import model_fingerprint
-from harness.cache.keys import OUTPUTS, tuning_key
+from harness.cache.keys import OUTPUTS
 from harness.cli import main
 from harness.record import load_explanations, load_predictions
 from harness.run.dirs import new_run_dir
 from harness.run.orchestrate import RunRequest, execute, plan
-from harness.tuning.tune import training_examples
 
 from .conftest import ROOT, cut_suite
 
@@ -224,40 +223,6 @@ def test_copy_file_hashes_what_it_copies_and_refuses_other_bytes(tmp_path):
     with pytest.raises(ContentChanged, match="src.bin: content changed"):
         copy_file(src, dest, hashlib.sha256(b"other").hexdigest())
     assert dest.read_bytes() == b"old" and [p.name for p in dest.parent.iterdir()] == ["dest.bin"]
-
-
-def test_tuning_key_covers_what_decides_the_artefact_and_nothing_else(small_suites):
-    from backends.full import FullFineTune
-    from backends.lora import LoRA
-
-    p = plan(RunRequest(suites=[str(small_suites)], backends=["lora"]))
-    examples = training_examples(p.suites)
-    settings = p.settings["lora"]
-
-    def key(fp="dir:base", exs=examples, backend="lora", cls=LoRA, s=settings, seed=0, device="cpu", processes=1):
-        return tuning_key(fp, exs, backend, cls, s, seed, device, processes)
-
-    same = key()
-    assert key() == same and key(exs=list(examples)) == same
-    edited = [type(ex)(ex.messages, ex.completion + " ") if i == 3 else ex for i, ex in enumerate(examples)]
-    changed = [key(fp="dir:other"), key(exs=edited), key(exs=examples[:-1]), key(s={**settings, "r": 8}),
-               key(seed=1), key(backend="full", cls=FullFineTune), key(device="cuda"), key(processes=2)]
-    assert key(s={**settings, "checkpoint_every": 10}) == same  # result-free: a resumed training is the same
-    assert same not in changed and len(set(changed)) == len(changed)
-
-
-def test_config_key_ignores_gates_rubric_and_description_only(tmp_path):
-    def key(**changes):
-        folder = cut_suite("agent_tools", tmp_path / f"s{len(list(tmp_path.iterdir()))}" / "agent_tools", 20, 6,
-                           **changes)
-        return plan(RunRequest(suites=[str(folder)], backends=["lora"])).config_key
-
-    same = key()
-    assert key(gates=[{"metric": "exact_match", "min": 0.1}]) == same
-    assert key(description="another text", version="9.9", rubric={"criteria": [
-        {"name": "ok", "description": "Is it ok?", "levels": {i: f"level {i}" for i in range(1, 6)}}]}) == same
-    assert key(metrics=["exact_match"]) != same
-    assert key(generation={"max_new_tokens": 12}) != same
 
 
 # --- whole runs ------------------------------------------------------------------------------------

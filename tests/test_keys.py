@@ -11,8 +11,12 @@ import pytest
 
 from harness.cache import keys
 from harness.run import orchestrate
+from harness.run.orchestrate import RunRequest, plan
 from harness.tuning.contract import TrainExample, TuneSettings
 from harness.tuning.registry import available, get_backend
+from harness.tuning.tune import training_examples
+
+from .conftest import cut_suite
 
 # --- pinned keys ---------------------------------------------------------------------------------------------
 # Computed from these inputs by the functions as they were before keys.py (comparisons.py, generations.py,
@@ -175,3 +179,39 @@ def test_deciding_leaves_out_only_the_settings_declared_result_free():
         "m", [("h", None)], {"full": SETTINGS}, 0, "c")
     assert keys.config_key("m", [("h", None)], {"full": {**SETTINGS, "r": 8}}, 0, "c") != keys.config_key(
         "m", [("h", None)], {"full": SETTINGS}, 0, "c")
+
+
+# --- what decides the tuning and the run's configuration, end to end ------------------------------------------
+
+def test_tuning_key_covers_what_decides_the_artefact_and_nothing_else(small_suites):
+    from backends.full import FullFineTune
+    from backends.lora import LoRA
+
+    p = plan(RunRequest(suites=[str(small_suites)], backends=["lora"]))
+    examples = training_examples(p.suites)
+    settings = p.settings["lora"]
+
+    def key(fp="dir:base", exs=examples, backend="lora", cls=LoRA, s=settings, seed=0, device="cpu", processes=1):
+        return keys.tuning_key(fp, exs, backend, cls, s, seed, device, processes)
+
+    same = key()
+    assert key() == same and key(exs=list(examples)) == same
+    edited = [type(ex)(ex.messages, ex.completion + " ") if i == 3 else ex for i, ex in enumerate(examples)]
+    changed = [key(fp="dir:other"), key(exs=edited), key(exs=examples[:-1]), key(s={**settings, "r": 8}),
+               key(seed=1), key(backend="full", cls=FullFineTune), key(device="cuda"), key(processes=2)]
+    assert key(s={**settings, "checkpoint_every": 10}) == same  # result-free: a resumed training is the same
+    assert same not in changed and len(set(changed)) == len(changed)
+
+
+def test_config_key_ignores_gates_rubric_and_description_only(tmp_path):
+    def key(**changes):
+        folder = cut_suite("agent_tools", tmp_path / f"s{len(list(tmp_path.iterdir()))}" / "agent_tools", 20, 6,
+                           **changes)
+        return plan(RunRequest(suites=[str(folder)], backends=["lora"])).config_key
+
+    same = key()
+    assert key(gates=[{"metric": "exact_match", "min": 0.1}]) == same
+    assert key(description="another text", version="9.9", rubric={"criteria": [
+        {"name": "ok", "description": "Is it ok?", "levels": {i: f"level {i}" for i in range(1, 6)}}]}) == same
+    assert key(metrics=["exact_match"]) != same
+    assert key(generation={"max_new_tokens": 12}) != same
