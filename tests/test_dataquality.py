@@ -221,3 +221,25 @@ def test_a_run_decides_truncation_gates_per_backend(tmp_path):
     assert [(o.state, o.label, o.passed, o.value) for o in outcomes] == [
         ("lora", "truncated<=0", True, 0.0), ("data", "overlap<=0.001", False, 1 / 240)]
     assert "lora's max_length 512 truncates 0 training examples" in outcomes[0].message
+
+
+def test_unseen_labels_warn_only_when_train_labels_repeat_and_long_lists_are_cut(tmp_path, tiny_dir, capsys):
+    # every example its own label (BFCL: one function per example): a new label in test is the rule, not a gap
+    train, test = clean()
+    train = [{**r, "intent": f"fn_{i}"} for i, r in enumerate(train)]
+    test = [{**r, "intent": f"other_{i}"} for i, r in enumerate(test * 6)]
+    test = [{**r, "prompt": f"{r['prompt']} ({i})"} for i, r in enumerate(test)]
+    folder = write_suite(tmp_path / "own", train, test, labels="intent")
+    data = data_report([load_suite(folder)], "tiny", tiny_dir, {}).suites[0]
+    assert len(data.unseen_labels) == 12 and "unseen_label" not in [f.kind for f in data.findings]
+    check(folder, tiny_dir)
+    line = next(x for x in capsys.readouterr().out.splitlines() if "labels (field intent)" in x)
+    shown = sorted(f"other_{i}" for i in range(12))[:8]
+    assert line.endswith("not in train: " + ", ".join(shown) + ", … and 4 more")
+    # the same test labels against a train split whose 4 examples share 2 labels: a warning naming its rule
+    train = [{**r, "intent": f"fn_{i % 2}"} for i, r in enumerate(train)]
+    data = data_report([load_suite(write_suite(tmp_path / "shared", train, test, labels="intent"))], "tiny",
+                       tiny_dir, {}).suites[0]
+    (finding,) = [f for f in data.findings if f.kind == "unseen_label"]
+    assert finding.message == ("test: 12 labels never seen in train: " + ", ".join(shown) + ", … and 4 more "
+                               "(warned because train's labels repeat: 2.0 examples per label, at least 2)")

@@ -42,7 +42,7 @@ def test_exact_match_text_and_json():
     assert js.score('{"b": 1, "a": [2]}', '{"a":[2],"b":1}').value == 1.0
     assert js.score('{"a": 1}', '{"a": 2}') .value == 0.0
     bad = js.score('{"a": ', '{"a": 2}')
-    assert bad.value == 0.0 and "not valid JSON" in bad.reason
+    assert bad.value == 0.0 and bad.reason == "extraction (auto): no JSON object in the output"
 
 
 def test_tool_metrics_separate_name_and_arguments():
@@ -52,7 +52,9 @@ def test_tool_metrics_separate_name_and_arguments():
     name, args = make_metric("tool_name", "en", {}), make_metric("tool_arguments", "en", {})
     assert (name.score(wrong_args, ref).value, args.score(wrong_args, ref).value) == (1.0, 0.0)
     assert (name.score(wrong_tool, ref).value, args.score(wrong_tool, ref).value) == (0.0, 1.0)
-    assert name.score("not json", ref).reason == "output is not a JSON object"
+    assert name.score("not json", ref).reason == "extraction (auto): no JSON object in the output"
+    assert name.score("[1, 2]", ref, ).reason == "extraction (auto): no JSON object in the output"
+    assert make_metric("tool_name", "en", {"extract": "whole"}).score("[1, 2]", ref).reason == "output is not a JSON object"
     assert name.aggregate([], [], [1.0, 0.0, 1.0, 1.0]) == 0.75
 
 

@@ -3,8 +3,9 @@
 Per suite and split: duplicates, near duplicates, conflicts, prompts the template renders alike,
 empty references and references in the wrong script; train/test overlap (verbatim and near); token
 lengths in the tokenizer of the model being tuned and what each backend's `max_length` cuts; label
-balance and test labels that training never shows. Every finding is a warning (`harness data check
---strict` exits 1 on any); see `harness.record.data` for what each field means.
+balance and test labels that training never shows (warned only when train's labels repeat). Every
+finding is a warning (`harness data check --strict` exits 1 on any); see `harness.record.data`
+for what each field means.
 
 Identity is decided on the data as the model sees it (the prompt: every turn with its role, and the
 tools offered):
@@ -27,6 +28,7 @@ from harness.record.data import MAX_IDS
 from harness.suitedef.suite import Example, Suite
 
 from .similarity import MEASURE, THRESHOLD, numbers, shingles, similar_pairs
+from .text import listed
 from .tokenlengths import lengths, shared_edges, token_counts, truncation
 
 SCRIPTS = {
@@ -39,6 +41,9 @@ SCRIPTS = {
     "hi": ("Devanagari", r"[\u0900-\u097f]"), "th": ("Thai", r"[\u0e00-\u0e7f]"),
 }
 """Language (primary subtag) → the script its references must contain at least one character of."""
+LABELS_REPEAT = 2.0
+"""Train examples per distinct label from which test labels missing in train are a warning: below it labels
+hardly repeat (each example its own function, say), and a test label new to train is the rule, not a gap."""
 
 
 def data_report(suites: list[Suite], model: str, model_path: str, max_lengths: dict[str, int],
@@ -70,12 +75,13 @@ def suite_data(suite: Suite, text_side, max_lengths: dict[str, int], threshold: 
                 for b, n in max_lengths.items()]
         findings += _truncation_findings(cuts, len(suite.train))
     unseen = sorted(set(labels["test"]) - set(labels["train"])) if suite.train and label_of else []
-    if unseen:
-        shown = ", ".join(unseen[:8]) + (f", … {len(unseen) - 8} more" if len(unseen) > 8 else "")
+    per_label = len(suite.train) / len(labels["train"]) if labels.get("train") else 0.0
+    if unseen and per_label >= LABELS_REPEAT:  # labels that name each example (one function each) say nothing
         ids = [[ex.id for ex in suite.test if label_of and label_of(ex) == label][:MAX_IDS] for label in unseen]
         findings.append(Finding(kind="unseen_label", split="test", count=sum(labels["test"][u] for u in unseen),
                                 message=f"test: {len(unseen)} label{'s' if len(unseen) > 1 else ''} never seen in "
-                                        f"train: {shown}",
+                                        f"train: {listed(unseen)} (warned because train's labels repeat: "
+                                        f"{per_label:.1f} examples per label, at least {LABELS_REPEAT:g})",
                                 ids=ids[:MAX_IDS]))
     return SuiteData(
         suite=suite.name, language=suite.spec.language, label_source=source, unseen_labels=unseen, overlap=overlap,

@@ -4,6 +4,14 @@ from __future__ import annotations
 from harness.record import DataReport, GateOutcome, SuiteData
 
 OK, WARNINGS, FAILED_GATE = 0, 1, 1
+LISTED = 8
+"""Names shown of a long list; the rest are counted."""
+
+
+def listed(names: list[str], limit: int = LISTED) -> str:
+    """`names` joined by commas, cut after `limit` with a count: `a, b, … and 88 more`."""
+    shown = ", ".join(names[:limit])
+    return shown + (f", … and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def report_lines(report: DataReport, outcomes: list[GateOutcome]) -> list[str]:
@@ -38,7 +46,7 @@ def _suite_lines(data: SuiteData) -> list[str]:
                          "completion left")
     if data.label_source:
         seen = " · ".join(f"{s.split} {len(s.labels)} labels" for s in data.splits)
-        unseen = (f"; not in train: {', '.join(data.unseen_labels)}" if data.unseen_labels else "")
+        unseen = f"; not in train: {listed(data.unseen_labels)}" if data.unseen_labels else ""
         lines.append(f"  labels ({data.label_source}): {seen}{unseen}")
     if data.overlap:
         o = data.overlap

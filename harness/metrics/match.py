@@ -1,4 +1,5 @@
-"""Exact match, as text or as parsed JSON (key order and spacing ignored); the answer anywhere in the output."""
+"""Exact match, as text or as JSON extracted from the output (key order and spacing ignored, types strict);
+the answer anywhere in the output."""
 from __future__ import annotations
 
 import json
@@ -8,6 +9,9 @@ from typing import Any, Mapping
 
 from .base import NO_FIELDS, Metric, Score
 from .facts import fold
+from .toolcalls.compare import Expected, as_call, expected_calls, is_possible_answer, pairs_up, same
+from .toolcalls.extract import extract
+from .toolcalls.extract import signature as extract_signature
 
 
 def parse_json(text: str):
@@ -19,23 +23,42 @@ def parse_json(text: str):
 
 
 class ExactMatch(Metric):
-    """The output equals the reference: as text (spaces trimmed), or as parsed JSON with `parse: json`."""
+    """The output equals the reference: as text (spaces trimmed), or as JSON with `parse: json`."""
 
     name = "exact_match"
 
-    def __init__(self, language: str = "en", parse: str = "text"):
+    def __init__(self, language: str = "en", parse: str = "text", extract: str | None = None):
         super().__init__(language)
         if parse not in ("text", "json"):
             raise ValueError(f"exact_match: parse must be 'text' or 'json', not {parse!r}")
+        if extract is not None and parse != "json":
+            raise ValueError("exact_match: extract applies to parse: json only")
         self.parse = parse
+        self.extract = extract or "auto"
+        if parse == "json":
+            extract_signature(self.extract)
+
+    @property
+    def signature(self) -> str | None:
+        return extract_signature(self.extract) if self.parse == "json" else None
 
     def score(self, output: str, reference: str, fields: Mapping[str, Any] = NO_FIELDS) -> Score:
         if self.parse == "json":
-            got, want = parse_json(output), parse_json(reference)
-            if got is None:
-                return Score(0.0, "output is not valid JSON")
-            return Score(1.0) if got == want else Score(0.0, "JSON differs from the reference")
+            found, want = extract(output, self.extract), parse_json(reference)
+            if not found.found:
+                return Score(0.0, found.failure)
+            if is_possible_answer(want):  # BFCL's accepted alternatives: name and arguments, calls in any order
+                got = [as_call(v) for v in (found.value if isinstance(found.value, list) else [found.value])]
+                expected = expected_calls(want) or []
+                ok = all(c is not None for c in got) and pairs_up(got, expected, _call_fits)
+            else:
+                ok = same(found.value, want)
+            return Score(1.0) if ok else Score(0.0, "JSON differs from the reference")
         return Score(1.0) if output.strip() == reference.strip() else Score(0.0, "text differs from the reference")
+
+
+def _call_fits(call: dict, expected: Expected) -> bool:
+    return call.get("name") == expected.name and expected.arguments_fit(call.get("arguments", {}))
 
 
 class ContainsAnswer(Metric):

@@ -104,7 +104,8 @@ class Finding(Record):
     template renders to the same prompt), `empty_reference`, `wrong_script` (a reference without the
     script of the suite's language), `overlap` / `near_overlap` (test prompts in train), `truncated`
     (training examples cut by `max_length`), `completion_lost` (nothing of the completion left),
-    `unseen_label` (test labels training never shows)."""
+    `unseen_label` (test labels training never shows, when train's labels repeat: at least 2 train examples
+    per distinct label)."""
     split: str
     """`train`, `test`, or `train/test`."""
     count: int
@@ -128,7 +129,7 @@ class SuiteData(Record):
     """Where labels come from: `field NAME` (suite.yaml `labels: NAME`), `tool name` (inferred from JSON
     tool-call references), or None when the suite has none."""
     unseen_labels: list[str] = []
-    """Test labels that never occur in train."""
+    """Test labels that never occur in train (listed whether or not they make an `unseen_label` finding)."""
     overlap: Overlap | None = None
     """Train/test overlap (None without a train split)."""
     truncation: list[Truncation] = []
