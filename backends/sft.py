@@ -165,11 +165,13 @@ class SFTBackend(Backend):
         if self.loaded.chat:
             # Conversational pairs: TRL renders them with the model's chat template exactly as
             # `Model.render` does at evaluation (tools included), and the template closes the turn.
-            with_tools = any(ex.tools for ex in examples)
+            # A template that ignores `tools` gets the schemas in a system turn (`Model.chat_parts`).
+            parts = [self.loaded.chat_parts(ex.messages, ex.tools) for ex in examples]
+            with_tools = any(tools for _, tools in parts)
             data = datasets.Dataset.from_list([
-                {"prompt": ex.messages, "completion": [{"role": "assistant", "content": ex.completion}]}
-                | ({"tools": json.dumps(ex.tools) if ex.tools else None} if with_tools else {})
-                for ex in examples
+                {"prompt": messages, "completion": [{"role": "assistant", "content": ex.completion}]}
+                | ({"tools": json.dumps(tools) if tools else None} if with_tools else {})
+                for (messages, tools), ex in zip(parts, examples)
             ])
         else:
             data = datasets.Dataset.from_dict({

@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="for `new`: a .jsonl, .json, .csv or .parquet file of your own, copied into the suite; its "
                         "format and columns are guessed from its fields (and printed)")
     p.add_argument("--dir", metavar="DIR", help="where `new` writes the suite (default: suites/NAME)")
+    p.add_argument("--model", metavar="MODEL",
+                   help="for `validate`: say how each suite's function schemas reach this model's prompt (its chat "
+                        "template, or a system turn when the template ignores `tools`) and count prompts that "
+                        "drop them")
     add_outside(p)
 
     p = sub.add_parser("plan", help="examples each gate needs to be decided at 80%% power",

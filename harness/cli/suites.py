@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from harness.dataquality import report as data_report
     from harness.dataquality import text as data_text
     from harness.evaluation import gates
-    from harness.models import loading
+    from harness.models import loading, toolprompt
     from harness.run import orchestrate
     from harness.suitedef import scaffold, suite
     from harness.tuning import advice, registry, settings
@@ -25,6 +25,7 @@ else:  # each command loads the rooms it uses, when it runs: `suites list` never
     data_text = lazy_module("harness.dataquality.text")
     gates = lazy_module("harness.evaluation.gates")
     loading = lazy_module("harness.models.loading")
+    toolprompt = lazy_module("harness.models.toolprompt")
     orchestrate = lazy_module("harness.run.orchestrate")
     record = lazy_module("harness.record")
     registry = lazy_module("harness.tuning.registry")
@@ -61,7 +62,27 @@ def cmd_suites(args) -> int:
                   f"metrics: {metrics}  gates: {len(s.spec.gates)}  ({folder})")
         else:
             print(f"ok       {s.name} ({folder}): {len(s.train)} train, {len(s.test)} test examples")
+    if args.action == "validate" and getattr(args, "model", None) and loaded:
+        _tools_lines(loaded, args.model)
     return 1 if failed else 0
+
+
+def _tools_lines(suites: list, model: str) -> None:
+    """`suites validate --model`: how each suite's function schemas reach the model, and a warning for prompts
+    that drop them (the model would never see those schemas)."""
+    offering = [s for s in suites if any(ex.tools for ex in s.train + s.test)]
+    if not offering:
+        print(f"tools    no suite offers function schemas: nothing to check against {model}")
+        return
+    quiet_libraries()
+    text_side = loading.load_text_side(loading.resolve_model_path(model, suites), model)
+    for s in offering:
+        dropped = data_report.tools_dropped(text_side, s.train + s.test)
+        print(f"tools    {s.name}: {toolprompt.note(text_side.tool_rendering, model)}")
+        if dropped:
+            print(f"WARNING  {s.name}: {len(dropped)} prompt{'s' if len(dropped) != 1 else ''} render the same with "
+                  f"and without their function schemas for {model}: the model never sees them "
+                  f"(e.g. {', '.join(ex.id for ex in dropped[:4])})")
 
 
 def _new_suite(args) -> int:

@@ -22,7 +22,8 @@ import re
 from collections import Counter, defaultdict
 from typing import Callable
 
-from harness.models.loading import load_text_side
+from harness.models.loading import Model, load_text_side
+from harness.models.toolprompt import note as tools_note
 from harness.record import DataReport, Finding, Overlap, SplitData, SuiteData, Truncation
 from harness.record.data import MAX_IDS
 from harness.suitedef.suite import Example, Suite
@@ -83,9 +84,14 @@ def suite_data(suite: Suite, text_side, max_lengths: dict[str, int], threshold: 
                                         f"train: {listed(unseen)} (warned because train's labels repeat: "
                                         f"{per_label:.1f} examples per label, at least {LABELS_REPEAT:g})",
                                 ids=ids[:MAX_IDS]))
+    offers_tools = any(ex.tools for _, examples in splits for ex in examples)
+    for name, examples in splits:
+        findings += _tools_findings(text_side, name, examples)
     return SuiteData(
         suite=suite.name, language=suite.spec.language, label_source=source, unseen_labels=unseen, overlap=overlap,
         truncation=cuts, findings=findings,
+        tool_rendering=text_side.tool_rendering if offers_tools else None,
+        tools_note=tools_note(text_side.tool_rendering, text_side.name) if offers_tools else "",
         splits=[SplitData(split=name, n=len(examples),
                           lengths=lengths(counts[name], edges), labels=dict(labels[name].most_common()))
                 for name, examples in splits])
@@ -213,9 +219,23 @@ def _finding(kind, split: str, groups: list[list[Example]], template: str, singl
     n = sum(len(g) if singles else len(g) - 1 for g in groups)
     if not n:
         return None
-    words = {"n": n, "s": "" if n == 1 else "s", "v": "s" if n == 1 else "", "is": "is" if n == 1 else "are"}
+    words = {"n": n, "s": "" if n == 1 else "s", "v": "s" if n == 1 else "", "is": "is" if n == 1 else "are",
+             "its": "its" if n == 1 else "their"}
     return Finding(kind=kind, split=split, count=n, message=f"{split}: " + template.format(**words),
                    ids=[[ex.id for ex in g][:MAX_IDS] for g in groups[:MAX_IDS]])
+
+
+def tools_dropped(model: Model, examples: list[Example]) -> list[Example]:
+    """Examples offering tools whose prompt renders the same with and without them: the model never sees the
+    schemas (a template whose `tools` branch this conversation does not reach)."""
+    return [ex for ex in examples if ex.tools and model.render(ex.messages, ex.tools) == model.render(ex.messages)]
+
+
+def _tools_findings(model: Model, split: str, examples: list[Example]) -> list[Finding]:
+    dropped = tools_dropped(model, examples)
+    found = _finding("tools_dropped", split, [[ex] for ex in dropped], "{n} prompt{s} render{v} the same with and "
+                     "without {its} function schemas: the model never sees them", singles=True)
+    return [found] if found else []
 
 
 def _overlap_findings(overlap: Overlap) -> list[Finding]:

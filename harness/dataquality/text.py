@@ -48,6 +48,8 @@ def _suite_lines(data: SuiteData) -> list[str]:
         seen = " · ".join(f"{s.split} {len(s.labels)} labels" for s in data.splits)
         unseen = f"; not in train: {listed(data.unseen_labels)}" if data.unseen_labels else ""
         lines.append(f"  labels ({data.label_source}): {seen}{unseen}")
+    if data.tools_note:
+        lines.append(f"  tools: {data.tools_note}")
     if data.overlap:
         o = data.overlap
         lines.append(f"  train/test overlap: {o.near} of {o.n_test} test prompts ({o.exact} verbatim)")

@@ -40,8 +40,9 @@ def token_counts(model: Model, examples: list[Example]) -> list[TokenCounts]:
         targets = tok(text_target=[ex.reference for ex in examples])["input_ids"]
         return [TokenCounts(len(i), len(t)) for i, t in zip(inputs, targets)]
     if model.chat:
-        full = [tok.apply_chat_template(ex.messages + [{"role": "assistant", "content": ex.reference}],
-                                        tools=ex.tools or None, tokenize=False) for ex in examples]
+        parts = [model.chat_parts(ex.messages, ex.tools) for ex in examples]  # schemas as training sees them
+        full = [tok.apply_chat_template(messages + [{"role": "assistant", "content": ex.reference}],
+                                        tools=tools, tokenize=False) for (messages, tools), ex in zip(parts, examples)]
     else:
         full = [p + ex.reference + (tok.eos_token or "") for p, ex in zip(prompts, examples)]
     prompt_ids = tok(prompts, add_special_tokens=not model.chat)["input_ids"]

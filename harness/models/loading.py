@@ -16,6 +16,7 @@ from harness.models import gguf, zoo
 
 from .batch_size import generation_batch_size
 from .generate import generate
+from .toolprompt import ToolRendering, template_renders_tools, with_system_turn
 
 if TYPE_CHECKING:
     import peft
@@ -61,6 +62,7 @@ class Model:
         """How the user named it: a hub id, a directory, or `tiny`."""
         self.cache = cache
         """Its generation cache (None: everything is computed)."""
+        self._tool_rendering: ToolRendering | None = None
 
     @property
     def model(self) -> Any:
@@ -77,16 +79,32 @@ class Model:
     def chat(self) -> bool:
         return not self.encoder_decoder and bool(getattr(self.tokenizer, "chat_template", None))
 
+    @property
+    def tool_rendering(self) -> ToolRendering:
+        """How function schemas reach this model's prompt (`harness.models.toolprompt`), probed once."""
+        if self._tool_rendering is None:
+            self._tool_rendering = ("prompt head" if not self.chat else
+                                    "template" if template_renders_tools(self.tokenizer) else "system turn")
+        return self._tool_rendering
+
+    def chat_parts(self, messages: list[dict], tools: list[dict] | None) -> tuple[list[dict], list[dict] | None]:
+        """The messages and tools given to the chat template: a template that ignores `tools` gets the schemas
+        in a system turn instead (`harness.models.toolprompt`)."""
+        if tools and self.tool_rendering == "system turn":
+            return with_system_turn(messages, tools), None
+        return messages, tools or None
+
     def render(self, messages: list[dict], tools: list[dict] | None = None) -> str:
         """The prompt text for chat `messages` (and the function schemas in `tools`), identical in
         training and evaluation.
 
-        Models with a chat template get it (with the generation prompt, and `tools=` for the
-        template to present); others, such as T5, get the tools as JSON and the turns' text, joined
-        by blank lines.
+        Models with a chat template get it (with the generation prompt, and the schemas as `tools=` when
+        the template renders them, else in a system turn); others, such as T5, get the tools as JSON and
+        the turns' text, joined by blank lines.
         """
         if self.chat:
-            return self.tokenizer.apply_chat_template(messages, tools=tools or None, tokenize=False,
+            messages, tools = self.chat_parts(messages, tools)
+            return self.tokenizer.apply_chat_template(messages, tools=tools, tokenize=False,
                                                       add_generation_prompt=True)
         head = [json.dumps(tools, ensure_ascii=False)] if tools else []
         return "\n\n".join(head + [m["content"] for m in messages])

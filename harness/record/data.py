@@ -12,7 +12,7 @@ from .spec import Record
 Split = Literal["train", "test"]
 FindingKind = Literal[
     "duplicate", "near_duplicate", "conflict", "identical_render", "empty_reference", "wrong_script",
-    "overlap", "near_overlap", "truncated", "completion_lost", "unseen_label",
+    "overlap", "near_overlap", "truncated", "completion_lost", "unseen_label", "tools_dropped",
 ]
 MAX_IDS = 20
 """At most this many groups of example ids are kept per finding (the count is always complete)."""
@@ -105,7 +105,8 @@ class Finding(Record):
     script of the suite's language), `overlap` / `near_overlap` (test prompts in train), `truncated`
     (training examples cut by `max_length`), `completion_lost` (nothing of the completion left),
     `unseen_label` (test labels training never shows, when train's labels repeat: at least 2 train examples
-    per distinct label)."""
+    per distinct label), `tools_dropped` (prompts that render the same with and without their function
+    schemas: the model never sees them)."""
     split: str
     """`train`, `test`, or `train/test`."""
     count: int
@@ -130,6 +131,13 @@ class SuiteData(Record):
     tool-call references), or None when the suite has none."""
     unseen_labels: list[str] = []
     """Test labels that never occur in train (listed whether or not they make an `unseen_label` finding)."""
+    tool_rendering: Literal["template", "system turn", "prompt head"] | None = None
+    """How the suite's function schemas reach the model's prompt: `template` (its chat template renders
+    `tools`), `system turn` (the template ignores them, so they are written into a system turn, see
+    README "Tool calls"), `prompt head` (no chat template: JSON before the turns); None when the suite
+    offers no tools."""
+    tools_note: str = ""
+    """The same in one line, naming the model (empty when the suite offers no tools)."""
     overlap: Overlap | None = None
     """Train/test overlap (None without a train split)."""
     truncation: list[Truncation] = []

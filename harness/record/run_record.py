@@ -81,6 +81,10 @@ class RunRecord(Record):
     """A PEFT adapter applied on top of the model in every state (evaluation-only runs)."""
     model_note: str = ""
     """What a reader should know about the model (e.g. that `tiny` starts from random weights)."""
+    tools_note: str = ""
+    """How function schemas reach this model's prompts, when a suite offers tools: through its chat template,
+    or written into a system turn because the template ignores `tools` (`data.suites[].tool_rendering` says it
+    per suite); empty when no suite offers tools. Tuned states share the base model's template."""
     seed: int
     """Seeds tiny's weights, data order, training and every resampling statistic."""
     suites: list[SuiteInfo]

@@ -179,10 +179,12 @@ def config_key(request: RunRequest, suites: list[Suite], model_path: str, settin
 
 def new_record(p: Plan, run_id: str) -> RunRecord:
     """A fresh record for a planned run: what was asked, before anything ran."""
+    data = _data_report(p)
     return RunRecord(
         run_id=run_id, status="running", created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         model=p.request.model, model_path=p.model_path, adapter=p.request.adapter,
         model_note=TINY_NOTE if p.request.model == TINY else "",
+        tools_note=next((s.tools_note for s in data.suites if s.tools_note), ""),
         seed=p.request.seed, requested_backends=p.request.backends, overrides=p.request.overrides,
         sweeps=p.request.sweeps, train_seeds=p.request.train_seeds, environment=p.environment,
         config_key=p.config_key, allow_outside_data=p.request.allow_outside_data, fewshot=p.request.fewshot,
@@ -196,7 +198,7 @@ def new_record(p: Plan, run_id: str) -> RunRecord:
             fewshot=s.spec.fewshot.n if s.spec.fewshot else 0,
         ) for s in p.suites],
         checks=Checks(),
-        data=_data_report(p),
+        data=data,
         sequential=None if p.request.stage is None else stage_record(p.request.stage),
     )
 
