@@ -26,16 +26,18 @@ from .conftest import cut_suite
 
 OLD = {
     # moved on purpose: the comparison key covers alpha (it sets the one-sided bounds), and tuning keys
-    # TUNING_VERSION 2 (a cached entry records the hashes of the files saved beside the model)
+    # TUNING_VERSION 2 (a cached entry records the hashes of the files saved beside the model); data reports and
+    # tuning cover models/toolprompt.py (how function schemas reach a prompt), data reports dataquality/text.py
+    # (the findings' wording)
     "comparison": "0c43f493276c6dac8c827908200db74d8d0aa3502e850cef2ae161820235a481",
-    "data_report": "9d6fd0fe26771dad5adc1439b3e547f0deaf51388ed0b771e70f24c24977f4c8",
+    "data_report": "7a2fba2445259c020bdf303d99376723ef5c25a059dcc74ac141ab193203ec2a",
     "model_key": "356cf46e68551713e0af06f6625ca6be35deb31e4d08f0c69044f28ffa73e98a",
     "outputs": ["fb0c1c82ee6458909bffc9a36e5af1436d00267982ce6332b94a84e1cd06495a",
                 "505123da06f3b670243efd4dab98612996a4d67afdddae7529b50a395834fcc8",
                 "7fa0ba72ec0bcbb9aa3e954a2147d9c6612987bfc817ac866420b9a4607b1578"],
     "losses": ["2d90d944c303b104bfa7dff382bdb0d3e7fece3748357cc754fd3a7aeba29eda"],
     "explanations": ["2fe5f8f2951cecb6166ebc8468edfae3c8c9f4bfb25b8ebb04da3962688e70bb"],
-    "tuning": "414f0f9a2b953aba98087ff3f3bec1e2321bdc56326f47e48ddea68956e94697",
+    "tuning": "c29859266b4b61a9331f0a00b62fe8a034f59afbd9e683cfb24723ef31e263a5",
     "training_identity": "bc41d3d48d63460f055bb62be97f3f1c5f32a85e4794e5a79f009ff8bf6548f8",
     "reload": ["aeb62538e0c8e35a", "6e87bb2effc5157e"],
     "batch_size": "eeac59fa78d744e4",

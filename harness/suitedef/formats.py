@@ -7,7 +7,13 @@
 - `sharegpt`: `conversations`, a list of {from, value} (human, gpt, system, tool or observation,
   function_call), and optional `system`; the last gpt turn is the reference;
 - `chat`: OpenAI-style `messages` (assistant `tool_calls`, `tool` results) and optional `tools`;
-  the last assistant message is the reference, a tool call becoming compact JSON `{"name", "arguments"}`.
+  the last assistant message is the reference, a tool call becoming compact JSON `{"name", "arguments"}`;
+- `bfcl`: the Berkeley Function Calling Leaderboard's question files as they are (`id`, `question`: a list
+  of turns, each a list of messages, `function`: the schemas), joined by id to its possible-answer files
+  (`data.answers`: `id`, `ground_truth`); single-turn categories only (simple, multiple, parallel,
+  parallel_multiple). The reference is the possible answer, as compact JSON, which the tool metrics read
+  with its accepted alternatives; the schemas become `tools` with BFCL's types named as JSON Schema's
+  (`dict` → `object`, `float` → `number`, `tuple` → `array`).
 
 Conversations end with the assistant's reference, preceded by a user turn or a tool result. A tool
 call anywhere is carried as its compact JSON in the assistant's content, so one model sees the same
@@ -23,12 +29,16 @@ from typing import Any
 
 from harness.common import limits
 from harness.common.errors import HarnessError, quoted
+from harness.metrics.toolcalls.compare import is_possible_answer
 
 from .templates import render
 
-FORMATS = ("prompt-completion", "messages", "alpaca", "sharegpt", "chat")
+FORMATS = ("prompt-completion", "messages", "alpaca", "sharegpt", "chat", "bfcl")
 REQUIRED = {"prompt-completion": ("prompt", "completion"), "alpaca": ("instruction", "output"),
-            "messages": ("messages",), "sharegpt": ("conversations",), "chat": ("messages",)}
+            "messages": ("messages",), "sharegpt": ("conversations",), "chat": ("messages",),
+            "bfcl": ("question", "function", "ground_truth")}
+BFCL_TYPES = {"dict": "object", "float": "number", "tuple": "array"}
+"""BFCL's parameter types → JSON Schema's, as BFCL itself converts them for OpenAI-style models."""
 ALPACA_TEMPLATE = "{{ instruction }}{% if input %}\n\n{{ input }}{% endif %}"
 ROLES = ("system", "user", "assistant", "tool")
 SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
@@ -81,6 +91,8 @@ def to_example(record: Any, fmt: str, template, where: str, default_id: str) -> 
         variables = {"input": "", **record} if fmt == "alpaca" else record  # alpaca's input is optional
         user = render(template, variables, where) if template is not None else record["prompt"]
         return Example(ex_id, [{"role": "user", "content": user}], record[out_key], record)
+    if fmt == "bfcl":
+        return _bfcl_example(record, ex_id, template, where)
     if fmt == "sharegpt":
         turns = _sharegpt_messages(record, where)
         tools = None
@@ -167,6 +179,43 @@ def tool_call_json(call: Any, where: str) -> str:
     if not isinstance(name, str) or not isinstance(arguments, dict):
         raise HarnessError("a tool call needs a 'function' with a string 'name' and object 'arguments'", where)
     return json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False, separators=(",", ":"))
+
+
+def _bfcl_example(record: dict, ex_id: str, template, where: str) -> Example:
+    question, functions, truth = record["question"], record["function"], record["ground_truth"]
+    if not isinstance(question, list) or not question or not all(isinstance(t, list) for t in question):
+        raise HarnessError("field 'question' must be a list of turns, each a list of messages", where)
+    if len(question) > 1:
+        raise HarnessError(f"field 'question' has {len(question)} turns: multi-turn BFCL categories are not "
+                           "supported (simple, multiple, parallel and parallel_multiple are)", where)
+    turns = question[0]
+    if not turns or not all(isinstance(m, dict) and m.get("role") in ("system", "user")
+                            and isinstance(m.get("content"), str) for m in turns) or turns[-1]["role"] != "user":
+        raise HarnessError("field 'question': a turn must be system or user messages {role, content} ending with "
+                           "the user's", where)
+    if not isinstance(functions, list) or not functions or not all(
+            isinstance(f, dict) and isinstance(f.get("name"), str) for f in functions):
+        raise HarnessError("field 'function' must be a list of function schemas, each with a 'name'", where)
+    if not is_possible_answer(truth):
+        raise HarnessError("field 'ground_truth' must be BFCL's possible answer: a list of {function: {argument: "
+                           "[accepted values]}}", where)
+    prompt = [{"role": m["role"], "content": m["content"]} for m in turns]
+    if template is not None:
+        variables = {k: v for k, v in record.items() if k not in REQUIRED["bfcl"]} | {"content": prompt[-1]["content"]}
+        prompt[-1]["content"] = render(template, variables, where)
+    reference = json.dumps(truth, ensure_ascii=False, separators=(",", ":"))
+    return Example(ex_id, prompt, reference, record, [{"type": "function", "function": _json_schema_types(f)}
+                                                      for f in functions])
+
+
+def _json_schema_types(node: Any) -> Any:
+    """A BFCL schema with its types named as JSON Schema names them (`BFCL_TYPES`)."""
+    if isinstance(node, dict):
+        return {k: BFCL_TYPES.get(v, v) if k == "type" and isinstance(v, str) else _json_schema_types(v)
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_json_schema_types(v) for v in node]
+    return node
 
 
 def _tools(tools: Any, where: str) -> list[dict] | None:

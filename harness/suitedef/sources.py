@@ -130,3 +130,27 @@ def split_rows(rows: Rows, fraction: float, seed: int, labels: str | None) -> tu
     digest = hashlib.sha256(json.dumps([rows.fingerprint, how], sort_keys=True).encode()).hexdigest()
     return (Rows(rows.where, test, digest, {**rows.origin, **how, "part": "test"}),
             Rows(rows.where, train, digest, {**rows.origin, **how, "part": "train"}))
+
+
+def with_answers(rows: Rows, answers: list[Rows]) -> Rows:
+    """BFCL questions joined by `id` to their possible answers: each record gains the answer's `ground_truth`.
+    A question without an answer, or an id answered twice, is one error naming the file and line."""
+    by_id: dict[str, tuple[Any, str]] = {}
+    for part in answers:
+        for where, _, record in part.records:
+            if not isinstance(record, dict) or not isinstance(record.get("id"), str) or "ground_truth" not in record:
+                raise HarnessError("a possible answer needs a string 'id' and a 'ground_truth'", where)
+            if record["id"] in by_id:
+                raise HarnessError(f"id {record['id']!r} is answered twice (first at {by_id[record['id']][1]})", where)
+            by_id[record["id"]] = (record["ground_truth"], where)
+    joined = []
+    for where, default_id, record in rows.records:
+        if isinstance(record, dict) and "id" in record:
+            if not isinstance(record["id"], str) or record["id"] not in by_id:
+                raise HarnessError(f"no possible answer has id {json.dumps(record['id'])[:60]} (answers: "
+                                   f"{', '.join(a.where for a in answers)})", where)
+            record = {**record, "ground_truth": by_id[record["id"]][0]}
+        joined.append((where, default_id, record))
+    # the answers decide the results as much as the questions: they are in the fingerprint
+    digest = hashlib.sha256(json.dumps([rows.fingerprint, [a.fingerprint for a in answers]]).encode()).hexdigest()
+    return Rows(rows.where, joined, digest, {**rows.origin, "answers": [a.origin for a in answers]})

@@ -35,8 +35,10 @@ class DatasetSource(_Strict):
 
 
 class DataSpec(_Strict):
-    format: Literal["prompt-completion", "messages", "alpaca", "sharegpt", "chat"]
+    format: Literal["prompt-completion", "messages", "alpaca", "sharegpt", "chat", "bfcl"]
     """How each record is shaped (see `harness.formats`)."""
+    answers: str | list[str] | None = None
+    """`bfcl` only: the possible-answer file(s) (`id`, `ground_truth`), joined to the questions by id."""
     test: str | DatasetSource | None = None
     """Test split: a .jsonl, .json, .csv or .parquet file in the suite folder, or a dataset (or give `file`)."""
     train: str | DatasetSource | None = None
@@ -53,19 +55,22 @@ class DataSpec(_Strict):
     columns: dict[str, str] = {}
     """Source column → the format's field, for data whose columns are named otherwise."""
 
-    @field_validator("test", "train", "file")
+    @field_validator("test", "train", "file", "answers")
     @classmethod
     def _inside_the_suite(cls, v, info: ValidationInfo):
         # A suite brings its own data: a path out of its folder could make it read (and publish, in
         # predictions and reports) any file. Reading elsewhere is an explicit, recorded opt-in.
         allowed = (info.context or {}).get("allow_outside_data", False)
-        if isinstance(v, str) and not allowed and (Path(v).is_absolute() or ".." in Path(v).parts):
-            raise ValueError(f"must be a path inside the suite folder, not {v!r} (--allow-outside-data reads it "
-                             "anyway, and the run records that)")
+        for path in v if isinstance(v, list) else [v]:
+            if isinstance(path, str) and not allowed and (Path(path).is_absolute() or ".." in Path(path).parts):
+                raise ValueError(f"must be a path inside the suite folder, not {path!r} (--allow-outside-data "
+                                 "reads it anyway, and the run records that)")
         return v
 
     @model_validator(mode="after")
     def _one_source(self):
+        if (self.format == "bfcl") != (self.answers is not None):
+            raise ValueError("`answers` (BFCL's possible-answer file) goes with format bfcl, and bfcl needs it")
         if self.file is not None and (self.test is not None or self.train is not None):
             raise ValueError("give `file` (split by the harness) or `test` and `train`, not both")
         if self.file is None and self.test is None:

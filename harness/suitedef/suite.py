@@ -26,7 +26,7 @@ from harness.record import MetricInfo
 
 from .formats import ALPACA_TEMPLATE, Example, to_example
 from .problems import MAX_PROBLEMS, Problems, SuiteProblems
-from .sources import Rows, read_split, split_rows
+from .sources import Rows, read_split, split_rows, with_answers
 from .spec import DataSpec, FewShotSpec, GenerationSpec, MetricSpec, SuiteSpec
 from .templates import compile_template
 
@@ -148,11 +148,15 @@ def _read_rows(folder: Path, spec: SuiteSpec, where: str, allow_outside: bool, p
     """Each split's records by name: the suite's own `test` and `train`, or `file` split in two."""
     data, rows = spec.data, {}
     sources = {"file": data.file} if data.file is not None else {"test": data.test, "train": data.train}
+    answers = [data.answers] if isinstance(data.answers, str) else data.answers or []
     for split, source in sources.items():
         if source is not None:
             try:
                 rows[split] = read_split(folder, source.model_dump() if not isinstance(source, str) else source,
                                          data.columns, f"{where}: data.{split}", allow_outside)
+                if answers:  # bfcl: each question joined to its possible answer
+                    rows[split] = with_answers(rows[split], [read_split(folder, a, {}, f"{where}: data.answers",
+                                                                        allow_outside) for a in answers])
             except HarnessError as e:
                 problems.add(e)
     if "file" in rows:
