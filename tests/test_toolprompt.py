@@ -132,3 +132,26 @@ def test_prompts_whose_template_skips_the_tools_are_warned_about(tiny_dir, tmp_p
     out = capsys.readouterr().out
     assert "WARNING  briefed: 3 prompts render the same with and without their function schemas" in out
     assert "plain: 3 prompts" not in out
+
+
+def test_training_sees_the_schemas_as_evaluation_does(tiny_dir, tmp_path):
+    """TRL renders the training prompts itself: for a template that ignores tools they carry the system turn too,
+    token for token the prompt `Model.render` gives evaluation."""
+    from harness.tuning.contract import TrainExample
+    from harness.tuning.registry import get_backend
+    from harness.tuning.settings import resolve
+
+    folder = tmp_path / "smollm2_weights"
+    shutil.copytree(tiny_dir, folder)
+    (folder / "chat_template.jinja").write_text((TEMPLATES / "smollm2.jinja").read_text("utf-8"), encoding="utf-8")
+    examples = [TrainExample(ASK, '{"name":"get_weather","arguments":{"city":"Oslo"}}', TOOLS),
+                TrainExample([{"role": "user", "content": "Hello"}], "Hi")]
+    backend = get_backend("full")()
+    backend.setup(str(folder), examples, resolve("full", str(folder), {"full": {"max_steps": 1}}), seed=0)
+    model = load_text_side(str(folder))
+    for row, ex in zip(backend.trainer.train_dataset, examples):
+        first = next(i for i, label in enumerate(row["labels"]) if label != -100)  # loss starts after the prompt
+        prompt_ids = row["input_ids"][:first]
+        assert prompt_ids == model.tokenizer(model.render(ex.messages, ex.tools), add_special_tokens=False)["input_ids"]
+    with_tools = model.tokenizer.decode(backend.trainer.train_dataset[0]["input_ids"])
+    assert f"{SYSTEM_TURN_HEAD}\n{SCHEMA}" in with_tools
