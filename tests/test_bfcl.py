@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from harness.common.errors import HarnessError
+from harness.dataquality.report import label_source
 from harness.suitedef.suite import SuiteProblems, load_suite
 
 # Examples written in BFCL v3's layout: questions (`id`, `question`, `function`) and possible answers
@@ -130,3 +131,14 @@ def test_bad_bfcl_data_is_one_clear_error(tmp_path):
         load_suite(bfcl_suite(tmp_path / "outside", data={"answers": ["../elsewhere.json"]}))
     with pytest.raises(SuiteProblems, match="goes with format bfcl, and bfcl needs it"):
         load_suite(bfcl_suite(tmp_path / "chat", data={"format": "chat"}))
+
+
+def test_a_bfcl_suite_is_labelled_by_its_functions(tmp_path):
+    source, label_of = label_source(load_suite(bfcl_suite(tmp_path / "parallel", "parallel")))
+    assert source == "tool name" and label_of is not None
+    assert label_of(load_suite(tmp_path / "parallel").test[0]) == "get_weather"
+    suite = load_suite(bfcl_suite(tmp_path / "simple"))
+    assert [label_source(suite)[1](ex) for ex in suite.test] == ["calculate_triangle_area", "get_weather"]
+    mixed = [{"id": "simple_0", "ground_truth": [{"b_fn": {}}, {"a_fn": {}}, {"b_fn": {}}]}, ANSWERS["simple"][1]]
+    suite = load_suite(bfcl_suite(tmp_path / "mixed", answers=mixed))
+    assert label_source(suite)[1](suite.test[0]) == "a_fn+b_fn"

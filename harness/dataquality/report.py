@@ -22,6 +22,7 @@ import re
 from collections import Counter, defaultdict
 from typing import Callable
 
+from harness.metrics.toolcalls.compare import is_possible_answer
 from harness.models.loading import Model, load_text_side
 from harness.models.toolprompt import note as tools_note
 from harness.record import DataReport, Finding, Overlap, SplitData, SuiteData, Truncation
@@ -188,7 +189,7 @@ def train_test_overlap(train: list[Example], test: list[Example], threshold: flo
 
 def label_source(suite: Suite) -> tuple[str | None, Callable[[Example], str] | None]:
     """Where the suite's labels come from and how to read one: suite.yaml `labels: FIELD`, else the
-    `name` of references that are all JSON tool calls, else none."""
+    `name` of references that are all JSON tool calls (or BFCL possible answers), else none."""
     field = suite.spec.labels
     if field is not None:
         return f"field {field}", lambda ex: str(ex.fields.get(field, "(missing)"))
@@ -199,10 +200,13 @@ def label_source(suite: Suite) -> tuple[str | None, Callable[[Example], str] | N
 
 
 def _tool_name(reference: str) -> str | None:
+    """The function a JSON tool call names; for a BFCL possible answer, its functions' names joined by `+`."""
     try:
         call = json.loads(reference)
     except ValueError:
         return None
+    if is_possible_answer(call):
+        return "+".join(sorted({name for answer in call for name in answer}))
     name = call.get("name") if isinstance(call, dict) else None
     return name if isinstance(name, str) else None
 

@@ -23,7 +23,10 @@ def parse_json(text: str):
 
 
 class ExactMatch(Metric):
-    """The output equals the reference: as text (spaces trimmed), or as JSON with `parse: json`."""
+    """The output equals the reference: as text (spaces trimmed), or as the JSON found in it with `parse: json`.
+
+    With `parse: json`, `extract` (`auto`, the default, or `whole`) finds the JSON; types are strict, and a BFCL
+    possible answer accepts its alternatives (`harness.metrics.toolcalls`)."""
 
     name = "exact_match"
 

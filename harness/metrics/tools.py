@@ -59,7 +59,9 @@ class _ToolField(Metric):
 
 
 class ToolName(_ToolField):
-    """The right tool was called (arguments aside)."""
+    """The right tool was called (arguments aside), in the call found in the output.
+
+    `extract`: `auto` (default) or `whole`, see `harness.metrics.toolcalls.extract`."""
 
     name = "tool_name"
     field = "name"
@@ -69,7 +71,9 @@ class ToolName(_ToolField):
 
 
 class ToolArguments(_ToolField):
-    """The arguments are the reference's, or values it accepts (key order ignored, types strict)."""
+    """The arguments are the reference's, or values it accepts (key order ignored, types strict).
+
+    The call is the one `extract` (`auto` by default, or `whole`) finds in the output."""
 
     name = "tool_arguments"
     field = "arguments"
