@@ -16,6 +16,8 @@ from reports import render_report
 from reports.diff import diff_html, tokens
 from reports.site import env
 
+from .conftest import copy_run
+
 
 @pytest.fixture(scope="module")
 def stats_run(tmp_path_factory) -> Path:
@@ -252,3 +254,13 @@ def test_quality_leaves_retention_suites_out(tmp_path):
     record = load_record(make_run(tmp_path, stats=False, run_id="retention"))
     record.suites[1] = record.suites[1].model_copy(update={"role": "retention"})
     assert [suite for suite, _, _ in primary_metrics(record.suites)] == [record.suites[0].name]
+
+
+def test_the_overview_says_how_tool_schemas_reached_the_model(plain_run, tmp_path):
+    run = copy_run(plain_run, tmp_path / "run")
+    record = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    note = "<b>m</b> ignores `tools`: the function schemas are written into a system turn"
+    assert "function schemas" not in render_report(run, tmp_path / "before").read_text(encoding="utf-8")
+    (run / "run.json").write_text(json.dumps(record | {"tools_note": note}), encoding="utf-8")
+    html = render_report(run, tmp_path / "after").read_text(encoding="utf-8")
+    assert f'<p class="note">{escape(note)}</p>' in html and "<b>m</b>" not in html  # shown, and escaped

@@ -14,6 +14,9 @@ from harness.dataquality.tokenlengths import token_counts
 from harness.models.loading import load_text_side, resolve_model_path
 from harness.models.toolprompt import SYSTEM_TURN_HEAD
 from harness.suitedef.suite import load_suite
+from harness.tuning.contract import TrainExample
+from harness.tuning.registry import get_backend
+from harness.tuning.settings import resolve
 
 TEMPLATES = Path(__file__).parent / "data" / "chat_templates"
 # smollm2.jinja: SmolLM2-135M-Instruct's chat template as its GGUF metadata holds it (`tokenizer.chat_template`)
@@ -137,10 +140,6 @@ def test_prompts_whose_template_skips_the_tools_are_warned_about(tiny_dir, tmp_p
 def test_training_sees_the_schemas_as_evaluation_does(tiny_dir, tmp_path):
     """TRL renders the training prompts itself: for a template that ignores tools they carry the system turn too,
     token for token the prompt `Model.render` gives evaluation."""
-    from harness.tuning.contract import TrainExample
-    from harness.tuning.registry import get_backend
-    from harness.tuning.settings import resolve
-
     folder = tmp_path / "smollm2_weights"
     shutil.copytree(tiny_dir, folder)
     (folder / "chat_template.jinja").write_text((TEMPLATES / "smollm2.jinja").read_text("utf-8"), encoding="utf-8")
