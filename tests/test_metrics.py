@@ -53,8 +53,8 @@ def test_tool_metrics_separate_name_and_arguments():
     assert (name.score(wrong_args, ref).value, args.score(wrong_args, ref).value) == (1.0, 0.0)
     assert (name.score(wrong_tool, ref).value, args.score(wrong_tool, ref).value) == (0.0, 1.0)
     assert name.score("not json", ref).reason == "extraction (auto): no JSON object in the output"
-    assert name.score("[1, 2]", ref, ).reason == "extraction (auto): no JSON object in the output"
-    assert make_metric("tool_name", "en", {"extract": "whole"}).score("[1, 2]", ref).reason == "output is not a JSON object"
+    assert name.score("[1, 2]", ref).reason == "output is not a JSON object"
+    assert name.score("The list [1, 2]", ref).reason == "extraction (auto): no JSON object in the output"
     assert name.aggregate([], [], [1.0, 0.0, 1.0, 1.0]) == 0.75
 
 

@@ -40,6 +40,13 @@ def test_a_failed_extraction_says_so_per_example():
     assert (score.value, score.reason) == (0.0, "extraction (auto): no JSON object in the output")
 
 
+def test_an_output_that_is_json_as_a_whole_is_taken_as_it_is():
+    exact = make_metric("exact_match", "en", {"parse": "json"})
+    assert exact.score("[1, 2.0]", "[1,2]").value == 1.0 and exact.score('"yes"', '"yes"').value == 1.0
+    assert exact.score("The list: [1, 2]", "[1,2]").value == 0.0  # only objects are looked for inside text
+    assert (extract("[1, 2]").how, extract(' {"a": 1} ').how) == ("whole output", "whole output")
+
+
 def test_extraction_reports_how_and_finds_parallel_calls():
     two = '<tool_call>{"name":"a","arguments":{}}</tool_call>\n<tool_call>{"name":"b","arguments":{}}</tool_call>'
     found = extract(two)

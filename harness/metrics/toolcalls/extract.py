@@ -2,9 +2,10 @@
 
 `auto` (the default) takes, in this order:
 
-1. `<tool_call>…</tool_call>` blocks, the tool-call format of Hermes/Qwen-style chat templates: one
+1. the whole output, when it is valid JSON (of any kind: `[1, 2]` and `"yes"` too);
+2. `<tool_call>…</tool_call>` blocks, the tool-call format of Hermes/Qwen-style chat templates: one
    block gives its JSON object, several give the list of them (parallel calls);
-2. otherwise the first JSON object, or list of objects, anywhere in the output: prose before it,
+3. otherwise the first JSON object, or list of objects, anywhere in the output: prose before it,
    a ```json fence around it and text after it are ignored.
 
 `whole` takes the whole output as JSON, nothing else (the behaviour before extraction existed).
@@ -50,6 +51,10 @@ def extract(text: str, how: str = "auto") -> Extracted:
             return Extracted(json.loads(text), "whole output")
         except (json.JSONDecodeError, TypeError):
             return Extracted(failure="extraction (whole): the output is not valid JSON")
+    try:
+        return Extracted(json.loads(text), "whole output")
+    except (json.JSONDecodeError, TypeError):
+        pass
     text = text[:MAX_CHARS]
     blocks = TAGGED.findall(text)
     if blocks:
