@@ -56,7 +56,7 @@ def test_editing_a_gate_reuses_the_run_and_a_new_metric_only_rescores(pytester):
     assert {g.label for g in record.gates if g.suite == "agent_tools"} >= {"exact_match>=0"}
 
     # A metric changed: a new run, scored afresh from cached outputs and cached tuned models.
-    _edit(suites / "translate_en_zh" / "suite.yaml", lambda s: s["metrics"].append({"name": "tool_name"}))
+    _edit(suites / "translate_en_zh" / "suite.yaml", lambda s: s["metrics"].append({"name": "contains_answer"}))
     pytester.runpytest_subprocess(*args)
     rescored = next(p for p in (pytester.path / "runs").iterdir() if p != run)
     record = load_record(rescored)
@@ -64,4 +64,4 @@ def test_editing_a_gate_reuses_the_run_and_a_new_metric_only_rescores(pytester):
         "full": run.name, "lora": run.name}
     assert {b.name: b.cost for b in record.backends} == {n: b.cost for n, b in trained.items()}
     assert record.cache and all(u.outputs_generated == 0 for u in record.cache.values())
-    assert record.value("lora", "translate_en_zh", "tool_name") is not None
+    assert record.value("lora", "translate_en_zh", "contains_answer") is not None

@@ -1,9 +1,12 @@
 """Tool-call extraction before the tool metrics, strict JSON types, and BFCL-style accepted alternatives."""
+import json
+
 import pytest
 
 from harness.metrics import make_metric
 from harness.metrics.toolcalls.compare import expected_calls, pairs_up, same
 from harness.metrics.toolcalls.extract import extract
+from harness.suitedef.suite import SuiteProblems, load_suite
 
 REF = '{"name":"get_weather","arguments":{"city":"Oslo","days":2,"metric":true}}'
 RIGHT = '{"name": "get_weather", "arguments": {"metric": true, "days": 2, "city": "Oslo"}}'
@@ -133,3 +136,20 @@ def test_other_call_shapes_are_read_as_calls():
     llama = '{"name":"get_weather","parameters":{"city":"Oslo","days":2,"metric":true}}'
     assert _scores(openai)[1:] == _scores(llama)[1:] == (1.0, 1.0)
     assert _scores(llama)[0] == 0.0  # exact_match compares the JSON as written
+
+
+def test_a_reference_that_is_no_call_is_refused_when_the_suite_loads(tmp_path):
+    folder = tmp_path / "s"
+    folder.mkdir()
+    rows = [{"id": "a", "prompt": "Weather?", "completion": REF}, {"id": "b", "prompt": "Hi", "completion": "Hello"},
+            {"id": "c", "prompt": "Hm", "completion": '{"tool": "x"}'}]
+    (folder / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    spec = {"name": "s", "version": "1", "data": {"format": "prompt-completion", "test": "test.jsonl"},
+            "metrics": ["tool_arguments", {"name": "tool_name", "key": "tool"}]}
+    (folder / "suite.yaml").write_text(json.dumps(spec), encoding="utf-8")
+    with pytest.raises(SuiteProblems) as refused:
+        load_suite(folder, every_problem=True)
+    (problem,) = refused.value.problems
+    assert f"{folder / 'test.jsonl'}: examples 'b', 'c': metric 'tool_arguments': the reference is not a tool call" \
+        in problem  # `key: tool` compares one key as it is: nothing to refuse
+    assert make_metric("tool_name", "en", {}).score(REF, "Hello").reason.startswith("the reference is not a tool call")

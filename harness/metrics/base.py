@@ -59,6 +59,11 @@ class Metric:
         """Score one output against its reference."""
         raise NotImplementedError
 
+    def reference_problem(self, reference: str) -> str | None:
+        """Why this metric cannot score against `reference`, or None; a suite's every test example the metric
+        scores is checked when it loads."""
+        return None
+
     def aggregate(self, outputs: list[str], references: list[str], scores: list[float]) -> float:
         """The suite-level value: the mean score, or the corpus score for corpus metrics."""
         if self.kind == "corpus":

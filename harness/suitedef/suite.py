@@ -247,7 +247,8 @@ def metric_field(suite_file: Path, i: int) -> str:
 
 
 def _check_metric_fields(suite: Suite, problems: Problems) -> None:
-    """Every test example a metric scores carries the fields that metric reads (facts, hidden tests)."""
+    """Every test example a metric scores carries the fields that metric reads (facts, hidden tests), and a
+    reference the metric can score against."""
     where = str(suite.path / suite.sources.get("test", {}).get("file", "data.test"))
     for name, (metric, info) in suite.metrics.items():
         lacking: dict[str, list[str]] = {}  # field → the examples without it: one problem each, however many
@@ -256,9 +257,17 @@ def _check_metric_fields(suite: Suite, problems: Problems) -> None:
             if missing:
                 lacking.setdefault(missing[0], []).append(ex.id)
         for field_name, ids in lacking.items():
-            named = ", ".join(repr(i) for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
-            problems.add(HarnessError(f"example{'s' if len(ids) > 1 else ''} {named}: missing field "
-                                      f"{field_name!r}, which metric {name!r} reads", where))
+            problems.add(HarnessError(f"{_examples_named(ids)}: missing field {field_name!r}, which metric {name!r} "
+                                      "reads", where))
+        wrong = [(ex.id, p) for ex in suite.test if applies(info, ex) and (p := metric.reference_problem(ex.reference))]
+        if wrong:
+            problems.add(HarnessError(f"{_examples_named([i for i, _ in wrong])}: metric {name!r}: {wrong[0][1]}",
+                                      where))
+
+
+def _examples_named(ids: list[str]) -> str:
+    named = ", ".join(repr(i) for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+    return f"example{'s' if len(ids) > 1 else ''} {named}"
 
 
 def _check_when_fields(suite: Suite, text: str, where: str, problems: Problems) -> None:

@@ -46,16 +46,12 @@ def extract(text: str, how: str = "auto") -> Extracted:
     """The JSON value `how` finds in `text` (see the module's docstring)."""
     if how not in EXTRACTIONS:
         raise ValueError(f"extract must be one of {', '.join(EXTRACTIONS)}, not {how!r}")
-    if how == "whole":
-        try:
-            return Extracted(json.loads(text), "whole output")
-        except (json.JSONDecodeError, TypeError):
-            return Extracted(failure="extraction (whole): the output is not valid JSON")
+    text = text[:MAX_CHARS]
     try:
         return Extracted(json.loads(text), "whole output")
     except (json.JSONDecodeError, TypeError):
-        pass
-    text = text[:MAX_CHARS]
+        if how == "whole":
+            return Extracted(failure="extraction (whole): the output is not valid JSON")
     blocks = TAGGED.findall(text)
     if blocks:
         values = []
