@@ -54,8 +54,8 @@ from harness.suitedef.suite import (
 )
 from harness.suitedef.trust import trusted
 from harness.tuning import settings as backend_settings
-from harness.tuning.pairs import ab_choices
-from harness.tuning.registry import backend_packages, get_backend, usable_backend
+from harness.tuning.pairs import check_pair_sources, sheets_by_default
+from harness.tuning.registry import backend_packages, usable_backend
 from harness.tuning.tune import discard_checkpoints, tune_state
 
 from . import advice as run_advice
@@ -150,7 +150,7 @@ def plan(request: RunRequest) -> Plan:
             else "does not exist"
         raise HarnessError(what, request.adapter)
     if request.pairs_from is not None:
-        request.overrides = _pairs_from_sheets(request)
+        request.overrides = sheets_by_default(request.backends, request.overrides, request.pairs_from)
     tunings = strategies.expand(request.backends, request.sweeps, request.train_seeds, request.seed,
                                 request.overrides)
     for backend in request.backends:
@@ -159,20 +159,10 @@ def plan(request: RunRequest) -> Plan:
         model_path = resolve_model_path(request.model, suites, request.seed)
     check_loadable(model_path, request.model)  # before a run directory exists, not half way into one
     settings = {t.state: _resolve(t, model_path, request.overrides) for t in tunings}
+    check_pair_sources(suites, {t.state: (t.backend, settings[t.state]) for t in tunings}, request.pairs_from,
+                       request.allow_outside_data)
     key = config_key(request, suites, model_path, settings, keys.code_hash(backend_packages()))
     return Plan(request, suites, model_path, tunings, settings, key, Cache() if request.cache else None, code)
-
-
-def _pairs_from_sheets(request: RunRequest) -> dict:
-    """The overrides with `pairs: sheets` as the default of every backend that learns from pairs, after checking
-    that `--pairs-from` names a run with imported A/B choices and that a backend of this run uses them."""
-    assert request.pairs_from is not None
-    users = [b for b in request.backends if get_backend(b).uses_pairs]
-    if not users:
-        raise HarnessError("preference pairs are for a backend that learns from them (--backends dpo); this run "
-                           f"tunes {', '.join(request.backends) or 'nothing'}", "--pairs-from")
-    ab_choices(Path(request.pairs_from))
-    return request.overrides | {b: {"pairs": "sheets", **request.overrides.get(b, {})} for b in users}
 
 
 def _resolve(t: strategies.Tuning, model_path: str, overrides: dict) -> dict:

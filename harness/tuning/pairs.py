@@ -31,6 +31,7 @@ from harness.record import PreferencePairs, load_predictions, load_ratings, load
 from harness.suitedef.suite import Example, Suite, applies, load_suite
 
 from .contract import PreferencePair, PreferenceSettings
+from .registry import get_backend
 
 PAIRS_DIR = "pairs"
 """The run directory's folder of each preference-tuned state's pairs (`pairs/<state>.jsonl`)."""
@@ -52,7 +53,7 @@ def prompt_text(messages: list[dict]) -> str:
     return " ".join(str(messages[-1].get("content", "")).split()) if messages else ""
 
 
-class TestSplits:
+class HeldOut:
     """The test examples of this run's suites (all of them, not only a `--limit` sample): by id and by prompt."""
 
     def __init__(self, suites: list[Suite], allow_outside_data: bool = False):
@@ -79,7 +80,10 @@ class TestSplits:
 def ab_choices(run_dir: Path) -> list[dict]:
     """The imported A/B choices of the run in `run_dir`; one clear error for a folder that is not a run or a run
     without any."""
-    load_record(run_dir)
+    try:
+        load_record(run_dir)
+    except HarnessError as e:
+        raise HarnessError(f"not a run to take A/B choices from: {e}", "--pairs-from") from None
     choices = [r for r in load_ratings(run_dir) if r["kind"] == "preference"]
     if not choices:
         raise HarnessError("this run has no imported A/B choices: export rating sheets (`harness sheets export`), "
@@ -133,7 +137,7 @@ def _rated_examples(run_dir: Path, info, name: str, allow_outside_data: bool) ->
 
 
 def metric_pairs(suites: list[Suite], model_path: str, settings: PreferenceSettings, seed: int,
-                 tests: TestSplits) -> tuple[Candidates, int, int]:
+                 tests: HeldOut) -> tuple[Candidates, int, int]:
     """Metric-verified pairs from outputs sampled on a seeded sample of the task suites' train prompts; also
     (candidate prompts refused by id, by prompt text) — refused before anything is sampled for them."""
     pool = [(s, ex) for s in suites if s.spec.role == "task" and s.metrics for ex in s.train
@@ -191,7 +195,7 @@ def preference_pairs(suites: list[Suite], model_path: str, settings: PreferenceS
     if settings.pairs in ("sheets", "both") and pairs_from is None:
         raise HarnessError(f"pairs={settings.pairs} takes the A/B choices of an earlier run: name it with "
                            "--pairs-from RUN_DIR", f"{state}.pairs")
-    tests = TestSplits(suites, allow_outside_data)
+    tests = HeldOut(suites, allow_outside_data)
     facts: dict = {}
     pairs: list[PreferencePair] = []
     from_reference: set[int] = set()
@@ -211,9 +215,7 @@ def preference_pairs(suites: list[Suite], model_path: str, settings: PreferenceS
         facts |= found.facts
     if not pairs:
         if offered and offered == refused_id + refused_prompt:
-            raise HarnessError(f"every candidate pair comes from a test example of this run ({refused_id} by "
-                               f"example id, {refused_prompt} by prompt text): training on them would contaminate "
-                               "the evaluation", f"{state} pairs")
+            raise _all_refused(refused_id, refused_prompt, f"{state} pairs")
         raise HarnessError("no usable preference pairs: " + _why_none(settings, facts), f"{state} pairs")
     file = Path(PAIRS_DIR) / f"{state}.jsonl"
     write_jsonl(run_dir / file, [asdict(p) | {"chosen_from": "reference" if i in from_reference else "output"}
@@ -224,6 +226,47 @@ def preference_pairs(suites: list[Suite], model_path: str, settings: PreferenceS
                            chosen_from_reference=len(from_reference), seconds=round(time.perf_counter() - start, 2),
                            **facts)
     return pairs, info
+
+
+def sheets_by_default(backends: list[str], overrides: dict[str, dict], pairs_from: str) -> dict[str, dict]:
+    """`--pairs-from`: the overrides with `pairs: sheets` as the default of every backend that learns from pairs,
+    after checking that one of `backends` does and that `pairs_from` is a run with imported A/B choices."""
+    users = [b for b in backends if get_backend(b).uses_pairs]
+    if not users:
+        raise HarnessError("preference pairs are for a backend that learns from them (--backend dpo); this run "
+                           f"tunes {', '.join(backends) or 'nothing'}", "--pairs-from")
+    ab_choices(Path(pairs_from))
+    return overrides | {b: {"pairs": "sheets", **overrides.get(b, {})} for b in users}
+
+
+def check_pair_sources(suites: list[Suite], states: dict[str, tuple[str, dict]], pairs_from: str | None,
+                       allow_outside_data: bool = False) -> None:
+    """Before a run directory exists: each preference-tuned state (state → its backend and resolved settings) whose
+    pairs come from sheets has a run to take them from, and not all of them are from this run's test examples."""
+    wanted = [(state, values["pairs"]) for state, (backend, values) in states.items()
+              if get_backend(backend).uses_pairs and values["pairs"] != "metric"]
+    if wanted and pairs_from is None:
+        raise HarnessError(f"pairs={wanted[0][1]} takes the A/B choices of an earlier run: name it with "
+                           "--pairs-from RUN_DIR", f"{wanted[0][0]}.pairs")
+    if pairs_from is not None and any(source == "sheets" for _, source in wanted):
+        check_sheet_pairs(suites, pairs_from, allow_outside_data)
+
+
+def check_sheet_pairs(suites: list[Suite], pairs_from: str, allow_outside_data: bool = False) -> None:
+    """The run in `pairs_from` gives at least one sheet pair this run may train on."""
+    found = sheet_pairs(Path(pairs_from), allow_outside_data)
+    kept, by_id, by_prompt = HeldOut(suites, allow_outside_data).refuse(found.pairs)
+    if found.pairs and not kept:
+        raise _all_refused(by_id, by_prompt, f"--pairs-from {pairs_from}")
+    if not found.pairs:
+        raise HarnessError("no usable preference pairs: every rated example was a tie, both bad, or as often won "
+                           "as lost", f"--pairs-from {pairs_from}")
+
+
+def _all_refused(by_id: int, by_prompt: int, where: str) -> HarnessError:
+    return HarnessError(f"every candidate pair comes from a test example of this run ({by_id} by example id, "
+                        f"{by_prompt} by prompt text): training on them would contaminate the evaluation; rate "
+                        "outputs of suites this run does not test on", where)
 
 
 def _why_none(settings: PreferenceSettings, facts: dict) -> str:
