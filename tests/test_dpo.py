@@ -10,7 +10,6 @@ import yaml
 
 from harness.cache import keys
 from harness.cli import main
-from harness.common.errors import HarnessError
 from harness.record import load_predictions, load_record
 from harness.tuning.contract import PreferencePair
 from harness.tuning.pairs import HeldOut, prompt_text
