@@ -3,6 +3,7 @@ per-source counts recorded, the reloaded adapter equal to the model as trained; 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,13 @@ def test_metric_pairs_are_verified_by_the_metric_and_never_from_test_examples(me
     assert state.kind == "adapter" and state.cost.steps == 2 and state.settings["beta"] == 0.1
     assert record.checks.reload_equivalence["dpo"].ok and record.checks.reload_equivalence["dpo"].checked > 0
     assert record.checks.batch_invariance["dpo"].ok
+    # the training page shows the record's counts, in its column order
+    page = (metric_run / "report" / "training.html").read_text(encoding="utf-8")
+    table = page[page.index("<h2>Preference pairs</h2>"):]
+    row = table[table.index("<tr><td>dpo</td>"):table.index("</tr>", table.index("<tr><td>dpo</td>"))]
+    assert re.findall(r'<td class="num">(\d+)</td>', row) == [str(n) for n in (
+        0, len(pairs), info.chosen_from_reference, 1, 1, 10, info.prompts_without_pair)]
+    assert "<code>pairs/dpo.jsonl</code>" in row
 
 
 def test_sheet_pairs_follow_the_raters_choices(rated_run, suites, tmp_path):
