@@ -54,7 +54,7 @@ class DPO(LoRA):
 
     def make_trainer(self, examples: list[TrainExample], common: dict, peft_config):
         if self.pairs is None:
-            raise HarnessError("dpo learns from preference pairs, which `harness run --backends dpo` builds "
+            raise HarnessError("dpo learns from preference pairs, which `harness run --backend dpo` builds "
                                "(metric-verified, or from --pairs-from RUN_DIR)", "dpo")
         if self.loaded.encoder_decoder:
             raise HarnessError("dpo tunes causal language models only (TRL's DPOTrainer)", "dpo")

@@ -202,3 +202,14 @@ def test_pairs_decide_the_tuning_key():
     assert len({key([pair]), key([flipped]), key([pair, flipped]), key(None)}) == 4
     assert keys.training_identity("dpo", "b", [], {}, 0, 1, [pair]) != keys.training_identity(
         "dpo", "b", [], {}, 0, 1, [flipped])
+
+
+def test_the_short_training_warning_counts_pairs_not_train_examples():
+    from harness.tuning.advice import few_steps
+
+    settings = {"pairs": "metric", "max_prompts": 64, "batch_size": 8, "epochs": 2.0, "max_steps": None}
+    # 1,200 train examples, but at most 64 pairs: 2 × ⌈64 / 8⌉ = 16 steps, and 7 epochs make 56
+    assert few_steps("dpo", "dpo", 1200, settings) == (
+        "dpo will take only 16 optimizer steps (64 preference pairs at most, batch size 8, 2 epochs) and may learn "
+        "nothing; --set dpo.epochs=7 makes 56")
+    assert few_steps("dpo", "dpo", 1200, {**settings, "max_prompts": 400}) is None  # 2 × 50 = 100 steps
