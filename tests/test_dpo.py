@@ -213,3 +213,16 @@ def test_the_short_training_warning_counts_pairs_not_train_examples():
         "dpo will take only 16 optimizer steps (64 preference pairs at most, batch size 8, 2 epochs) and may learn "
         "nothing; --set dpo.epochs=7 makes 56")
     assert few_steps("dpo", "dpo", 1200, {**settings, "max_prompts": 400}) is None  # 2 × 50 = 100 steps
+
+
+def test_sampling_is_seeded(base_and_data):
+    from harness.models.generate import sample
+    from harness.models.loading import load_model
+
+    model = load_model(base_and_data[0])
+    prompts = [model.render([{"role": "user", "content": text}]) for text in ("weather in Oslo", "call Ana")]
+    first = sample(model, prompts, 3, 8, [], 1.0, 1.0, seed=0)
+    assert [len(outs) for outs in first] == [3, 3]
+    assert sample(model, prompts, 3, 8, [], 1.0, 1.0, seed=0) == first
+    assert sample(model, prompts, 3, 8, [], 1.0, 1.0, seed=1) != first
+    assert len(set(first[0])) > 1  # sampled, not greedy: a random model's samples differ

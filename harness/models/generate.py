@@ -50,10 +50,10 @@ def generate(model, prompts: list[str], max_new_tokens: int, stop: list[str], ba
 
 
 def sample(model, prompts: list[str], n: int, max_new_tokens: int, stop: list[str], temperature: float,
-           top_p: float, seed: int) -> list[list[str]]:
+           top_p: float, seed: int, progress=None) -> list[list[str]]:
     """`n` sampled outputs for each prompt, in order, each cut at the first stop string. One prompt at a time
-    (no padding), with the generator seeded by `seed` and the prompt's position, so a prompt's samples do not
-    depend on the other prompts."""
+    (no padding), the generator seeded by `seed` and the prompt's position: the same prompts and seed give the
+    same samples."""
     tok = model.tokenizer
     eos = model.model.generation_config.eos_token_id or tok.eos_token_id
     outputs: list[list[str]] = []
@@ -67,6 +67,8 @@ def sample(model, prompts: list[str], n: int, max_new_tokens: int, stop: list[st
                 stop_strings=stop or None, tokenizer=tok if stop else None, synced_gpus=False)
         new = out if model.encoder_decoder else out[:, batch["input_ids"].shape[1]:]
         outputs.append([cut_at_stop(text, stop) for text in tok.batch_decode(new, skip_special_tokens=True)])
+        if progress is not None:
+            progress.update(1)
     return outputs
 
 

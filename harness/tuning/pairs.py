@@ -24,6 +24,7 @@ from pathlib import Path
 from harness.cache import keys
 from harness.common.errors import HarnessError
 from harness.common.files import write_jsonl
+from harness.common.progress import progress_bar
 from harness.evaluation.evaluate import score
 from harness.models.generate import sample
 from harness.models.loading import load_model
@@ -162,8 +163,9 @@ def metric_pairs(suites: list[Suite], model_path: str, settings: PreferenceSetti
         name, (_, info) = next(iter(suite.metrics.items()))
         gen, k = suite.spec.generation, settings.samples_per_prompt
         inputs = [model.render(ex.messages, ex.tools) for ex in mine]
-        samples = sample(model, inputs, k, gen.max_new_tokens, list(gen.stop), settings.sample_temperature,
-                         settings.sample_top_p, seed)
+        with progress_bar(total=len(mine), desc=f"sample · {suite.name}", unit="prompt") as bar:
+            samples = sample(model, inputs, k, gen.max_new_tokens, list(gen.stop), settings.sample_temperature,
+                             settings.sample_top_p, seed, bar)
         # Every sample, then every reference, scored by evaluation's own scoring function.
         flat = [(ex, inp, out) for ex, inp, outs in zip(mine, inputs, samples) for out in outs]
         flat += [(ex, inp, ex.reference) for ex, inp in zip(mine, inputs)]
