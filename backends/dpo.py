@@ -31,9 +31,11 @@ class DpoSettings(LoraSettings, PreferenceSettings):
     learning_rate: float = Field(5e-5, gt=0)
     """Lower than LoRA's supervised 2e-4: the preference loss moves the policy away from its reference fast."""
     epochs: float = Field(2.0, gt=0)
+    """Passes over the pairs (ignored when max_steps is set)."""
     batch_size: int = Field(8, gt=0)
     """Pairs per optimizer step."""
     warmup_steps: int = Field(2, ge=0)
+    """Linear warm-up steps: few, since a default run has few pairs (at most one per sampled prompt)."""
     beta: float = Field(0.1, gt=0)
     """Strength of the pull towards the reference model (TRL's default); lower lets the policy move further."""
     loss_type: Literal["sigmoid", "ipo", "hinge"] = "sigmoid"

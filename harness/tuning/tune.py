@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from harness.cache import Cache, keys
+from harness.common.errors import HarnessError
 from harness.common.files import write_json
 from harness.evaluation import checks
 from harness.evaluation.analysis import in_memory_path
@@ -95,6 +96,21 @@ def from_tuning_cache(cache: Cache | None, key: str | None, model_path: str, out
     return distributed.broadcast(found)
 
 
+def _on_main(build):
+    """`build()` computed by the main process alone and handed to every process (with several processes, each
+    training process must see the same pairs); its error, if any, raised on every process."""
+    outcome = None
+    if distributed.is_main():
+        try:
+            outcome = (True, build())
+        except HarnessError as e:
+            outcome = (False, e)
+    ok, value = distributed.broadcast(outcome)
+    if not ok:
+        raise value
+    return value
+
+
 def checkpoint_dir(run_dir: Path, state: str) -> Path:
     """Where the training of `state` keeps its checkpoints until its artefact is recorded."""
     return Path(run_dir) / CHECKPOINTS / state
@@ -120,8 +136,8 @@ def tune_state(t: strategies.Tuning, suites: list[Suite], model_path: str, setti
     pairs, pairs_info = None, None
     if get_backend(t.backend).uses_pairs:
         assert isinstance(typed, PreferenceSettings), f"{t.backend} uses pairs: its settings are PreferenceSettings"
-        pairs, pairs_info = preference_pairs(suites, model_path, typed, t.train_seed, pairs_from, run_dir, t.state,
-                                             allow_outside_data)
+        pairs, pairs_info = _on_main(lambda: preference_pairs(suites, model_path, typed, t.train_seed, pairs_from,
+                                                              run_dir, t.state, allow_outside_data))
     run = dict(name=t.state, backend=t.backend, strategy=t.strategy, train_seed=t.train_seed,
                sweep={k: settings[k] for k in t.point}, settings=settings, artefact=artefact.as_posix(),
                pairs=pairs_info)
