@@ -226,3 +226,19 @@ def test_sampling_is_seeded(base_and_data):
     assert sample(model, prompts, 3, 8, [], 1.0, 1.0, seed=0) == first
     assert sample(model, prompts, 3, 8, [], 1.0, 1.0, seed=1) != first
     assert len(set(first[0])) > 1  # sampled, not greedy: a random model's samples differ
+
+
+def test_both_sources_together_and_the_merged_export(rated_run, suites, tmp_path):
+    run_dir = _run(tmp_path / "runs", "--suite", str(suites["target"]), "--backend", "dpo", "--pairs-from",
+                   str(rated_run), "--set", "dpo.pairs=both", "--set", "dpo.max_prompts=4", "--limit", "4",
+                   "--set", "dpo.max_steps=2")
+    info = load_record(run_dir).backends[0].pairs
+    pairs = _pairs(run_dir)
+    sources = [p["source"] for p in pairs]
+    assert sources == sorted(sources, reverse=True) and set(sources) == {"sheets", "metric"}  # sheets' first
+    assert info.by_source == {"sheets": sources.count("sheets"), "metric": sources.count("metric")}
+    assert info.prompts_sampled == 4 and info.sheets_run == str(rated_run.resolve())
+    # the adapter merges into its base, and the merged model reproduces base + adapter
+    assert main(["export", str(run_dir), "--backend", "dpo", "--out", str(tmp_path / "merged")]) == 0
+    check = json.loads((tmp_path / "merged" / "export.json").read_text(encoding="utf-8"))["check"]
+    assert check["ok"] and check["checked"] > 0 and check["mismatches"] == []
