@@ -242,3 +242,39 @@ def test_both_sources_together_and_the_merged_export(rated_run, suites, tmp_path
     assert main(["export", str(run_dir), "--backend", "dpo", "--out", str(tmp_path / "merged")]) == 0
     check = json.loads((tmp_path / "merged" / "export.json").read_text(encoding="utf-8"))["check"]
     assert check["ok"] and check["checked"] > 0 and check["mismatches"] == []
+
+
+def test_raters_choices_are_summed_per_example_and_draws_give_no_pair(tmp_path):
+    """Two raters on a synthetic run: one always prefers the tuned output, one answers A, B, tie or both bad by
+    example; a pair exists where wins and losses, summed over both, do not cancel."""
+    from harness.record import load_ratings, save_record
+    from harness.suitedef.suite import load_suite
+    from harness.tuning.pairs import sheet_pairs
+
+    from .test_sheets_support import make_run, varied
+
+    run_dir = make_run(tmp_path / "run")
+    record = load_record(run_dir)
+    for info in record.suites:  # the synthetic run's suites, as folders whose prompts are the rated ones
+        rows = [{"id": f"ex{i}", "messages": [{"role": "user", "content": f"prompt {i} <b>&amp;</b>"},
+                                               {"role": "assistant", "content": f"reference {i}"}]} for i in range(10)]
+        folder = _suite(tmp_path / info.name, info.name, rows[:2], rows)
+        info.path, info.content_hash = str(folder), load_suite(folder).content_hash
+    save_record(run_dir, record)
+    folder = export_sheets(run_dir, per_suite=10, raters=["r1", "r2"]).folder
+    items = key_items(run_dir)
+    import_ratings(run_dir, [fill_csv(folder / "pairwise-lora-r1.csv", tmp_path / "a1.csv", prefers_tuned, items),
+                             fill_csv(folder / "pairwise-lora-r2.csv", tmp_path / "a2.csv", varied, items)])
+    net: dict[tuple[str, str], int] = {}
+    for r in load_ratings(run_dir):
+        if r["kind"] == "preference":
+            key = (r["suite"], r["example"])
+            net[key] = net.get(key, 0) + {"win": 1, "loss": -1}.get(r["outcome"], 0)
+    found = sheet_pairs(run_dir)
+    outputs = {(s, state): {p.id: p.output for p in load_predictions(run_dir, state, s)}
+               for s in ("agent_tools", "translate_en_zh") for state in ("base", "lora")}
+    expected = {(s, e, outputs[(s, "lora" if n > 0 else "base")][e], outputs[(s, "base" if n > 0 else "lora")][e])
+                for (s, e), n in net.items() if n}
+    assert {(p.suite, p.example_id, p.chosen, p.rejected) for p in found.pairs} == expected
+    assert found.facts["sheets_undecided"] == sum(n == 0 for n in net.values()) > 0
+    assert set(net.values()) == {0, 1, 2}  # cancelled, one win beside a tie or both bad, two wins
