@@ -278,3 +278,19 @@ def test_raters_choices_are_summed_per_example_and_draws_give_no_pair(tmp_path):
     assert {(p.suite, p.example_id, p.chosen, p.rejected) for p in found.pairs} == expected
     assert found.facts["sheets_undecided"] == sum(n == 0 for n in net.values()) > 0
     assert set(net.values()) == {0, 1, 2}  # cancelled, one win beside a tie or both bad, two wins
+
+
+def test_a_rated_suite_changed_since_is_refused(tmp_path, monkeypatch):
+    from harness.common.errors import HarnessError
+    from harness.tuning.pairs import sheet_pairs
+
+    from .conftest import ROOT
+    from .test_sheets_support import make_run
+
+    run_dir = make_run(tmp_path / "run")  # records suites/agent_tools with a content hash it never had
+    folder = export_sheets(run_dir, per_suite=4, raters=["r1"]).folder
+    import_ratings(run_dir, [fill_csv(folder / "pairwise-lora-r1.csv", tmp_path / "a.csv", prefers_tuned,
+                                      key_items(run_dir))])
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(HarnessError, match="changed since this run rated it: its prompts are not the ones rated"):
+        sheet_pairs(run_dir)
