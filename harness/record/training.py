@@ -96,9 +96,11 @@ class PreferencePairs(Record):
     by_source: dict[str, int]
     """Pairs trained on, per source: `sheets` (A/B choices of `sheets_run`) and `metric` (metric-verified)."""
     refused_test_id: int = 0
-    """Candidate pairs refused because their example is in a test split of this run (same suite and id)."""
+    """Candidates (rated pairs; train prompts, before sampling, for metric pairs) refused because their example is
+    in a test split of this run (same suite and id)."""
     refused_test_prompt: int = 0
-    """Candidate pairs refused because their prompt text equals a test prompt of this run (any suite)."""
+    """Candidates refused because their prompt text (the last turn, whitespace collapsed) equals a test prompt of
+    this run (any suite)."""
     sheets_run: str | None = None
     """The run whose imported A/B choices gave the `sheets` pairs (`--pairs-from`)."""
     sheets_undecided: int = 0
