@@ -12,6 +12,7 @@ import yaml
 from harness.cache import keys
 from harness.cli import main
 from harness.record import load_predictions, load_record
+from harness.run.orchestrate import request_from_record
 from harness.tuning.contract import PreferencePair
 from harness.tuning.pairs import HeldOut, prompt_text
 from reports.sheets import export_sheets, import_ratings
@@ -138,6 +139,8 @@ def test_sheet_pairs_follow_the_raters_choices(rated_run, suites, tmp_path):
     record = load_record(run_dir)
     info = record.backends[0].pairs
     assert record.pairs_from == str(rated_run.resolve()) and record.backends[0].settings["pairs"] == "sheets"
+    resumed = request_from_record(record)  # `harness run --resume` takes its pairs from the same run
+    assert resumed.pairs_from == record.pairs_from and resumed.overrides["dpo"]["pairs"] == "sheets"
     # the rater preferred lora's output to base's on every rated example: those outputs, where they differ
     lora = {r.id: r.output for r in load_predictions(rated_run, "lora", "rated_tools")}
     base = {r.id: r.output for r in load_predictions(rated_run, "base", "rated_tools")}
