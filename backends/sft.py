@@ -108,14 +108,17 @@ class SFTBackend(Backend):
             train_sampling_strategy="batch_rebalance" if accumulate > 1 else "random", logging_nan_inf_filter=False,
             ddp_find_unused_parameters=False,
         )
-        peft_config = self.peft_config(settings, self.loaded.encoder_decoder)
-        build = self._seq2seq_trainer if self.loaded.encoder_decoder else self._sft_trainer
-        self.trainer = build(examples, common, peft_config)
+        self.trainer = self.make_trainer(examples, common, self.peft_config(settings, self.loaded.encoder_decoder))
         self.trainer.remove_callback(transformers.PrinterCallback)
         self._bar = trainer_progress.ProgressBar(self.name)
         self.trainer.add_callback(self._bar)
         if every:
             self._keep_checkpoints()
+
+    def make_trainer(self, examples: list[TrainExample], common: dict, peft_config):
+        """The trainer over `examples`, from the training arguments every backend shares (`common`)."""
+        build = self._seq2seq_trainer if self.loaded.encoder_decoder else self._sft_trainer
+        return build(examples, common, peft_config)
 
     def _keep_checkpoints(self) -> None:
         assert self.checkpoint_dir is not None and self.checkpoint_identity is not None, \

@@ -82,11 +82,12 @@ DECIDES: dict[str, Decides] = {
                            "models/loading.py", "models/toolprompt.py", "record/data.py"), packages=DATA_PACKAGES,
                           leaves_out="anything outside the suites and the tokenizer"),
     TUNED: Decides("tuning_key", ("base_fingerprint", "examples", "backend", "backend_class", "settings", "seed",
-                                  "device", "processes"), ("models/loading.py", "models/toolprompt.py"),
+                                  "device", "processes", "pairs"), ("models/loading.py", "models/toolprompt.py"),
                    class_code="backend_class",
                    packages=TRAINING_PACKAGES,
                    leaves_out="result-free settings, gates, test examples, metrics, generation settings"),
-    CHECKPOINTS: Decides("training_identity", ("backend", "base_model", "examples", "settings", "seed", "processes"),
+    CHECKPOINTS: Decides("training_identity", ("backend", "base_model", "examples", "settings", "seed", "processes",
+                                               "pairs"),
                          leaves_out="result-free settings (a resumed training equals an uninterrupted one)"),
     RELOAD_CHECK: Decides("reload_check_key", ("model_input", "max_new_tokens", "stop")),
     BATCH_SIZE: Decides("batch_size_key", ("architecture", "device_name", "memory", "dtype", "prompt_tokens",
@@ -111,6 +112,11 @@ TUNING_SETTINGS: dict[str, bool] = {
     "virtual_tokens": True, "init": True, "init_text": True,
     # freeze
     "trainable_layers": True, "train_head": True, "extra_modules": True,
+    # preference backends (harness.tuning.contract.PreferenceSettings): how the harness builds the pairs
+    "pairs": True, "samples_per_prompt": True, "max_prompts": True, "sample_temperature": True, "sample_top_p": True,
+    "reference_as_chosen": True,
+    # dpo
+    "beta": True, "loss_type": True, "method": True,
 }
 """Every setting of every registered backend → whether it decides what training produces (a result-free one is
 recorded but left out of the tuning key, the checkpoints' identity and the run's configuration key). One that is
@@ -140,6 +146,14 @@ def _short(*parts: Any, **dumps: Any) -> str:
 def _rendered(examples: Sequence[Any]) -> list:
     """Training examples as the backend receives them."""
     return [[ex.messages, ex.completion, getattr(ex, "tools", None)] for ex in examples]
+
+
+def pairs_hash(pairs: Sequence[Any]) -> str:
+    """sha256 of preference pairs (`harness.tuning.contract.PreferencePair`) as a preference backend receives
+    them: prompt, tools, both outputs and where each pair came from."""
+    blob = json.dumps([[p.messages, p.tools, p.chosen, p.rejected, p.source, p.suite, p.example_id] for p in pairs],
+                      sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 # --- the generation cache: a model's outputs, reference losses and explanations --------------------------------
@@ -192,19 +206,22 @@ def data_report_key(suites: list, model: str, fingerprint: str, max_lengths: dic
 # --- tuning ----------------------------------------------------------------------------------------------------
 
 def tuning_key(base_fingerprint: str, examples: Sequence[Any], backend: str, backend_class: type, settings: dict,
-               seed: int, device: str, processes: int) -> str:
+               seed: int, device: str, processes: int, pairs: Sequence[Any] | None = None) -> str:
     """A tuned artefact: the base model's fingerprint, the training examples, the backend's name, deciding
     settings and code (its class's sources and the model helpers every backend loads with), the seed, the
-    training packages, the device kind and the number of training processes."""
+    training packages, the device kind and the number of training processes; for a preference backend, the
+    pairs' content hash (None for the others, whose keys stay as they were)."""
+    extra = [] if pairs is None else [pairs_hash(pairs)]
     return digest(TUNING_VERSION, base_fingerprint, _rendered(examples), backend, deciding(settings), seed,
-                  _code(TUNED, backend_class), _packages(TUNED), device, str(processes))
+                  _code(TUNED, backend_class), _packages(TUNED), device, str(processes), *extra)
 
 
 def training_identity(backend: str, base_model: str, examples: Sequence[Any], settings: dict, seed: int,
-                      processes: int) -> str:
+                      processes: int, pairs: Sequence[Any] | None = None) -> str:
     """What a checkpoint must have been made by to be resumed: the same backend, base model, examples, deciding
-    settings, seed and number of processes (each process keeps its own RNG state)."""
-    blob = json.dumps([backend, base_model, _rendered(examples), deciding(settings), seed, processes],
+    settings, seed and number of processes (each process keeps its own RNG state), and preference pairs."""
+    extra = [] if pairs is None else [pairs_hash(pairs)]
+    blob = json.dumps([backend, base_model, _rendered(examples), deciding(settings), seed, processes, *extra],
                       sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

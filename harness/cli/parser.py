@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-seeds", metavar="S1,S2,...",
                    help="train every strategy once per seed, e.g. 0,1,2 (states lora@seed0, ...); the report "
                         "then shows each strategy's spread and compares strategies across seeds")
+    p.add_argument("--pairs-from", metavar="RUN_DIR",
+                   help="preference pairs for dpo from the A/B choices imported into an earlier run's rating "
+                        "sheets (makes dpo.pairs=sheets the default; dpo.pairs=both adds metric-verified pairs); "
+                        "pairs from this run's test examples are refused")
     add_limit(p)
     p.add_argument("--sequential", action="store_true",
                    help="evaluate the test splits in seeded stages (25%%, 50%%, 75%%, 100%%) and stop once every "

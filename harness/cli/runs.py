@@ -92,6 +92,7 @@ def run_request(args):
             fewshot=args.fewshot, allow_outside_data=args.allow_outside_data,
             allow_unsandboxed_code=args.allow_unsandboxed_code, sweeps=strategies.parse_sweeps(args.sweep),
             train_seeds=strategies.parse_train_seeds(args.train_seeds) if args.train_seeds is not None else None,
+            pairs_from=str(Path(args.pairs_from).resolve()) if args.pairs_from else None,
         )
     request.cache = not args.no_cache
     request.trust_suite_code = args.trust_suite_code

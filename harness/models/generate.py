@@ -49,6 +49,29 @@ def generate(model, prompts: list[str], max_new_tokens: int, stop: list[str], ba
     return outputs
 
 
+def sample(model, prompts: list[str], n: int, max_new_tokens: int, stop: list[str], temperature: float,
+           top_p: float, seed: int, progress=None) -> list[list[str]]:
+    """`n` sampled outputs for each prompt, in order, each cut at the first stop string. One prompt at a time
+    (no padding), the generator seeded by `seed` and the prompt's position: the same prompts and seed give the
+    same samples."""
+    tok = model.tokenizer
+    eos = model.model.generation_config.eos_token_id or tok.eos_token_id
+    outputs: list[list[str]] = []
+    for k, prompt in enumerate(prompts):
+        batch = model.encode([prompt]).to(model.model.device)
+        torch.manual_seed(seed * 1_000_003 + k)
+        with torch.inference_mode():
+            out = model.model.generate(
+                **batch, max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature, top_p=top_p,
+                top_k=0, num_return_sequences=n, eos_token_id=eos, pad_token_id=tok.pad_token_id,
+                stop_strings=stop or None, tokenizer=tok if stop else None, synced_gpus=False)
+        new = out if model.encoder_decoder else out[:, batch["input_ids"].shape[1]:]
+        outputs.append([cut_at_stop(text, stop) for text in tok.batch_decode(new, skip_special_tokens=True)])
+        if progress is not None:
+            progress.update(1)
+    return outputs
+
+
 def length_order(lengths: Sequence[int]) -> list[int]:
     """Indices longest first; equal lengths keep their input order (so the batching is reproducible)."""
     return sorted(range(len(lengths)), key=lambda i: -lengths[i])

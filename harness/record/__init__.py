@@ -67,14 +67,23 @@ from .spec import (
     SuiteCode,
     SuiteInfo,
 )
-from .training import BackendRun, CacheUse, Cost, Environment, SeedComparison, SeedSpread, TunedFromCache
+from .training import (
+    BackendRun,
+    CacheUse,
+    Cost,
+    Environment,
+    PreferencePairs,
+    SeedComparison,
+    SeedSpread,
+    TunedFromCache,
+)
 
 __all__ = [
     "BASE", "DATA_GATES", "DEFAULT_RUBRIC", "RATING_OUTCOMES", "RATING_SCORES", "RUN_FILE", "SCHEMA_VERSION",
     "Advice", "Attention", "BackendRun", "CacheUse", "Checks", "Comparison", "Contamination", "Cost", "Criterion",
     "DataReport", "Environment", "Explanation", "ExplanationsInfo", "FailureKinds", "Finding", "GateOutcome",
     "GateSpec", "Histogram", "LabelResult", "Lengths", "MetricInfo", "MetricKind", "ModelChanged", "NextTokens",
-    "OutputsMatch", "Overlap", "Prediction", "RatersPerItem", "RatingAgreement", "RatingAgreements",
+    "OutputsMatch", "Overlap", "Prediction", "PreferencePairs", "RatersPerItem", "RatingAgreement", "RatingAgreements",
     "RatingDifference", "RatingImport", "RatingMean", "RatingMethod", "RatingPreference", "Ratings", "Record",
     "Result", "Rubric", "RunRecord", "SeedComparison", "SeedSpread", "Sequential", "SplitData", "SuiteCode",
     "SuiteData", "SuiteInfo", "Truncation", "TunedFromCache", "VariantResult", "change_letter", "explanations_path",

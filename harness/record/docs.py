@@ -36,6 +36,7 @@ from harness.record import (
     OutputsMatch,
     Overlap,
     Prediction,
+    PreferencePairs,
     RatersPerItem,
     RatingAgreement,
     RatingAgreements,
@@ -63,7 +64,7 @@ from .run_record import SCHEMA_VERSION
 
 ORDER: list[type[BaseModel]] = [
     RunRecord, SuiteInfo, SuiteCode, MetricInfo, GateSpec, Rubric, Criterion, Environment, BackendRun, Cost,
-    TunedFromCache, Result, Comparison, LabelResult, FailureKinds, Checks, ModelChanged, OutputsMatch,
+    TunedFromCache, PreferencePairs, Result, Comparison, LabelResult, FailureKinds, Checks, ModelChanged, OutputsMatch,
     Contamination, GateOutcome, Advice, SeedSpread, SeedComparison, CacheUse, DataReport, SuiteData, SplitData,
     Lengths, Histogram, Overlap, Truncation, Finding, ExplanationsInfo, Ratings, RatingImport, RatingMean,
     RatingDifference, RatingPreference, RatingAgreements, RatingAgreement, RatersPerItem, RatingMethod, Prediction,

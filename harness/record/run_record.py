@@ -112,6 +112,9 @@ class RunRecord(Record):
     is a state of its own, named `backend[setting=value,…]`."""
     train_seeds: list[int] | None = None
     """`--train-seeds`: every strategy was trained once per seed (states `…@seedN`); None: once, with `seed`."""
+    pairs_from: str | None = None
+    """`--pairs-from`: the earlier run whose imported A/B choices gave preference backends (`dpo`) their `sheets`
+    pairs; None: none."""
     environment: Environment
     """Versions, platform, device, commit and code hash."""
     config_key: str

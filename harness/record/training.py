@@ -84,6 +84,41 @@ class Cost(Record):
     """Training processes whose work the result kept: 1, plus one per interruption resumed from a checkpoint."""
 
 
+class PreferencePairs(Record):
+    """The preference pairs a preference backend (`dpo`) learned from: how many each source gave, how many were
+    refused, and how the metric-verified ones were sampled. Every pair is in `file`, with its source."""
+
+    file: str
+    """The pairs, one JSON object a line (messages, chosen, rejected, source, suite, example_id), relative to
+    the run directory."""
+    content_hash: str
+    """sha256 of the pairs as the backend received them (part of the tuning key)."""
+    by_source: dict[str, int]
+    """Pairs trained on, per source: `sheets` (A/B choices of `sheets_run`) and `metric` (metric-verified)."""
+    refused_test_id: int = 0
+    """Candidates (rated pairs; train prompts, before sampling, for metric pairs) refused because their example is
+    in a test split of this run (same suite and id)."""
+    refused_test_prompt: int = 0
+    """Candidates refused because their prompt text (the last turn, whitespace collapsed) equals a test prompt of
+    this run (any suite)."""
+    sheets_run: str | None = None
+    """The run whose imported A/B choices gave the `sheets` pairs (`--pairs-from`)."""
+    sheets_undecided: int = 0
+    """Rated examples whose raters, together, preferred neither output (ties, both bad, as many wins as losses)."""
+    metric: str | None = None
+    """The metric that verified the `metric` pairs: each task suite's primary metric, `suite:metric`, comma-joined."""
+    chosen_from_reference: int = 0
+    """Metric pairs whose preferred side is the train reference (no sampled output passed; it did)."""
+    prompts_sampled: int = 0
+    """Train prompts outputs were sampled for."""
+    prompts_without_pair: int = 0
+    """Of those, prompts whose samples (and reference) gave no passing and failing output to pair."""
+    sampling: dict[str, Any] = {}
+    """How the metric pairs' outputs were sampled: samples per prompt, temperature, top_p, max_new_tokens, seed."""
+    seconds: float = 0.0
+    """Time spent building the pairs (sampling and scoring included)."""
+
+
 class BackendRun(Record):
     """One tuned state: its backend, settings, training seed, artefact and cost."""
 
@@ -109,6 +144,8 @@ class BackendRun(Record):
     """What tuning cost (for an artefact from the tuning cache, what its original training cost)."""
     from_cache: TunedFromCache | None = None
     """Set when the artefact was restored from the tuning cache rather than trained in this run."""
+    pairs: PreferencePairs | None = None
+    """The preference pairs it learned from (preference backends such as `dpo`; None for the others)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -54,6 +54,7 @@ from harness.suitedef.suite import (
 )
 from harness.suitedef.trust import trusted
 from harness.tuning import settings as backend_settings
+from harness.tuning.pairs import check_pair_sources, sheets_by_default
 from harness.tuning.registry import backend_packages, usable_backend
 from harness.tuning.tune import discard_checkpoints, tune_state
 
@@ -100,6 +101,9 @@ class RunRequest:
     """Run the code suites bring (`evaluate:` modules): `--trust-suite-code`."""
     approved_code: list[str] = field(default_factory=list)
     """Digests of suite code approved before (a resumed run's `trusted_code`): that code, unchanged, runs."""
+    pairs_from: str | None = None
+    """`--pairs-from`: the run whose imported A/B choices give preference backends (`dpo`) pairs; it makes
+    `sheets` their default source."""
 
 
 @dataclass
@@ -145,6 +149,8 @@ def plan(request: RunRequest) -> Plan:
         what = "is not a PEFT adapter folder (no adapter_config.json)" if Path(request.adapter).exists() \
             else "does not exist"
         raise HarnessError(what, request.adapter)
+    if request.pairs_from is not None:
+        request.overrides = sheets_by_default(request.backends, request.overrides, request.pairs_from)
     tunings = strategies.expand(request.backends, request.sweeps, request.train_seeds, request.seed,
                                 request.overrides)
     for backend in request.backends:
@@ -153,6 +159,8 @@ def plan(request: RunRequest) -> Plan:
         model_path = resolve_model_path(request.model, suites, request.seed)
     check_loadable(model_path, request.model)  # before a run directory exists, not half way into one
     settings = {t.state: _resolve(t, model_path, request.overrides) for t in tunings}
+    check_pair_sources(suites, {t.state: (t.backend, settings[t.state]) for t in tunings}, request.pairs_from,
+                       request.allow_outside_data)
     key = config_key(request, suites, model_path, settings, keys.code_hash(backend_packages()))
     return Plan(request, suites, model_path, tunings, settings, key, Cache() if request.cache else None, code)
 
@@ -187,6 +195,7 @@ def new_record(p: Plan, run_id: str) -> RunRecord:
         tools_note=next((s.tools_note for s in data.suites if s.tools_note), ""),
         seed=p.request.seed, requested_backends=p.request.backends, overrides=p.request.overrides,
         sweeps=p.request.sweeps, train_seeds=p.request.train_seeds, environment=p.environment,
+        pairs_from=p.request.pairs_from,
         config_key=p.config_key, allow_outside_data=p.request.allow_outside_data, fewshot=p.request.fewshot,
         allow_unsandboxed_code=p.request.allow_unsandboxed_code,
         trusted_code=p.trusted_code,
@@ -253,7 +262,8 @@ def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
         done = next((b for b in record.backends if b.name == t.state), None)
         if done is None:
             log(f"Tuning {t.state}" if t.state != t.backend else f"Tuning with {t.backend}")
-            done = tune_state(t, p.suites, p.model_path, p.settings[t.state], p.cache, run_dir)
+            done = tune_state(t, p.suites, p.model_path, p.settings[t.state], p.cache, run_dir, p.request.pairs_from,
+                              p.request.allow_outside_data)
             record.backends.append(done)
             run_advice.advise(record, run_advice.after_training(done), log)
             if main:
@@ -382,4 +392,4 @@ def request_from_record(record: RunRecord) -> RunRequest:
                       limit=max(limits) if limits else None, allow_outside_data=record.allow_outside_data,
                       sweeps=record.sweeps, train_seeds=record.train_seeds, fewshot=record.fewshot,
                       allow_unsandboxed_code=record.allow_unsandboxed_code,
-                      approved_code=[c.digest for c in record.trusted_code])
+                      approved_code=[c.digest for c in record.trusted_code], pairs_from=record.pairs_from)

@@ -4,7 +4,8 @@ cache and checkpoints), and exporting a merged model."""
 from harness.common.lazy import lazy_exports
 
 __getattr__, __dir__ = lazy_exports(__name__, {
-    "contract": ["Backend", "TrainExample", "TrainStats", "TunedModel", "TuneSettings"],
+    "contract": ["Backend", "PreferencePair", "PreferenceSettings", "TrainExample", "TrainStats", "TunedModel",
+                 "TuneSettings"],
     "registry": ["available", "get_backend", "usable_backend"],
     "settings": ["parse_overrides", "resolve"],
     "export": ["export_merged"],

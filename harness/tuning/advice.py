@@ -33,11 +33,15 @@ def few_steps(state: str, backend: str, n_examples: int, settings: dict) -> str 
     asked for with `max_steps` is taken as meant)."""
     if settings.get("max_steps") is not None:
         return None
+    what = "training examples"
+    if settings.get("pairs") == "metric" and "max_prompts" in settings:
+        # a preference backend trains on at most one pair per sampled train prompt
+        n_examples, what = min(n_examples, int(settings["max_prompts"])), "preference pairs at most"
     steps = planned_steps(n_examples, settings)
     if steps >= MIN_STEPS:
         return None
     epochs = epochs_for(n_examples, int(settings.get("batch_size") or 1))
-    return (f"{state} will take only {steps} optimizer steps ({n_examples} training examples, batch size "
+    return (f"{state} will take only {steps} optimizer steps ({n_examples} {what}, batch size "
             f"{settings.get('batch_size')}, {settings.get('epochs'):g} epochs) and may learn nothing; "
             f"--set {backend}.epochs={epochs} makes {planned_steps(n_examples, {**settings, 'epochs': epochs})}")
 

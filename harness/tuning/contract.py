@@ -55,6 +55,46 @@ class TuneSettings(BaseModel):
     (about 1,000 steps) two writes."""
 
 
+@dataclass(frozen=True)
+class PreferencePair:
+    """One preferred and one dispreferred output for the same prompt (preference backends such as `dpo`)."""
+
+    messages: list[dict]
+    """The prompt as chat messages, rendered by the model's chat template as at evaluation."""
+    chosen: str
+    """The preferred output."""
+    rejected: str
+    """The dispreferred output."""
+    source: Literal["sheets", "metric"]
+    """`sheets`: a rater's A/B choice in an earlier run; `metric`: sampled outputs scored by the suite's metric."""
+    suite: str
+    """The suite the prompt comes from."""
+    example_id: str
+    """The example's id in that suite."""
+    tools: list[dict] | None = None
+    """Function schemas offered to the model, for its chat template (None: none)."""
+
+
+class PreferenceSettings(TuneSettings):
+    """Settings of a backend that learns from preference pairs: which sources the harness builds them from, and
+    how it samples the metric-verified ones."""
+
+    pairs: Literal["metric", "sheets", "both"] = "metric"
+    """Where pairs come from: `metric` (sampled outputs on train prompts, scored by the suite's primary metric),
+    `sheets` (A/B choices of an earlier run, `--pairs-from RUN_DIR`) or `both`."""
+    samples_per_prompt: int = Field(4, ge=2, le=64)
+    """Outputs sampled per train prompt from the starting model for metric-verified pairs."""
+    max_prompts: int = Field(64, gt=0)
+    """Train prompts sampled from (a seeded sample of the task suites' train splits)."""
+    sample_temperature: float = Field(1.0, gt=0)
+    """Sampling temperature of those outputs."""
+    sample_top_p: float = Field(1.0, gt=0, le=1)
+    """Nucleus sampling threshold of those outputs."""
+    reference_as_chosen: bool = True
+    """When no sampled output passes, the train reference, scored by the same metric and passing, is the preferred
+    side (recorded per pair); off: such prompts give no pair."""
+
+
 @dataclass
 class TrainStats:
     """What the backend itself knows about its training run."""
@@ -93,6 +133,11 @@ class Backend(ABC):
     """Where `train` keeps the checkpoints an interrupted training resumes from, and resumes from the last
     valid one it finds there (set by the harness before `setup`; None: no checkpoints). A backend that cannot
     checkpoint ignores it."""
+    uses_pairs: ClassVar[bool] = False
+    """True for a backend that learns from preference pairs: the harness then builds them (its settings are a
+    `PreferenceSettings`) and sets `pairs` before `setup`."""
+    pairs: list[PreferencePair] | None = None
+    """The preference pairs to learn from (set by the harness for a backend that `uses_pairs`)."""
     checkpoint_identity: str | None = None
     """What identifies this training (backend, base model, examples, the settings that decide the result, seed,
     processes), set by the harness with `checkpoint_dir`: a backend marks its checkpoints with it and resumes

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from harness.cache import Cache, keys
+from harness.common.errors import HarnessError
 from harness.common.files import write_json
 from harness.evaluation import checks
 from harness.evaluation.analysis import in_memory_path
@@ -25,7 +26,8 @@ from harness.runtime import distributed
 from harness.runtime.resources import measure
 from harness.suitedef.suite import Suite
 
-from .contract import TrainExample
+from .contract import PreferencePair, PreferenceSettings, TrainExample
+from .pairs import preference_pairs
 from .registry import get_backend
 
 CHECKPOINTS = "checkpoints"
@@ -40,15 +42,16 @@ def training_examples(suites: list[Suite]) -> list[TrainExample]:
 
 
 def tune(name: str, model_path: str, examples: list[TrainExample], settings, seed: int, out_dir: Path,
-         checkpoints: Path | None = None):
+         checkpoints: Path | None = None, pairs: list[PreferencePair] | None = None):
     """Tune with one backend and save to `out_dir`; returns (backend, tuned model, cost). Time and
     memory are measured here, around the backend's setup, train and save. With `checkpoints`, the
-    backend keeps checkpoints there and resumes from the last one it finds."""
+    backend keeps checkpoints there and resumes from the last one it finds; `pairs` go to a preference backend."""
     backend = get_backend(name)()
     backend.checkpoint_dir = checkpoints
+    backend.pairs = pairs
     if checkpoints is not None:
         backend.checkpoint_identity = keys.training_identity(
-            name, model_path, examples, settings.model_dump(mode="json"), seed, distributed.world_size())
+            name, model_path, examples, settings.model_dump(mode="json"), seed, distributed.world_size(), pairs)
     with measure() as usage:
         backend.setup(model_path, examples, settings, seed)
         stats = backend.train()
@@ -65,14 +68,14 @@ def tune(name: str, model_path: str, examples: list[TrainExample], settings, see
 
 
 def tuning_key_for(cache: Cache | None, backend: str, model_path: str, examples: list[TrainExample],
-                   settings: dict, seed: int) -> str | None:
-    """The tuning cache's key for this tuning; None without a cache or for a base model that cannot be
-    fingerprinted."""
+                   settings: dict, seed: int, pairs: list[PreferencePair] | None = None) -> str | None:
+    """The tuning cache's key for this tuning (with a preference backend's `pairs`); None without a cache or for
+    a base model that cannot be fingerprinted."""
     fingerprint = cache.fingerprint(model_path) if cache is not None else None
     if fingerprint is None:
         return None
     return keys.tuning_key(fingerprint, examples, backend, get_backend(backend), settings, seed, device(),
-                           distributed.world_size())
+                           distributed.world_size(), pairs)
 
 
 def from_tuning_cache(cache: Cache | None, key: str | None, model_path: str, out_dir: Path,
@@ -93,6 +96,21 @@ def from_tuning_cache(cache: Cache | None, key: str | None, model_path: str, out
     return distributed.broadcast(found)
 
 
+def _on_main(build):
+    """`build()` computed by the main process alone and handed to every process (with several processes, each
+    training process must see the same pairs); its error, if any, raised on every process."""
+    outcome = None
+    if distributed.is_main():
+        try:
+            outcome = (True, build())
+        except HarnessError as e:
+            outcome = (False, e)
+    ok, value = distributed.broadcast(outcome)
+    if not ok:
+        raise value
+    return value
+
+
 def checkpoint_dir(run_dir: Path, state: str) -> Path:
     """Where the training of `state` keeps its checkpoints until its artefact is recorded."""
     return Path(run_dir) / CHECKPOINTS / state
@@ -108,23 +126,30 @@ def discard_checkpoints(run_dir: Path, state: str) -> None:
 
 
 def tune_state(t: strategies.Tuning, suites: list[Suite], model_path: str, settings: dict, cache: Cache | None,
-               run_dir: Path) -> BackendRun:
+               run_dir: Path, pairs_from: str | None = None, allow_outside_data: bool = False) -> BackendRun:
     """Tune one state of a run (`settings`: its resolved settings) into `models/<state>/`: restored from the
-    tuning cache, or trained (resuming from its checkpoints), saved and stored in the cache."""
+    tuning cache, or trained (resuming from its checkpoints), saved and stored in the cache. A preference
+    backend's pairs are built first (`pairs.py`; `pairs_from`: the run whose A/B choices give `sheets` pairs)."""
     artefact = Path("models") / t.state
     examples = training_examples(suites)
+    typed = get_backend(t.backend).settings_class(**settings)
+    pairs, pairs_info = None, None
+    if get_backend(t.backend).uses_pairs:
+        assert isinstance(typed, PreferenceSettings), f"{t.backend} uses pairs: its settings are PreferenceSettings"
+        pairs, pairs_info = _on_main(lambda: preference_pairs(suites, model_path, typed, t.train_seed, pairs_from,
+                                                              run_dir, t.state, allow_outside_data))
     run = dict(name=t.state, backend=t.backend, strategy=t.strategy, train_seed=t.train_seed,
-               sweep={k: settings[k] for k in t.point}, settings=settings, artefact=artefact.as_posix())
+               sweep={k: settings[k] for k in t.point}, settings=settings, artefact=artefact.as_posix(),
+               pairs=pairs_info)
     # The in-memory model's outputs (for the reload check) travel with the artefact through the cache.
     extras = {"in_memory.json": in_memory_path(run_dir, t.state)}
-    key = tuning_key_for(cache, t.backend, model_path, examples, settings, t.train_seed)
+    key = tuning_key_for(cache, t.backend, model_path, examples, settings, t.train_seed, pairs)
     hit = from_tuning_cache(cache, key, model_path, run_dir / artefact, extras)
     if hit is not None:
         kind, cost, provenance = hit
         return BackendRun(**run, kind=kind, cost=cost, from_cache=provenance)
-    typed = get_backend(t.backend).settings_class(**settings)
     backend, tuned, cost = tune(t.backend, model_path, examples, typed, t.train_seed, run_dir / artefact,
-                                checkpoint_dir(run_dir, t.state))
+                                checkpoint_dir(run_dir, t.state), pairs)
     in_memory = backend.tuned_in_memory() if distributed.is_main() else None
     if in_memory is not None:  # outputs of the model as trained, for the reload check
         sample: dict[str, dict[str, str]] = {}
