@@ -260,7 +260,8 @@ def test_raters_choices_are_summed_per_example_and_draws_give_no_pair(tmp_path):
     record = load_record(run_dir)
     for info in record.suites:  # the synthetic run's suites, as folders whose prompts are the rated ones
         rows = [{"id": f"ex{i}", "messages": [{"role": "user", "content": f"prompt {i} <b>&amp;</b>"},
-                                               {"role": "assistant", "content": f"reference {i}"}]} for i in range(10)]
+                                               {"role": "assistant", "content": json.dumps({"name": f"tool_{i}", "arguments": {}})}]}
+                for i in range(10)]
         folder = _suite(tmp_path / info.name, info.name, rows[:2], rows)
         info.path, info.content_hash = str(folder), load_suite(folder).content_hash
     save_record(run_dir, record)
