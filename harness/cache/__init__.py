@@ -21,12 +21,12 @@ from pathlib import Path
 from . import keys
 from .fingerprint import model_fingerprint
 from .generations import GenerationCache
-from .keys import COMPARISONS, DATA_REPORTS, EXPLANATIONS, LOSSES, OUTPUTS, TUNED
+from .keys import COMPARISONS, DATA_REPORTS, EXPLANATIONS, JUDGE_ANSWERS, LOSSES, OUTPUTS, TUNED
 from .store import DB_FILE, Store, cache_root, folder_bytes
 from .tuning import CachedTuning, TuningCache
 
 KINDS = {"generations": [OUTPUTS, LOSSES, EXPLANATIONS], "comparisons": [COMPARISONS, DATA_REPORTS],
-         "tuning": [TUNED]}
+         "tuning": [TUNED], "judging": [JUDGE_ANSWERS]}
 """What `harness cache clear --only` can name, and the entry kinds behind each."""
 
 

@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "everything that decides them, so that repeating a run costs almost nothing. "
                                    "They live in $HARNESS_CACHE (default ~/.cache/harness).")
     p.add_argument("action", choices=["info", "clear"], help="info: what the caches hold; clear: empty them")
-    p.add_argument("--only", choices=["generations", "comparisons", "tuning"],
+    p.add_argument("--only", choices=["generations", "comparisons", "tuning", "judging"],
                    help="clear only this cache (comparisons include data-quality reports; default: all of them)")
 
     sub.add_parser("backends", help="list the available tuning backends and their settings")

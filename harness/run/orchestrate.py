@@ -21,6 +21,7 @@ from harness.evaluation import checks, explanations
 from harness.evaluation.analysis import analyse
 from harness.evaluation.evaluate import aggregate, generate_test, prompts_for, score
 from harness.evaluation.gates import decide_all, record_gates
+from harness.judging import judge_run
 from harness.models.loading import TINY, check_loadable, is_adapter_dir, load_model, resolve_model_path
 from harness.record import (
     BASE,
@@ -280,6 +281,8 @@ def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
     if not main:
         return record
 
+    judge_run(record, run_dir, p.suites, p.cache, p.request.seed, log)  # every state's outputs exist now
+    save_record(run_dir, record)
     analyse(record, run_dir, p.suites, p.request.seed, p.cache)
     record.status = "complete"
     record_gates(run_dir, record, decide_all(record, str(run_dir)), "harness run")

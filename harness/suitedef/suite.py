@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from harness.common.errors import HarnessError, quoted
 from harness.common.files import load_yaml
-from harness.metrics import build, metric_class
+from harness.metrics import build, judge_metric, metric_class
 from harness.record import MetricInfo
 
 from .formats import ALPACA_TEMPLATE, Example, to_example
@@ -99,9 +99,14 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
             found += _data_problems(folder, raw, where, allow_outside_data)
         raise SuiteProblems(found[:MAX_PROBLEMS]) from None
     problems = Problems(every_problem)
-    metrics = {}
+    metrics: dict[str, tuple[Any, MetricInfo]] = {}
     for i, m in enumerate(spec.metrics):
         try:
+            if m.judge is not None:
+                judge, info = judge_metric(m.id, m.judge, spec.rubric, m.when, spec.language, folder)
+                compile_template(judge.template, f"{where}: metrics.{i}.judge.template")  # a bad one fails now
+                metrics[m.id] = (judge, info)
+                continue
             options = m.options
             takes_preamble = m.evaluate is None and getattr(metric_class(m.id), "takes_preamble", False)
             if spec.preamble and takes_preamble:
@@ -111,6 +116,8 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
             metrics[m.id] = build(m.name, m.evaluate, options, m.when, spec.language, folder, signed=False)
         except ValueError as e:
             problems.add(HarnessError(f"{_metric_field(text, i)}: {e}", where))
+        except HarnessError as e:  # a judge template that does not compile
+            problems.add(e)
     templates = []
     for k, source in enumerate(spec.prompt_templates):
         try:
