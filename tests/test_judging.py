@@ -10,11 +10,12 @@ import pytest
 
 from harness.cache import Cache
 from harness.common.errors import HarnessError
-from harness.judging import Asker, Endpoint, EndpointJudge, parse_pairwise, parse_pointwise
+from harness.judging import Asker, Endpoint, EndpointJudge, LocalJudge, parse_pairwise, parse_pointwise
 from harness.judging.endpoint import BACKOFF_FIRST_S, RETRY_AFTER_MAX_S
 from harness.judging.verdicts import example_scores, judge_rows, repeatability
 from harness.metrics.judge import EndpointSpec
 from harness.record import Prediction
+from harness.run import RunRequest, plan
 from harness.suitedef.suite import SuiteProblems, load_suite
 
 from .conftest import cut_suite
@@ -259,3 +260,31 @@ def test_samples_record_their_spread_and_the_share_of_verdicts_that_change(tmp_p
     got = repeatability(metric, verdicts)
     assert got is not None and (got.mean_spread, got.changed, got.verdicts, got.seed) == (1.0, 0.5, 2, 10)
     assert "samples:3|temperature:0.5|seed:10" in metric.signature
+
+
+# --- before a run; a local judge ----------------------------------------------------------------------------
+
+def test_a_run_whose_judge_cannot_be_reached_refuses_before_anything_runs(tmp_path, monkeypatch):
+    monkeypatch.delenv("NO_SUCH_JUDGE_KEY", raising=False)
+    endpoint = {"base_url": "http://127.0.0.1:9/v1", "model": "m", "api_key_env": "NO_SUCH_JUDGE_KEY"}
+    folder = _suite(tmp_path / "a", {"name": "judged", "judge": {"endpoint": endpoint}})
+    with pytest.raises(HarnessError, match="metric 'judged': the judge's API key variable NO_SUCH_JUDGE_KEY is not"):
+        plan(RunRequest(suites=[str(folder)], backends=[]))
+    folder = _suite(tmp_path / "b", {"name": "judged", "judge": {"model": str(tmp_path / "no-model")}})
+    with pytest.raises(HarnessError, match="metric 'judged': judge model: .*no such file or directory"):
+        plan(RunRequest(suites=[str(folder)], backends=[]))
+
+
+def test_a_local_judge_samples_reproducibly_for_a_seed(tmp_path):
+    folder = _suite(tmp_path, {"name": "judged", "judge": {"model": "tiny", "samples": 2, "max_new_tokens": 12}})
+    suite = load_suite(folder)
+    metric, _ = suite.metrics["judged"]
+    judge = LocalJudge(metric.spec, [suite], 0, Cache(tmp_path / "cache"))
+    prompts = ["Score this: a storm hit Tampere.", "Score this: the museum opened."]
+    first = judge.answer(prompts, metric.spec.decoding, 5)
+    assert [a.text for a in judge.answer(prompts, metric.spec.decoding, 5)] == [a.text for a in first]
+    assert [a.text for a in judge.answer(prompts, metric.spec.decoding, 6)] != [a.text for a in first]
+    assert all(a.prompt_tokens > 0 and a.completion_tokens > 0 for a in first)
+    greedy = judge.answer(prompts, {"greedy": True, "max_new_tokens": 12}, None)
+    assert [a.text for a in greedy] == [a.text for a in judge.answer(prompts, {"greedy": True, "max_new_tokens": 12},
+                                                                       None)]

@@ -4,7 +4,7 @@ recorded verdict by verdict (`harness.record.JudgeResult`)."""
 from harness.common.lazy import lazy_exports
 
 __getattr__, __dir__ = lazy_exports(__name__, {
-    "apply": ["judge_metrics", "judge_run"],
+    "apply": ["check_judges", "judge_metrics", "judge_run"],
     "parse": ["parse_pairwise", "parse_pointwise"],
     "endpoint": ["Answer", "Endpoint"],
     "judges": ["Asker", "EndpointJudge", "LocalJudge", "make_judge"],

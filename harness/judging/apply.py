@@ -6,11 +6,14 @@ Runs on the main process only, and again on a resumed run (the cache answers wha
 from __future__ import annotations
 
 import gc
+import os
 from pathlib import Path
 from typing import Callable, Sequence
 
 from harness.cache import Cache
+from harness.common.errors import HarnessError
 from harness.metrics.judge import OVERALL, JudgeMetric
+from harness.models.loading import TINY, check_loadable, resolve_model_path
 from harness.record import JudgeResult, Prediction, Result, RunRecord, load_predictions, save_predictions
 from harness.stats.compare import value_interval
 from harness.suitedef.suite import Suite
@@ -22,6 +25,22 @@ from .verdicts import example_scores, judge_rows, repeatability
 def judge_metrics(suite: Suite) -> dict[str, JudgeMetric]:
     """The suite's judge metrics by name."""
     return {name: m for name, (m, _) in suite.metrics.items() if isinstance(m, JudgeMetric)}
+
+
+def check_judges(suites: Sequence[Suite]) -> None:
+    """Before anything runs: every judge can be reached as declared (its key's variable set, its model loadable),
+    so that a run does not fail after hours of tuning; one HarnessError line naming the suite and metric."""
+    for suite in suites:
+        for name, metric in judge_metrics(suite).items():
+            spec, where = metric.spec, f"{suite.path / 'suite.yaml'}: metric {name!r}"
+            key = spec.endpoint.api_key_env if spec.endpoint is not None else None
+            if key and not os.environ.get(key):
+                raise HarnessError(f"the judge's API key variable {key} is not set", where)
+            if spec.model is not None and spec.model != TINY:
+                try:
+                    check_loadable(resolve_model_path(spec.model), spec.model)
+                except HarnessError as e:
+                    raise HarnessError(f"judge model: {e}", where) from None
 
 
 def judge_run(record: RunRecord, run_dir: Path, suites: Sequence[Suite], cache: Cache | None, seed: int,
@@ -36,6 +55,10 @@ def judge_run(record: RunRecord, run_dir: Path, suites: Sequence[Suite], cache: 
         for name, metric in metrics.items():
             log(f"Judging {suite.name} with {name} ({metric.spec.judge_name}, {metric.spec.mode})")
             results.append(_judge_metric(suite, name, metric, rows, record, suites, cache, seed))
+            missing = sum(v.score is None for v in results[-1].verdicts)
+            if missing:
+                log(f"WARNING: {suite.name} {name}: {missing} of {len(results[-1].verdicts)} judge answers gave no "
+                    "score (unparsable or unanswered; each row of the predictions says why)")
             gc.collect()  # a local judge model is freed before the next one loads
         record.judging[suite.name] = results
         for state, state_rows in rows.items():

@@ -21,7 +21,7 @@ from harness.evaluation import checks, explanations
 from harness.evaluation.analysis import analyse
 from harness.evaluation.evaluate import aggregate, generate_test, prompts_for, score
 from harness.evaluation.gates import decide_all, record_gates
-from harness.judging import judge_run
+from harness.judging import check_judges, judge_run
 from harness.models.loading import TINY, check_loadable, is_adapter_dir, load_model, resolve_model_path
 from harness.record import (
     BASE,
@@ -134,6 +134,7 @@ def plan(request: RunRequest) -> Plan:
     if request.stage is not None:
         suites = [staged(s, STAGES[request.stage], request.seed) for s in suites]
     check_code_sandbox(suites, request.allow_unsandboxed_code)
+    check_judges(suites)
     check_unique_names(suites)
     suites, code = trusted(suites, request.trust_suite_code, request.approved_code)
     if request.backends and not any(s.train for s in suites if s.spec.role == "task"):
