@@ -133,3 +133,17 @@ def test_a_second_run_is_answered_from_the_cache_with_identical_verdicts(judged_
         assert (b.cost.calls, b.cost.cached_calls) == (0, a.cost.calls)
     assert [r for r in load_record(first).results if r.metric.startswith("judge")] == \
            [r for r in load_record(second).results if r.metric.startswith("judge")]
+
+
+def test_harness_eval_judges_too(tmp_path):
+    with JudgeServer(deterministic) as server:
+        endpoint = {"base_url": server.base_url, "model": "judge-model"}
+        suite = cut_suite("summarize_en", tmp_path / "suites" / "summarize_en", 20, 3, metrics=[
+            "rouge_l", {"name": "judge_api", "judge": {"endpoint": endpoint, "criteria": ["fluency"]}}])
+        assert main(["eval", "--model", "tiny", "--suite", str(suite), "--out", str(tmp_path / "runs")]) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    (result,) = load_record(run_dir).judging["summarize_en"]
+    rows = load_predictions(run_dir, BASE, "summarize_en")
+    assert {v.example_id: v.score for v in result.verdicts} == {r.id: expected_score("fluency", r.output) for r in rows}
+    assert load_record(run_dir).value(BASE, "summarize_en", "judge_api") == \
+        pytest.approx(statistics.fmean(expected_score("fluency", r.output) for r in rows))

@@ -13,6 +13,7 @@ from harness.common.errors import HarnessError
 from harness.judging import Asker, Endpoint, EndpointJudge, LocalJudge, parse_pairwise, parse_pointwise
 from harness.judging.endpoint import BACKOFF_FIRST_S, RETRY_AFTER_MAX_S
 from harness.judging.verdicts import example_scores, judge_rows, repeatability
+from harness.metrics import from_info
 from harness.metrics.judge import EndpointSpec
 from harness.record import Prediction
 from harness.run import RunRequest, plan
@@ -67,6 +68,8 @@ def test_a_judge_metric_is_declared_with_a_judge_block(tmp_path):
     assert metric.deferred and [c.name for c in metric.criteria] == ["coverage"]
     assert metric.signature.startswith("judge:pointwise|by:tiny|template:pointwise@")
     assert "decoding:greedy" in metric.signature
+    again = from_info(info, "en", folder)  # what comparing against a baseline run rebuilds from the record
+    assert (again.kind, again.scale, again.lowest, again.deferred) == ("mean", 5.0, 1.0, True)
 
 
 def test_the_template_version_follows_the_templates_text(tmp_path):
@@ -158,6 +161,7 @@ def test_a_slow_endpoint_times_out_and_is_retried_a_bounded_number_of_times():
     (Reply(body=json.dumps({"choices": []}).encode()), "no choices[0].message.content"),
     (Reply(body=b"x" * (1024 * 1024 + 10)), "response over 1,048,576 bytes"),
     (Reply(401), "HTTP 401"),
+    (Reply(302, headers={"Location": "http://127.0.0.1:9/elsewhere"}), "HTTP 302 from the judge endpoint (a redirect"),
 ])
 def test_a_malformed_or_refused_answer_fails_at_once_with_a_reason(reply, problem):
     with JudgeServer(lambda p, b: reply) as server:
@@ -198,7 +202,7 @@ def test_pointwise_scores_are_the_judges_per_criterion_and_their_mean_per_exampl
         outputs = ["short", "a somewhat longer summary", "x"]
         cache = Cache(tmp_path / "cache")
         asker = Asker(EndpointJudge(metric.spec), cache.store)
-        verdicts = judge_rows(metric, "judged", info, examples, {"base": _rows("base", outputs)}, asker, "here")
+        verdicts = judge_rows(metric, info, examples, {"base": _rows("base", outputs)}, asker, "here")
         criteria = [c.name for c in metric.criteria]
         assert {(v.example_id, v.criterion): v.score for v in verdicts} == {
             (f"e{i}", c): float(expected_score(c, o)) for i, o in enumerate(outputs) for c in criteria}
@@ -211,7 +215,7 @@ def test_pointwise_scores_are_the_judges_per_criterion_and_their_mean_per_exampl
         assert cost.prompt_tokens == sum(len(r["body"]["messages"][0]["content"].split()) for r in server.requests)
 
         again = Asker(EndpointJudge(metric.spec), cache.store)  # a rerun: every answer from the cache
-        assert judge_rows(metric, "judged", info, examples, {"base": _rows("base", outputs)}, again, "here") == verdicts
+        assert judge_rows(metric, info, examples, {"base": _rows("base", outputs)}, again, "here") == verdicts
         assert (again.cost().calls, again.cost().cached_calls, len(server.requests)) == (0, 9, 9)
 
 
@@ -221,7 +225,7 @@ def test_an_unparsable_criterion_leaves_the_example_unscored_with_the_reason(tmp
 
     with JudgeServer(answer) as server:
         metric, info, examples = _judge_suite(tmp_path, server)
-        verdicts = judge_rows(metric, "judged", info, examples[:1], {"base": _rows("base", ["out"])},
+        verdicts = judge_rows(metric, info, examples[:1], {"base": _rows("base", ["out"])},
                               Asker(EndpointJudge(metric.spec), None), "here")
     score, reason = example_scores(verdicts, [c.name for c in metric.criteria])[("base", "e0")]
     assert score is None and reason == "coverage: unparsable judge answer: expected 'Score: <1-5>' then " \
@@ -233,14 +237,14 @@ def test_pairwise_wins_count_only_when_both_orders_agree(tmp_path):
         metric, info, examples = _judge_suite(tmp_path, server, mode="pairwise")
         rows = {"base": _rows("base", ["long base answer", "b", "same"]),
                 "lora": _rows("lora", ["t", "tuned longer", "same"])}
-        verdicts = judge_rows(metric, "judged", info, examples, rows, Asker(EndpointJudge(metric.spec), None), "x")
+        verdicts = judge_rows(metric, info, examples, rows, Asker(EndpointJudge(metric.spec), None), "x")
     assert [(v.state, v.example_id, v.score, v.swapped) for v in verdicts] == [
         ("lora", "e0", 0.0, True), ("lora", "e1", 1.0, True), ("lora", "e2", 0.5, True)]
     assert len(server.requests) == 5  # two orders per example; identical outputs make the same question twice
 
     with JudgeServer(lambda p, b: "Winner: A\nReason: first is best.") as server:  # a judge that always picks A
         metric, info, _ = _judge_suite(tmp_path / "biased", server, mode="pairwise")
-        verdicts = judge_rows(metric, "judged", info, examples, rows, Asker(EndpointJudge(metric.spec), None), "x")
+        verdicts = judge_rows(metric, info, examples, rows, Asker(EndpointJudge(metric.spec), None), "x")
     assert {(v.score, v.swapped) for v in verdicts} == {(0.5, False)}
 
 
@@ -252,7 +256,7 @@ def test_samples_record_their_spread_and_the_share_of_verdicts_that_change(tmp_p
     with JudgeServer(by_seed) as server:
         metric, info, examples = _judge_suite(tmp_path, server, samples=3, seed=10, temperature=0.5,
                                               criteria=["coverage"])
-        verdicts = judge_rows(metric, "judged", info, examples[:2], {"base": _rows("base", ["varies", "same"])},
+        verdicts = judge_rows(metric, info, examples[:2], {"base": _rows("base", ["varies", "same"])},
                               Asker(EndpointJudge(metric.spec), None), "x")
     assert [(v.score, v.samples) for v in verdicts] == [(2.0, [1.0, 2.0, 3.0]), (4.0, [4.0, 4.0, 4.0])]
     assert {r["body"]["seed"] for r in server.requests} == {10, 11, 12}

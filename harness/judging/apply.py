@@ -44,8 +44,10 @@ def check_judges(suites: Sequence[Suite]) -> None:
 
 
 def judge_run(record: RunRecord, run_dir: Path, suites: Sequence[Suite], cache: Cache | None, seed: int,
-              log: Callable[[str], None] = print) -> None:
-    """Judge every state's outputs on every suite with judge metrics; rewrite their predictions and results."""
+              log: Callable[[str], None] = print) -> bool:
+    """Judge every state's outputs on every suite with judge metrics; rewrite their predictions and results.
+    Whether any suite had a judge metric."""
+    judged = False
     for suite in suites:
         metrics = judge_metrics(suite)
         if not metrics:
@@ -63,6 +65,8 @@ def judge_run(record: RunRecord, run_dir: Path, suites: Sequence[Suite], cache: 
         record.judging[suite.name] = results
         for state, state_rows in rows.items():
             save_predictions(run_dir, state, suite.name, state_rows)
+        judged = True
+    return judged
 
 
 def _judge_metric(suite: Suite, name: str, metric: JudgeMetric, rows: dict[str, list[Prediction]],
@@ -71,7 +75,7 @@ def _judge_metric(suite: Suite, name: str, metric: JudgeMetric, rows: dict[str, 
     asker = Asker(judge, cache.store if cache is not None else None)
     info = suite.metrics[name][1]
     where = f"{suite.path / 'suite.yaml'}: metric {name!r}"
-    verdicts = judge_rows(metric, name, info, suite.test, rows, asker, where)
+    verdicts = judge_rows(metric, info, suite.test, rows, asker, where)
     criteria = [OVERALL] if metric.spec.mode == "pairwise" else [c.name for c in metric.criteria]
     scores = example_scores(verdicts, criteria)
     for state, state_rows in rows.items():

@@ -4,8 +4,8 @@ Everything it brings back is untrusted: the body is read up to `RESPONSE_MAX_BYT
 harness's bounded parser, and only the answer's text and the token counts are kept. Requests that fail
 transiently (HTTP 429 or 5xx, a timeout, a refused or dropped connection) are retried with exponential
 backoff, honouring a `Retry-After` of at most `RETRY_AFTER_MAX_S`; other failures are final. The API key is
-read from the environment variable the suite names, sent only in the Authorization header, and never
-written anywhere: messages name the variable, not its value.
+read from the environment variable the suite names, sent only in the Authorization header (redirects are
+not followed, so it goes nowhere else), and never written anywhere: messages name the variable, not its value.
 """
 from __future__ import annotations
 
@@ -30,6 +30,16 @@ RETRY_AFTER_MAX_S = 30.0
 BACKOFF_FIRST_S = 0.5
 """The first wait between attempts; it doubles each time."""
 _TRANSIENT = {429, 500, 502, 503, 504}
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are not followed: urllib would send the Authorization header along, to any host."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
 
 
 @dataclass(frozen=True)
@@ -84,12 +94,13 @@ class Endpoint:
             headers["Authorization"] = f"Bearer {self._key}"
         request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.spec.timeout_s) as response:  # noqa: S310 (http(s) only)
+            with _OPENER.open(request, timeout=self.spec.timeout_s) as response:
                 raw = response.read(RESPONSE_MAX_BYTES + 1)
         except urllib.error.HTTPError as e:
             if e.code in _TRANSIENT:
                 raise _Retry(f"HTTP {e.code}", _retry_after(e.headers.get("Retry-After"))) from None
-            raise EndpointError(f"HTTP {e.code} from the judge endpoint") from None
+            moved = " (a redirect, which is not followed: give the final URL)" if 300 <= e.code < 400 else ""
+            raise EndpointError(f"HTTP {e.code} from the judge endpoint{moved}") from None
         except (TimeoutError, socket.timeout):
             raise _Retry(f"no answer within {self.spec.timeout_s:g} s") from None
         except urllib.error.URLError as e:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Sequence
 
 from harness.metrics.judge import OVERALL, JudgeMetric
-from harness.record import BASE, JudgeRepeatability, JudgeVerdict, Prediction
+from harness.record import BASE, JudgeRepeatability, JudgeVerdict, MetricInfo, Prediction
 from harness.suitedef.suite import Example, applies
 from harness.suitedef.templates import compile_template, render
 
@@ -43,9 +43,10 @@ def seeds(metric: JudgeMetric) -> list[int | None]:
     return [None] if spec.samples == 1 else [spec.seed + k for k in range(spec.samples)]
 
 
-def judge_rows(metric: JudgeMetric, name: str, info: Any, examples: Sequence[Example],
-               rows: dict[str, list[Prediction]], asker: Asker, where: str) -> list[JudgeVerdict]:
-    """Every verdict of judge metric `name` on these rows (state → the suite's prediction rows)."""
+def judge_rows(metric: JudgeMetric, info: MetricInfo, examples: Sequence[Example], rows: dict[str, list[Prediction]],
+               asker: Asker, where: str) -> list[JudgeVerdict]:
+    """Every verdict of a judge metric (`info`: its record, whose `when` picks the examples) on these rows
+    (state → the suite's prediction rows); `where` names the metric in template errors."""
     template = compile_template(metric.template, where)
     judged = {ex.id for ex in examples if applies(info, ex)}
     questions = (_pointwise_questions if metric.spec.mode == "pointwise" else _pairwise_questions)(

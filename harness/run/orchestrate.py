@@ -282,8 +282,8 @@ def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
     if not main:
         return record
 
-    judge_run(record, run_dir, p.suites, p.cache, p.request.seed, log)  # every state's outputs exist now
-    save_record(run_dir, record)
+    if judge_run(record, run_dir, p.suites, p.cache, p.request.seed, log):  # every state's outputs exist now
+        save_record(run_dir, record)
     analyse(record, run_dir, p.suites, p.request.seed, p.cache)
     record.status = "complete"
     record_gates(run_dir, record, decide_all(record, str(run_dir)), "harness run")
