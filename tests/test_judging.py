@@ -105,6 +105,14 @@ def test_a_judge_template_that_does_not_compile_is_named(tmp_path):
     assert "metrics.1.judge.template" in str(e.value)
 
 
+def test_a_judge_template_with_a_misspelt_variable_fails_when_the_suite_loads(tmp_path):
+    folder = _suite(tmp_path, {"name": "judged", "judge": {"model": "tiny", "template": "judge.jinja"}})
+    (folder / "judge.jinja").write_text("Grade {{ outptu }}.")
+    with pytest.raises((SuiteProblems, HarnessError)) as e:
+        load_suite(folder)
+    assert "metrics.1.judge.template" in str(e.value) and "'outptu' is undefined" in str(e.value)
+
+
 def test_options_beside_the_judge_block_are_refused(tmp_path):
     folder = _suite(tmp_path, {"name": "judged", "judge": {"model": "tiny"}, "samples": 3})
     with pytest.raises(SuiteProblems) as e:

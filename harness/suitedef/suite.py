@@ -28,7 +28,7 @@ from .formats import ALPACA_TEMPLATE, Example, to_example
 from .problems import MAX_PROBLEMS, Problems, SuiteProblems
 from .sources import Rows, read_split, split_rows, with_answers
 from .spec import DataSpec, FewShotSpec, GenerationSpec, MetricSpec, SuiteSpec
-from .templates import compile_template
+from .templates import compile_template, render
 
 SUITE_FILE = "suite.yaml"
 
@@ -104,7 +104,7 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
         try:
             if m.judge is not None:
                 judge, info = judge_metric(m.id, m.judge, spec.rubric, m.when, spec.language, folder)
-                compile_template(judge.template, f"{where}: metrics.{i}.judge.template")  # a bad one fails now
+                _check_judge_template(judge, f"{where}: metrics.{i}.judge.template")
                 metrics[m.id] = (judge, info)
                 continue
             options = m.options
@@ -241,6 +241,15 @@ def _examples(rows: Rows | None, spec: SuiteSpec, template, problems: Problems) 
         seen[example.id] = where
         examples.append(example)
     return examples
+
+
+def _check_judge_template(judge: Any, where: str) -> None:
+    """A judge template that does not compile, or fails on a stand-in question (a misspelt variable), fails
+    when the suite loads rather than after the run generated everything."""
+    criteria = [c.model_dump() for c in judge.criteria]
+    stand_in = {"criterion": criteria[0], "criteria": criteria, "prompt": "p", "reference": "r", "output": "o",
+                "output_a": "a", "output_b": "b"}
+    render(compile_template(judge.template, where), stand_in, f"{where} (a stand-in question)")
 
 
 def _metric_field(text: str, i: int) -> str:
