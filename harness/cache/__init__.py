@@ -21,12 +21,12 @@ from pathlib import Path
 from . import keys
 from .fingerprint import model_fingerprint
 from .generations import GenerationCache
-from .keys import COMPARISONS, DATA_REPORTS, EXPLANATIONS, LOSSES, OUTPUTS, TUNED
+from .keys import COMPARISONS, DATA_REPORTS, EXPLANATIONS, JUDGE_ANSWERS, LOSSES, OUTPUTS, TUNED
 from .store import DB_FILE, Store, cache_root, folder_bytes
 from .tuning import CachedTuning, TuningCache
 
 KINDS = {"generations": [OUTPUTS, LOSSES, EXPLANATIONS], "comparisons": [COMPARISONS, DATA_REPORTS],
-         "tuning": [TUNED]}
+         "tuning": [TUNED], "judging": [JUDGE_ANSWERS]}
 """What `harness cache clear --only` can name, and the entry kinds behind each."""
 
 
@@ -61,7 +61,7 @@ class Cache:
         return CacheInfo(root=self.root, outputs=counts.get(OUTPUTS, 0), losses=counts.get(LOSSES, 0),
                          explanations=counts.get(EXPLANATIONS, 0),
                          comparisons=counts.get(COMPARISONS, 0), data_reports=counts.get(DATA_REPORTS, 0),
-                         tuned=counts.get(TUNED, 0),
+                         tuned=counts.get(TUNED, 0), judge_answers=counts.get(JUDGE_ANSWERS, 0),
                          file_hashes=counts["file hashes"], database_bytes=db,
                          tuned_bytes=folder_bytes(self.store.tuned_dir))
 
@@ -87,6 +87,7 @@ class CacheInfo:
     file_hashes: int
     database_bytes: int
     tuned_bytes: int
+    judge_answers: int = 0
 
 
 CACHED_KINDS = (OUTPUTS, LOSSES, EXPLANATIONS)

@@ -31,6 +31,7 @@ OUTPUTS, LOSSES, EXPLANATIONS = "outputs", "losses", "explanations"
 COMPARISONS, DATA_REPORTS, TUNED = "comparisons", "data reports", "tuned"
 MODEL, CHECKPOINTS, RELOAD_CHECK = "generating model", "checkpoints", "reload check"
 BATCH_SIZE, RUN_CONFIG, RUN_CODE = "batch size", "run configuration", "run code"
+JUDGE_ANSWERS = "judge answers"
 
 AGAIN = "batch-invariance check"
 """Marks the batch-invariance check's second outputs: same input and settings, another batching, cached apart
@@ -94,6 +95,10 @@ DECIDES: dict[str, Decides] = {
                                            "new_tokens"), leaves_out="the weights: a tuned copy shares its base's"),
     RUN_CONFIG: Decides("config_key", ("model_id", "suites", "settings", "seed", "code_hash"),
                         leaves_out="the batch size, suites' gates, rubric and description, result-free settings"),
+    JUDGE_ANSWERS: Decides("judge_key", ("judge_fingerprint", "prompt", "decoding", "sample_seed"),
+                           ("judging/judges.py",), packages=MODEL_PACKAGES,
+                           leaves_out="the suite, metric, state and example id: the same question to the same "
+                                      "judge with the same decoding is the same answer"),
     RUN_CODE: Decides("code_hash", ("packages",), ("**/*.py",), leaves_out="files that are not Python"),
 }
 
@@ -167,6 +172,13 @@ def output_key(model_key: str, model_input: str, max_new_tokens: int, stop: Sequ
     """A greedy output: the exact model input and the generation settings (`again`: the batch-invariance check's
     second output)."""
     return digest(model_key, OUTPUTS, model_input, max_new_tokens, list(stop), AGAIN if again else "")
+
+
+def judge_key(judge_fingerprint: str, prompt: str, decoding: dict, sample_seed: int | None) -> str:
+    """A judge's raw answer: the judge (a local model's content fingerprint, or its endpoint and model name), the
+    exact prompt, the decoding settings and, when sampling, the sample's seed."""
+    return digest(judge_fingerprint, JUDGE_ANSWERS, prompt, decoding, sample_seed, _code(JUDGE_ANSWERS)[:16],
+                  _packages(JUDGE_ANSWERS))
 
 
 def loss_key(model_key: str, model_input: str, reference: str) -> str:

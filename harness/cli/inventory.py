@@ -114,5 +114,6 @@ def cmd_cache(args) -> int:
           f"{info.explanations:,} explanations\n"
           f"  comparisons: {info.comparisons:,} paired comparisons, {info.data_reports:,} data-quality reports\n"
           f"  tuning:      {info.tuned:,} tuned models\n"
+          f"  judging:     {info.judge_answers:,} judge answers\n"
           f"  file hashes: {info.file_hashes:,} (weights are hashed once per path, size and time)")
     return 0

@@ -174,14 +174,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "everything that decides them, so that repeating a run costs almost nothing. "
                                    "They live in $HARNESS_CACHE (default ~/.cache/harness).")
     p.add_argument("action", choices=["info", "clear"], help="info: what the caches hold; clear: empty them")
-    p.add_argument("--only", choices=["generations", "comparisons", "tuning"],
-                   help="clear only this cache (comparisons include data-quality reports; default: all of them)")
+    p.add_argument("--only", choices=["generations", "comparisons", "tuning", "judging"],
+                   help="clear only this cache (comparisons include data-quality reports; judging: judge answers; "
+                        "default: all of them)")
 
     sub.add_parser("backends", help="list the available tuning backends and their settings")
     sub.add_parser("metrics", help="list the available metrics with their kind, scale and options",
                    description="List every metric a suite can name: built-in ones and those plugins register under "
                                "the `harness.metrics` entry-point group. `- evaluate: MODULE` in a suite adds "
-                               "Hugging Face evaluate modules besides these.")
+                               "Hugging Face evaluate modules besides these, and `- name: NAME` with a `judge:` "
+                               "block a judge metric (a judge model scores the outputs; README: Judges).")
     _model_commands(sub)
     for choice in sub.choices.values():  # `harness run --debug` works as well as `harness --debug run`
         choice.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)

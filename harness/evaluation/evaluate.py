@@ -66,8 +66,8 @@ def score(suite: Suite, state: str, examples: list[Example], model_inputs: list[
         reasons: dict[str, str] = {}
         fields: dict[str, Any] = {}
         for name, (metric, info) in suite.metrics.items():
-            if not applies(info, ex):
-                continue
+            if metric.deferred or not applies(info, ex):
+                continue  # a judge metric is scored once every state is generated
             wanted = {f: ex.fields[f] for f in metric.reads}
             prompt = {"prompt": ex.messages[-1]["content"]} if metric.reads_prompt else {}
             s = metric.score(output, ex.reference, {**wanted, **prompt})

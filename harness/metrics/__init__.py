@@ -10,6 +10,10 @@ from harness.record import MetricInfo
 
 from . import hf_evaluate
 from .base import Metric, Score, metric
+from .judge import JudgeMetric, JudgeSpec, PairwiseJudge, PointwiseJudge, make_judge
+
+JUDGE_SOURCE = "judge"
+"""`MetricInfo.source` of a judge metric (declared with a `judge:` block)."""
 
 ENTRY_POINT_GROUP = "harness.metrics"
 BUILTIN = {
@@ -50,6 +54,16 @@ def source_of(name: str) -> str:
     return "builtin" if name in BUILTIN else available()[name]
 
 
+def judge_metric(name: str, spec: JudgeSpec, rubric, when: Mapping[str, Any] | None, language: str,
+                 suite_dir: Path) -> tuple[JudgeMetric, MetricInfo]:
+    """A suite's judge metric entry as (metric, what the record says about it); ValueError when not usable."""
+    m = make_judge(name, spec, list(rubric.criteria), rubric.show_reference, language, suite_dir)
+    options = {"judge": spec.model_dump(mode="json", exclude_defaults=True),
+               "criteria": [c.name for c in m.criteria], "reference": m.show_reference,
+               "template_version": m.template_version}
+    return m, m.info(name, options, when, JUDGE_SOURCE)
+
+
 def build(name: str | None, evaluate: str | None, options: Mapping[str, Any], when: Mapping[str, Any] | None,
           language: str, suite_dir: Path, load: bool = False,
           signed: bool = True) -> tuple[Metric, MetricInfo]:
@@ -64,12 +78,18 @@ def build(name: str | None, evaluate: str | None, options: Mapping[str, Any], wh
     return m, m.info(name, options, when, source_of(name), signed)
 
 
-__all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "Metric", "Score", "available", "build", "from_info", "make_metric",
-           "metric", "metric_class", "source_of"]
+__all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "JUDGE_SOURCE", "JudgeMetric", "JudgeSpec", "Metric", "Score",
+           "available", "build", "from_info", "make_metric", "judge_metric", "make_judge", "metric", "metric_class",
+           "source_of"]
 
 
 def from_info(info: MetricInfo, language: str, suite_dir: Path) -> Metric:
     """The scorer a recorded metric was made with, to score again (e.g. against a baseline run); an
-    `evaluate` module is not loaded (scoring again with it is refused: reading a run runs no suite code)."""
+    `evaluate` module is not loaded (scoring again with it is refused: reading a run runs no suite code). A judge
+    metric comes back as the description of its recorded scores (comparing them needs no judge)."""
+    if info.source == JUDGE_SOURCE:
+        judge = JudgeSpec.model_validate(info.options["judge"])
+        cls = PointwiseJudge if judge.mode == "pointwise" else PairwiseJudge
+        return cls(judge, [], "", "recorded", bool(info.options.get("reference")), language)
     evaluate = info.source.removeprefix("evaluate:") if info.source.startswith("evaluate:") else None
     return build(None if evaluate else info.name, evaluate, info.options, info.when, language, suite_dir)[0]

@@ -46,6 +46,9 @@ class Metric:
     """Decimals a value is shown with."""
     reads: tuple[str, ...] = ()
     """Example fields `score` reads besides the reference; evaluation checks every example has them."""
+    deferred: ClassVar[bool] = False
+    """Scored after every state is generated, by something other than `score` (a judge model: `harness.judging`);
+    evaluation leaves it out of each example's scores until then."""
     reads_prompt: ClassVar[bool] = False
     """Whether `score` also receives the example's last user turn, as the field `prompt` (to tell an answer
     from an echo of the question)."""

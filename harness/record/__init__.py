@@ -13,6 +13,7 @@ from .explain import (
     load_explanations,
     save_explanations,
 )
+from .judging import JudgeCost, JudgeRepeatability, JudgeResult, JudgeVerdict
 from .outcome import (
     Checks,
     Comparison,
@@ -82,7 +83,8 @@ __all__ = [
     "BASE", "DATA_GATES", "DEFAULT_RUBRIC", "RATING_OUTCOMES", "RATING_SCORES", "RUN_FILE", "SCHEMA_VERSION",
     "Advice", "Attention", "BackendRun", "CacheUse", "Checks", "Comparison", "Contamination", "Cost", "Criterion",
     "DataReport", "Environment", "Explanation", "ExplanationsInfo", "FailureKinds", "Finding", "GateOutcome",
-    "GateSpec", "Histogram", "LabelResult", "Lengths", "MetricInfo", "MetricKind", "ModelChanged", "NextTokens",
+    "GateSpec", "Histogram", "JudgeCost", "JudgeRepeatability", "JudgeResult", "JudgeVerdict", "LabelResult",
+    "Lengths", "MetricInfo", "MetricKind", "ModelChanged", "NextTokens",
     "OutputsMatch", "Overlap", "Prediction", "PreferencePairs", "RatersPerItem", "RatingAgreement", "RatingAgreements",
     "RatingDifference", "RatingImport", "RatingMean", "RatingMethod", "RatingPreference", "Ratings", "Record",
     "Result", "Rubric", "RunRecord", "SeedComparison", "SeedSpread", "Sequential", "SplitData", "SuiteCode",

@@ -28,6 +28,10 @@ from harness.record import (
     GateOutcome,
     GateSpec,
     Histogram,
+    JudgeCost,
+    JudgeRepeatability,
+    JudgeResult,
+    JudgeVerdict,
     LabelResult,
     Lengths,
     MetricInfo,
@@ -67,7 +71,8 @@ ORDER: list[type[BaseModel]] = [
     TunedFromCache, PreferencePairs, Result, Comparison, LabelResult, FailureKinds, Checks, ModelChanged, OutputsMatch,
     Contamination, GateOutcome, Advice, SeedSpread, SeedComparison, CacheUse, DataReport, SuiteData, SplitData,
     Lengths, Histogram, Overlap, Truncation, Finding, ExplanationsInfo, Ratings, RatingImport, RatingMean,
-    RatingDifference, RatingPreference, RatingAgreements, RatingAgreement, RatersPerItem, RatingMethod, Prediction,
+    RatingDifference, RatingPreference, RatingAgreements, RatingAgreement, RatersPerItem, RatingMethod, JudgeResult,
+    JudgeVerdict, JudgeCost, JudgeRepeatability, Prediction,
     VariantResult, Explanation, NextTokens, Attention]
 
 

@@ -12,6 +12,7 @@ from harness.common.files import read_jsonl, write_json, write_jsonl
 
 from .data import DataReport
 from .explain import ExplanationsInfo
+from .judging import JudgeResult
 from .migrate import migrate
 from .outcome import Checks, Comparison, FailureKinds, GateOutcome, LabelResult, Prediction, Result, VariantResult
 from .ratings import Ratings
@@ -155,6 +156,9 @@ class RunRecord(Record):
     ratings: Ratings | None = None
     """What the human ratings imported with `harness sheets import` say, recomputed at every import (None:
     no ratings imported, or imported before schema version 6 recorded them: import any sheet again)."""
+    judging: dict[str, list[JudgeResult]] = {}
+    """Suite → what each of its judge metrics' judge said about every output, and what that cost (empty: the
+    suites declare no judge metric)."""
 
     @property
     def bound_alpha(self) -> float:

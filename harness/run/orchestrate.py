@@ -21,6 +21,7 @@ from harness.evaluation import checks, explanations
 from harness.evaluation.analysis import analyse
 from harness.evaluation.evaluate import aggregate, generate_test, prompts_for, score
 from harness.evaluation.gates import decide_all, record_gates
+from harness.judging import check_judges, judge_run
 from harness.models.loading import TINY, check_loadable, is_adapter_dir, load_model, resolve_model_path
 from harness.record import (
     BASE,
@@ -137,6 +138,7 @@ def plan(request: RunRequest) -> Plan:
     if request.stage is not None:
         suites = [staged(s, STAGES[request.stage], request.seed) for s in suites]
     check_code_sandbox(suites, request.allow_unsandboxed_code)
+    check_judges(suites)
     check_unique_names(suites)
     suites, code = trusted(suites, request.trust_suite_code, request.approved_code)
     if request.backends and not any(s.train for s in suites if s.spec.role == "task"):
@@ -290,6 +292,8 @@ def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
     if not main:
         return record
 
+    if judge_run(record, run_dir, p.suites, p.cache, p.request.seed, log):  # every state's outputs exist now
+        save_record(run_dir, record)
     analyse(record, run_dir, p.suites, p.request.seed, p.cache)
     record.status = "complete"
     record_gates(run_dir, record, decide_all(record, str(run_dir)), "harness run")

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from harness.common import limits
-from harness.metrics import available
+from harness.metrics import JudgeSpec, available
 from harness.metrics.hf_evaluate import module_name
 from harness.record import DEFAULT_RUBRIC, GateSpec, Rubric
 
@@ -113,11 +113,19 @@ class MetricSpec(_Strict):
     """A Hugging Face `evaluate` module: a folder inside the suite, or a Hub name."""
     when: dict[str, Any] | None = None
     """Score only examples whose fields equal these values (e.g. `{step: call}`)."""
+    judge: JudgeSpec | None = None
+    """A judge model scores the outputs (see `harness.metrics.judge`); `name` is then the metric's name in results."""
 
     @model_validator(mode="after")
     def _named(self):
         if self.name is None and self.evaluate is None:
             raise ValueError("a metric needs a `name` (or `evaluate: MODULE`)")
+        if self.judge is not None:
+            if self.evaluate is not None or self.name is None:
+                raise ValueError("a `judge:` metric needs a `name` for its results, and no `evaluate`")
+            if self.model_extra:
+                raise ValueError(f"a judge metric's options go inside `judge:`, not {sorted(self.model_extra)[0]!r}")
+            return self
         if self.evaluate is None:
 
             known = available()

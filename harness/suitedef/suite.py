@@ -21,14 +21,14 @@ from pydantic import ValidationError
 
 from harness.common.errors import HarnessError, quoted
 from harness.common.files import load_yaml
-from harness.metrics import build, metric_class
+from harness.metrics import build, judge_metric, metric_class
 from harness.record import MetricInfo
 
 from .formats import ALPACA_TEMPLATE, Example, to_example
 from .problems import MAX_PROBLEMS, Problems, SuiteProblems
 from .sources import Rows, read_split, split_rows, with_answers
 from .spec import DataSpec, FewShotSpec, GenerationSpec, MetricSpec, SuiteSpec
-from .templates import compile_template
+from .templates import compile_template, render
 
 SUITE_FILE = "suite.yaml"
 
@@ -99,9 +99,14 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
             found += _data_problems(folder, raw, where, allow_outside_data)
         raise SuiteProblems(found[:MAX_PROBLEMS]) from None
     problems = Problems(every_problem)
-    metrics = {}
+    metrics: dict[str, tuple[Any, MetricInfo]] = {}
     for i, m in enumerate(spec.metrics):
         try:
+            if m.judge is not None:
+                judge, info = judge_metric(m.id, m.judge, spec.rubric, m.when, spec.language, folder)
+                _check_judge_template(judge, f"{where}: metrics.{i}.judge.template")
+                metrics[m.id] = (judge, info)
+                continue
             options = m.options
             takes_preamble = m.evaluate is None and getattr(metric_class(m.id), "takes_preamble", False)
             if spec.preamble and takes_preamble:
@@ -111,6 +116,8 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
             metrics[m.id] = build(m.name, m.evaluate, options, m.when, spec.language, folder, signed=False)
         except ValueError as e:
             problems.add(HarnessError(f"{_metric_field(text, i)}: {e}", where))
+        except HarnessError as e:  # a judge template that does not compile
+            problems.add(e)
     templates = []
     for k, source in enumerate(spec.prompt_templates):
         try:
@@ -234,6 +241,15 @@ def _examples(rows: Rows | None, spec: SuiteSpec, template, problems: Problems) 
         seen[example.id] = where
         examples.append(example)
     return examples
+
+
+def _check_judge_template(judge: Any, where: str) -> None:
+    """A judge template that does not compile, or fails on a stand-in question (a misspelt variable), fails
+    when the suite loads rather than after the run generated everything."""
+    criteria = [c.model_dump() for c in judge.criteria]
+    stand_in = {"criterion": criteria[0], "criteria": criteria, "prompt": "p", "reference": "r", "output": "o",
+                "output_a": "a", "output_b": "b"}
+    render(compile_template(judge.template, where), stand_in, f"{where} (a stand-in question)")
 
 
 def _metric_field(text: str, i: int) -> str:
