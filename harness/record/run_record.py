@@ -12,6 +12,7 @@ from harness.common.files import read_jsonl, write_json, write_jsonl
 
 from .data import DataReport
 from .explain import ExplanationsInfo
+from .judging import JudgeResult
 from .migrate import migrate
 from .outcome import Checks, Comparison, FailureKinds, GateOutcome, LabelResult, Prediction, Result, VariantResult
 from .ratings import Ratings
@@ -148,6 +149,9 @@ class RunRecord(Record):
     ratings: Ratings | None = None
     """What the human ratings imported with `harness sheets import` say, recomputed at every import (None:
     no ratings imported, or imported before schema version 6 recorded them: import any sheet again)."""
+    judging: dict[str, list[JudgeResult]] = {}
+    """Suite → each judge metric's verdicts, cost and calibration against the human ratings (recomputed at
+    every `harness sheets import`)."""
 
     @property
     def bound_alpha(self) -> float:
