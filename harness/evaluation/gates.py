@@ -186,6 +186,14 @@ def decide_all(record: RunRecord, run_dir: str = "", baseline: tuple[str, RunRec
             for state in gate_states(gate, [b.name for b in record.backends])]
 
 
+def redecide_judged(record: RunRecord, run_dir: str | Path, decided_by: str) -> None:
+    """Decide again, in place, the recorded gates on judge metrics: their calibration changed (ratings were
+    imported). Gates decided against a baseline run keep their outcome until decided with it again."""
+    judged = {(suite, r.metric) for suite, results in record.judging.items() for r in results}
+    record.gates = [decide(record, o.suite, o.state, o.gate, str(run_dir)).model_copy(update={"decided_by": decided_by})
+                    if (o.suite, o.gate.metric) in judged and o.baseline_run is None else o for o in record.gates]
+
+
 def record_gates(run_dir: str | Path, record: RunRecord, outcomes: list[GateOutcome], decided_by: str,
                  suites: set[str] | None = None) -> None:
     """Store the outcomes in the record, replacing earlier outcomes of these suites (default: every suite

@@ -45,18 +45,20 @@ from harness.stats.methods import (
 )
 
 from .calibration.assemble import attach_calibration
+from .gates import redecide_judged
 
 SEED = 0
 
 
 def record_ratings(run_dir: str | Path) -> Ratings | None:
     """Aggregate RUN_DIR's imported ratings, and calibrate each judge metric against them, into its run.json
-    (atomically); None before any import. Call it under the rating store's lock, so the record always matches
-    the ratings file."""
+    (atomically), deciding again the recorded gates on judge metrics; None before any import. Call it under the
+    rating store's lock, so the record always matches the ratings file."""
     record = load_record(run_dir)
     ratings = load_ratings(run_dir)
     record.ratings = aggregate_ratings(ratings, record.states)
     attach_calibration(record, ratings, run_dir)
+    redecide_judged(record, run_dir, "harness sheets import")
     save_record(run_dir, record)
     return record.ratings
 
