@@ -87,6 +87,9 @@ def test_before_ratings_every_judge_gate_is_refused_never_passed(judged_run, cap
     # A gate on a metric no judge scored is decided as before.
     plain = decide(record, SUITE, "lora", GateSpec(metric="exact_match", min=0.5))
     assert plain.decision == "pass"
+    render_report(judged_run)
+    page = (judged_run / "report" / "suites" / SUITE / "index.html").read_text(encoding="utf-8")
+    assert page.count("Not calibrated: no ratings imported.") == 2 and "<code>judge5</code>: pointwise judge" in page
 
 
 def test_ratings_imported_calibrate_the_judge_decide_its_gate_and_refuse_the_one_that_says_5(judged_run, tmp_path,
@@ -157,3 +160,21 @@ def test_when_uncalibrated_takes_fail_or_skip_only():
         GateSpec(metric="j", min=1, when_uncalibrated="pass")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="min_items"):
         CalibrationRule(min_items=1)
+
+
+@pytest.mark.parametrize("extra, field", [
+    ({"judge_calibration": {"min_items": 0}}, "judge_calibration.min_items"),
+    ({"judge_calibration": {"min_item": 30}}, "judge_calibration.min_item"),
+    ({"gates": [{"metric": "exact_match", "min": 0.5, "when_uncalibrated": "pass"}]}, "gates.0.when_uncalibrated"),
+])
+def test_a_bad_calibration_key_in_suite_yaml_is_one_line_naming_the_field(tmp_path, extra, field):
+    from harness.common.errors import HarnessError
+    from harness.suitedef.suite import load_suite
+
+    (tmp_path / "test.jsonl").write_text(json.dumps({"prompt": "p", "completion": "c"}) + "\n", encoding="utf-8")
+    (tmp_path / "suite.yaml").write_text(json.dumps({
+        "name": "s", "version": "1", "data": {"format": "prompt-completion", "test": "test.jsonl"},
+        "metrics": ["exact_match"], **extra}), encoding="utf-8")
+    with pytest.raises(HarnessError) as e:
+        load_suite(tmp_path)
+    assert f"field '{field}'" in str(e.value) and "\n" not in str(e.value)

@@ -180,7 +180,7 @@ def attach_calibration(record: RunRecord, ratings: list[dict], run_dir: str | Pa
     """Recompute the calibration of every judge result in `record` against `ratings` (in place; the caller
     saves the record). `model_fingerprint`: the run's model's, when known, for the self-preference probe."""
     for suite, results in record.judging.items():
-        rule = record.suite(suite).judge_calibration
+        rule = next((s.judge_calibration for s in record.suites if s.name == suite), CalibrationRule())
         record.judging[suite] = [
             r.model_copy(update={"calibration": calibrate(
                 r, ratings, suite, rule, output_lengths(run_dir, suite, r.mode == "pairwise"),

@@ -12,11 +12,13 @@ from pydantic import ConfigDict
 from ..spec import Record
 
 
-class _Frozen(Record):
+class Frozen(Record):
+    """A record that does not change once made (the judging records are replaced whole, never edited)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
-class StateScores(_Frozen):
+class StateScores(Frozen):
     """One state's mean judge score beside its mean human score, on the items both scored."""
 
     state: str
@@ -37,7 +39,7 @@ class StateScores(_Frozen):
     """Upper end of that interval."""
 
 
-class Disagreement(_Frozen):
+class Disagreement(Frozen):
     """An item where the judge and the humans disagree most, with both sides' reasons."""
 
     example_id: str
@@ -54,7 +56,7 @@ class Disagreement(_Frozen):
     """The raters' comments on the item (those who wrote one)."""
 
 
-class BiasProbes(_Frozen):
+class BiasProbes(Frozen):
     """Signs that the judge scores something other than what the rubric asks."""
 
     position_pairs: int = 0
@@ -75,7 +77,7 @@ class BiasProbes(_Frozen):
     """What a probe could not measure, or how the judge was found to be the run's model."""
 
 
-class CriterionCalibration(_Frozen):
+class CriterionCalibration(Frozen):
     """The judge against the human raters on one rubric criterion (`overall` for pairwise verdicts)."""
 
     criterion: str
@@ -120,7 +122,7 @@ class CriterionCalibration(_Frozen):
     """Why it is or is not calibrated, in one line."""
 
 
-class JudgeCalibration(_Frozen):
+class JudgeCalibration(Frozen):
     """A judge metric measured against the human ratings of the same suite, items and criteria.
 
     Calibrated when, on every criterion, at least `min_items` items were scored by the judge and rated by a

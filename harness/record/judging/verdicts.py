@@ -8,17 +8,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict
-
-from ..spec import Record
-from .calibration import JudgeCalibration
+from .calibration import Frozen, JudgeCalibration
 
 
-class _Frozen(Record):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-
-class JudgeVerdict(_Frozen):
+class JudgeVerdict(Frozen):
     """One judge answer for one item (example × state) and criterion."""
 
     example_id: str
@@ -37,7 +30,7 @@ class JudgeVerdict(_Frozen):
     """Pairwise only: whether the verdict with the two outputs' positions swapped agreed."""
 
 
-class JudgeCost(_Frozen):
+class JudgeCost(Frozen):
     """What judging one suite with one judge metric cost."""
 
     calls: int
@@ -52,7 +45,7 @@ class JudgeCost(_Frozen):
     """Calls answered from the cache."""
 
 
-class JudgeResult(_Frozen):
+class JudgeResult(Frozen):
     """One judge metric's verdicts on one suite, in the run record."""
 
     metric: str
