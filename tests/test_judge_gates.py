@@ -96,7 +96,9 @@ def test_ratings_imported_calibrate_the_judge_decide_its_gate_and_refuse_the_one
                                                                                               capsys):
     assert main(["report", str(judged_run)]) == 0  # decides and records the gates: both refused so far
     assert {g.status for g in load_record(judged_run).gates} == {"uncalibrated"}
+    capsys.readouterr()
     assert main(["sheets", "import", str(judged_run), *map(str, _export_and_rate(judged_run, tmp_path))]) == 0
+    out = capsys.readouterr().out
     record = load_record(judged_run)
     agrees, fives = record.judging[SUITE]
     assert agrees.calibration is not None and fives.calibration is not None
@@ -108,6 +110,8 @@ def test_ratings_imported_calibrate_the_judge_decide_its_gate_and_refuse_the_one
     assert not fives.calibration.calibrated
     assert fives.calibration.reason.startswith("correctness: judge–human alpha ")
     assert "below human–human 1.00–1.00" in fives.calibration.reason
+    assert f"judge judge on {SUITE} (http-judge): calibrated: {agrees.calibration.reason}\n" in out
+    assert f"judge judge5 on {SUITE} (http-judge): NOT CALIBRATED: {fives.calibration.reason}\n" in out
     # The import decided the judge gates again: the calibrated one on its number, the other still refused.
     outcomes = {g.label: g for g in record.gates if g.state == "lora"}
     assert outcomes["judge>=1"].decision == "pass" and outcomes["judge>=1"].decided_by == "harness sheets import"
@@ -178,3 +182,18 @@ def test_a_bad_calibration_key_in_suite_yaml_is_one_line_naming_the_field(tmp_pa
     with pytest.raises(HarnessError) as e:
         load_suite(tmp_path)
     assert f"field '{field}'" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_redeciding_after_an_import_touches_only_judge_gates_of_this_run(judged_run):
+    from harness.evaluation.gates import redecide_judged
+
+    record = load_record(judged_run)
+    plain = GateSpec(metric="exact_match", min=0.9)
+    judged = decide(record, SUITE, "lora", AGREES, str(judged_run))
+    against = judged.model_copy(update={"baseline_run": "runs/other", "decision": "pass", "passed": True})
+    stale = judged.model_copy(update={"decision": "pass", "passed": True, "decided_by": "harness run"})
+    other = decide(record, SUITE, "lora", plain).model_copy(update={"decided_by": "pytest"})
+    record.gates = [stale, against, other]
+    redecide_judged(record, judged_run, "harness sheets import")
+    assert record.gates[0].decision == "uncalibrated" and record.gates[0].decided_by == "harness sheets import"
+    assert record.gates[1:] == [against, other]
