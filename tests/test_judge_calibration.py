@@ -178,6 +178,9 @@ def test_calibrate_without_ratings_and_with_too_few_says_why():
     result = _pointwise({("ex1", "base"): 4.0, ("ex2", "lora"): 2.0})
     none = calibrate(result, [], "s", RULE, lambda e, s: None)
     assert not none.calibrated and none.reason == "no imported ratings" and none.criteria == []
+    elsewhere = calibrate(result, [_score("a", "ex1", "base", "helpfulness", 4, suite="t")], "s", RULE,
+                          lambda e, s: None)
+    assert elsewhere.reason == "no imported scores of s" and not elsewhere.calibrated
     rows = [_score(r, "ex1", "base", "helpfulness", 4, comment="fine") for r in ("a", "b")]
     rows += [_score(r, "ex2", "lora", "helpfulness", v) for r, v in (("a", 5), ("b", 4))]
     few = calibrate(result, rows, "s", CalibrationRule(min_items=3), lambda e, s: None)

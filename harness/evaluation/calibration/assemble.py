@@ -52,7 +52,9 @@ def calibrate(result: JudgeResult, ratings: list[dict], suite: str, rule: Calibr
     mine = [r for r in ratings if r["suite"] == suite and r["kind"] == kind
             and (kind == "score" or r["versus"] == BASE)]
     if not mine:
-        return JudgeCalibration(min_items=rule.min_items, calibrated=False, reason=NO_RATINGS)
+        what = "A/B preferences" if kind == "preference" else "scores"
+        reason = NO_RATINGS if not ratings else f"no imported {what} of {suite}"
+        return JudgeCalibration(min_items=rule.min_items, calibrated=False, reason=reason)
     by_criterion: defaultdict[str, list[JudgeVerdict]] = defaultdict(list)
     for v in result.verdicts:
         by_criterion[v.criterion].append(v)
