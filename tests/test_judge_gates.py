@@ -197,3 +197,28 @@ def test_redeciding_after_an_import_touches_only_judge_gates_of_this_run(judged_
     redecide_judged(record, judged_run, "harness sheets import")
     assert record.gates[0].decision == "uncalibrated" and record.gates[0].decided_by == "harness sheets import"
     assert record.gates[1:] == [against, other]
+
+
+def test_a_pairwise_judges_calibration_renders_outcomes_and_the_position_probe(judged_run, tmp_path):
+    from harness.evaluation.calibration import attach_calibration
+
+    outcomes = ["win", "loss", "tie", "win", "win"]
+    record = load_record(judged_run)
+    record.judging = {SUITE: [JudgeResult(
+        metric="pair", judge_model="tiny", judge_fingerprint="fp", template_version="t1", mode="pairwise", samples=1,
+        cost=JudgeCost(calls=10, prompt_tokens=1, completion_tokens=1, seconds=0.1, cached_calls=10),
+        verdicts=[JudgeVerdict(example_id=f"ex{i}", state="lora", criterion="overall", score=v, reason="r",
+                               swapped=i % 2 == 0) for i, v in enumerate([1.0, 1.0, 0.5, 1.0, 0.0])])]}
+    rows = [{"kind": "preference", "suite": SUITE, "example": f"ex{i}", "state": "lora", "versus": "base",
+             "criterion": "preference", "rater": r, "outcome": o, "comment": f"{r} says {o}"}
+            for i, o in enumerate(outcomes) for r in ("r1", "r2")]
+    attach_calibration(record, rows, judged_run)
+    save_record(judged_run, record)
+    (c,) = load_record(judged_run).judging[SUITE][0].calibration.criteria
+    assert c.probes.position_pairs == 5 and c.probes.position_flip_share == pytest.approx(2 / 5)
+    assert c.probes.self_preference and "the judge is the run's model (tiny)" in c.probes.note
+    render_report(judged_run)
+    page = (judged_run / "report" / "suites" / SUITE / "index.html").read_text(encoding="utf-8")
+    header = "<th>judge \\ humans</th><th class=\"num\">loss</th><th class=\"num\">tie</th><th class=\"num\">win</th>"
+    assert header in page and "40% of 5 verdicts flip when the outputs swap places" in page
+    assert "r1 says loss<br>r2 says loss" in page and "the judge is the run's own model; it scores +0.00 above" in page
