@@ -1,7 +1,8 @@
 """`pytest suites/`: every gate in every collected suite.yaml becomes a test item.
 
 Item ids read like `suites/agent_tools/suite.yaml::lora::exact_match>=0.7`. An underpowered gate fails
-(with its own message); a gate decided on a point the run could not resolve passes with a warning. With no options the
+(with its own message); a gate decided on a point the run could not resolve passes with a warning; a gate on a
+judge metric whose judge is not calibrated against the raters fails, or is skipped when it says so. With no options the
 plugin gates the default demo configuration (all suites under `suites/`, model `tiny`, backends
 full and lora), reusing a finished run with the same configuration key instead of training again.
 The key covers only what decides results, so editing a gate, a rubric or a description reuses the
@@ -100,8 +101,11 @@ class GateItem(_HarnessItem):
         """A failed gate fails; so does an underpowered one (the run decided it neither way, and a gate that
         cannot be decided must not let a change through: its message says how many examples would decide
         it). A caveat that leaves the outcome standing (a point `min_delta` the run could not resolve) is a
-        warning in pytest's summary."""
+        warning in pytest's summary. A gate whose judge is not calibrated fails, or is skipped with its reason
+        when the gate says `when_uncalibrated: skip`: it never passes."""
         outcome = _runs(self.config).outcome(self)
+        if outcome.status == "uncalibrated" and outcome.gate.when_uncalibrated == "skip":
+            pytest.skip(outcome.message)
         if outcome.warning:
             warnings.warn(GateWarning(f"{outcome.suite} {outcome.state} {outcome.label}: {outcome.warning}"),
                           stacklevel=1)
@@ -191,7 +195,7 @@ def _refresh_suites(record, suites) -> None:
     for info in record.suites:
         spec = current.get(info.name)
         if spec is not None:
-            info.gates, info.rubric = list(spec.gates), spec.rubric
+            info.gates, info.rubric, info.judge_calibration = list(spec.gates), spec.rubric, spec.judge_calibration
             info.description, info.version = spec.description, spec.version
 
 

@@ -91,7 +91,8 @@ def forest_rows(rows: list[dict]) -> list[dict]:
 
 def what_broke(record, gates) -> list[dict]:
     """Everything that got worse or could not be shown to hold, first: significant losses against base and
-    between strategies, failed gates, then gates the run had too few examples to decide."""
+    between strategies, failed gates, then gates the run had too few examples to decide, then gates on a judge
+    that is not calibrated."""
     out = []
     for c in record.comparisons:
         if c.verdict != "loss":
@@ -99,7 +100,8 @@ def what_broke(record, gates) -> list[dict]:
         d = record.suite(c.suite).metric(c.metric).digits
         out.append({"kind": "loss", "text": f"{c.state} is worse than {c.baseline} on {c.suite} · {c.metric}: "
                     f"Δ {c.delta:+.{d}f} [{c.ci_low:+.{d}f}, {c.ci_high:+.{d}f}], Holm p {c.p_text()}"})
-    for status, word in (("fail", "fails"), ("underpowered", "is underpowered")):
+    for status, word in (("fail", "fails"), ("underpowered", "is underpowered"),
+                         ("uncalibrated", "is not decided (judge not calibrated)")):
         out += [{"kind": status, "text": f"gate {g.label} {word} on {g.suite} for {g.state}: {g.message}"}
                 for g in gates if g.status == status]
     return out
@@ -118,6 +120,7 @@ def verdicts(record, gates) -> list[dict]:
         mine = [g for g in gates if g.state == b.name]
         failed = [g for g in mine if g.status == "fail"]
         underpowered = [g for g in mine if g.status == "underpowered"]
+        uncalibrated = [g for g in mine if g.status == "uncalibrated"]
         parts = []
         if comps:
             gains = sum(c.verdict == "gain" for c in comps)
@@ -130,13 +133,14 @@ def verdicts(record, gates) -> list[dict]:
             parts.append("significance not computed")
         if not mine:
             parts.append("no gates")
-        elif not failed and not underpowered:
+        elif not failed and not underpowered and not uncalibrated:
             parts.append("all gates pass" if len(mine) > 1 else "its gate passes")
-        for group, verb in ((failed, "fail"), (underpowered, "are underpowered (decided neither way)")):
+        for group, verb in ((failed, "fail"), (underpowered, "are underpowered (decided neither way)"),
+                            (uncalibrated, "are not decided: their judge is not calibrated")):
             if group:
                 parts.append(f"{len(group)} of {len(mine)} gates {verb} ("
                              + ", ".join(f"{g.suite} {g.label}" for g in group) + ")")
-        status = ("bad" if failed or losses else "warn" if underpowered
+        status = ("bad" if failed or losses else "warn" if underpowered or uncalibrated
                   else ("good" if comps or mine else "neutral"))
         c = b.cost
         share = f", {100 * c.trainable_params / c.total_params:.1f}% of parameters trained" if c.total_params else ""

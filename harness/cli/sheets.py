@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING
 from harness.common.lazy import lazy_module
 
 if TYPE_CHECKING:
+    from harness import record as records
     from harness.evaluation import ratings
     from reports import sheets
     from reports.sheets import layout, store
 else:  # loaded when the command runs, not with the command line
     layout = lazy_module("reports.sheets.layout")
     ratings = lazy_module("harness.evaluation.ratings")
+    records = lazy_module("harness.record")
     sheets = lazy_module("reports.sheets")
     store = lazy_module("reports.sheets.store")
 
@@ -39,4 +41,9 @@ def cmd_sheets(args) -> int:
         ratings.record_ratings(args.run_dir)
     print(sheets.sheets_status(args.run_dir)["message"]
           + f"; their statistics are in {Path(args.run_dir) / 'run.json'}")
+    for suite, results in records.load_record(args.run_dir).judging.items():
+        for r in results:
+            if r.calibration is not None:
+                verdict = "calibrated" if r.calibration.calibrated else "NOT CALIBRATED"
+                print(f"judge {r.metric} on {suite} ({r.judge_model}): {verdict}: {r.calibration.reason}")
     return 0

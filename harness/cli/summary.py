@@ -75,6 +75,7 @@ def print_summary(run_dir: Path, record) -> None:
         print(f"  {gate_tally(gates)}"
               + "".join(f"\n    FAIL {g.message}" for g in gates if g.status == "fail")
               + "".join(f"\n    UNDERPOWERED {g.message}" for g in gates if g.status == "underpowered")
+              + "".join(f"\n    JUDGE NOT CALIBRATED {g.message}" for g in gates if g.status == "uncalibrated")
               + "".join(f"\n    WARNING {g.suite} {g.state} {g.label}: {g.warning}" for g in gates
                         if g.warning and g.status == "pass"))
     print(f"\nRecord: {run_dir / 'run.json'}\nReport: {report.resolve()}")
@@ -86,8 +87,10 @@ def _p(text: str) -> str:
 
 
 def gate_tally(gates) -> str:
-    """`gates: 3 of 5 pass, 1 fails, 1 underpowered`: an underpowered gate is counted on its own."""
-    counts = {s: sum(g.status == s for g in gates) for s in ("pass", "fail", "underpowered")}
+    """`gates: 3 of 6 pass, 1 fails, 1 underpowered, 1 judge not calibrated`: an underpowered gate and one whose
+    judge is not calibrated are each counted on their own."""
+    counts = {s: sum(g.status == s for g in gates) for s in ("pass", "fail", "underpowered", "uncalibrated")}
     extra = "".join(f", {counts[s]} {word}" for s, word in (("fail", "fail" if counts["fail"] > 1 else "fails"),
-                                                           ("underpowered", "underpowered")) if counts[s])
+                                                           ("underpowered", "underpowered"),
+                                                           ("uncalibrated", "judge not calibrated")) if counts[s])
     return f"gates: {counts['pass']} of {len(gates)} pass{extra}"

@@ -4,7 +4,9 @@
 gates of `margins.py` are decided on the paired interval, with the power the run had); `record_gates`
 writes them into `run.json`, where the report, the comparison site and the pytest plugin read them.
 A state whose validity checks failed (tuning changed nothing, the saved model does not reproduce the trained one,
-outputs depend on batch size) fails every gate: its numbers are not about what they claim.
+outputs depend on batch size) fails every gate: its numbers are not about what they claim. A gate on a judge
+metric whose judge is not calibrated against the suite's raters is not decided (`uncalibrated`): it fails, or
+is skipped when the gate says `when_uncalibrated: skip`, and never passes.
 """
 from __future__ import annotations
 
@@ -57,7 +59,9 @@ def decide(record: RunRecord, suite: str, state: str, gate: GateSpec, run_dir: s
         needed = power.get("examples_needed")
         verdict = {"pass": "passes", "fail": "FAILS",
                    "underpowered": "is UNDERPOWERED (decided neither way" + (f"; ~{needed} examples would decide "
-                                                                             "it" if needed else "") + ")"}[decision]
+                                                                             "it" if needed else "") + ")",
+                   "uncalibrated": f"is not decided: JUDGE NOT CALIBRATED ("
+                                   f"{'skipped' if gate.when_uncalibrated == 'skip' else 'fails'})"}[decision]
         return GateOutcome(suite=suite, state=state, gate=gate, label=gate.label, baseline_run=against_run,
                            value=value, threshold=gate.threshold, passed=decision == "pass", decision=decision,
                            message=f"{suite}: {what}; gate {gate.label} {verdict}{where}", **power)
@@ -68,6 +72,9 @@ def decide(record: RunRecord, suite: str, state: str, gate: GateSpec, run_dir: s
     if problems:
         return outcome(None, False, f"{state} failed its validity checks: {'; '.join(problems)}")
     metric = gate.metric or ""
+    refusal = uncalibrated(record, suite, metric)
+    if refusal is not None:
+        return outcome(None, "uncalibrated", refusal)
     value, base = record.value(state, suite, metric), record.value(BASE, suite, metric)
     if value is None or (gate.kind in MARGIN_GATES and base is None):
         return outcome(None, False, f"{state} {metric} was not measured in this run")
@@ -103,6 +110,16 @@ def decide(record: RunRecord, suite: str, state: str, gate: GateSpec, run_dir: s
     if c.verdict != "loss" and shown < 0:
         stats += "; a loss this small passes unseen (a `max_drop` margin would decide it)"
     return outcome(c.delta, c.verdict != "loss", stats, detectable=detectable)
+
+
+def uncalibrated(record: RunRecord, suite: str, metric: str) -> str | None:
+    """Why a gate on `metric` may not be decided because its judge is not calibrated against the suite's raters;
+    None when `metric` is no judge metric or its judge is calibrated."""
+    result = next((r for r in record.judging.get(suite, []) if r.metric == metric), None)
+    if result is None or (result.calibration is not None and result.calibration.calibrated):
+        return None
+    why = result.calibration.reason if result.calibration is not None else "no imported ratings"
+    return f"{metric} is judged by {result.judge_model}, not calibrated against the raters: {why}"
 
 
 def _examples(record: RunRecord, suite: str, state: str, metric: str, c) -> int:
@@ -167,6 +184,14 @@ def decide_all(record: RunRecord, run_dir: str = "", baseline: tuple[str, RunRec
             for suite, suite_gates in gates.items()
             for gate in suite_gates
             for state in gate_states(gate, [b.name for b in record.backends])]
+
+
+def redecide_judged(record: RunRecord, run_dir: str | Path, decided_by: str) -> None:
+    """Decide again, in place, the recorded gates on judge metrics: their calibration changed (ratings were
+    imported). Gates decided against a baseline run keep their outcome until decided with it again."""
+    judged = {(suite, r.metric) for suite, results in record.judging.items() for r in results}
+    record.gates = [decide(record, o.suite, o.state, o.gate, str(run_dir)).model_copy(update={"decided_by": decided_by})
+                    if (o.suite, o.gate.metric) in judged and o.baseline_run is None else o for o in record.gates]
 
 
 def record_gates(run_dir: str | Path, record: RunRecord, outcomes: list[GateOutcome], decided_by: str,

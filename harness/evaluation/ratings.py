@@ -1,5 +1,6 @@
 """What the imported human ratings say: mean scores, paired differences, A/B win rates and rater
-agreement, with intervals, per suite and state; recorded in run.json whenever sheets are imported.
+agreement, with intervals, per suite and state; recorded in run.json whenever sheets are imported, together
+with each judge metric's calibration against them.
 
 Reads `sheets/ratings.jsonl` (written by the sheet importer); the bootstrap is seeded, so the same
 ratings always give the same `Ratings`.
@@ -43,14 +44,21 @@ from harness.stats.methods import (
     wilson_ci,
 )
 
+from .calibration.assemble import attach_calibration
+from .gates import redecide_judged
+
 SEED = 0
 
 
 def record_ratings(run_dir: str | Path) -> Ratings | None:
-    """Aggregate RUN_DIR's imported ratings and write them into its run.json (atomically); None before any
-    import. Call it under the rating store's lock, so the record always matches the ratings file."""
+    """Aggregate RUN_DIR's imported ratings, and calibrate each judge metric against them, into its run.json
+    (atomically), deciding again the recorded gates on judge metrics; None before any import. Call it under the
+    rating store's lock, so the record always matches the ratings file."""
     record = load_record(run_dir)
-    record.ratings = aggregate_ratings(load_ratings(run_dir), record.states)
+    ratings = load_ratings(run_dir)
+    record.ratings = aggregate_ratings(ratings, record.states)
+    attach_calibration(record, ratings, run_dir)
+    redecide_judged(record, run_dir, "harness sheets import")
     save_record(run_dir, record)
     return record.ratings
 

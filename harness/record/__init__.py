@@ -13,7 +13,17 @@ from .explain import (
     load_explanations,
     save_explanations,
 )
-from .judging import JudgeCost, JudgeRepeatability, JudgeResult, JudgeVerdict
+from .judging import (
+    BiasProbes,
+    CriterionCalibration,
+    Disagreement,
+    JudgeCalibration,
+    JudgeCost,
+    JudgeRepeatability,
+    JudgeResult,
+    JudgeVerdict,
+    StateScores,
+)
 from .outcome import (
     Checks,
     Comparison,
@@ -59,6 +69,7 @@ from .run_record import (
 from .spec import (
     DATA_GATES,
     DEFAULT_RUBRIC,
+    CalibrationRule,
     Criterion,
     GateSpec,
     MetricInfo,
@@ -81,14 +92,15 @@ from .training import (
 
 __all__ = [
     "BASE", "DATA_GATES", "DEFAULT_RUBRIC", "RATING_OUTCOMES", "RATING_SCORES", "RUN_FILE", "SCHEMA_VERSION",
-    "Advice", "Attention", "BackendRun", "CacheUse", "Checks", "Comparison", "Contamination", "Cost", "Criterion",
-    "DataReport", "Environment", "Explanation", "ExplanationsInfo", "FailureKinds", "Finding", "GateOutcome",
-    "GateSpec", "Histogram", "JudgeCost", "JudgeRepeatability", "JudgeResult", "JudgeVerdict", "LabelResult",
-    "Lengths", "MetricInfo", "MetricKind", "ModelChanged", "NextTokens",
-    "OutputsMatch", "Overlap", "Prediction", "PreferencePairs", "RatersPerItem", "RatingAgreement", "RatingAgreements",
-    "RatingDifference", "RatingImport", "RatingMean", "RatingMethod", "RatingPreference", "Ratings", "Record",
-    "Result", "Rubric", "RunRecord", "SeedComparison", "SeedSpread", "Sequential", "SplitData", "SuiteCode",
-    "SuiteData", "SuiteInfo", "Truncation", "TunedFromCache", "VariantResult", "change_letter", "explanations_path",
-    "load_explanations", "load_predictions", "load_ratings", "load_record", "predictions_path", "ratings_path",
-    "save_explanations", "save_predictions", "save_record",
+    "Advice", "Attention", "BackendRun", "BiasProbes", "CacheUse", "CalibrationRule", "Checks", "Comparison",
+    "Contamination", "Cost", "Criterion", "CriterionCalibration", "DataReport", "Disagreement", "Environment",
+    "Explanation", "ExplanationsInfo", "FailureKinds", "Finding", "GateOutcome", "GateSpec", "Histogram",
+    "JudgeCalibration", "JudgeCost", "JudgeRepeatability", "JudgeResult", "JudgeVerdict", "LabelResult", "Lengths",
+    "MetricInfo", "MetricKind", "ModelChanged", "NextTokens", "OutputsMatch", "Overlap", "Prediction",
+    "PreferencePairs", "RatersPerItem", "RatingAgreement", "RatingAgreements", "RatingDifference", "RatingImport",
+    "RatingMean", "RatingMethod", "RatingPreference", "Ratings", "Record", "Result", "Rubric", "RunRecord",
+    "SeedComparison", "SeedSpread", "Sequential", "SplitData", "StateScores", "SuiteCode", "SuiteData", "SuiteInfo",
+    "Truncation", "TunedFromCache", "VariantResult", "change_letter", "explanations_path", "load_explanations",
+    "load_predictions", "load_ratings", "load_record", "predictions_path", "ratings_path", "save_explanations",
+    "save_predictions", "save_record",
 ]

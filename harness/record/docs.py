@@ -13,13 +13,17 @@ from harness.record import (
     Advice,
     Attention,
     BackendRun,
+    BiasProbes,
     CacheUse,
+    CalibrationRule,
     Checks,
     Comparison,
     Contamination,
     Cost,
     Criterion,
+    CriterionCalibration,
     DataReport,
+    Disagreement,
     Environment,
     Explanation,
     ExplanationsInfo,
@@ -28,6 +32,7 @@ from harness.record import (
     GateOutcome,
     GateSpec,
     Histogram,
+    JudgeCalibration,
     JudgeCost,
     JudgeRepeatability,
     JudgeResult,
@@ -56,6 +61,7 @@ from harness.record import (
     SeedComparison,
     SeedSpread,
     SplitData,
+    StateScores,
     SuiteCode,
     SuiteData,
     SuiteInfo,
@@ -67,13 +73,13 @@ from harness.record import (
 from .run_record import SCHEMA_VERSION
 
 ORDER: list[type[BaseModel]] = [
-    RunRecord, SuiteInfo, SuiteCode, MetricInfo, GateSpec, Rubric, Criterion, Environment, BackendRun, Cost,
-    TunedFromCache, PreferencePairs, Result, Comparison, LabelResult, FailureKinds, Checks, ModelChanged, OutputsMatch,
-    Contamination, GateOutcome, Advice, SeedSpread, SeedComparison, CacheUse, DataReport, SuiteData, SplitData,
-    Lengths, Histogram, Overlap, Truncation, Finding, ExplanationsInfo, Ratings, RatingImport, RatingMean,
-    RatingDifference, RatingPreference, RatingAgreements, RatingAgreement, RatersPerItem, RatingMethod, JudgeResult,
-    JudgeVerdict, JudgeCost, JudgeRepeatability, Prediction,
-    VariantResult, Explanation, NextTokens, Attention]
+    RunRecord, SuiteInfo, SuiteCode, MetricInfo, GateSpec, Rubric, Criterion, CalibrationRule, Environment,
+    BackendRun, Cost, TunedFromCache, PreferencePairs, Result, Comparison, LabelResult, FailureKinds, Checks,
+    ModelChanged, OutputsMatch, Contamination, GateOutcome, Advice, SeedSpread, SeedComparison, CacheUse, DataReport,
+    SuiteData, SplitData, Lengths, Histogram, Overlap, Truncation, Finding, ExplanationsInfo, Ratings, RatingImport,
+    RatingMean, RatingDifference, RatingPreference, RatingAgreements, RatingAgreement, RatersPerItem, RatingMethod,
+    JudgeResult, JudgeVerdict, JudgeCost, JudgeRepeatability, JudgeCalibration, CriterionCalibration, StateScores,
+    Disagreement, BiasProbes, Prediction, VariantResult, Explanation, NextTokens, Attention]
 
 
 def _type_name(annotation) -> str:

@@ -8,9 +8,11 @@ from .spec import GateSpec, MetricInfo, Record
 IntervalMethod = Literal["wilson", "bootstrap"]
 PairedTest = Literal["mcnemar-exact", "paired-permutation", "approximate-randomization", "identical outputs"]
 Verdict = Literal["gain", "loss", "no detectable change"]
-GateDecision = Literal["pass", "fail", "underpowered"]
+GateDecision = Literal["pass", "fail", "underpowered", "uncalibrated"]
 """A gate's outcome: `underpowered` when the data decided neither way and the run had too few examples
-(or too much noise) to resolve the gate's margin; it is not a pass."""
+(or too much noise) to resolve the gate's margin; `uncalibrated` when the gate reads a judge metric whose
+judge is not calibrated against the suite's raters (failed or skipped as the gate's `when_uncalibrated`
+says). Neither is a pass."""
 MemoryKind = Literal["rss", "cuda"]
 ArtefactKind = Literal["full", "adapter"]
 
@@ -240,13 +242,13 @@ class GateOutcome(Record):
     threshold: float | None
     """The gate's number (None for the significance gates)."""
     passed: bool
-    """Whether the gate passes (False when it fails or is underpowered)."""
+    """Whether the gate passes (False when it fails, is underpowered or its judge is not calibrated)."""
     message: str
     """One line saying what was compared and the outcome."""
     decided_by: str = "harness run"
     """Who decided it: `harness run`, `harness report [--baseline RUN]` or `pytest [--harness-baseline RUN]`."""
     decision: GateDecision | None = None
-    """`pass`, `fail` or `underpowered` (None in older records: read `passed`)."""
+    """`pass`, `fail`, `underpowered` or `uncalibrated` (None in older records: read `passed`)."""
     detectable: float | None = None
     """The smallest change (or margin) the run resolves at 80% power given its n and the observed variance
     of the paired difference, in the metric's units; None for gates that are not paired comparisons."""

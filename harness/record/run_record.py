@@ -157,8 +157,8 @@ class RunRecord(Record):
     """What the human ratings imported with `harness sheets import` say, recomputed at every import (None:
     no ratings imported, or imported before schema version 6 recorded them: import any sheet again)."""
     judging: dict[str, list[JudgeResult]] = {}
-    """Suite → what each of its judge metrics' judge said about every output, and what that cost (empty: the
-    suites declare no judge metric)."""
+    """Suite → what each of its judge metrics' judge said about every output, what that cost, and its calibration
+    against the human ratings (recomputed at every `harness sheets import`; empty: no judge metric)."""
 
     @property
     def bound_alpha(self) -> float:

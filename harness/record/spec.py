@@ -101,6 +101,9 @@ class GateSpec(Record):
     states: list[str] | None = None
     """Tuned states this gate applies to; all of them when omitted (`max_truncated`: the backends whose
     `max_length` it checks)."""
+    when_uncalibrated: Literal["fail", "skip"] = "fail"
+    """A gate on a judge metric whose judge is not calibrated against the suite's raters is not decided:
+    `fail` (default) fails it, `skip` skips it (`pytest suites/` reports it skipped); it never passes."""
 
     @model_validator(mode="after")
     def _one_threshold(self):
@@ -184,6 +187,14 @@ DEFAULT_RUBRIC = Rubric(criteria=[
 ])
 
 
+class CalibrationRule(Record):
+    """What a judge must show against a suite's human raters before its metric may decide a gate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    min_items: int = Field(30, ge=2, le=1_000_000)
+    """Items (example × state) scored by the judge and rated by a human, on every criterion."""
+
+
 class SuiteCode(Record):
     """Code a suite brings (an `evaluate:` module), which runs only when the user trusts it."""
 
@@ -235,6 +246,8 @@ class SuiteInfo(Record):
     """Prompt variants evaluated (`templates:`); the first gives the main results."""
     fewshot: int = 0
     """Train examples shown to the base model before each test prompt (0: zero-shot)."""
+    judge_calibration: CalibrationRule = CalibrationRule()
+    """What a judge metric's judge must show against the human raters before its gates are decided."""
 
     @property
     def passfail_metric(self) -> str | None:

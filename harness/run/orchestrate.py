@@ -205,6 +205,7 @@ def new_record(p: Plan, run_id: str) -> RunRecord:
             name=s.name, version=s.spec.version, content_hash=s.content_hash, path=str(s.path),
             language=s.spec.language, n_train=len(s.train), n_test=len(s.test), description=s.spec.description,
             metrics=s.metric_infos(), gates=list(s.spec.gates), rubric=s.spec.rubric,
+            judge_calibration=s.spec.judge_calibration,
             role=s.spec.role, limit=s.limit, sources=s.sources, prompt_variants=1 + len(s.variants),
             fewshot=s.spec.fewshot.n if s.spec.fewshot else 0,
         ) for s in p.suites],

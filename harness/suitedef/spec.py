@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from harness.common import limits
 from harness.metrics import JudgeSpec, available
 from harness.metrics.hf_evaluate import module_name
-from harness.record import DEFAULT_RUBRIC, GateSpec, Rubric
+from harness.record import DEFAULT_RUBRIC, CalibrationRule, GateSpec, Rubric
 
 from .formats import ALPACA_TEMPLATE
 
@@ -171,6 +171,8 @@ class SuiteSpec(_Strict):
     gates: list[GateSpec] = []
     rubric: Rubric = DEFAULT_RUBRIC
     """Criteria for human rating sheets; helpfulness, correctness and fluency by default."""
+    judge_calibration: CalibrationRule = CalibrationRule()
+    """What a judge metric's judge must show against the human raters before its gates are decided."""
     preamble: str = Field("", max_length=20_000)
     """Python run ahead of each solution and of its hidden tests by code metrics (`pass_at_1`), as
     HumanEval's prompt stub is: typically the imports the prompt's code declares (`from typing import

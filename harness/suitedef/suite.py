@@ -386,9 +386,10 @@ def _yaml_line(text: str, loc: tuple) -> int | None:
 def results_hash(suite: Suite) -> str:
     """sha256 of what decides a suite's results: its data (each split's file hash or resolved dataset
     revision), templates, metrics (and local `evaluate` modules), generation settings, language and role.
-    Not its gates, rubric, description or version: editing those changes no number, so a finished run
-    stays reusable."""
-    spec = suite.spec.model_dump(mode="json", exclude={"gates", "rubric", "description", "version"})
+    Not its gates, rubric, judge calibration rule, description or version: editing those changes no number, so a
+    finished run stays reusable."""
+    spec = suite.spec.model_dump(mode="json", exclude={"gates", "rubric", "judge_calibration", "description",
+                                                       "version"})
     digest = hashlib.sha256(json.dumps([spec, suite.sources], sort_keys=True, ensure_ascii=False).encode())
     for m in suite.spec.metrics:
         module = suite.path / m.evaluate if m.evaluate else None

@@ -1,6 +1,7 @@
-"""What a judge model said about a run's outputs: one verdict per item and criterion, the judge's identity
-and what judging cost (the types are in `verdicts`; calibration against human raters fills
-`JudgeResult.calibration`)."""
+"""A judge model's verdicts on a suite (`verdicts`) and their calibration against the human raters
+(`calibration`), recorded in `run.json` under `judging`."""
+from .calibration import BiasProbes, CriterionCalibration, Disagreement, JudgeCalibration, StateScores
 from .verdicts import JudgeCost, JudgeRepeatability, JudgeResult, JudgeVerdict
 
-__all__ = ["JudgeCost", "JudgeRepeatability", "JudgeResult", "JudgeVerdict"]
+__all__ = ["BiasProbes", "CriterionCalibration", "Disagreement", "JudgeCalibration", "JudgeCost",
+           "JudgeRepeatability", "JudgeResult", "JudgeVerdict", "StateScores"]

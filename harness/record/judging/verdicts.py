@@ -3,16 +3,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
-from harness.record.spec import Record
-
-
-class _Frozen(Record):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+from .calibration import Frozen, JudgeCalibration
 
 
-class JudgeVerdict(_Frozen):
+class JudgeVerdict(Frozen):
     """One judge answer for one item and criterion."""
 
     example_id: str
@@ -35,7 +31,7 @@ class JudgeVerdict(_Frozen):
     order whose answer could not be parsed)."""
 
 
-class JudgeCost(_Frozen):
+class JudgeCost(Frozen):
     """What judging cost in this run."""
 
     calls: int = Field(ge=0)
@@ -50,7 +46,7 @@ class JudgeCost(_Frozen):
     """Answers found in the harness cache instead of asked again."""
 
 
-class JudgeRepeatability(_Frozen):
+class JudgeRepeatability(Frozen):
     """With `samples: K` above 1: how much the judge's verdicts move between samples of the same question."""
 
     temperature: float
@@ -65,7 +61,7 @@ class JudgeRepeatability(_Frozen):
     """Verdicts with at least two parsed samples: what `mean_spread` and `changed` are over."""
 
 
-class JudgeResult(_Frozen):
+class JudgeResult(Frozen):
     """One judge metric on one suite: who judged, how, every verdict and the cost."""
 
     metric: str
@@ -85,7 +81,7 @@ class JudgeResult(_Frozen):
     """Every verdict, by state, example and criterion."""
     cost: JudgeCost
     """What judging cost."""
-    calibration: dict | None = None
-    """Agreement with the human raters on the same items (None: not calibrated)."""
+    calibration: JudgeCalibration | None = None
+    """The judge measured against the run's human raters (None: not computed, e.g. before any rating)."""
     repeatability: JudgeRepeatability | None = None
     """With `samples` above 1: how far verdicts moved between samples (None: one greedy answer each)."""
