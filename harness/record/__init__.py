@@ -17,6 +17,7 @@ from .outcome import (
     Checks,
     Comparison,
     Contamination,
+    EpisodeTurn,
     FailureKinds,
     GateOutcome,
     LabelResult,
@@ -72,7 +73,8 @@ from .training import BackendRun, CacheUse, Cost, Environment, SeedComparison, S
 __all__ = [
     "BASE", "DATA_GATES", "DEFAULT_RUBRIC", "RATING_OUTCOMES", "RATING_SCORES", "RUN_FILE", "SCHEMA_VERSION",
     "Advice", "Attention", "BackendRun", "CacheUse", "Checks", "Comparison", "Contamination", "Cost", "Criterion",
-    "DataReport", "Environment", "Explanation", "ExplanationsInfo", "FailureKinds", "Finding", "GateOutcome",
+    "DataReport", "Environment", "EpisodeTurn", "Explanation", "ExplanationsInfo", "FailureKinds", "Finding",
+    "GateOutcome",
     "GateSpec", "Histogram", "LabelResult", "Lengths", "MetricInfo", "MetricKind", "ModelChanged", "NextTokens",
     "OutputsMatch", "Overlap", "Prediction", "RatersPerItem", "RatingAgreement", "RatingAgreements",
     "RatingDifference", "RatingImport", "RatingMean", "RatingMethod", "RatingPreference", "Ratings", "Record",

@@ -21,6 +21,7 @@ from harness.record import (
     Criterion,
     DataReport,
     Environment,
+    EpisodeTurn,
     Explanation,
     ExplanationsInfo,
     FailureKinds,
@@ -67,7 +68,7 @@ ORDER: list[type[BaseModel]] = [
     Contamination, GateOutcome, Advice, SeedSpread, SeedComparison, CacheUse, DataReport, SuiteData, SplitData,
     Lengths, Histogram, Overlap, Truncation, Finding, ExplanationsInfo, Ratings, RatingImport, RatingMean,
     RatingDifference, RatingPreference, RatingAgreements, RatingAgreement, RatersPerItem, RatingMethod, Prediction,
-    VariantResult, Explanation, NextTokens, Attention]
+    EpisodeTurn, VariantResult, Explanation, NextTokens, Attention]
 
 
 def _type_name(annotation) -> str:
