@@ -282,3 +282,26 @@ def test_the_example_files_load(env, tasks):
     assert tasks["book-when-full"].state["tables"]["t2"]["booked"] is True  # the task's own top-level key
     assert tasks["book-when-full"].state["menu"] == env.state["menu"]
     assert Path(env.source).name == "environment.yaml"
+
+
+def test_hostile_model_output_is_answered_not_raised(env, tasks):
+    six = json.dumps([{"name": "check_menu", "arguments": {"item": "rice"}}] * 6)
+    hostile = {"I'd like to order some food.": [
+        "[" * 5000 + "]" * 5000 + "?",  # deeper than JSON readers go: a question, not a call
+        '{"name": {"x": 1}, "arguments": {}}',
+        '{"name": "order_food", "arguments": {"item": "noodles", "quantity": 99999999999999999999999}}',
+        '{"name": "check_menu", "arguments": {"item": "__class__"}}',
+        six, "Done."]}
+    task = tasks["order-noodles"]
+    episode, = run_episodes(scripted(hostile), env, [task])
+    statuses = [t.status for t in episode.transcript if t.role == "tool"]
+    assert statuses == ["invalid", "invalid", "not_on_menu", *["ok"] * 4, "invalid", "invalid"]
+    assert episode.invalid_calls == 4 and episode.calls == 9 and episode.end == "answer"
+    assert episode.transcript[2].status == "answer" and episode.transcript[3].content == "I only want to order food."
+    # Without the preconditions that guard them, effects on a missing dish fail and change nothing.
+    spec = environment_from({"state": task.state, "tools": [
+        {"name": name, "parameters": tool.parameters, "effects": list(tool.effects)}
+        for name, tool in env.tools.items()]}, "no-checks.yaml")
+    place = Environment(spec, task.state)
+    got = place.call("order_food", {"item": "pizza", "quantity": 1})
+    assert got.status == "error" and place.state == task.state
