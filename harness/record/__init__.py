@@ -28,6 +28,7 @@ from .outcome import (
     Checks,
     Comparison,
     Contamination,
+    EpisodeTurn,
     FailureKinds,
     GateOutcome,
     LabelResult,
@@ -102,5 +103,5 @@ __all__ = [
     "SeedComparison", "SeedSpread", "Sequential", "SplitData", "StateScores", "SuiteCode", "SuiteData", "SuiteInfo",
     "Truncation", "TunedFromCache", "VariantResult", "change_letter", "explanations_path", "load_explanations",
     "load_predictions", "load_ratings", "load_record", "predictions_path", "ratings_path", "save_explanations",
-    "save_predictions", "save_record",
+    "save_predictions", "save_record", "EpisodeTurn",
 ]

@@ -25,6 +25,7 @@ from harness.record import (
     DataReport,
     Disagreement,
     Environment,
+    EpisodeTurn,
     Explanation,
     ExplanationsInfo,
     FailureKinds,
@@ -79,7 +80,8 @@ ORDER: list[type[BaseModel]] = [
     SuiteData, SplitData, Lengths, Histogram, Overlap, Truncation, Finding, ExplanationsInfo, Ratings, RatingImport,
     RatingMean, RatingDifference, RatingPreference, RatingAgreements, RatingAgreement, RatersPerItem, RatingMethod,
     JudgeResult, JudgeVerdict, JudgeCost, JudgeRepeatability, JudgeCalibration, CriterionCalibration, StateScores,
-    Disagreement, BiasProbes, Prediction, VariantResult, Explanation, NextTokens, Attention]
+    Disagreement, BiasProbes, Prediction,
+    EpisodeTurn, VariantResult, Explanation, NextTokens, Attention]
 
 
 def _type_name(annotation) -> str:

@@ -17,6 +17,21 @@ MemoryKind = Literal["rss", "cuda"]
 ArtefactKind = Literal["full", "adapter"]
 
 
+class EpisodeTurn(Record):
+    """One message of an episode's transcript (episode suites: see docs/episodes.md)."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    """Who said it: the environment's system turn, the simulated user, the model, or a tool's answer."""
+    content: str
+    """The message as the model read it (the model's own turns exactly as generated)."""
+    tool: str | None = None
+    """Tool turns: the tool the call named, as written (cut to 64 characters)."""
+    status: str | None = None
+    """Model turns: `calls`, `invalid` (an attempted call that did not parse) or `answer` (plain text). Tool turns:
+    `ok`, the failure's name (e.g. `sold_out`), `invalid` (no such tool, or arguments against its schema) or
+    `error` (the effects could not be carried out; the state did not change)."""
+
+
 class Prediction(Record):
     """One example's output in one state: a line of `predictions/<state>/<suite>.jsonl`."""
 
@@ -42,6 +57,14 @@ class Prediction(Record):
     """The example's data that metrics read besides the reference (required facts, hidden tests)."""
     fewshot: list[str] = []
     """Ids of the train examples shown before this one (few-shot prompts of the base model)."""
+    transcript: list[EpisodeTurn] = []
+    """Episode suites: every message of the episode in order (empty for other suites); `output` is then the final
+    answer and `reference` the expected end state as JSON."""
+    end_state: dict[str, Any] | None = None
+    """Episode suites: the environment's state when the episode ended (None for other suites)."""
+    episode_end: Literal["answer", "turn_limit"] | None = None
+    """Episode suites: how the episode ended: the model answered and the user had nothing to add, or the turn
+    limit came first (None for other suites)."""
 
 
 def change_letter(base_row: Prediction | None, row: Prediction | None, judge: MetricInfo | None) -> str:
