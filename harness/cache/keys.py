@@ -81,7 +81,7 @@ DECIDES: dict[str, Decides] = {
                            "models/loading.py", "record/data.py"), packages=DATA_PACKAGES,
                           leaves_out="anything outside the suites and the tokenizer"),
     TUNED: Decides("tuning_key", ("base_fingerprint", "examples", "backend", "backend_class", "settings", "seed",
-                                  "device", "processes"), ("models/loading.py",), class_code="backend_class",
+                                  "device", "processes", "reward"), ("models/loading.py",), class_code="backend_class",
                    packages=TRAINING_PACKAGES,
                    leaves_out="result-free settings, gates, test examples, metrics, generation settings"),
     CHECKPOINTS: Decides("training_identity", ("backend", "base_model", "examples", "settings", "seed", "processes"),
@@ -109,6 +109,8 @@ TUNING_SETTINGS: dict[str, bool] = {
     "virtual_tokens": True, "init": True, "init_text": True,
     # freeze
     "trainable_layers": True, "train_head": True, "extra_modules": True,
+    # grpo
+    "tune": True, "num_generations": True, "beta": True, "max_completion_length": True, "temperature": True,
 }
 """Every setting of every registered backend → whether it decides what training produces (a result-free one is
 recorded but left out of the tuning key, the checkpoints' identity and the run's configuration key). One that is
@@ -190,12 +192,16 @@ def data_report_key(suites: list, model: str, fingerprint: str, max_lengths: dic
 # --- tuning ----------------------------------------------------------------------------------------------------
 
 def tuning_key(base_fingerprint: str, examples: Sequence[Any], backend: str, backend_class: type, settings: dict,
-               seed: int, device: str, processes: int) -> str:
-    """A tuned artefact: the base model's fingerprint, the training examples, the backend's name, deciding
-    settings and code (its class's sources and the model helpers every backend loads with), the seed, the
-    training packages, the device kind and the number of training processes."""
+               seed: int, device: str, processes: int, reward: dict | None = None) -> str:
+    """A tuned artefact: the starting model's fingerprint (a chain's: its upstream's tuning key), the training
+    examples, the backend's name, deciding settings and code (its class's sources and the model helpers every
+    backend loads with), the seed, the training packages, the device kind and the number of training processes;
+    for a reward-trained backend, its reward (each suite's reward metrics and weights)."""
+    if reward is None:  # the code hash and parts of a key without a reward are those of keys made before rewards
+        return digest(TUNING_VERSION, base_fingerprint, _rendered(examples), backend, deciding(settings), seed,
+                      _code(TUNED, backend_class), _packages(TUNED), device, str(processes))
     return digest(TUNING_VERSION, base_fingerprint, _rendered(examples), backend, deciding(settings), seed,
-                  _code(TUNED, backend_class), _packages(TUNED), device, str(processes))
+                  _code(TUNED, backend_class), _packages(TUNED), device, str(processes), reward)
 
 
 def training_identity(backend: str, base_model: str, examples: Sequence[Any], settings: dict, seed: int,
