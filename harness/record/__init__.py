@@ -67,7 +67,17 @@ from .spec import (
     SuiteCode,
     SuiteInfo,
 )
-from .training import BackendRun, CacheUse, Cost, Environment, SeedComparison, SeedSpread, TunedFromCache
+from .training import (
+    BackendRun,
+    CacheUse,
+    Cost,
+    Environment,
+    RewardCheck,
+    SeedComparison,
+    SeedSpread,
+    StartedFrom,
+    TunedFromCache,
+)
 
 __all__ = [
     "BASE", "DATA_GATES", "DEFAULT_RUBRIC", "RATING_OUTCOMES", "RATING_SCORES", "RUN_FILE", "SCHEMA_VERSION",
@@ -76,7 +86,9 @@ __all__ = [
     "GateSpec", "Histogram", "LabelResult", "Lengths", "MetricInfo", "MetricKind", "ModelChanged", "NextTokens",
     "OutputsMatch", "Overlap", "Prediction", "RatersPerItem", "RatingAgreement", "RatingAgreements",
     "RatingDifference", "RatingImport", "RatingMean", "RatingMethod", "RatingPreference", "Ratings", "Record",
-    "Result", "Rubric", "RunRecord", "SeedComparison", "SeedSpread", "Sequential", "SplitData", "SuiteCode",
+    "Result", "RewardCheck", "Rubric", "RunRecord", "SeedComparison", "SeedSpread", "Sequential", "SplitData",
+    "StartedFrom",
+    "SuiteCode",
     "SuiteData", "SuiteInfo", "Truncation", "TunedFromCache", "VariantResult", "change_letter", "explanations_path",
     "load_explanations", "load_predictions", "load_ratings", "load_record", "predictions_path", "ratings_path",
     "save_explanations", "save_predictions", "save_record",
