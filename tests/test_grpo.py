@@ -160,6 +160,9 @@ def test_the_report_shows_train_reward_against_held_out(chain_run):
     values = {(r.state, r.metric): r.value for r in record.results if r.suite == "agent_tools"}
     assert check.value == values[("lora+grpo@seed0", "exact_match")]
     assert check.reference_value == values[("lora@seed0", "exact_match")]
+    same = next(c for c in record.comparisons if {c.baseline, c.state} == {"lora@seed0", "lora+grpo@seed0"}
+                and (c.suite, c.metric) == ("agent_tools", "exact_match"))
+    assert check.fall_significant is same.significant
     page = (chain_run / "report" / "training.html").read_text(encoding="utf-8")
     assert "Train reward against held-out results" in page and "lora+grpo@seed0" in page
     assert "Mean train reward on agent_tools" in page

@@ -268,4 +268,7 @@ class RewardCheck(Record):
     """The state's value of `metric`."""
     flagged: bool
     """The train reward rose while the held-out primary metric fell below the reference's: what the reward
-    taught did not carry over to held-out examples (point estimates; see the comparisons for their intervals)."""
+    taught did not carry over to held-out examples (point estimates: see `fall_significant`)."""
+    fall_significant: bool | None = None
+    """Whether the run's paired comparison of the state against the reference found the held-out change
+    significant (None: the run recorded no such comparison)."""

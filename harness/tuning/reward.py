@@ -97,6 +97,7 @@ def reward_checks(record: RunRecord) -> list[RewardCheck]:
     held-out primary metric and that of the state it started from (a chain's upstream, trained with the same
     seed and settings, when the run has it; else base)."""
     values = {(r.state, r.suite, r.metric): r.value for r in record.results}
+    significant = {(c.baseline, c.state, c.suite, c.metric): c.significant for c in record.comparisons}
     runs = {b.name: b for b in record.backends}
     found = []
     for b in record.backends:
@@ -119,12 +120,16 @@ def reward_checks(record: RunRecord) -> list[RewardCheck]:
             first, last = sum(rewards[:quarter]) / quarter, sum(rewards[-quarter:]) / quarter
             found.append(RewardCheck(state=b.name, suite=suite.name, batches=len(rewards), reward_first=round(first, 6),
                                      reward_last=round(last, 6), metric=metric, reference=reference,
-                                     reference_value=before, value=value, flagged=last > first and value < before))
+                                     reference_value=before, value=value, flagged=last > first and value < before,
+                                     fall_significant=significant.get((reference, b.name, suite.name, metric),
+                                                                      significant.get((b.name, reference, suite.name,
+                                                                                       metric)))))
     return found
 
 
 def reward_warnings(checks: list[RewardCheck]) -> list[str]:
     """One line per flagged check: the reward rose, the held-out primary metric fell."""
     return [f"{c.state}: its train reward on {c.suite} rose ({c.reward_first:.3f} → {c.reward_last:.3f}) while its "
-            f"held-out {c.metric} fell below {c.reference}'s ({c.reference_value:.3f} → {c.value:.3f})"
+            f"held-out {c.metric} fell below {c.reference}'s ({c.reference_value:.3f} → {c.value:.3f}"
+            f"{'' if c.fall_significant else ', within noise: not significant'})"
             for c in checks if c.flagged]
