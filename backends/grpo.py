@@ -55,7 +55,14 @@ class GrpoSettings(TuneSettings):
     batch_size: int = Field(4, gt=0)
     """Train prompts per optimizer step (each sampled `num_generations` times)."""
     warmup_steps: int = Field(0, ge=0)
+    """Linear warm-up steps (none: a new adapter starts at zero and the KL term holds full tuning)."""
     lr_scheduler: Literal["linear", "cosine", "constant"] = "constant"
+    """Constant by default: a run of a few dozen steps has little to decay."""
+    max_length: int = Field(512, gt=0)
+    """Longest tokenised prompt + `max_completion_length`; a training example whose prompt does not fit is refused
+    (GRPO does not truncate prompts)."""
+    checkpoint_every: int | None = Field(None, gt=0, multiple_of=5)
+    """Not used: `grpo` writes no checkpoints, and an interrupted training starts again from step 0."""
     tune: Literal["lora", "full"] = "lora"
     """`lora`: low-rank adapters on frozen weights; `full`: every weight."""
     r: int = Field(16, gt=0)

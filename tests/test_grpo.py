@@ -227,3 +227,16 @@ def test_grpo_from_the_base_tunes_every_weight_when_asked(tools_suite, tmp_path)
     assert tuned.kind == "full" and cost.trainable_params == cost.total_params and cost.steps == 2
     assert "kl" not in cost.curves and len(cost.curves["reward/agent_tools"]) == 2  # beta 0: no KL term
     assert load_model(str(tmp_path / "out")).generate(["hi"], 4)  # plain transformers loads it
+
+
+def test_a_prompt_that_leaves_no_room_for_the_completion_is_refused(tools_suite, tmp_path):
+    from harness.models.loading import resolve_model_path
+    from harness.tuning import resolve
+    from harness.tuning.tune import train_reward, training_examples, tune
+
+    model_path = resolve_model_path("tiny", [tools_suite])
+    settings = resolve("grpo", model_path, {"grpo": {"max_length": 40, "max_completion_length": 32}})
+    with pytest.raises(HarnessError, match=r"prompt has \d+ tokens; with max_completion_length 32 at most 8 fit"):
+        tune("grpo", model_path, training_examples([tools_suite]), settings, 0, tmp_path / "out",
+             reward=train_reward("grpo", [tools_suite]))
+    assert not (tmp_path / "out").exists()
