@@ -240,3 +240,17 @@ def test_a_prompt_that_leaves_no_room_for_the_completion_is_refused(tools_suite,
         tune("grpo", model_path, training_examples([tools_suite]), settings, 0, tmp_path / "out",
              reward=train_reward("grpo", [tools_suite]))
     assert not (tmp_path / "out").exists()
+
+
+def test_a_train_example_without_the_field_its_reward_reads_is_refused_before_training(tmp_path):
+    import json
+
+    folder = cut_suite("code_python", tmp_path / "code_python", 3, 2)
+    lines = (folder / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    first = json.loads(lines[0])
+    del first["tests"]
+    (folder / "train.jsonl").write_text("\n".join([json.dumps(first)] + lines[1:]) + "\n", encoding="utf-8")
+    with pytest.raises(HarnessError) as e:
+        TrainReward([load_suite(folder)])
+    assert f"train example {first['id']!r}: missing field 'tests'" in str(e.value)
+    assert str(e.value).startswith(str(folder / "train.jsonl"))

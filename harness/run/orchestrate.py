@@ -56,7 +56,7 @@ from harness.suitedef.trust import trusted
 from harness.tuning import settings as backend_settings
 from harness.tuning.registry import backend_packages, usable_backend
 from harness.tuning.reward import reward_checks, reward_warnings
-from harness.tuning.tune import discard_checkpoints, tune_state
+from harness.tuning.tune import check_rewards, discard_checkpoints, tune_state
 
 from . import advice as run_advice
 from .environment import check_code_sandbox, environment
@@ -155,6 +155,7 @@ def plan(request: RunRequest) -> Plan:
                                 request.overrides)
     for backend in named:
         usable_backend(backend)  # a backend this machine cannot run refuses before anything is made
+    check_rewards(named, suites)
     with distributed.main_first():  # one process builds or fetches the model, the others find it in the cache
         model_path = resolve_model_path(request.model, suites, request.seed)
     check_loadable(model_path, request.model)  # before a run directory exists, not half way into one

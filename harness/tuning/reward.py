@@ -11,12 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.cache.fingerprint import class_sources, source_hash
+from harness.common.errors import HarnessError
 from harness.evaluation import evaluate
 from harness.evaluation.evaluate import score
 from harness.models.generate import cut_at_stop
 from harness.record import BASE, RewardCheck, RunRecord
 from harness.record.strategies import state_name
-from harness.suitedef.suite import Example, Suite
+from harness.suitedef.suite import Example, Suite, applies
 
 from .contract import TrainExample
 
@@ -47,6 +48,18 @@ def rewards(suite: Suite, examples: list[Example], outputs: list[str]) -> list[f
     return [sum(w * row.scores[m] for m, w in weights.items() if m in row.scores) for row in rows]
 
 
+def _check_fields(suite: Suite, example: Example) -> None:
+    """A train example carries the fields its reward metrics read (hidden tests, facts): evaluation checks test
+    examples when the suite loads, and the reward checks its train examples before any training."""
+    for name in suite.spec.reward_weights:
+        metric, info = suite.metrics[name]
+        missing = next((f for f in metric.reads if f not in example.fields), None) if applies(info, example) else None
+        if missing is not None:
+            where = suite.path / str(suite.sources.get("train", {}).get("file", "train split"))
+            raise HarnessError(f"train example {example.id!r}: missing field {missing!r}, which reward metric "
+                               f"{name!r} reads", str(where))
+
+
 def identity(suites: list[Suite]) -> dict:
     """What decides the reward, for the tuning key: each task suite's reward metrics with their options and
     weights, and the code that scores them (this module, evaluation's scoring, the metrics' classes)."""
@@ -64,6 +77,8 @@ class TrainReward:
 
     def __init__(self, suites: list[Suite]):
         self.items = train_items(suites)
+        for suite, ex in self.items:
+            _check_fields(suite, ex)
         self.batches: dict[str, list[float]] = {}
         """Suite → the mean reward of each batch that held its examples, in order."""
 

@@ -50,6 +50,12 @@ def train_reward(name: str, suites: list[Suite]) -> TrainReward | None:
     return TrainReward(suites) if get_backend(name).wants_reward else None
 
 
+def check_rewards(backends: list[str], suites: list[Suite]) -> None:
+    """Refuse, before anything is made, train examples that a reward-trained backend's reward cannot score."""
+    for name in backends:
+        train_reward(name, suites)
+
+
 def tune(name: str, model_path: str, examples: list[TrainExample], settings, seed: int, out_dir: Path,
          checkpoints: Path | None = None, reward: TrainReward | None = None):
     """Tune with one backend and save to `out_dir`; returns (backend, tuned model, cost). Time and
