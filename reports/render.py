@@ -77,9 +77,11 @@ def _write_tuning_pages(site: Site, record, run_dir: Path) -> None:
               base_quality=quality(record, BASE), quality_label=QUALITY_LABEL, pair_pages=pair_pages,
               pairs_left_out=len(record.strategies) * (len(record.strategies) + 1) // 2 - len(pair_pages),
               seed_rows=seed_rows(record, pair_pages))
+    # a reward-trained state's loss is a policy-gradient surrogate around 0, not a loss that falls: drawn apart
+    imitated = [b for b in record.backends if not b.cost.curves.get("reward")]
     site.page("training.html", "training.html.j2", record=record,
-              chart=charts.loss_curves({b.name: b.cost.loss_curve for b in record.backends}, record.states)
-              if any(b.cost.loss_curve for b in record.backends) else None, curves=_curve_charts(record))
+              chart=charts.loss_curves({b.name: b.cost.loss_curve for b in imitated}, record.states)
+              if any(b.cost.loss_curve for b in imitated) else None, curves=_curve_charts(record))
 
 
 def _curve_charts(record) -> list[tuple[str, Markup]]:
