@@ -83,7 +83,8 @@ DECIDES: dict[str, Decides] = {
     TUNED: Decides("tuning_key", ("base_fingerprint", "examples", "backend", "backend_class", "settings", "seed",
                                   "device", "processes", "reward"), ("models/loading.py",), class_code="backend_class",
                    packages=TRAINING_PACKAGES,
-                   leaves_out="result-free settings, gates, test examples, metrics, generation settings"),
+                   leaves_out="result-free settings, gates, test examples, metrics (but a reward-trained backend's "
+                              "reward metrics, weights and their scoring code), generation settings"),
     CHECKPOINTS: Decides("training_identity", ("backend", "base_model", "examples", "settings", "seed", "processes"),
                          leaves_out="result-free settings (a resumed training equals an uninterrupted one)"),
     RELOAD_CHECK: Decides("reload_check_key", ("model_input", "max_new_tokens", "stop")),
