@@ -173,6 +173,12 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 def loss_curves(curves: dict[str, list[tuple[int, float]]], states: list[str]) -> Markup:
     """Training loss against step, one line per backend; log scale when it spans a decade or more."""
+    return step_curves(curves, states, "training loss", "Training loss per backend")
+
+
+def step_curves(curves: dict[str, list[tuple[int, float]]], states: list[str], ylabel: str, title: str,
+                log: bool = True) -> Markup:
+    """A logged series against step, one line per state; with `log`, log scale when it spans a decade or more."""
     with matplotlib.rc_context(RC):
         fig = _figure(7.2, 3.0)
         ax = fig.subplots()
@@ -182,14 +188,14 @@ def loss_curves(curves: dict[str, list[tuple[int, float]]], states: list[str]) -
                 steps, losses = zip(*curve)
                 values += [v for v in losses if v > 0 and math.isfinite(v)]
                 ax.plot(steps, losses, color=color_of(name, states), linewidth=1.4, label=name)
-        if values and min(values) > 0 and max(values) / min(values) >= 10:
+        if log and values and min(values) > 0 and max(values) / min(values) >= 10:
             ax.set_yscale("log")
             _log_ticks(ax.yaxis)
         ax.set_xlabel("step")
-        ax.set_ylabel("training loss")
+        ax.set_ylabel(ylabel)
         if values:
             ax.legend(loc="upper right")
-    return to_svg(fig, "Training loss per backend")
+    return to_svg(fig, title)
 
 
 def attention_svg(attention, title: str) -> Markup:

@@ -83,10 +83,11 @@ DECIDES: dict[str, Decides] = {
                            "models/loading.py", "models/toolprompt.py", "record/data.py"), packages=DATA_PACKAGES,
                           leaves_out="anything outside the suites and the tokenizer"),
     TUNED: Decides("tuning_key", ("base_fingerprint", "examples", "backend", "backend_class", "settings", "seed",
-                                  "device", "processes", "pairs"), ("models/loading.py", "models/toolprompt.py"),
-                   class_code="backend_class",
+                                  "device", "processes", "pairs", "reward"),
+                   ("models/loading.py", "models/toolprompt.py"), class_code="backend_class",
                    packages=TRAINING_PACKAGES,
-                   leaves_out="result-free settings, gates, test examples, metrics, generation settings"),
+                   leaves_out="result-free settings, gates, test examples, metrics (but a reward-trained backend's "
+                              "reward metrics, weights and their scoring code), generation settings"),
     CHECKPOINTS: Decides("training_identity", ("backend", "base_model", "examples", "settings", "seed", "processes",
                                                "pairs"),
                          leaves_out="result-free settings (a resumed training equals an uninterrupted one)"),
@@ -120,8 +121,10 @@ TUNING_SETTINGS: dict[str, bool] = {
     # preference backends (harness.tuning.contract.PreferenceSettings): how the harness builds the pairs
     "pairs": True, "samples_per_prompt": True, "max_prompts": True, "sample_temperature": True, "sample_top_p": True,
     "reference_as_chosen": True,
-    # dpo
+    # dpo (and grpo: beta, the KL coefficient)
     "beta": True, "loss_type": True, "method": True,
+    # grpo
+    "tune": True, "num_generations": True, "max_completion_length": True, "temperature": True,
 }
 """Every setting of every registered backend → whether it decides what training produces (a result-free one is
 recorded but left out of the tuning key, the checkpoints' identity and the run's configuration key). One that is
@@ -218,12 +221,14 @@ def data_report_key(suites: list, model: str, fingerprint: str, max_lengths: dic
 # --- tuning ----------------------------------------------------------------------------------------------------
 
 def tuning_key(base_fingerprint: str, examples: Sequence[Any], backend: str, backend_class: type, settings: dict,
-               seed: int, device: str, processes: int, pairs: Sequence[Any] | None = None) -> str:
-    """A tuned artefact: the base model's fingerprint, the training examples, the backend's name, deciding
-    settings and code (its class's sources and the model helpers every backend loads with), the seed, the
-    training packages, the device kind and the number of training processes; for a preference backend, the
-    pairs' content hash (None for the others, whose keys stay as they were)."""
-    extra = [] if pairs is None else [pairs_hash(pairs)]
+               seed: int, device: str, processes: int, pairs: Sequence[Any] | None = None,
+               reward: dict | None = None) -> str:
+    """A tuned artefact: the starting model's fingerprint (a chain's: its upstream's tuning key), the training
+    examples, the backend's name, deciding settings and code (its class's sources and the model helpers every
+    backend loads with), the seed, the training packages, the device kind and the number of training processes;
+    for a preference backend, the pairs' content hash; for a reward-trained backend, its reward (each suite's
+    reward metrics and weights). Without pairs or reward, the parts are those of keys made before either."""
+    extra = ([] if pairs is None else [pairs_hash(pairs)]) + ([] if reward is None else [reward])
     return digest(TUNING_VERSION, base_fingerprint, _rendered(examples), backend, deciding(settings), seed,
                   _code(TUNED, backend_class), _packages(TUNED), device, str(processes), *extra)
 

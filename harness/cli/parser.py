@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=EPILOG)
     add_common(p)
     p.add_argument("--backend", action="append", metavar="NAME",
-                   help="tuning backend (repeatable; default: full and lora)")
+                   help="tuning backend, or a chain UPSTREAM+BACKEND (e.g. lora+grpo: grpo starting from "
+                        "lora's tuned model) (repeatable; default: full and lora)")
     p.add_argument("--out", default="runs", metavar="DIR",
                    help="folder that receives the run directory (default: runs)")
     p.add_argument("--resume", metavar="RUN_DIR",

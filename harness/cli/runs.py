@@ -163,10 +163,12 @@ def cmd_tune(args) -> int:
         print(f"WARNING: {few}", file=sys.stderr)
     out = Path(args.out)
     store = None if args.no_cache else cache.Cache()
-    key = tune.tuning_key_for(store, args.backend, model_path, examples, resolved.model_dump(mode="json"), args.seed)
+    reward = tune.train_reward(args.backend, suites)
+    key = tune.tuning_key_for(store, args.backend, model_path, examples, resolved.model_dump(mode="json"), args.seed,
+                              tune.reward_identity(suites) if reward is not None else None)
     hit = tune.from_tuning_cache(store, key, model_path, out)
     if hit is None:
-        _, tuned, cost = tune.tune(args.backend, model_path, examples, resolved, args.seed, out)
+        _, tuned, cost = tune.tune(args.backend, model_path, examples, resolved, args.seed, out, reward=reward)
     if not distributed.is_main():
         return 0
     if hit is not None:
@@ -178,7 +180,7 @@ def cmd_tune(args) -> int:
             store.tuning.save(key, out, model_path, kind, cost.model_dump(mode="json"), str(out.resolve()))
     files.write_json(out / "cost.json", {"backend": args.backend, "model": args.model, "model_path": model_path,
                                          "settings": resolved.model_dump(mode="json"), **cost.model_dump(), **extra})
-    flat = advice.loss_not_falling(args.backend, cost.loss_curve)
+    flat = None if cost.curves.get("reward") else advice.loss_not_falling(args.backend, cost.loss_curve)
     if flat:
         print(f"WARNING: {flat}", file=sys.stderr)
     cached = " (from the tuning cache)" if hit is not None else ""

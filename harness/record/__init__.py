@@ -86,8 +86,10 @@ from .training import (
     Cost,
     Environment,
     PreferencePairs,
+    RewardCheck,
     SeedComparison,
     SeedSpread,
+    StartedFrom,
     TunedFromCache,
 )
 
@@ -103,5 +105,5 @@ __all__ = [
     "SeedComparison", "SeedSpread", "Sequential", "SplitData", "StateScores", "SuiteCode", "SuiteData", "SuiteInfo",
     "Truncation", "TunedFromCache", "VariantResult", "change_letter", "explanations_path", "load_explanations",
     "load_predictions", "load_ratings", "load_record", "predictions_path", "ratings_path", "save_explanations",
-    "save_predictions", "save_record", "EpisodeTurn",
+    "save_predictions", "save_record", "EpisodeTurn", "RewardCheck", "StartedFrom",
 ]
