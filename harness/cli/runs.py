@@ -165,7 +165,7 @@ def cmd_tune(args) -> int:
     store = None if args.no_cache else cache.Cache()
     reward = tune.train_reward(args.backend, suites)
     key = tune.tuning_key_for(store, args.backend, model_path, examples, resolved.model_dump(mode="json"), args.seed,
-                              tune.reward_identity(suites) if reward is not None else None)
+                              reward=tune.reward_identity(suites) if reward is not None else None)
     hit = tune.from_tuning_cache(store, key, model_path, out)
     if hit is None:
         _, tuned, cost = tune.tune(args.backend, model_path, examples, resolved, args.seed, out, reward=reward)

@@ -227,14 +227,14 @@ def upstream(t: strategies.Tuning, suites: list[Suite], model_path: str, setting
     examples = training_examples(suites)
     reward = train_reward(t.starts_from, suites)
     key = tuning_key_for(cache, t.starts_from, model_path, examples, settings, t.train_seed,
-                         reward_identity(suites) if reward is not None else None)
+                         reward=reward_identity(suites) if reward is not None else None)
     hit = from_tuning_cache(cache, key, model_path, run_dir / artefact)
     if hit is not None:
         kind, cost, provenance = hit
     else:
         typed = get_backend(t.starts_from).settings_class(**settings)
         backend, tuned, cost = tune(t.starts_from, model_path, examples, typed, t.train_seed, run_dir / artefact,
-                                    None, reward)
+                                    None, reward=reward)
         kind, provenance = tuned.kind, None
         del backend
         gc.collect()
