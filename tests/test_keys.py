@@ -215,3 +215,30 @@ def test_config_key_ignores_gates_rubric_and_description_only(tmp_path):
         {"name": "ok", "description": "Is it ok?", "levels": {i: f"level {i}" for i in range(1, 6)}}]}) == same
     assert key(metrics=["exact_match"]) != same
     assert key(generation={"max_new_tokens": 12}) != same
+
+
+# --- scores of executed code -----------------------------------------------------------------------------------
+
+def test_score_key_covers_output_tests_preamble_limits_and_sandbox_code(monkeypatch):
+    from harness.metrics.code import PassAt1
+
+    tests = {"tests": "assert f(1) == 2"}
+
+    def key(output="def f(x):\n    return x + 1", reference="", fields=tests, metric=None, options=None):
+        metric = metric or PassAt1()
+        return keys.score_keys(metric, {} if options is None else options, [(output, reference, fields)])[0]
+
+    same = key()
+    assert key() == same
+    changed = [key(output="def f(x):\n    return x + 2"), key(fields={"tests": "assert f(1) == 3"}),
+               key(reference="other"), key(metric=PassAt1(preamble="import math\n"),
+                                           options={"preamble": "import math\n"}),
+               key(metric=PassAt1(wall_seconds=9.0), options={"wall_seconds": 9.0})]
+    assert same not in changed and len(set(changed)) == len(changed)
+    # the sandbox's code decides a verdict as much as the metric's own
+    real = keys.source_hash
+    monkeypatch.setattr(keys, "source_hash", lambda files: real(files) + str(
+        any(f.name == "runner.py" and f.parent.name == "sandbox" for f in files)))
+    assert key() != same
+    monkeypatch.setattr(keys, "source_hash", lambda files: real([f for f in files if f.name != "child.py"]))
+    assert key() != same

@@ -2,6 +2,8 @@
 
 - generations: a model's outputs (reference losses, explanations) for exact inputs (`GenerationCache`);
 - tuning: tuned artefacts by exactly what decides them (`TuningCache`);
+- scores: the verdicts of metrics that run the output's code (two jails per example), by output, tests,
+  preamble and the sandbox's code and limits;
 - comparisons: paired tests of two states' rows (their slowest part is sacrebleu's randomization),
   and data-quality reports (which tokenise every example and compare every pair of prompts);
 - under them all, each model file's hash, remembered by (path, size, mtime).
@@ -14,6 +16,7 @@ database in WAL mode that several processes share safely, and a folder of tuned 
 """
 from __future__ import annotations
 
+import copy
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,21 +24,30 @@ from pathlib import Path
 from . import keys
 from .fingerprint import model_fingerprint
 from .generations import GenerationCache
-from .keys import COMPARISONS, DATA_REPORTS, EXPLANATIONS, LOSSES, OUTPUTS, TUNED
-from .store import DB_FILE, Store, cache_root, folder_bytes
+from .keys import COMPARISONS, DATA_REPORTS, EXPLANATIONS, LOSSES, OUTPUTS, SCORES, TUNED
+from .store import DB_FILE, NotCached, Store, cache_root, folder_bytes
 from .tuning import CachedTuning, TuningCache
 
-KINDS = {"generations": [OUTPUTS, LOSSES, EXPLANATIONS], "comparisons": [COMPARISONS, DATA_REPORTS],
-         "tuning": [TUNED]}
+KINDS = {"generations": [OUTPUTS, LOSSES, EXPLANATIONS], "scores": [SCORES],
+         "comparisons": [COMPARISONS, DATA_REPORTS], "tuning": [TUNED]}
 """What `harness cache clear --only` can name, and the entry kinds behind each."""
 
 
 class Cache:
     """The caches in one root folder."""
 
-    def __init__(self, root: str | Path | None = None):
+    def __init__(self, root: str | Path | None = None, computing: bool = True):
         self.store = Store(root)
         self.tuning = TuningCache(self.store)
+        self.computing = computing
+        """False: what a run must generate or train is not computed but raises `NotCached` (scores, comparisons
+        and data reports, computed where the run's main process computes them anyway, still are)."""
+
+    def reading_only(self) -> "Cache":
+        """These caches, for a run that may only read generations and tuned models from them."""
+        other = copy.copy(self)  # the same store and tuning cache
+        other.computing = False
+        return other
 
     @property
     def root(self) -> Path:
@@ -52,14 +64,14 @@ class Cache:
         adapter_fp = self.fingerprint(adapter) if adapter else None
         if fp is None or (adapter and adapter_fp is None):
             return None
-        return GenerationCache(self.store, fp, adapter_fp, dtype, device)
+        return GenerationCache(self.store, fp, adapter_fp, dtype, device, self.computing)
 
     def info(self) -> "CacheInfo":
         """What the caches hold and how much disk they take."""
         counts = self.store.counts()
         db = sum(p.stat().st_size for p in self.root.glob(f"{DB_FILE}*") if p.is_file())
         return CacheInfo(root=self.root, outputs=counts.get(OUTPUTS, 0), losses=counts.get(LOSSES, 0),
-                         explanations=counts.get(EXPLANATIONS, 0),
+                         explanations=counts.get(EXPLANATIONS, 0), scores=counts.get(SCORES, 0),
                          comparisons=counts.get(COMPARISONS, 0), data_reports=counts.get(DATA_REPORTS, 0),
                          tuned=counts.get(TUNED, 0),
                          file_hashes=counts["file hashes"], database_bytes=db,
@@ -81,6 +93,7 @@ class CacheInfo:
     outputs: int
     losses: int
     explanations: int
+    scores: int
     comparisons: int
     data_reports: int
     tuned: int
@@ -92,5 +105,5 @@ class CacheInfo:
 CACHED_KINDS = (OUTPUTS, LOSSES, EXPLANATIONS)
 """What a model's generation cache holds, in the order `CacheUse` counts them."""
 
-__all__ = ["CACHED_KINDS", "DATA_REPORTS", "TUNED", "Cache", "CacheInfo", "CachedTuning", "GenerationCache", "Store",
-           "TuningCache", "cache_root", "keys"]
+__all__ = ["CACHED_KINDS", "DATA_REPORTS", "TUNED", "Cache", "CacheInfo", "CachedTuning", "GenerationCache",
+           "NotCached", "Store", "TuningCache", "cache_root", "keys"]

@@ -31,6 +31,7 @@ OUTPUTS, LOSSES, EXPLANATIONS = "outputs", "losses", "explanations"
 COMPARISONS, DATA_REPORTS, TUNED = "comparisons", "data reports", "tuned"
 MODEL, CHECKPOINTS, RELOAD_CHECK = "generating model", "checkpoints", "reload check"
 BATCH_SIZE, RUN_CONFIG, RUN_CODE = "batch size", "run configuration", "run code"
+SCORES = "scores"
 
 AGAIN = "batch-invariance check"
 """Marks the batch-invariance check's second outputs: same input and settings, another batching, cached apart
@@ -72,6 +73,9 @@ DECIDES: dict[str, Decides] = {
     LOSSES: Decides("loss_key", ("model_key", "model_input", "reference")),
     EXPLANATIONS: Decides("explanation_keys", ("model_key", "items"), ("models/explain.py",),
                           leaves_out="the example's id, state and suite (the run names them)"),
+    SCORES: Decides("score_keys", ("metric", "options", "items"), ("metrics/sandbox/*.py",), class_code="metric",
+                    leaves_out="the example's id, state and suite, the metric's name in the suite and its `when:`; "
+                               "a score the wall-clock limit decided is not stored (it depends on the machine's load)"),
     COMPARISONS: Decides("comparison_key", ("metric", "info", "baseline", "state", "base_rows", "state_rows", "seed",
                                             "alpha"),
                          ("stats/compare.py", "stats/methods.py"), class_code="metric", packages=STATS_PACKAGES,
@@ -164,6 +168,17 @@ def explanation_keys(model_key: str, items: Sequence[Any]) -> list[str]:
     code = _code(EXPLANATIONS)
     return [digest(model_key, EXPLANATIONS, code, it.prompt, it.reference, it.output, it.other_outputs, it.attention)
             for it in items]
+
+
+# --- scores of costly metrics (those that run code) ------------------------------------------------------------
+
+def score_keys(metric: Any, options: dict, items: Sequence[tuple[str, str, dict]]) -> list[str]:
+    """Scores of a metric whose scoring costs more than a lookup (`Metric.cached`: executed code): its code (its
+    class's sources and the code sandbox's), language, options (the suite's preamble among them) and signature
+    (the sandbox's limits and the isolation it has here), and per item the output, the reference and the fields
+    the metric reads (the hidden tests)."""
+    head = [SCORES, _code(SCORES, type(metric)), metric.language, options, metric.signature]
+    return [digest(*head, output, reference, fields) for output, reference, fields in items]
 
 
 # --- run-level caches ------------------------------------------------------------------------------------------

@@ -51,6 +51,11 @@ def _retry_while_locked(step: Callable[[], Any]) -> None:
             delay = min(delay * 2, 0.5)
 
 
+class NotCached(Exception):
+    """Raised, instead of computing, by a cache that may only read (`Cache(computing=False)`): something a run
+    needs is not in it."""
+
+
 def digest(*parts: Any) -> str:
     """sha256 of the parts as canonical JSON: the address of a cache entry."""
     blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from harness.cache import Store
+from harness.cache.keys import SCORES, score_keys
 from harness.common.progress import progress_bar
+from harness.metrics import Metric, Score
 from harness.models.loading import Model
 from harness.record import BASE, Prediction, Result
 from harness.runtime import distributed
@@ -58,19 +61,29 @@ def prompts_for(suite: Suite, state: str, seed: int) -> list[list[Example]]:
 
 
 def score(suite: Suite, state: str, examples: list[Example], model_inputs: list[str],
-          outputs: list[str]) -> list[Prediction]:
-    """One prediction row per example, scored by every metric that applies to it."""
+          outputs: list[str], store: Store | None = None) -> list[Prediction]:
+    """One prediction row per example, scored by every metric that applies to it. The scores of costly metrics
+    (`Metric.cached`: those that run the output's code) are read from `store` where it has them, and the ones
+    computed are put there (unless more than the inputs decided them)."""
+    asked = [[(name, {f: ex.fields[f] for f in metric.reads}) for name, (metric, info) in suite.metrics.items()
+              if applies(info, ex)] for ex in examples]
+    keys = _score_keys(suite, examples, outputs, asked) if store is not None else {}
+    found = store.get_many(SCORES, list(keys.values())) if store is not None else {}
+    computed: list[tuple[str, dict]] = []
     rows = []
-    for ex, model_input, output in zip(examples, model_inputs, outputs):
+    for i, (ex, model_input, output, wants) in enumerate(zip(examples, model_inputs, outputs, asked)):
         scores: dict[str, float] = {}
         reasons: dict[str, str] = {}
         fields: dict[str, Any] = {}
-        for name, (metric, info) in suite.metrics.items():
-            if not applies(info, ex):
-                continue
-            wanted = {f: ex.fields[f] for f in metric.reads}
-            prompt = {"prompt": ex.messages[-1]["content"]} if metric.reads_prompt else {}
-            s = metric.score(output, ex.reference, {**wanted, **prompt})
+        for name, wanted in wants:
+            key = keys.get((i, name))
+            if key in found:
+                s = Score(found[key]["value"], found[key]["reason"])
+            else:
+                metric = suite.metrics[name][0]
+                s = metric.score(output, ex.reference, _given(metric, ex, wanted))
+                if key is not None and s.repeatable:
+                    computed.append((key, {"value": s.value, "reason": s.reason}))
             scores[name] = s.value
             if s.reason:
                 reasons[name] = s.reason
@@ -78,7 +91,28 @@ def score(suite: Suite, state: str, examples: list[Example], model_inputs: list[
         rows.append(Prediction(id=ex.id, state=state, suite=suite.name, prompt=ex.messages[-1]["content"],
                                model_input=model_input, reference=ex.reference, output=output, scores=scores,
                                reasons=reasons, fields=fields, fewshot=list(ex.shots)))
+    if store is not None:
+        store.put_many(SCORES, computed)
     return rows
+
+
+def _score_keys(suite: Suite, examples: list[Example], outputs: list[str],
+                asked: list[list[tuple[str, dict]]]) -> dict[tuple[int, str], str]:
+    """(example index, metric name) → the cache key of that score, for the metrics whose scores are cached."""
+    keys: dict[tuple[int, str], str] = {}
+    for name, (metric, info) in suite.metrics.items():
+        if not metric.cached:
+            continue
+        mine = [(i, wanted) for i, wants in enumerate(asked) for n, wanted in wants if n == name]
+        made = score_keys(metric, info.options, [(outputs[i], examples[i].reference,
+                                                  _given(metric, examples[i], wanted)) for i, wanted in mine])
+        keys |= {(i, name): key for (i, _), key in zip(mine, made)}
+    return keys
+
+
+def _given(metric: Metric, ex: Example, wanted: dict[str, Any]) -> dict[str, Any]:
+    """What `metric.score` gets besides output and reference: the fields it reads (and the last user turn)."""
+    return {**wanted, **({"prompt": ex.messages[-1]["content"]} if metric.reads_prompt else {})}
 
 
 def aggregate(suite: Suite, state: str, rows: list[Prediction], seed: int = 0) -> list[Result]:

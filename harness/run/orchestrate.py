@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 
-from harness.cache import CACHED_KINDS, DATA_REPORTS, Cache, GenerationCache, keys
+from harness.cache import CACHED_KINDS, DATA_REPORTS, Cache, GenerationCache, Store, keys
 from harness.common.errors import HarnessError
 from harness.dataquality.report import data_report
 from harness.evaluation import checks, explanations
@@ -310,7 +310,7 @@ def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord
                            for k, examples in enumerate(variants, 1)]
         if main:
             rows, results = _score_suite(model, suite, state, seed, run_dir, record, primary, inputs, outputs,
-                                         list(zip(variants, variant_outputs)))
+                                         list(zip(variants, variant_outputs)), p.cache.store if p.cache else None)
             evaluated |= {f"{suite.name}/{rows[i].id}": rows[i].output for i in pick}
             regenerated |= {f"{suite.name}/{rows[i].id}": out for i, out in zip(pick, again)}
         if state != BASE:  # the model is loaded anyway: explain what changed against base (every process a share)
@@ -334,14 +334,14 @@ def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord
 
 def _score_suite(model, suite: Suite, state: str, seed: int, run_dir: Path, record: RunRecord,
                  primary: list, inputs: list[str], outputs: list[str],
-                 variants: list[tuple[list, list[str]]]) -> tuple[list[Prediction], list[Result]]:
-    """On the main process: score one suite's outputs (and its prompt variants'), save the predictions and
-    the retention loss; (the prediction rows, the suite's aggregate results)."""
-    rows = score(suite, state, primary, inputs, outputs)
+                 variants: list[tuple[list, list[str]]], store: Store | None) -> tuple[list[Prediction], list[Result]]:
+    """On the main process: score one suite's outputs (and its prompt variants'; costly scores through `store`),
+    save the predictions and the retention loss; (the prediction rows, the suite's aggregate results)."""
+    rows = score(suite, state, primary, inputs, outputs, store)
     results = aggregate(suite, state, rows, seed)
     for k, (examples, outs) in enumerate(variants, 1):
         variant_rows = score(suite, f"{state}#{k}", examples, [model.render(ex.messages, ex.tools) for ex in examples],
-                             outs)
+                             outs, store)
         record.variant_results = [v for v in record.variant_results
                                   if (v.state, v.suite, v.variant) != (state, suite.name, k)]
         record.variant_results += [VariantResult(state=state, suite=suite.name, metric=r.metric, variant=k,

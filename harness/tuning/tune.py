@@ -14,7 +14,7 @@ import shutil
 import time
 from pathlib import Path
 
-from harness.cache import Cache, keys
+from harness.cache import Cache, NotCached, keys
 from harness.common.files import write_json
 from harness.evaluation import checks
 from harness.evaluation.analysis import in_memory_path
@@ -72,7 +72,7 @@ def tuning_key_for(cache: Cache | None, backend: str, model_path: str, examples:
     if fingerprint is None:
         return None
     return keys.tuning_key(fingerprint, examples, backend, get_backend(backend), settings, seed, device(),
-                           distributed.world_size())
+                           distributed.results_world_size())
 
 
 def from_tuning_cache(cache: Cache | None, key: str | None, model_path: str, out_dir: Path,
@@ -122,6 +122,8 @@ def tune_state(t: strategies.Tuning, suites: list[Suite], model_path: str, setti
     if hit is not None:
         kind, cost, provenance = hit
         return BackendRun(**run, kind=kind, cost=cost, from_cache=provenance)
+    if cache is not None and not cache.computing:
+        raise NotCached(f"the tuned model {t.state}")
     typed = get_backend(t.backend).settings_class(**settings)
     backend, tuned, cost = tune(t.backend, model_path, examples, typed, t.train_seed, run_dir / artefact,
                                 checkpoint_dir(run_dir, t.state))
