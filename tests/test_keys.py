@@ -242,3 +242,23 @@ def test_score_key_covers_output_tests_preamble_limits_and_sandbox_code(monkeypa
     assert key() != same
     monkeypatch.setattr(keys, "source_hash", lambda files: real([f for f in files if f.name != "child.py"]))
     assert key() != same
+
+
+def test_evaluation_key_covers_outputs_examples_metrics_state_and_seed(small_suites):
+    from dataclasses import asdict
+
+    from harness.suitedef.suite import load_suite
+
+    suite = load_suite(small_suites / "translate_en_zh")
+    examples = [asdict(ex) for ex in suite.test[:3]]
+    metrics = list(suite.metrics.values())
+
+    def key(metrics=metrics, state="base", seed=0, examples=examples, inputs=("a", "b", "c"), outputs=("x", "y", "z")):
+        return keys.evaluation_key(metrics, suite.name, state, seed, examples, list(inputs), list(outputs))
+
+    same = key()
+    assert key() == same
+    edited = [{**examples[0], "reference": examples[0]["reference"] + "."}, *examples[1:]]
+    changed = [key(outputs=("x", "y", "z!")), key(inputs=("a", "b", "c ")), key(examples=edited), key(state="lora"),
+               key(seed=1), key(metrics=metrics[:1])]
+    assert same not in changed and len(set(changed)) == len(changed)

@@ -3,7 +3,8 @@
 - generations: a model's outputs (reference losses, explanations) for exact inputs (`GenerationCache`);
 - tuning: tuned artefacts by exactly what decides them (`TuningCache`);
 - scores: the verdicts of metrics that run the output's code (two jails per example), by output, tests,
-  preamble and the sandbox's code and limits;
+  preamble and the sandbox's code and limits; and each state's outputs on a suite scored and aggregated,
+  by the examples, inputs, outputs, metrics, seed and scoring code;
 - comparisons: paired tests of two states' rows (their slowest part is sacrebleu's randomization),
   and data-quality reports (which tokenise every example and compare every pair of prompts);
 - under them all, each model file's hash, remembered by (path, size, mtime).
@@ -11,7 +12,8 @@
 Every key is made in `keys`, from its declaration of what decides each kind of result.
 
 Everything lives in `cache_root()` (`HARNESS_CACHE`, default ~/.cache/harness): a SQLite
-database in WAL mode that several processes share safely, and a folder of tuned artefacts.
+database in WAL mode that several processes share safely, a folder of tuned artefacts and one of the
+reports' charts (`reports.charts.remember_in`).
 `harness run|eval|tune --no-cache` bypasses it; `harness cache info|clear` inspects or empties it.
 """
 from __future__ import annotations
@@ -24,11 +26,11 @@ from pathlib import Path
 from . import keys
 from .fingerprint import model_fingerprint
 from .generations import GenerationCache
-from .keys import COMPARISONS, DATA_REPORTS, EXPLANATIONS, LOSSES, OUTPUTS, SCORES, TUNED
+from .keys import COMPARISONS, DATA_REPORTS, EVALUATIONS, EXPLANATIONS, LOSSES, OUTPUTS, SCORES, TUNED
 from .store import DB_FILE, NotCached, Store, cache_root, folder_bytes
 from .tuning import CachedTuning, TuningCache
 
-KINDS = {"generations": [OUTPUTS, LOSSES, EXPLANATIONS], "scores": [SCORES],
+KINDS = {"generations": [OUTPUTS, LOSSES, EXPLANATIONS], "scores": [SCORES, EVALUATIONS],
          "comparisons": [COMPARISONS, DATA_REPORTS], "tuning": [TUNED]}
 """What `harness cache clear --only` can name, and the entry kinds behind each."""
 
@@ -72,6 +74,7 @@ class Cache:
         db = sum(p.stat().st_size for p in self.root.glob(f"{DB_FILE}*") if p.is_file())
         return CacheInfo(root=self.root, outputs=counts.get(OUTPUTS, 0), losses=counts.get(LOSSES, 0),
                          explanations=counts.get(EXPLANATIONS, 0), scores=counts.get(SCORES, 0),
+                         evaluations=counts.get(EVALUATIONS, 0),
                          comparisons=counts.get(COMPARISONS, 0), data_reports=counts.get(DATA_REPORTS, 0),
                          tuned=counts.get(TUNED, 0),
                          file_hashes=counts["file hashes"], database_bytes=db,
@@ -82,6 +85,8 @@ class Cache:
         gone = self.store.clear(KINDS[only] if only else None)
         if only in (None, "tuning") and self.store.tuned_dir.exists():
             shutil.rmtree(self.store.tuned_dir)
+        if only is None and self.store.charts_dir.exists():
+            shutil.rmtree(self.store.charts_dir)
         return gone
 
 
@@ -94,6 +99,7 @@ class CacheInfo:
     losses: int
     explanations: int
     scores: int
+    evaluations: int
     comparisons: int
     data_reports: int
     tuned: int

@@ -21,6 +21,7 @@ from .dirs import cache_root
 
 DB_FILE = "cache.sqlite"
 TUNED_DIR = "tuned"
+CHARTS_DIR = "charts"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, created REAL NOT NULL,
@@ -74,6 +75,11 @@ class Store:
     def tuned_dir(self) -> Path:
         """The folder that holds tuned artefacts, one subfolder per tuning key."""
         return self.root / TUNED_DIR
+
+    @property
+    def charts_dir(self) -> Path:
+        """The folder that holds the reports' charts, each named by a hash of what it is drawn from."""
+        return self.root / CHARTS_DIR
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None or self._pid != os.getpid():  # a connection never crosses a fork

@@ -77,7 +77,7 @@ def _run_sequential(args) -> int:
 
 def _finish(args, run_dir: Path, finished) -> None:
     """The report and the terminal summary, then the trackers the user asked for."""
-    print_summary(run_dir, finished)
+    print_summary(run_dir, finished, not args.no_cache)
     for line in trackers.report_to(args.report_to, run_dir, run_dir.name, trackers.tracked(finished)):
         print(f"Logged to {line}")
 
@@ -165,7 +165,7 @@ def cmd_eval(args) -> int:
         launch.note_run_dir(run_dir)
     finished = _execute(plan, run_dir, fresh=True)
     if main:
-        print_summary(run_dir, finished)
+        print_summary(run_dir, finished, not args.no_cache)
     return 0
 
 

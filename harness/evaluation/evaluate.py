@@ -1,10 +1,11 @@
 """Evaluation of one model on one suite: generate, score each example, aggregate."""
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, Sequence
 
 from harness.cache import Store
-from harness.cache.keys import SCORES, score_keys
+from harness.cache.keys import EVALUATIONS, SCORES, evaluation_key, score_keys
 from harness.common.progress import progress_bar
 from harness.metrics import Metric, Score
 from harness.models.loading import Model
@@ -88,12 +89,39 @@ def score(suite: Suite, state: str, examples: list[Example], model_inputs: list[
             if s.reason:
                 reasons[name] = s.reason
             fields |= wanted
-        rows.append(Prediction(id=ex.id, state=state, suite=suite.name, prompt=ex.messages[-1]["content"],
-                               model_input=model_input, reference=ex.reference, output=output, scores=scores,
-                               reasons=reasons, fields=fields, fewshot=list(ex.shots)))
+        rows.append(_row(suite, state, ex, model_input, output, scores, reasons, fields))
     if store is not None:
         store.put_many(SCORES, computed)
     return rows
+
+
+def evaluate_outputs(suite: Suite, state: str, examples: list[Example], model_inputs: list[str], outputs: list[str],
+                     seed: int = 0, store: Store | None = None) -> tuple[list[Prediction], list[Result]]:
+    """`score`, then `aggregate`. With a `store`, both are read from it whole when these outputs of these examples
+    were scored before by the same metrics and code (with this seed for the intervals), and stored when they were
+    not; a suite whose metrics include its own `evaluate:` code is always scored afresh."""
+    key = None
+    if store is not None and not any(info.source.startswith("evaluate:") for _, info in suite.metrics.values()):
+        key = evaluation_key(list(suite.metrics.values()), suite.name, state, seed, [asdict(ex) for ex in examples],
+                             model_inputs, outputs)
+        found = store.get(EVALUATIONS, key)
+        if found is not None:
+            rows = [_row(suite, state, ex, model_input, output, *scored)
+                    for ex, model_input, output, scored in zip(examples, model_inputs, outputs, found["rows"])]
+            return rows, [Result.model_validate(r) for r in found["results"]]
+    rows = score(suite, state, examples, model_inputs, outputs, store)
+    results = aggregate(suite, state, rows, seed)
+    if store is not None and key is not None:
+        store.put(EVALUATIONS, key, {"rows": [[r.scores, r.reasons, r.fields] for r in rows],
+                                     "results": [r.model_dump() for r in results]})
+    return rows, results
+
+
+def _row(suite: Suite, state: str, ex: Example, model_input: str, output: str, scores: dict[str, float],
+         reasons: dict[str, str], fields: dict[str, Any]) -> Prediction:
+    return Prediction(id=ex.id, state=state, suite=suite.name, prompt=ex.messages[-1]["content"],
+                      model_input=model_input, reference=ex.reference, output=output, scores=scores,
+                      reasons=reasons, fields=fields, fewshot=list(ex.shots))
 
 
 def _score_keys(suite: Suite, examples: list[Example], outputs: list[str],
