@@ -3,71 +3,92 @@
 Reports, gates, rating sheets and CI read only these; every field is documented on its class.
 `SCHEMA_VERSION` changes whenever a field changes meaning, and `load_record` reads earlier versions.
 """
-from .data import DataReport, Finding, Histogram, Lengths, Overlap, SplitData, SuiteData, Truncation
-from .explain import (
-    Attention,
-    Explanation,
-    ExplanationsInfo,
-    NextTokens,
-    explanations_path,
-    load_explanations,
-    save_explanations,
-)
-from .outcome import (
-    Checks,
-    Comparison,
-    Contamination,
-    FailureKinds,
-    GateOutcome,
-    LabelResult,
-    ModelChanged,
-    OutputsMatch,
-    Prediction,
-    Result,
-    VariantResult,
-    change_letter,
-)
-from .ratings import (
-    RATING_OUTCOMES,
-    RATING_SCORES,
-    RatersPerItem,
-    RatingAgreement,
-    RatingAgreements,
-    RatingDifference,
-    RatingImport,
-    RatingMean,
-    RatingMethod,
-    RatingPreference,
-    Ratings,
-    load_ratings,
-    ratings_path,
-)
-from .run_record import (
-    BASE,
-    RUN_FILE,
-    SCHEMA_VERSION,
-    Advice,
-    RunRecord,
-    Sequential,
-    load_predictions,
-    load_record,
-    predictions_path,
-    save_predictions,
-    save_record,
-)
-from .spec import (
-    DATA_GATES,
-    DEFAULT_RUBRIC,
-    Criterion,
-    GateSpec,
-    MetricInfo,
-    MetricKind,
-    Record,
-    Rubric,
-    SuiteCode,
-    SuiteInfo,
-)
-from .training import BackendRun, CacheUse, Cost, Environment, SeedComparison, SeedSpread, TunedFromCache
+from typing import TYPE_CHECKING
+
+from harness.common.lazy import lazy_exports
+
+if TYPE_CHECKING:  # the types, for the type checker; at run time each name's module loads when it is first used
+    from .data import DataReport, Finding, Histogram, Lengths, Overlap, SplitData, SuiteData, Truncation
+    from .explain import (
+        Attention,
+        Explanation,
+        ExplanationsInfo,
+        NextTokens,
+        explanations_path,
+        load_explanations,
+        save_explanations,
+    )
+    from .outcome import (
+        Checks,
+        Comparison,
+        Contamination,
+        FailureKinds,
+        GateOutcome,
+        LabelResult,
+        ModelChanged,
+        OutputsMatch,
+        Prediction,
+        Result,
+        VariantResult,
+        change_letter,
+    )
+    from .ratings import (
+        RATING_OUTCOMES,
+        RATING_SCORES,
+        RatersPerItem,
+        RatingAgreement,
+        RatingAgreements,
+        RatingDifference,
+        RatingImport,
+        RatingMean,
+        RatingMethod,
+        RatingPreference,
+        Ratings,
+        load_ratings,
+        ratings_path,
+    )
+    from .run_record import (
+        BASE,
+        RUN_FILE,
+        SCHEMA_VERSION,
+        Advice,
+        RunRecord,
+        Sequential,
+        load_predictions,
+        load_record,
+        predictions_path,
+        save_predictions,
+        save_record,
+    )
+    from .spec import (
+        DATA_GATES,
+        DEFAULT_RUBRIC,
+        Criterion,
+        GateSpec,
+        MetricInfo,
+        MetricKind,
+        Record,
+        Rubric,
+        SuiteCode,
+        SuiteInfo,
+    )
+    from .training import BackendRun, CacheUse, Cost, Environment, SeedComparison, SeedSpread, TunedFromCache
+else:
+    __getattr__, __dir__ = lazy_exports(__name__, {
+    "data": ["DataReport", "Finding", "Histogram", "Lengths", "Overlap", "SplitData", "SuiteData", "Truncation"],
+    "explain": ["Attention", "Explanation", "ExplanationsInfo", "NextTokens", "explanations_path",
+                "load_explanations", "save_explanations"],
+    "outcome": ["Checks", "Comparison", "Contamination", "FailureKinds", "GateOutcome", "LabelResult", "ModelChanged",
+                "OutputsMatch", "Prediction", "Result", "VariantResult", "change_letter"],
+    "ratings": ["RATING_OUTCOMES", "RATING_SCORES", "RatersPerItem", "RatingAgreement", "RatingAgreements",
+                "RatingDifference", "RatingImport", "RatingMean", "RatingMethod", "RatingPreference", "Ratings",
+                "load_ratings", "ratings_path"],
+    "run_record": ["BASE", "RUN_FILE", "SCHEMA_VERSION", "Advice", "RunRecord", "Sequential", "load_predictions",
+                   "load_record", "predictions_path", "save_predictions", "save_record"],
+    "spec": ["DATA_GATES", "DEFAULT_RUBRIC", "Criterion", "GateSpec", "MetricInfo", "MetricKind", "Record", "Rubric",
+             "SuiteCode", "SuiteInfo"],
+    "training": ["BackendRun", "CacheUse", "Cost", "Environment", "SeedComparison", "SeedSpread", "TunedFromCache"],
+    })
 
 __all__ = [
     "BASE", "DATA_GATES", "DEFAULT_RUBRIC", "RATING_OUTCOMES", "RATING_SCORES", "RUN_FILE", "SCHEMA_VERSION",
