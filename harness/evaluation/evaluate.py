@@ -66,6 +66,13 @@ def score(suite: Suite, state: str, examples: list[Example], model_inputs: list[
     """One prediction row per example, scored by every metric that applies to it. The scores of costly metrics
     (`Metric.cached`: those that run the output's code) are read from `store` where it has them, and the ones
     computed are put there (unless more than the inputs decided them)."""
+    return _scored(suite, state, examples, model_inputs, outputs, store)[0]
+
+
+def _scored(suite: Suite, state: str, examples: list[Example], model_inputs: list[str], outputs: list[str],
+            store: Store | None) -> tuple[list[Prediction], bool]:
+    """`score`'s rows, and whether the inputs alone decided every score (see `Score.repeatable`)."""
+    repeatable = True
     asked = [[(name, {f: ex.fields[f] for f in metric.reads}) for name, (metric, info) in suite.metrics.items()
               if applies(info, ex)] for ex in examples]
     keys = _score_keys(suite, examples, outputs, asked) if store is not None else {}
@@ -83,6 +90,7 @@ def score(suite: Suite, state: str, examples: list[Example], model_inputs: list[
             else:
                 metric = suite.metrics[name][0]
                 s = metric.score(output, ex.reference, _given(metric, ex, wanted))
+                repeatable = repeatable and s.repeatable
                 if key is not None and s.repeatable:
                     computed.append((key, {"value": s.value, "reason": s.reason}))
             scores[name] = s.value
@@ -92,14 +100,15 @@ def score(suite: Suite, state: str, examples: list[Example], model_inputs: list[
         rows.append(_row(suite, state, ex, model_input, output, scores, reasons, fields))
     if store is not None:
         store.put_many(SCORES, computed)
-    return rows
+    return rows, repeatable
 
 
 def evaluate_outputs(suite: Suite, state: str, examples: list[Example], model_inputs: list[str], outputs: list[str],
                      seed: int = 0, store: Store | None = None) -> tuple[list[Prediction], list[Result]]:
     """`score`, then `aggregate`. With a `store`, both are read from it whole when these outputs of these examples
     were scored before by the same metrics and code (with this seed for the intervals), and stored when they were
-    not; a suite whose metrics include its own `evaluate:` code is always scored afresh."""
+    not (nor when a score depended on more than the inputs); a suite whose metrics include its own `evaluate:`
+    code is always scored afresh."""
     key = None
     if store is not None and not any(info.source.startswith("evaluate:") for _, info in suite.metrics.values()):
         key = evaluation_key(list(suite.metrics.values()), suite.name, state, seed, [asdict(ex) for ex in examples],
@@ -109,9 +118,9 @@ def evaluate_outputs(suite: Suite, state: str, examples: list[Example], model_in
             rows = [_row(suite, state, ex, model_input, output, *scored)
                     for ex, model_input, output, scored in zip(examples, model_inputs, outputs, found["rows"])]
             return rows, [Result.model_validate(r) for r in found["results"]]
-    rows = score(suite, state, examples, model_inputs, outputs, store)
+    rows, repeatable = _scored(suite, state, examples, model_inputs, outputs, store)
     results = aggregate(suite, state, rows, seed)
-    if store is not None and key is not None:
+    if store is not None and key is not None and repeatable:
         store.put(EVALUATIONS, key, {"rows": [[r.scores, r.reasons, r.fields] for r in rows],
                                      "results": [r.model_dump() for r in results]})
     return rows, results
