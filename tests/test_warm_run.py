@@ -71,8 +71,12 @@ def test_a_cached_run_runs_alone_and_records_what_the_cold_run_did(cold, suites,
             raise AssertionError(f"a fully cached run {what}")
         return fail
 
+    import transformers
+
     monkeypatch.setattr(launch, "relaunch", forbidden("launched processes"))
     monkeypatch.setattr(runner, "run_tests", forbidden("started a jail"))
+    # explaining, scoring and the reload check read the caches: no model's weights load (only tokenizers)
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", forbidden("loaded weights"))
     capsys.readouterr()
     assert main(command(suites, tmp_path, "--processes", "2")) == 0
     said = capsys.readouterr()
