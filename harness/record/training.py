@@ -197,7 +197,8 @@ class Environment(Record):
     """Hash of the harness and backend sources."""
     world_size: int = 1
     """Processes that shared the run (`accelerate launch`, `torchrun` or `--processes`): each generated a share of
-    every suite, and tuning was data-parallel across them; 1 for a plain run."""
+    every suite, and tuning was data-parallel across them; 1 for a plain run, and for a `--processes` run whose
+    every output and tuned model came from the caches (it ran alone)."""
     threads: int | None = None
     """CPU threads each process's torch used (`--threads`, `OMP_NUM_THREADS`, or one fewer than the cores);
     None in runs that did not record it."""

@@ -14,12 +14,12 @@ from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 
-from harness.cache import CACHED_KINDS, DATA_REPORTS, Cache, GenerationCache, keys
+from harness.cache import CACHED_KINDS, DATA_REPORTS, Cache, GenerationCache, Store, keys
 from harness.common.errors import HarnessError
 from harness.dataquality.report import data_report
 from harness.evaluation import checks, explanations
 from harness.evaluation.analysis import analyse
-from harness.evaluation.evaluate import aggregate, generate_test, prompts_for, score
+from harness.evaluation.evaluate import evaluate_outputs, generate_test, prompts_for
 from harness.evaluation.gates import decide_all, record_gates
 from harness.judging import check_judges, judge_run
 from harness.models.loading import TINY, check_loadable, is_adapter_dir, load_model, resolve_model_path
@@ -341,7 +341,7 @@ def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord
                            for k, examples in enumerate(variants, 1)]
         if main:
             rows, results = _score_suite(model, suite, state, seed, run_dir, record, primary, inputs, outputs,
-                                         list(zip(variants, variant_outputs)))
+                                         list(zip(variants, variant_outputs)), p.cache.store if p.cache else None)
             evaluated |= {f"{suite.name}/{rows[i].id}": rows[i].output for i in pick}
             regenerated |= {f"{suite.name}/{rows[i].id}": out for i, out in zip(pick, again)}
         if state != BASE:  # the model is loaded anyway: explain what changed against base (every process a share)
@@ -365,19 +365,17 @@ def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord
 
 def _score_suite(model, suite: Suite, state: str, seed: int, run_dir: Path, record: RunRecord,
                  primary: list, inputs: list[str], outputs: list[str],
-                 variants: list[tuple[list, list[str]]]) -> tuple[list[Prediction], list[Result]]:
-    """On the main process: score one suite's outputs (and its prompt variants'), save the predictions and
-    the retention loss; (the prediction rows, the suite's aggregate results)."""
-    rows = score(suite, state, primary, inputs, outputs)
-    results = aggregate(suite, state, rows, seed)
+                 variants: list[tuple[list, list[str]]], store: Store | None) -> tuple[list[Prediction], list[Result]]:
+    """On the main process: score one suite's outputs and its prompt variants' (through the caches in `store`),
+    save the predictions and the retention loss; (the prediction rows, the suite's aggregate results)."""
+    rows, results = evaluate_outputs(suite, state, primary, inputs, outputs, seed, store)
     for k, (examples, outs) in enumerate(variants, 1):
-        variant_rows = score(suite, f"{state}#{k}", examples, [model.render(ex.messages, ex.tools) for ex in examples],
-                             outs)
+        _, variant = evaluate_outputs(suite, f"{state}#{k}", examples,
+                                      [model.render(ex.messages, ex.tools) for ex in examples], outs, seed, store)
         record.variant_results = [v for v in record.variant_results
                                   if (v.state, v.suite, v.variant) != (state, suite.name, k)]
         record.variant_results += [VariantResult(state=state, suite=suite.name, metric=r.metric, variant=k,
-                                                 value=r.value, n=r.n)
-                                   for r in aggregate(suite, f"{state}#{k}", variant_rows, seed)]
+                                                 value=r.value, n=r.n) for r in variant]
     if suite.spec.role == "retention":
         loss = model.token_loss([model.render(ex.messages, ex.tools) for ex in suite.test],
                                 [ex.reference for ex in suite.test])

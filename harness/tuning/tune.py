@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.cache import Cache, keys
+from harness.cache import Cache, NotCached, keys
 from harness.common.errors import HarnessError
 from harness.common.files import write_json
 from harness.evaluation import checks
@@ -100,7 +100,7 @@ def tuning_key_for(cache: Cache | None, backend: str, model_path: str, examples:
     if fingerprint is None:
         return None
     return keys.tuning_key(start_key or fingerprint, examples, backend, get_backend(backend), settings, seed, device(),
-                           distributed.world_size(), pairs, reward)
+                           distributed.results_world_size(), pairs, reward)
 
 
 def from_tuning_cache(cache: Cache | None, key: str | None, model_path: str, out_dir: Path,
@@ -164,6 +164,8 @@ def tune_state(t: strategies.Tuning, suites: list[Suite], model_path: str, setti
     typed = get_backend(t.backend).settings_class(**settings)
     pairs, pairs_info = None, None
     if get_backend(t.backend).uses_pairs:
+        if cache is not None and not cache.computing:  # building pairs samples from the model
+            raise NotCached(f"the preference pairs of {t.state}")
         assert isinstance(typed, PreferenceSettings), f"{t.backend} uses pairs: its settings are PreferenceSettings"
         pairs, pairs_info = _on_main(lambda: preference_pairs(suites, model_path, typed, t.train_seed, pairs_from,
                                                               run_dir, t.state, allow_outside_data))
@@ -185,6 +187,8 @@ def tune_state(t: strategies.Tuning, suites: list[Suite], model_path: str, setti
     if hit is not None:
         kind, cost, provenance = hit
         return BackendRun(**run, kind=kind, cost=cost, from_cache=provenance)
+    if cache is not None and not cache.computing:
+        raise NotCached(f"the tuned model {t.state}")
     backend, tuned, cost = tune(t.backend, start_path, examples, typed, t.train_seed, run_dir / artefact,
                                 checkpoint_dir(run_dir, t.state), pairs, reward)
     if t.starts_from is not None:
@@ -232,6 +236,8 @@ def upstream(t: strategies.Tuning, suites: list[Suite], model_path: str, setting
     if hit is not None:
         kind, cost, provenance = hit
     else:
+        if cache is not None and not cache.computing:
+            raise NotCached(f"the upstream of {t.state}")
         typed = get_backend(t.starts_from).settings_class(**settings)
         backend, tuned, cost = tune(t.starts_from, model_path, examples, typed, t.train_seed, run_dir / artefact,
                                     None, reward=reward)
