@@ -13,6 +13,7 @@ from typing import Literal
 
 import numpy as np
 
+from harness.cache import Cache
 from harness.record import (
     BASE,
     RATING_OUTCOMES,
@@ -30,7 +31,6 @@ from harness.record import (
     load_record,
     save_record,
 )
-from harness.cache import Cache
 from harness.stats.agreement import alpha_interval, kappa_interval
 from harness.stats.methods import (
     RATING_RESAMPLES,
