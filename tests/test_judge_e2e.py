@@ -58,7 +58,8 @@ def rated_run(tmp_path_factory):
         endpoint = {"base_url": server.base_url, "model": "judge-model"}
         suite = cut_suite(SUITE, tmp / "suites" / SUITE, 20, N_TEST, metrics=[
             "rouge_l",
-            {"name": "judge_tiny", "judge": {"model": "tiny", "criteria": [CRITERION], "max_new_tokens": 16}},
+            # 12 tokens, not tests/test_judge_run.py's 16: the session's cache must not answer that test's questions
+            {"name": "judge_tiny", "judge": {"model": "tiny", "criteria": [CRITERION], "max_new_tokens": 12}},
             {"name": "judge_api", "judge": {"endpoint": endpoint, "criteria": [CRITERION]}},
             {"name": "judge_five", "judge": {"endpoint": endpoint | {"model": "always-5"}, "criteria": [CRITERION]}},
             {"name": "judge_pair", "judge": {"mode": "pairwise", "endpoint": endpoint}},
