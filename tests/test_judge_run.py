@@ -86,7 +86,9 @@ def test_the_endpoint_judges_scores_are_recorded_exactly(judged_runs):
         (res,) = [r for r in record.results if (r.state, r.metric) == (state, "judge_api")]
         assert res.n == 4 and res.ci_low <= value <= res.ci_high and res.ci_method == "bootstrap"
     assert any(c.metric == "judge_api" and c.state == "lora" for c in record.comparisons)
-    assert [g.passed for g in record.gates if g.gate.metric == "judge_api"] == [True]
+    # No ratings imported yet: the gate on the judge's metric is refused, never passed on an unmeasured judge.
+    (gate,) = [g for g in record.gates if g.gate.metric == "judge_api"]
+    assert (gate.decision, gate.passed) == ("uncalibrated", False) and "no imported ratings" in gate.message
     info = record.suite("summarize_en").metric("judge_api")
     assert (info.kind, info.scale, info.lowest) == ("mean", 5.0, 1.0)
     assert info.signature == f"judge:pointwise|by:{result.judge_model}|template:{result.template_version}|" \

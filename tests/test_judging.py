@@ -72,6 +72,21 @@ def test_a_judge_metric_is_declared_with_a_judge_block(tmp_path):
     assert (again.kind, again.scale, again.lowest, again.deferred) == ("mean", 5.0, 1.0, True)
 
 
+def test_the_command_line_names_judge_metrics(tmp_path, capsys):
+    from harness.cli import main
+
+    folder = _suite(tmp_path, {"name": "judged", "judge": {"model": "tiny", "criteria": ["coverage"]}},
+                    {"name": "paired", "judge": {"mode": "pairwise", "endpoint": {
+                        "base_url": "http://127.0.0.1:9/v1", "model": "m"}}})
+    assert main(["suites", "validate", str(folder)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(
+        "; judge metrics: judged (pointwise by tiny), paired (pairwise by m at an endpoint)")
+    assert main(["metrics"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "judge pointwise mean 1–5, higher is better" in out and "judge pairwise mean 0–1, higher is better" in out
+    assert "`judge:` keys: mode, model, endpoint, criteria, template, reference, samples," in out
+
+
 def test_the_template_version_follows_the_templates_text(tmp_path):
     folder = _suite(tmp_path, {"name": "judged", "judge": {"model": "tiny", "template": "judge.jinja"}})
     (folder / "judge.jinja").write_text("Grade {{ output }} for {{ criterion.name }}. Score: N / Reason: …")

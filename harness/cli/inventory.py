@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from harness import cache, metrics
     from harness.cache import dirs as cache_dirs
+    from harness.metrics import judge as judge_metrics
     from harness.models import zoo
     from harness.tuning import registry
 else:  # each command loads the rooms it uses, when it runs
@@ -24,6 +25,7 @@ else:  # each command loads the rooms it uses, when it runs
     cache_dirs = lazy_module("harness.cache.dirs")
     inspect = lazy_module("inspect")  # only `metrics` reads signatures; it would cost `--help` a third
     metrics = lazy_module("harness.metrics")
+    judge_metrics = lazy_module("harness.metrics.judge")
     registry = lazy_module("harness.tuning.registry")
     zoo = lazy_module("harness.models.zoo")
 
@@ -59,7 +61,20 @@ def cmd_metrics(args) -> int:
         options = _init_options(cls)
         if options:
             print(textwrap.fill(f"options: {options}", width, initial_indent=indent, subsequent_indent=indent + "  "))
+    _print_judges(width, indent)
     return 0
+
+
+def _print_judges(width: int, indent: str) -> None:
+    """Judge metrics are not registered by name: a suite declares each one (`- name: NAME` with a `judge:` block)."""
+    print("\nJudge metrics: `- name: NAME` with a `judge:` block in suite.yaml (README: Judges)")
+    for mode, cls in (("pointwise", judge_metrics.PointwiseJudge), ("pairwise", judge_metrics.PairwiseJudge)):
+        doc = " ".join((cls.__doc__ or "").split())
+        print(f"{'judge ' + mode:<16} {cls.kind:<9} {cls.lowest:g}–{cls.scale:g}, higher is better  "
+              f"(mode: {mode})")
+        print(textwrap.fill(doc, width, initial_indent=indent, subsequent_indent=indent))
+    fields = ", ".join(judge_metrics.JudgeSpec.model_fields)
+    print(textwrap.fill(f"`judge:` keys: {fields}", width, initial_indent=indent, subsequent_indent=indent + "  "))
 
 
 def _init_options(cls) -> str:

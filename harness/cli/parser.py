@@ -164,7 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seed for sampling, blinded labels and A/B sides (default: 0)")
     q.add_argument("--format", action="append", choices=["csv", "xlsx", "html"],
                    help="file format (repeatable; default: all three)")
-    q = sheets.add_parser("import", help="validate filled sheets and add their ratings to RUN_DIR/sheets/ratings.jsonl")
+    q = sheets.add_parser("import", help="validate filled sheets and add their ratings to RUN_DIR/sheets/ratings.jsonl",
+                          description="Validate filled sheets, add their ratings to RUN_DIR/sheets/ratings.jsonl and "
+                                      "record their statistics in run.json; each judge metric of the run is calibrated "
+                                      "against them and gates on judge metrics are decided again (README: Calibrating "
+                                      "a judge).")
     q.add_argument("run_dir", metavar="RUN_DIR")
     q.add_argument("files", nargs="+", metavar="FILE", help="filled CSV or XLSX sheets, or the CSV the HTML form saves")
 

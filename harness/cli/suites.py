@@ -36,6 +36,11 @@ else:  # each command loads the rooms it uses, when it runs: `suites list` never
     suite = lazy_module("harness.suitedef.suite")
 
 
+def _judge_name(spec) -> str:
+    """A judge block's judge: its model, or the endpoint's model name (the URL is in suite.yaml)."""
+    return spec.model if spec.model is not None else f"{spec.endpoint.model} at an endpoint"
+
+
 def cmd_suites(args) -> int:
     """`harness suites list|validate|new`."""
     if args.action == "new":
@@ -63,7 +68,9 @@ def cmd_suites(args) -> int:
                   f"{len(s.test):>5} test  "
                   f"metrics: {metrics}  gates: {len(s.spec.gates)}  ({folder})")
         else:
-            print(f"ok       {s.name} ({folder}): {len(s.train)} train, {len(s.test)} test examples")
+            judges = [f"{m.id} ({m.judge.mode} by {_judge_name(m.judge)})" for m in s.spec.metrics if m.judge]
+            print(f"ok       {s.name} ({folder}): {len(s.train)} train, {len(s.test)} test examples"
+                  + (f"; judge metrics: {', '.join(judges)}" if judges else ""))
     if args.action == "validate" and getattr(args, "model", None) and loaded:
         _tools_lines(loaded, args.model)
     return 1 if failed else 0

@@ -13,6 +13,7 @@ from typing import Literal
 
 import numpy as np
 
+from harness.cache import Cache
 from harness.record import (
     BASE,
     RATING_OUTCOMES,
@@ -57,10 +58,17 @@ def record_ratings(run_dir: str | Path) -> Ratings | None:
     record = load_record(run_dir)
     ratings = load_ratings(run_dir)
     record.ratings = aggregate_ratings(ratings, record.states)
-    attach_calibration(record, ratings, run_dir)
+    attach_calibration(record, ratings, run_dir, run_model_fingerprint(record.model_path))
     redecide_judged(record, run_dir, "harness sheets import")
     save_record(run_dir, record)
     return record.ratings
+
+
+def run_model_fingerprint(model_path: str) -> str | None:
+    """The run's model's content fingerprint, as a local judge's is taken, for the self-preference probe: a judge
+    named differently (a folder, a named model) is still found to be the run's own model. None for a model that is
+    no local folder (a hub id is not looked up, so that an import stays offline and quick)."""
+    return Cache().fingerprint(model_path) if Path(model_path).is_dir() else None
 
 
 def aggregate_ratings(ratings: list[dict], states: list[str]) -> Ratings | None:
