@@ -6,10 +6,12 @@ from __future__ import annotations
 import statistics
 import threading
 
+import numpy as np
 import pytest
 
 from harness.cli import main
 from harness.record import BASE, load_predictions, load_record
+from reports import render_report
 
 from .conftest import cut_suite
 from .judge_server import JudgeServer, Reply, deterministic, expected_score
@@ -149,3 +151,20 @@ def test_harness_eval_judges_too(tmp_path):
     assert {v.example_id: v.score for v in result.verdicts} == {r.id: expected_score("fluency", r.output) for r in rows}
     assert load_record(run_dir).value(BASE, "summarize_en", "judge_api") == \
         pytest.approx(statistics.fmean(expected_score("fluency", r.output) for r in rows))
+
+
+def test_each_criterions_judge_scores_per_state_are_recorded_with_intervals_and_shown(judged_runs, tmp_path):
+    ((run_dir, _), _), _ = judged_runs
+    record = load_record(run_dir)
+    result = _judged(run_dir, "judge_api")
+    criteria = [c.name for c in record.suite("summarize_en").rubric.criteria]
+    assert {(s.criterion, s.state) for s in result.by_criterion} == {(c, s) for c in criteria for s in (BASE, "lora")}
+    for s in result.by_criterion:  # recomputed apart from the outputs, with a bootstrap of its own
+        rows = load_predictions(run_dir, s.state, "summarize_en")
+        values = np.array([expected_score(s.criterion, r.output) for r in rows], dtype=float)
+        means = values[np.random.default_rng(record.seed).integers(0, len(values), (2000, len(values)))].mean(axis=1)
+        assert (s.n, s.mean) == (len(rows), pytest.approx(values.mean()))
+        assert (s.ci_low, s.ci_high) == pytest.approx(tuple(np.percentile(means, [2.5, 97.5])))
+    pages = render_report(run_dir, tmp_path / "report").parent.rglob("*.html")
+    html = "".join(p.read_text(encoding="utf-8") for p in pages)
+    assert "mean score per criterion and state over every item it scored" in html

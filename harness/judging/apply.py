@@ -10,12 +10,24 @@ import os
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numpy as np
+
 from harness.cache import Cache
 from harness.common.errors import HarnessError
 from harness.metrics.judge import OVERALL, JudgeMetric
 from harness.models.loading import TINY, check_loadable, resolve_model_path
-from harness.record import JudgeResult, Prediction, Result, RunRecord, load_predictions, save_predictions
+from harness.record import (
+    CriterionScores,
+    JudgeResult,
+    JudgeVerdict,
+    Prediction,
+    Result,
+    RunRecord,
+    load_predictions,
+    save_predictions,
+)
 from harness.stats.compare import value_interval
+from harness.stats.methods import bootstrap_ci
 from harness.suitedef.suite import Suite
 
 from .judges import Asker, make_judge
@@ -89,7 +101,22 @@ def _judge_metric(suite: Suite, name: str, metric: JudgeMetric, rows: dict[str, 
                                          ci_low=low, ci_high=high, ci_method=method))
     return JudgeResult(metric=name, judge_model=judge.name, judge_fingerprint=judge.fingerprint,
                        template_version=metric.template_version, mode=metric.spec.mode, samples=metric.spec.samples,
-                       verdicts=verdicts, cost=asker.cost(), repeatability=repeatability(metric, verdicts))
+                       verdicts=verdicts, cost=asker.cost(), by_criterion=criterion_scores(verdicts, seed),
+                       repeatability=repeatability(metric, verdicts))
+
+
+def criterion_scores(verdicts: Sequence[JudgeVerdict], seed: int) -> list[CriterionScores]:
+    """Per criterion and state (in the verdicts' order), the mean parsed score with its seeded bootstrap interval."""
+    groups: dict[tuple[str, str], list[float]] = {}
+    for v in verdicts:
+        if v.score is not None:
+            groups.setdefault((v.criterion, v.state), []).append(v.score)
+    out = []
+    for (criterion, state), values in groups.items():
+        ci = bootstrap_ci(values, np.random.default_rng(seed)) if len(values) > 1 else None
+        out.append(CriterionScores(criterion=criterion, state=state, n=len(values), mean=float(np.mean(values)),
+                                   ci_low=ci[0] if ci else None, ci_high=ci[1] if ci else None))
+    return out
 
 
 def _scored(row: Prediction, name: str, verdict: tuple[float | None, str] | None) -> Prediction:

@@ -22,6 +22,7 @@ from harness.record import (
     Cost,
     Criterion,
     CriterionCalibration,
+    CriterionScores,
     DataReport,
     Disagreement,
     Environment,
@@ -81,9 +82,10 @@ ORDER: list[type[BaseModel]] = [
     Checks, ModelChanged, OutputsMatch, Contamination, GateOutcome, Advice, RewardCheck, SeedSpread, SeedComparison,
     CacheUse, DataReport, SuiteData, SplitData, Lengths, Histogram, Overlap, Truncation, Finding, ExplanationsInfo,
     Ratings, RatingImport, RatingMean, RatingDifference, RatingPreference, RatingAgreements, RatingAgreement,
-    RatersPerItem, RatingMethod, JudgeResult, JudgeVerdict, JudgeCost, JudgeRepeatability, JudgeCalibration,
-    CriterionCalibration, StateScores, Disagreement, BiasProbes, Prediction, EpisodeTurn, VariantResult,
-    Explanation, NextTokens, Attention]
+    RatersPerItem, RatingMethod, JudgeResult, JudgeVerdict, JudgeCost, CriterionScores, JudgeRepeatability,
+    JudgeCalibration, CriterionCalibration, StateScores, Disagreement, BiasProbes, Prediction, EpisodeTurn,
+    VariantResult, Explanation, NextTokens, Attention,
+]
 
 
 def _type_name(annotation) -> str:

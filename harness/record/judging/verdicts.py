@@ -61,6 +61,23 @@ class JudgeRepeatability(Frozen):
     """Verdicts with at least two parsed samples: what `mean_spread` and `changed` are over."""
 
 
+class CriterionScores(Frozen):
+    """The judge's mean score on one criterion for one state, over every item it scored (rated or not)."""
+
+    criterion: str
+    """The rubric criterion (`overall` for pairwise)."""
+    state: str
+    """The state whose outputs were judged (pairwise: the tuned state set against base)."""
+    n: int
+    """Items with a parsed score."""
+    mean: float
+    """Their mean score."""
+    ci_low: float | None
+    """Lower end of the 95% percentile bootstrap interval of the mean (seeded; None: one item)."""
+    ci_high: float | None
+    """Upper end of that interval."""
+
+
 class JudgeResult(Frozen):
     """One judge metric on one suite: who judged, how, every verdict and the cost."""
 
@@ -83,5 +100,8 @@ class JudgeResult(Frozen):
     """What judging cost."""
     calibration: JudgeCalibration | None = None
     """The judge measured against the run's human raters (None: not computed, e.g. before any rating)."""
+    by_criterion: list[CriterionScores] = []
+    """Per criterion and state, the judge's mean score with its interval over every item it scored: the judge's
+    before and after, rated or not (the calibration's `by_state` covers only the rated items)."""
     repeatability: JudgeRepeatability | None = None
     """With `samples` above 1: how far verdicts moved between samples (None: one greedy answer each)."""
