@@ -43,7 +43,7 @@ test: install browser sandbox
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/harness run --processes $(DEMO_PROCESSES)
-	$(BIN)/pytest tests/ suites/
+	$(BIN)/pytest tests/ suites/ --durations=15
 
 lint: install
 	$(BIN)/ruff check .
