@@ -11,17 +11,15 @@ from harness.common.errors import HarnessError
 from harness.episodes import (
     EPISODE_METRICS,
     Environment,
-    environment_from,
     episode_results,
     episode_rows,
-    load_environment,
-    load_tasks,
     parse_tool_calls,
     run_episodes,
     run_one_by_one,
     state_matches,
 )
 from harness.record import Prediction
+from harness.suitedef.episodes import environment_from, load_environment, load_tasks
 
 from .conftest import ROOT
 

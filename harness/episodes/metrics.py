@@ -17,11 +17,11 @@ from typing import Any, Callable, Mapping
 from harness.metrics.base import NO_FIELDS, Metric, Score
 from harness.record import Prediction, Result
 from harness.stats.compare import value_interval
+from harness.suitedef.episodes.expressions import same
+from harness.suitedef.episodes.spec import MAX_TURNS
 
 from .calls import MAX_CALLS_PER_TURN
-from .expressions import same
 from .loop import Episode
-from .spec import MAX_TURNS
 
 
 class EpisodeMetric(Metric):
