@@ -27,6 +27,8 @@ from .loop import Episode
 class EpisodeMetric(Metric):
     """A metric of a whole episode (its transcript and end state), not of one output string."""
 
+    episodic = True
+
     def score(self, output: str, reference: str, fields: Mapping[str, Any] = NO_FIELDS) -> Score:
         raise TypeError(f"{self.name} scores episodes (score_episode), not single outputs")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from harness.common.progress import progress_bar
+from harness.episodes.loop import model_turns, run_episodes
+from harness.episodes.metrics import episode_rows
 from harness.models.loading import Model
 from harness.record import BASE, Prediction, Result
 from harness.runtime import distributed
@@ -42,9 +44,28 @@ def evaluate_suite(model: Model, suite: Suite, state: str, batch_size: int | Non
     """Prediction rows and aggregate results for `state` on the suite's test split (or on `examples`:
     the test split under another prompt variant, or with few-shot prompts)."""
     examples = suite.test if examples is None else examples
+    if suite.environment is not None:
+        rows = run_episode_suite(model, suite, state, batch_size, examples)
+        return rows, aggregate(suite, state, rows, seed)
     outputs, _ = generate_test(model, suite, state, batch_size, examples)
     rows = score(suite, state, examples, [model.render(ex.messages, ex.tools) for ex in examples], outputs)
     return rows, aggregate(suite, state, rows, seed)
+
+
+def run_episode_suite(model: Model, suite: Suite, state: str, batch_size: int | None = None,
+                      examples: list[Example] | None = None) -> list[Prediction]:
+    """An episode suite's prediction rows: every task's episode run to its end (each round one batched, cached
+    generation over the episodes still running), scored by the suite's episode metrics. One process runs
+    them all: episodes are not split across processes."""
+    env, gen = suite.environment, suite.spec.generation
+    examples = suite.test if examples is None else examples
+    turns = model_turns(model, env, gen.max_new_tokens, gen.stop, batch_size)
+    rows = episode_rows(suite.name, state, run_episodes(turns, env, [ex.task for ex in examples]),
+                        lambda messages: model.render(messages, env.schemas()))
+    for row in rows:  # every episode metric is computed; the suite's own list decides what is recorded
+        row.scores = {k: v for k, v in row.scores.items() if k in suite.metrics}
+        row.reasons = {k: v for k, v in row.reasons.items() if k in suite.metrics}
+    return rows
 
 
 def prompts_for(suite: Suite, state: str, seed: int) -> list[list[Example]]:

@@ -49,6 +49,9 @@ class Metric:
     deferred: ClassVar[bool] = False
     """Scored after every state is generated, by something other than `score` (a judge model: `harness.judging`);
     evaluation leaves it out of each example's scores until then."""
+    episodic: ClassVar[bool] = False
+    """Scores a whole episode (an episode suite's transcript and end state: `harness.episodes.metrics`), not an
+    output string; an episode suite takes only such metrics, and other suites none."""
     reads_prompt: ClassVar[bool] = False
     """Whether `score` also receives the example's last user turn, as the field `prompt` (to tell an answer
     from an echo of the question)."""

@@ -24,6 +24,7 @@ from harness.common.files import load_yaml
 from harness.metrics import build, judge_metric, metric_class
 from harness.record import MetricInfo
 
+from .episodes.examples import suite_environment, task_examples
 from .formats import ALPACA_TEMPLATE, Example, to_example
 from .problems import MAX_PROBLEMS, Problems, SuiteProblems
 from .sources import Rows, read_split, split_rows, with_answers
@@ -54,6 +55,8 @@ class Suite:
     """Split → where its data came from (a file and its hash, or a dataset and its resolved revision)."""
     limit: int | None = None
     """When set, `test` is a seeded sample of this many examples (`--limit`)."""
+    environment: Any = field(default=None, compare=False)
+    """An episode suite's environment (`harness.suitedef.episodes.EnvironmentSpec`); None for other suites."""
 
     @property
     def name(self) -> str:
@@ -114,6 +117,9 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
             # unsigned: a signature loads the metric's library (sacrebleu), which listing or validating suites
             # does not need; a run signs its metrics when it records them
             metrics[m.id] = build(m.name, m.evaluate, options, m.when, spec.language, folder, signed=False)
+            if metrics[m.id][0].episodic != (spec.environment is not None):
+                raise ValueError(f"{m.id!r} scores whole episodes and needs `environment:`" if spec.environment is None
+                                 else f"{m.id!r} scores single outputs; an episode suite takes episode metrics")
         except ValueError as e:
             problems.add(HarnessError(f"{_metric_field(text, i)}: {e}", where))
         except HarnessError as e:  # a judge template that does not compile
@@ -129,17 +135,23 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
         problems.raise_if_any()  # without every template no prompt can be checked
     rows = _read_rows(folder, spec, where, allow_outside_data, problems)
     _check_same_data(rows, spec, text, where, problems)
-    test = _examples(rows.get("test"), spec, templates[0], problems)
+    env = suite_environment(folder, spec.environment, where, problems) if spec.environment else None
+    test = task_examples(rows.get("test"), env, problems) if env else _examples(rows.get("test"), spec,
+                                                                                 templates[0], problems)
     train = _examples(rows.get("train"), spec, templates[0], problems)
+    if env is not None:  # transcripts are trained on with the tools the episodes offer
+        train = [replace(ex, tools=ex.tools or env.schemas()) for ex in train]
     variants = [_examples(rows.get("test"), spec, t, problems) for t in templates[1:]]
     if "test" in rows and not test and not problems.found:
         problems.add(HarnessError("the test split has no examples", rows["test"].where))
     digest = hashlib.sha256(text.encode())
+    if env is not None:
+        digest.update((folder / cast(str, spec.environment)).read_bytes())
     for split in ("test", "train"):
         if split in rows:
             digest.update(rows[split].fingerprint.encode())
     suite = Suite(spec=spec, path=folder, test=test, train=train, content_hash=digest.hexdigest(), metrics=metrics,
-                  variants=variants, sources={k: r.origin for k, r in rows.items()})
+                  variants=variants, sources={k: r.origin for k, r in rows.items()}, environment=env)
     _check_metric_fields(suite, problems)
     _check_when_fields(suite, text, where, problems)
     _check_gate_thresholds(suite, text, where, problems)

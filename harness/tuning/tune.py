@@ -24,7 +24,7 @@ from harness.models.loading import device
 from harness.record import BackendRun, Cost, TunedFromCache, strategies
 from harness.runtime import distributed
 from harness.runtime.resources import measure
-from harness.suitedef.suite import Suite
+from harness.suitedef.suite import Example, Suite
 
 from .contract import PreferencePair, PreferenceSettings, TrainExample
 from .pairs import preference_pairs
@@ -36,9 +36,20 @@ CHECKPOINTS = "checkpoints"
 
 def training_examples(suites: list[Suite]) -> list[TrainExample]:
     """The union of the task suites' train splits: one tuned model per backend serves every
-    suite. Retention suites are never trained on."""
-    return [TrainExample(ex.messages, ex.reference, ex.tools) for s in suites if s.spec.role == "task"
-            for ex in s.train]
+    suite. Retention suites are never trained on. An episode suite's transcripts are trained on every
+    assistant turn (`assistant_turns`)."""
+    return [example for s in suites if s.spec.role == "task" for ex in s.train
+            for example in (assistant_turns(ex) if s.environment is not None
+                            else [TrainExample(ex.messages, ex.reference, ex.tools)])]
+
+
+def assistant_turns(ex: Example) -> list[TrainExample]:
+    """A whole conversation as one example per assistant turn: that turn the completion, everything before it
+    the prompt. The loss (on completions only) thus covers every assistant turn once, and nothing else: not
+    the system, user or tool turns."""
+    messages = [*ex.messages, {"role": "assistant", "content": ex.reference}]
+    return [TrainExample(messages[:i], m["content"], ex.tools) for i, m in enumerate(messages)
+            if m["role"] == "assistant"]
 
 
 def tune(name: str, model_path: str, examples: list[TrainExample], settings, seed: int, out_dir: Path,
