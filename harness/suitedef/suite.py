@@ -16,7 +16,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Sequence, cast
 
-import yaml
 from pydantic import ValidationError
 
 from harness.common.errors import HarnessError, quoted
@@ -26,7 +25,7 @@ from harness.record import MetricInfo
 
 from .episodes.examples import suite_environment, task_examples
 from .formats import ALPACA_TEMPLATE, Example, to_example
-from .problems import MAX_PROBLEMS, Problems, SuiteProblems
+from .problems import MAX_PROBLEMS, Problems, SuiteProblems, yaml_line
 from .sources import Rows, read_split, split_rows, with_answers
 from .spec import DataSpec, FewShotSpec, GenerationSpec, MetricSpec, SuiteSpec
 from .templates import compile_template, render
@@ -135,7 +134,7 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
         problems.raise_if_any()  # without every template no prompt can be checked
     rows = _read_rows(folder, spec, where, allow_outside_data, problems)
     _check_same_data(rows, spec, text, where, problems)
-    env = suite_environment(folder, spec.environment, where, problems) if spec.environment else None
+    env, env_origin = suite_environment(folder, spec.environment, where, problems) if spec.environment else (None, {})
     test = task_examples(rows.get("test"), env, problems) if env else _examples(rows.get("test"), spec,
                                                                                  templates[0], problems)
     train = _examples(rows.get("train"), spec, templates[0], problems)
@@ -145,18 +144,18 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
     if "test" in rows and not test and not problems.found:
         problems.add(HarnessError("the test split has no examples", rows["test"].where))
     digest = hashlib.sha256(text.encode())
-    if env is not None:
-        digest.update((folder / cast(str, spec.environment)).read_bytes())
+    sources = {k: r.origin for k, r in rows.items()} | ({"environment": env_origin} if env_origin else {})
+    digest.update(env_origin.get("sha256", "").encode())
     for split in ("test", "train"):
         if split in rows:
             digest.update(rows[split].fingerprint.encode())
     suite = Suite(spec=spec, path=folder, test=test, train=train, content_hash=digest.hexdigest(), metrics=metrics,
-                  variants=variants, sources={k: r.origin for k, r in rows.items()}, environment=env)
+                  variants=variants, sources=sources, environment=env)
     _check_metric_fields(suite, problems)
     _check_when_fields(suite, text, where, problems)
     _check_gate_thresholds(suite, text, where, problems)
     if spec.labels is not None and not any(spec.labels in ex.fields for ex in test + train):
-        lineno = _yaml_line(text, ("labels",))
+        lineno = yaml_line(text, ("labels",))
         problems.add(HarnessError(f"{f'line {lineno}: ' if lineno else ''}field 'labels': no example has a field "
                                   f"{spec.labels!r}", where))
     problems.raise_if_any()
@@ -210,7 +209,7 @@ def _check_same_data(rows: dict[str, Rows], spec: SuiteSpec, text: str, where: s
     if spec.data.file is not None or test is None or train is None or test.fingerprint != train.fingerprint \
             or spec.data.same_file_ok:
         return
-    lineno = _yaml_line(text, ("data", "train"))
+    lineno = yaml_line(text, ("data", "train"))
     problems.add(HarnessError(
         f"{f'line {lineno}: ' if lineno else ''}field 'data.train': holds the same data as data.test, so every test "
         "example is one the model trained on; hold some out with `data: {file: F, test_fraction: 0.2}`, or set "
@@ -229,7 +228,7 @@ def _spec_problem(err: Any, text: str, where: str) -> str:
     msg = err["msg"].removeprefix("Value error, ")
     # Whole-suite checks name their item in the message ("gates[1]: ..."): point at its line.
     item = re.match(r"(\w+)\[(\d+)\]:", msg)
-    lineno = _yaml_line(text, err["loc"] or ((item[1], int(item[2])) if item else ()))
+    lineno = yaml_line(text, err["loc"] or ((item[1], int(item[2])) if item else ()))
     at = f"line {lineno}: " if lineno else ""
     return f"{where}: {at}{f'field {loc!r}: ' if loc else ''}{msg}"
 
@@ -265,7 +264,7 @@ def _check_judge_template(judge: Any, where: str) -> None:
 
 
 def _metric_field(text: str, i: int) -> str:
-    line = _yaml_line(text, ("metrics", i))
+    line = yaml_line(text, ("metrics", i))
     return f"{f'line {line}: ' if line else ''}field 'metrics.{i}'"
 
 
@@ -305,7 +304,7 @@ def _check_when_fields(suite: Suite, text: str, where: str, problems: Problems) 
     for i, m in enumerate(suite.spec.metrics):
         absent = next((f for f in m.when or {} if not any(f in ex.fields for ex in suite.test)), None)
         if absent is not None:
-            line = _yaml_line(text, ("metrics", i, "when"))
+            line = yaml_line(text, ("metrics", i, "when"))
             problems.add(HarnessError(f"{f'line {line}: ' if line else ''}field 'metrics.{i}.when': no test example "
                                       f"has a field {quoted(absent)}", where))
 
@@ -320,7 +319,7 @@ def _check_gate_thresholds(suite: Suite, text: str, where: str, problems: Proble
             -(info.scale - info.lowest), info.scale - info.lowest)
         value = gate.threshold
         if value is not None and not low <= value <= high:
-            line = _yaml_line(text, ("gates", i, gate.kind))
+            line = yaml_line(text, ("gates", i, gate.kind))
             problems.add(HarnessError(f"{f'line {line}: ' if line else ''}field 'gates.{i}.{gate.kind}': {value:g} is "
                                       f"outside {gate.metric}'s scale ({low:g} to {high:g}), so the gate could "
                                       f"{'never pass' if value > high else 'never fail'}", where))
@@ -372,27 +371,6 @@ def with_fewshot(suite: Suite, n: int | None) -> Suite:
         return suite
     shots = FewShotSpec(n=n, seed=suite.spec.fewshot.seed if suite.spec.fewshot else 0) if n else None
     return replace(suite, spec=suite.spec.model_copy(update={"fewshot": shots}))
-
-
-def _yaml_line(text: str, loc: tuple) -> int | None:
-    """The 1-based line of the YAML node at `loc` (or its nearest existing parent)."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == key), None)
-            if match is None:
-                break
-            node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-        else:
-            break
-        line = node.start_mark.line + 1
-    return line
 
 
 def results_hash(suite: Suite) -> str:

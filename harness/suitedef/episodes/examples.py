@@ -3,8 +3,10 @@
 whose reference is the expected end state and whose `task` the episode loop runs."""
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 from harness.common.errors import HarnessError, quoted
 
@@ -14,18 +16,21 @@ from ..sources import Rows
 from .spec import EnvironmentSpec, load_environment, task_from
 
 
-def suite_environment(folder: Path, file: str, where: str, problems: Problems) -> EnvironmentSpec | None:
-    """The suite's environment (None, with the problem added, when it does not load)."""
+def suite_environment(folder: Path, file: str, where: str,
+                      problems: Problems) -> tuple[EnvironmentSpec | None, dict[str, Any]]:
+    """The suite's environment (None, with the problem added, when it does not load) and where it came from:
+    the file and its sha256, which the suite's hashes and the run's record include like a data split's."""
     path = folder / file
     try:
         if not path.is_file():
             raise HarnessError(f"field 'environment': no file {quoted(file)} in the suite folder", where)
         if not path.resolve().is_relative_to(folder.resolve()):
             raise HarnessError(f"field 'environment': {quoted(file)} leads out of the suite folder", where)
-        return load_environment(path)
+        env = load_environment(path)
+        return env, {"file": file, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
     except HarnessError as e:
         problems.add(e)
-        return None
+        return None, {}
 
 
 def task_examples(rows: Rows | None, env: EnvironmentSpec, problems: Problems) -> list[Example]:
