@@ -12,11 +12,12 @@ import yaml
 from harness.cli import main
 from harness.common.errors import HarnessError
 from harness.models.loading import load_text_side, resolve_model_path
-from harness.record import load_predictions, load_record
+from harness.record import EpisodeTurn, Prediction, load_predictions, load_record
 from harness.suitedef.suite import load_suite
 from harness.tuning.registry import get_backend
 from harness.tuning.settings import resolve
 from harness.tuning.tune import training_examples
+from reports.sheets.build import shown_output
 
 RESTAURANT = Path(__file__).parent / "data" / "episodes" / "restaurant"
 METRICS = ["task_success", "calls_valid", "invalid_calls", "turns_used", "answer_facts"]
@@ -160,3 +161,17 @@ def test_harness_run_evaluates_trains_and_gates_an_episode_suite(tmp_path, capsy
     page = (run_dir / "report" / "suites" / "restaurant" / "examples-001.html").read_text(encoding="utf-8")
     assert "Transcript (" in page and "End state against the expected one" in page
     assert "I&#39;d like to order some food." in page or "I&#x27;d like to order some food." in page
+    # raters judge the whole episode: the sheets show the transcript after the user's opening
+    assert main(["sheets", "export", str(run_dir), "--per-suite", "2", "--format", "csv"]) == 0
+    text = "".join(p.read_text(encoding="utf-8") for p in (run_dir / "sheets").rglob("*.csv"))
+    assert text.count(",assistant: ") >= 4  # each output cell opens with the model's first turn
+
+
+def test_rating_sheets_show_an_episode_transcript():
+    row = Prediction(id="t", state="base", suite="s", prompt="hi", model_input="", reference="{}", output="Done.", scores={},
+                     transcript=[EpisodeTurn(role="system", content="sys"), EpisodeTurn(role="user", content="hi"),
+                                 EpisodeTurn(role="assistant", content='{"name": "a"}', status="calls"),
+                                 EpisodeTurn(role="tool", content="Sold out.", tool="a", status="sold_out"),
+                                 EpisodeTurn(role="assistant", content="Done.", status="answer")])
+    assert shown_output(row) == 'assistant: {"name": "a"}\n\ntool a (sold_out): Sold out.\n\nassistant: Done.'
+    assert shown_output(row.model_copy(update={"transcript": []})) == "Done."
