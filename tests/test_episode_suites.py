@@ -2,6 +2,7 @@
 on every assistant turn (and only those tokens), and `harness run` end to end on tiny."""
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -13,7 +14,7 @@ from harness.cli import main
 from harness.common.errors import HarnessError
 from harness.models.loading import load_text_side, resolve_model_path
 from harness.record import EpisodeTurn, Prediction, load_predictions, load_record
-from harness.suitedef.suite import load_suite
+from harness.suitedef.suite import load_suite, results_hash
 from harness.tuning.registry import get_backend
 from harness.tuning.settings import resolve
 from harness.tuning.tune import training_examples
@@ -47,7 +48,10 @@ def test_an_episode_suite_loads_its_environment_and_tasks(tmp_path):
     # the environment is part of what the suite is: changing it changes the suite's hash
     env = tmp_path / "rest" / "environment.yaml"
     env.write_text(env.read_text().replace("price: 12", "price: 13"))
-    assert load_suite(tmp_path / "rest").content_hash != suite.content_hash
+    changed = load_suite(tmp_path / "rest")
+    assert changed.content_hash != suite.content_hash and results_hash(changed) != results_hash(suite)
+    assert changed.sources["environment"] == {"file": "environment.yaml",
+                                              "sha256": hashlib.sha256(env.read_bytes()).hexdigest()}
 
 
 @pytest.mark.parametrize("change, message", [
@@ -175,3 +179,27 @@ def test_rating_sheets_show_an_episode_transcript():
                                  EpisodeTurn(role="assistant", content="Done.", status="answer")])
     assert shown_output(row) == 'assistant: {"name": "a"}\n\ntool a (sold_out): Sold out.\n\nassistant: Done.'
     assert shown_output(row.model_copy(update={"transcript": []})) == "Done."
+
+
+def test_episode_metrics_keep_their_when_and_the_suites_list(tmp_path):
+    """A metric left out of the suite's list is not recorded; `when:` limits one to the tasks whose fields match."""
+    from harness.evaluation.evaluate import run_episode_suite
+
+    folder = restaurant_suite(tmp_path / "rest", metrics=["task_success", {"name": "turns_used",
+                                                                            "when": {"kind": "booking"}}])
+    lines = (folder / "tasks.jsonl").read_text().splitlines()
+    lines[2] = lines[2][:-1] + ', "fields": {"kind": "booking"}}'
+    (folder / "tasks.jsonl").write_text("\n".join(lines) + "\n")
+    suite = load_suite(folder)
+
+    class Silent:  # a model that always answers the same words: every episode ends after one turn
+        def render(self, messages, tools=None):
+            return json.dumps(messages)
+
+        def generate(self, prompts, max_new_tokens, stop=(), batch_size=None, progress=None, again=()):
+            return ["Goodbye." for _ in prompts]
+
+    rows = run_episode_suite(Silent(), suite, "base")
+    assert [sorted(r.scores) for r in rows] == [["task_success"], ["task_success"], ["task_success", "turns_used"],
+                                                ["task_success"]]
+    assert rows[2].scores["turns_used"] == 1.0 and rows[2].fields["kind"] == "booking"

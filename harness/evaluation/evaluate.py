@@ -62,9 +62,10 @@ def run_episode_suite(model: Model, suite: Suite, state: str, batch_size: int | 
     turns = model_turns(model, env, gen.max_new_tokens, gen.stop, batch_size)
     rows = episode_rows(suite.name, state, run_episodes(turns, env, [ex.task for ex in examples]),
                         lambda messages: model.render(messages, env.schemas()))
-    for row in rows:  # every episode metric is computed; the suite's own list decides what is recorded
-        row.scores = {k: v for k, v in row.scores.items() if k in suite.metrics}
-        row.reasons = {k: v for k, v in row.reasons.items() if k in suite.metrics}
+    for row, ex in zip(rows, examples):  # every episode metric is computed; the suite's list (and `when:`) decide
+        kept = {k for k in row.scores if k in suite.metrics and applies(suite.metrics[k][1], ex)}
+        row.scores = {k: v for k, v in row.scores.items() if k in kept}
+        row.reasons = {k: v for k, v in row.reasons.items() if k in kept}
     return rows
 
 
