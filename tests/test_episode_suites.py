@@ -14,7 +14,7 @@ from harness.cli import main
 from harness.common.errors import HarnessError
 from harness.models.loading import load_text_side, resolve_model_path
 from harness.record import EpisodeTurn, Prediction, load_predictions, load_record
-from harness.suitedef.suite import load_suite, results_hash
+from harness.suitedef.suite import load_suite, results_hash, with_fewshot
 from harness.tuning.registry import get_backend
 from harness.tuning.settings import resolve
 from harness.tuning.tune import training_examples
@@ -50,6 +50,7 @@ def test_an_episode_suite_loads_its_environment_and_tasks(tmp_path):
     env.write_text(env.read_text().replace("price: 12", "price: 13"))
     changed = load_suite(tmp_path / "rest")
     assert changed.content_hash != suite.content_hash and results_hash(changed) != results_hash(suite)
+    assert with_fewshot(suite, 3) is suite  # --fewshot leaves an episode suite's conversations as they are
     assert changed.sources["environment"] == {"file": "environment.yaml",
                                               "sha256": hashlib.sha256(env.read_bytes()).hexdigest()}
 

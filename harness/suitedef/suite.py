@@ -366,8 +366,9 @@ def staged(suite: Suite, share: float, seed: int) -> Suite:
 
 def with_fewshot(suite: Suite, n: int | None) -> Suite:
     """The suite with the base model shown `n` train examples before each test prompt, whatever its own
-    `fewshot:` says (0: zero-shot; None: the suite's own). Suites without a train split stay zero-shot."""
-    if n is None or not suite.train:
+    `fewshot:` says (0: zero-shot; None: the suite's own). Suites without a train split stay zero-shot, and
+    episode suites too: their prompts are the episodes' conversations."""
+    if n is None or not suite.train or suite.environment is not None:
         return suite
     shots = FewShotSpec(n=n, seed=suite.spec.fewshot.seed if suite.spec.fewshot else 0) if n else None
     return replace(suite, spec=suite.spec.model_copy(update={"fewshot": shots}))
