@@ -12,6 +12,7 @@ import yaml
 
 from harness.cli import main
 from harness.common.errors import HarnessError
+from harness.evaluation.checks import model_changed
 from harness.models.loading import load_text_side, resolve_model_path
 from harness.record import EpisodeTurn, Prediction, load_predictions, load_record
 from harness.suitedef.suite import load_suite, results_hash, with_fewshot
@@ -204,3 +205,12 @@ def test_episode_metrics_keep_their_when_and_the_suites_list(tmp_path):
     assert [sorted(r.scores) for r in rows] == [["task_success"], ["task_success"], ["task_success", "turns_used"],
                                                 ["task_success"]]
     assert rows[2].scores["turns_used"] == 1.0 and rows[2].fields["kind"] == "booking"
+
+
+def test_a_tuned_episode_that_took_other_turns_counts_as_changed():
+    def row(state: str, middle: str) -> Prediction:
+        return Prediction(id="t", state=state, suite="s", prompt="hi", model_input="", reference="{}", output="",
+                          scores={}, transcript=[EpisodeTurn(role="user", content="hi"),
+                                                 EpisodeTurn(role="assistant", content=middle, status="invalid")])
+    assert model_changed([row("base", "x")], [row("lora", "y")]) == (1, 1)  # same (empty) final answer
+    assert model_changed([row("base", "x")], [row("lora", "x")]) == (0, 1)
