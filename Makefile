@@ -53,9 +53,10 @@ lint: install
 gates: install
 	$(BIN)/pytest suites/
 
-# Speed figures as ratios measured side by side, each with its goal (a few minutes on two cores).
-bench: install
-	$(BIN)/python bench/run_all.py
+# Speed figures as ratios measured side by side, each with its goal; --demo adds the demo run cold, then
+# warm (about 15 minutes on two cores in all).
+bench: install sandbox
+	$(BIN)/python bench/run_all.py --demo
 
 clean:
 	rm -rf $(VENV) runs

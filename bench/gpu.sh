@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The GPU path in one go: the demo in bf16, a LoRA tune of a real pretrained model, and generation
-# throughput, each printed with tokens/s (or examples/s) and peak GPU memory.
+# The GPU path in one go: the demo in bf16, a LoRA tune of a real pretrained model, generation
+# throughput, each printed with tokens/s (or examples/s) and peak GPU memory, and SFT then RL
+# (lora against lora+grpo on agent_tools, three training seeds, its paired results and reward checks).
 #
 #   bench/gpu.sh [MODEL]            MODEL defaults to smollm2-135m-instruct
 #
 # Environment: PYTHON (default .venv/bin/python), OUT (default bench/out/gpu-<UTC time>),
 # PROCESSES (default 1; N > 1 runs the demo and the tune data-parallel on N GPUs through accelerate),
-# RUN_ARGS and TUNE_ARGS (extra options for `harness run` and `harness tune`, e.g. TUNE_ARGS="--set lora.epochs=1").
+# RUN_ARGS and TUNE_ARGS (extra options for `harness run` and `harness tune`, e.g. TUNE_ARGS="--set lora.epochs=1"),
+# GRPO_ARGS (options for step 4's lora+grpo run; they replace its GPU-sized grpo settings).
 # Needs a CUDA GPU; everything else about the harness runs without one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,6 +65,14 @@ for label in ("first pass (searches the batch size once, then caches it)", "seco
           f"peak {passes[-1]['peak_memory_mb']:.0f} MB, dtype {model.model.dtype}")
 (out / "generation.json").write_text(json.dumps({"model": name, "passes": passes}, indent=2) + "\n")
 EOF
+
+echo "== 4. SFT then RL: lora against lora+grpo on agent_tools with $MODEL, three training seeds"
+# GRPO_ARGS: extra options for this step (default: a GPU-sized group and run length)
+# shellcheck disable=SC2086
+"$PYTHON" -m harness run --suite suites/agent_tools --model "$MODEL" --backend lora --backend lora+grpo \
+    --train-seeds 0,1,2 --out "$OUT/grpo" ${GRPO_ARGS:---set grpo.max_steps=200 --set grpo.num_generations=8 \
+    --set grpo.batch_size=8 --set grpo.max_completion_length=64 --set grpo.learning_rate=2e-5} \
+    | tee "$OUT/grpo.log" | tail -25
 
 echo "== summary"
 "$PYTHON" - "$OUT" <<'EOF'

@@ -1,8 +1,9 @@
-"""Every benchmark, one after another, and one summary table: `make bench`.
+"""Every benchmark, one after another, and one summary table: `make bench` (with `--demo`).
 
 Ratios are measured side by side (interleaved repetitions; min and median). About 5 minutes on
-two quiet CPU cores. Prints the machine's load before and after: figures taken under other load
-say so.
+two quiet CPU cores, and about 10 more with `--demo` (the demo configuration, cold then warm, in
+the processes `make demo` uses). Prints the machine's load before and after: figures taken under
+other load say so.
 
     .venv/bin/python bench/run_all.py [--reps N] [--demo]
 """

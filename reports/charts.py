@@ -4,19 +4,28 @@ Figures are built with `matplotlib.figure.Figure` and saved by the SVG canvas, n
 pyplot, so rendering a report changes no process-wide backend or rc state. Text stays text
 (`svg.fonttype: none`), math parsing is off (a `$` in a suite name is just a dollar), and the
 XML prologue, metadata and namespace URLs are stripped: the SVG is meant to sit inside HTML.
+
+Drawing is most of a report's time. With `remember_in(folder)` each chart is kept in a folder of the
+harness cache under a hash of everything it is drawn from, and a report drawn again with the same
+numbers reads it back (its bytes checked against the hash in the file's name) instead of drawing it.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
+import json
 import math
 import re
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable, TypeVar
 
 import matplotlib
 from markupsafe import Markup, escape
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from harness.common.files import write_bytes
 
 BASE_COLOR = "#9aa0ac"
 COLORS = ["#3b6fd8", "#e07b22", "#2a9d6f", "#b8439b", "#7c5cd6", "#c9a227", "#1f9bb8", "#d64545"]
@@ -27,6 +36,55 @@ RC: Any = {  # matplotlib types its keys as a Literal of every rc name
     "axes.axisbelow": True, "legend.frameon": False, "axes.formatter.useoffset": False,
     "axes.formatter.use_mathtext": False,
 }
+
+
+_MEMO: list[Path] = []
+"""The folder charts are kept in (none: every chart is drawn)."""
+_SOURCE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+MAX_CHART_BYTES = 8 << 20
+"""A kept chart larger than this is not read back (drawn again)."""
+Draw = TypeVar("Draw", bound=Callable[..., Markup])
+
+
+def remember_in(folder: Path | None) -> None:
+    """Keep every chart drawn from now on in `folder`, named by a hash of what decides it (the chart's function
+    and arguments, this module's source, matplotlib's version), and read it back when asked again; None: draw
+    every chart."""
+    _MEMO[:] = [] if folder is None else [Path(folder)]
+
+
+def _plain(value: Any) -> Any:
+    """A record (an attention view) as its fields, for a chart's key; anything else cannot be keyed."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    raise TypeError(type(value).__name__)
+
+
+def _kept(draw: Draw) -> Draw:
+    """`draw`, through the folder of `remember_in`."""
+    @functools.wraps(draw)
+    def chart(*args: Any, **kwargs: Any) -> Markup:
+        try:
+            key = hashlib.sha256(json.dumps([draw.__name__, args, kwargs, _SOURCE, matplotlib.__version__],
+                                            sort_keys=True, default=_plain).encode()).hexdigest()[:32]
+        except (TypeError, ValueError):
+            key = ""
+        if not _MEMO or not key:
+            return draw(*args, **kwargs)
+        for path in _MEMO[0].glob(f"{key}-*.svg"):
+            if path.stat().st_size <= MAX_CHART_BYTES:
+                data = path.read_bytes()
+                if path.stem.endswith("-" + hashlib.sha256(data).hexdigest()[:16]):
+                    return Markup(data.decode("utf-8"))
+        svg = draw(*args, **kwargs)
+        data = str(svg).encode("utf-8")
+        try:
+            write_bytes(_MEMO[0] / f"{key}-{hashlib.sha256(data).hexdigest()[:16]}.svg", data)
+        except OSError:
+            pass  # a chart that cannot be kept is drawn again next time
+        return svg
+
+    return chart  # type: ignore[return-value]
 
 
 def color_of(state: str, states: list[str]) -> str:
@@ -59,6 +117,7 @@ def to_svg(fig: Figure, title: str) -> Markup:
     return Markup(svg)
 
 
+@_kept
 def metric_bars(metrics: list[dict], states: list[str]) -> Markup:
     """One panel per metric: a bar per state, 95% interval whiskers where the record has them.
 
@@ -86,6 +145,7 @@ def metric_bars(metrics: list[dict], states: list[str]) -> Markup:
     return to_svg(fig, "Metric values per state with 95% intervals")
 
 
+@_kept
 def pareto(points: list[dict], base_quality: float | None, quality_label: str) -> Markup:
     """Quality against two costs (wall time, trainable parameters); the front joined by a line.
 
@@ -171,8 +231,15 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return [i for i in range(len(points)) if not dominated(i)]
 
 
+@_kept
 def loss_curves(curves: dict[str, list[tuple[int, float]]], states: list[str]) -> Markup:
     """Training loss against step, one line per backend; log scale when it spans a decade or more."""
+    return step_curves(curves, states, "training loss", "Training loss per backend")
+
+
+def step_curves(curves: dict[str, list[tuple[int, float]]], states: list[str], ylabel: str, title: str,
+                log: bool = True) -> Markup:
+    """A logged series against step, one line per state; with `log`, log scale when it spans a decade or more."""
     with matplotlib.rc_context(RC):
         fig = _figure(7.2, 3.0)
         ax = fig.subplots()
@@ -182,16 +249,17 @@ def loss_curves(curves: dict[str, list[tuple[int, float]]], states: list[str]) -
                 steps, losses = zip(*curve)
                 values += [v for v in losses if v > 0 and math.isfinite(v)]
                 ax.plot(steps, losses, color=color_of(name, states), linewidth=1.4, label=name)
-        if values and min(values) > 0 and max(values) / min(values) >= 10:
+        if log and values and min(values) > 0 and max(values) / min(values) >= 10:
             ax.set_yscale("log")
             _log_ticks(ax.yaxis)
         ax.set_xlabel("step")
-        ax.set_ylabel("training loss")
+        ax.set_ylabel(ylabel)
         if values:
             ax.legend(loc="upper right")
-    return to_svg(fig, "Training loss per backend")
+    return to_svg(fig, title)
 
 
+@_kept
 def attention_svg(attention, title: str) -> Markup:
     """A heat map of `harness.record.Attention`: output tokens down, prompt tokens across, darker = more
     attention (scaled to the map's largest weight). Drawn as plain SVG rectangles and text."""
@@ -223,6 +291,7 @@ def _short(token: str) -> str:
     return text if len(text) <= 9 else text[:8] + "…"
 
 
+@_kept
 def length_histograms(splits: list[tuple[str, list[float], list[int]]], limits: list[tuple[int, str]]) -> Markup:
     """Token lengths per split as overlaid step histograms; a dashed line at each `max_length` that falls
     within reach of the data. `splits`: [(split, edges, counts)]; `limits`: [(max_length, backends)]."""
@@ -245,6 +314,7 @@ def length_histograms(splits: list[tuple[str, list[float], list[int]]], limits: 
     return to_svg(fig, "Token lengths per split")
 
 
+@_kept
 def label_bars(labels: list[str], splits: dict[str, dict[str, int]]) -> Markup:
     """Share of each label per split, side by side (labels in the order given)."""
     with matplotlib.rc_context(RC):
@@ -264,6 +334,7 @@ def label_bars(labels: list[str], splits: dict[str, dict[str, int]]) -> Markup:
     return to_svg(fig, "Label balance per split")
 
 
+@_kept
 def forest(rows: list[dict], states: list[str]) -> Markup:
     """Δ against base with its 95% interval, one line per suite and metric, tuned states side by side. Each
     metric's Δ is drawn as a share of its scale (lowest to highest value), so different metrics share an axis;

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from markupsafe import Markup
+
 from harness.record import BASE, load_record
 
 from . import breakdown, charts, headtohead
@@ -75,9 +77,34 @@ def _write_tuning_pages(site: Site, record, run_dir: Path) -> None:
               base_quality=quality(record, BASE), quality_label=QUALITY_LABEL, pair_pages=pair_pages,
               pairs_left_out=len(record.strategies) * (len(record.strategies) + 1) // 2 - len(pair_pages),
               seed_rows=seed_rows(record, pair_pages))
+    # a reward-trained state's loss is a policy-gradient surrogate around 0, not a loss that falls: drawn apart
+    imitated = [b for b in record.backends if not b.cost.curves.get("reward")]
     site.page("training.html", "training.html.j2", record=record,
-              chart=charts.loss_curves({b.name: b.cost.loss_curve for b in record.backends}, record.states)
-              if any(b.cost.loss_curve for b in record.backends) else None)
+              chart=charts.loss_curves({b.name: b.cost.loss_curve for b in imitated}, record.states)
+              if any(b.cost.loss_curve for b in imitated) else None, curves=_curve_charts(record))
+
+
+def _curve_charts(record) -> list[tuple[str, Markup]]:
+    """(caption, chart) for each series reward-trained backends logged besides the loss (`reward`, `kl`,
+    `completion_length`, and the train reward per suite)."""
+    names = list(dict.fromkeys(n for b in record.backends for n in b.cost.curves))
+    charts_out = []
+    for name in names:
+        series = {b.name: b.cost.curves[name] for b in record.backends if b.cost.curves.get(name)}
+        label, caption = CURVE_LABELS.get(name, (name, name))
+        if name.startswith("reward/"):
+            label, caption = "train reward", f"Mean train reward on {name.removeprefix('reward/')}'s examples, " \
+                "per reward batch (one per step), as the harness scored it with the suite's own metrics."
+        charts_out.append((caption, charts.step_curves(series, record.states, label, caption, log=False)))
+    return charts_out
+
+
+CURVE_LABELS = {
+    "reward": ("mean reward", "Mean train reward of each step's sampled completions, as logged by the trainer."),
+    "kl": ("KL", "KL divergence from the starting model per step (logged when beta > 0)."),
+    "completion_length": ("tokens", "Mean length of the sampled completions per step, in tokens."),
+}
+"""A logged series' axis label and caption on the training page."""
 
 
 def _write_suite(site: Site, record, suite, rows: list[dict], gates) -> dict:

@@ -83,3 +83,67 @@ def test_a_version_5_record_reads_as_not_allowing_unsandboxed_code():
     old = {"schema_version": 5, "run_id": "x"}
     assert migrate(old, 6) == {"schema_version": 6, "run_id": "x", "allow_unsandboxed_code": False, "ratings": None}
     assert old == {"schema_version": 5, "run_id": "x"}  # the input is not changed
+
+
+def _scored(suite, store, outputs):
+    from harness.evaluation.evaluate import score
+
+    return score(suite, "base", suite.test * len(outputs), ["p"] * len(outputs), outputs, store)
+
+
+@needs_sandbox
+def test_verdicts_come_from_the_cache_the_second_time_without_a_jail(tmp_path, monkeypatch):
+    from harness.cache import Store
+    from harness.cache.keys import SCORES
+
+    suite = code_suite(tmp_path / "code", None)
+    store = Store(tmp_path / "cache")
+    outputs = ["def total(xs):\n    return sum(xs)", "def total(xs):\n    return 0", "not python"]
+    first = _scored(suite, store, outputs)
+    assert [r.scores["pass_at_1"] for r in first] == [1.0, 0.0, 0.0] and first[1].reasons["pass_at_1"]
+    assert store.counts()[SCORES] == 3
+
+    def no_jail(*_args, **_kwargs):
+        raise AssertionError("a cached verdict started a jail")
+
+    monkeypatch.setattr(runner, "run_tests", no_jail)
+    assert _scored(suite, store, outputs) == first
+    with pytest.raises(AssertionError, match="started a jail"):  # another output is not a cached one
+        _scored(suite, store, ["def total(xs):\n    return 1"])
+
+
+def test_a_verdict_the_wall_clock_decided_is_not_cached(tmp_path, monkeypatch):
+    from harness.cache import Store
+    from harness.cache.keys import SCORES
+
+    suite = code_suite(tmp_path / "code", None)
+    store = Store(tmp_path / "cache")
+    verdicts = iter([runner.Outcome(False, "timed out after 5 s", 5.0, timed_out=True),
+                     runner.Outcome(True, "", 0.1)])
+    monkeypatch.setattr(runner, "run_tests", lambda *_args: next(verdicts))
+    monkeypatch.setattr(runner, "require_sandbox", lambda: None)
+    assert [r.scores["pass_at_1"] for r in _scored(suite, store, ["slow"])] == [0.0]
+    assert store.counts().get(SCORES, 0) == 0
+    assert [r.scores["pass_at_1"] for r in _scored(suite, store, ["slow"])] == [1.0]  # run again, and kept
+    assert store.counts()[SCORES] == 1
+
+
+def test_a_suite_scored_with_a_timed_out_verdict_is_not_kept_whole(tmp_path, monkeypatch):
+    from harness.cache import Store
+    from harness.cache.keys import EVALUATIONS
+    from harness.evaluation.evaluate import evaluate_outputs
+
+    suite = code_suite(tmp_path / "code", None)
+    store = Store(tmp_path / "cache")
+    verdicts = iter([runner.Outcome(False, "timed out after 5 s", 5.0, timed_out=True), runner.Outcome(True, "", 0.1),
+                     runner.Outcome(False, "AssertionError", 0.1)])
+    monkeypatch.setattr(runner, "run_tests", lambda *_args: next(verdicts))
+    monkeypatch.setattr(runner, "require_sandbox", lambda: None)
+
+    def evaluated():
+        rows, results = evaluate_outputs(suite, "base", suite.test, ["p"], ["slow"], 0, store)
+        return rows[0].scores["pass_at_1"], results[0].value
+
+    assert evaluated() == (0.0, 0.0) and store.counts().get(EVALUATIONS, 0) == 0
+    assert evaluated() == (1.0, 1.0) and store.counts()[EVALUATIONS] == 1  # decided by the inputs: kept
+    assert evaluated() == (1.0, 1.0)  # read whole: the third verdict is never asked for

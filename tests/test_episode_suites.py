@@ -214,3 +214,10 @@ def test_a_tuned_episode_that_took_other_turns_counts_as_changed():
                                                  EpisodeTurn(role="assistant", content=middle, status="invalid")])
     assert model_changed([row("base", "x")], [row("lora", "y")]) == (1, 1)  # same (empty) final answer
     assert model_changed([row("base", "x")], [row("lora", "x")]) == (0, 1)
+
+
+def test_reward_training_refuses_an_episode_suite(tmp_path):
+    from harness.tuning.reward import TrainReward
+
+    with pytest.raises(HarnessError, match="'restaurant' is an episode suite: its metrics score whole episodes"):
+        TrainReward([load_suite(restaurant_suite(tmp_path / "rest"))])

@@ -217,3 +217,50 @@ def test_config_key_ignores_gates_rubric_and_description_only(tmp_path):
         {"name": "ok", "description": "Is it ok?", "levels": {i: f"level {i}" for i in range(1, 6)}}]}) == same
     assert key(metrics=["exact_match"]) != same
     assert key(generation={"max_new_tokens": 12}) != same
+
+
+# --- scores of executed code -----------------------------------------------------------------------------------
+
+def test_score_key_covers_output_tests_preamble_limits_and_sandbox_code(monkeypatch):
+    from harness.metrics.code import PassAt1
+
+    tests = {"tests": "assert f(1) == 2"}
+
+    def key(output="def f(x):\n    return x + 1", reference="", fields=tests, metric=None, options=None):
+        metric = metric or PassAt1()
+        return keys.score_keys(metric, {} if options is None else options, [(output, reference, fields)])[0]
+
+    same = key()
+    assert key() == same
+    changed = [key(output="def f(x):\n    return x + 2"), key(fields={"tests": "assert f(1) == 3"}),
+               key(reference="other"), key(metric=PassAt1(preamble="import math\n"),
+                                           options={"preamble": "import math\n"}),
+               key(metric=PassAt1(wall_seconds=9.0), options={"wall_seconds": 9.0})]
+    assert same not in changed and len(set(changed)) == len(changed)
+    # the sandbox's code decides a verdict as much as the metric's own
+    real = keys.source_hash
+    monkeypatch.setattr(keys, "source_hash", lambda files: real(files) + str(
+        any(f.name == "runner.py" and f.parent.name == "sandbox" for f in files)))
+    assert key() != same
+    monkeypatch.setattr(keys, "source_hash", lambda files: real([f for f in files if f.name != "child.py"]))
+    assert key() != same
+
+
+def test_evaluation_key_covers_outputs_examples_metrics_state_and_seed(small_suites):
+    from dataclasses import asdict
+
+    from harness.suitedef.suite import load_suite
+
+    suite = load_suite(small_suites / "translate_en_zh")
+    examples = [asdict(ex) for ex in suite.test[:3]]
+    metrics = list(suite.metrics.values())
+
+    def key(metrics=metrics, state="base", seed=0, examples=examples, inputs=("a", "b", "c"), outputs=("x", "y", "z")):
+        return keys.evaluation_key(metrics, suite.name, state, seed, examples, list(inputs), list(outputs))
+
+    same = key()
+    assert key() == same
+    edited = [{**examples[0], "reference": examples[0]["reference"] + "."}, *examples[1:]]
+    changed = [key(outputs=("x", "y", "z!")), key(inputs=("a", "b", "c ")), key(examples=edited), key(state="lora"),
+               key(seed=1), key(metrics=metrics[:1])]
+    assert same not in changed and len(set(changed)) == len(changed)

@@ -264,3 +264,24 @@ def test_the_overview_says_how_tool_schemas_reached_the_model(plain_run, tmp_pat
     (run / "run.json").write_text(json.dumps(record | {"tools_note": note}), encoding="utf-8")
     html = render_report(run, tmp_path / "after").read_text(encoding="utf-8")
     assert f'<p class="note">{escape(note)}</p>' in html and "<b>m</b>" not in html  # shown, and escaped
+
+
+def test_charts_kept_in_the_cache_are_read_back_checked_and_redrawn_when_damaged(tmp_path, monkeypatch):
+    from reports import charts
+
+    metrics = [{"name": "chrf", "scale": 100.0, "values": {"base": (10.0, 8.0, 12.0), "lora": (20.0, 18.0, 22.0)}}]
+    drawn = charts.metric_bars(metrics, ["base", "lora"])  # nothing kept
+    monkeypatch.setattr(charts, "_MEMO", [])
+    charts.remember_in(tmp_path / "charts")
+    assert charts.metric_bars(metrics, ["base", "lora"]) == drawn
+    (kept,) = (tmp_path / "charts").iterdir()
+    real = charts.to_svg
+    monkeypatch.setattr(charts, "to_svg", lambda *_: (_ for _ in ()).throw(AssertionError("drawn again")))
+    assert charts.metric_bars(metrics, ["base", "lora"]) == drawn  # read back, not drawn
+    other = [{**metrics[0], "values": {"base": (11.0, 8.0, 12.0)}}]
+    with pytest.raises(AssertionError, match="drawn again"):  # other numbers: another chart
+        charts.metric_bars(other, ["base"])
+    kept.write_text(kept.read_text(encoding="utf-8").replace("chrf", "CHRF"), encoding="utf-8")
+    monkeypatch.setattr(charts, "to_svg", real)
+    assert charts.metric_bars(metrics, ["base", "lora"]) == drawn  # damaged: drawn again, not read
+    charts.remember_in(None)

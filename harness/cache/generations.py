@@ -12,16 +12,19 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from .keys import LOSSES, OUTPUTS, loss_key, model_key, output_key
-from .store import Store
+from .store import NotCached, Store
 
 
 class GenerationCache:
     """One model's cached outputs, reference losses and explanations; counts, by kind, what it served and
     what it had to compute."""
 
-    def __init__(self, store: Store, model: str, adapter: str | None, dtype: str, device: str):
+    def __init__(self, store: Store, model: str, adapter: str | None, dtype: str, device: str,
+                 computing: bool = True):
         self.store = store
         self.model_key = model_key(model, adapter, dtype, device)
+        self.computing = computing
+        """False: a missing value raises `NotCached` instead of being computed (nothing loads the weights)."""
         self.used: dict[str, list[int]] = {}
         """Kind → [values read from the cache, values computed]."""
 
@@ -40,6 +43,8 @@ class GenerationCache:
         if progress is not None:
             counted = len(keys) if counted is None else counted
             progress.update(counted - sum(1 for i in missing if i < counted))
+        if missing and not self.computing:
+            raise NotCached(f"{len(missing)} {kind} of {self.model_key[:12]}")
         if missing:
             new = {keys[i]: value for i, value in zip(missing, compute(missing))}
             self.store.put_many(kind, new.items())

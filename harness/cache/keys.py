@@ -32,6 +32,7 @@ COMPARISONS, DATA_REPORTS, TUNED = "comparisons", "data reports", "tuned"
 MODEL, CHECKPOINTS, RELOAD_CHECK = "generating model", "checkpoints", "reload check"
 BATCH_SIZE, RUN_CONFIG, RUN_CODE = "batch size", "run configuration", "run code"
 JUDGE_ANSWERS = "judge answers"
+SCORES, EVALUATIONS = "scores", "evaluations"
 
 AGAIN = "batch-invariance check"
 """Marks the batch-invariance check's second outputs: same input and settings, another batching, cached apart
@@ -45,6 +46,7 @@ MODEL_PACKAGES = ("torch", "transformers", "tokenizers", "peft")
 TRAINING_PACKAGES = ("torch", "transformers", "tokenizers", "peft", "trl", "datasets", "accelerate")
 STATS_PACKAGES = ("numpy", "scipy", "sacrebleu")
 DATA_PACKAGES = ("transformers", "tokenizers")
+SCORING_PACKAGES = ("numpy", "scipy", "sacrebleu", "rouge-score", "nltk")
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class Decides:
     code: tuple[str, ...] = ()
     """Source files (or globs), relative to `harness/`, whose hash stands for the code that computes it."""
     class_code: str | None = None
-    """The input whose class's source files (and its bases') are hashed too."""
+    """The input whose class's source files (and its bases') are hashed too (a list: each item's class's)."""
     packages: tuple[str, ...] = ()
     """Packages whose installed versions are in the key."""
     leaves_out: str = ""
@@ -73,6 +75,14 @@ DECIDES: dict[str, Decides] = {
     LOSSES: Decides("loss_key", ("model_key", "model_input", "reference")),
     EXPLANATIONS: Decides("explanation_keys", ("model_key", "items"), ("models/explain.py",),
                           leaves_out="the example's id, state and suite (the run names them)"),
+    SCORES: Decides("score_keys", ("metric", "options", "items"), ("metrics/sandbox/*.py",), class_code="metric",
+                    leaves_out="the example's id, state and suite, the metric's name in the suite and its `when:`; "
+                               "a score the wall-clock limit decided is not stored (it depends on the machine's load)"),
+    EVALUATIONS: Decides("evaluation_key", ("metrics", "suite", "state", "seed", "examples", "model_inputs", "outputs"),
+                         ("evaluation/evaluate.py", "metrics/**/*.py", "stats/*.py", "record/outcome.py",
+                          "suitedef/suite.py"), class_code="metrics", packages=SCORING_PACKAGES,
+                         leaves_out="gates, other suites and states; suites with their own `evaluate:` code are "
+                                    "never cached"),
     COMPARISONS: Decides("comparison_key", ("metric", "info", "baseline", "state", "base_rows", "state_rows", "seed",
                                             "alpha"),
                          ("stats/compare.py", "stats/methods.py"), class_code="metric", packages=STATS_PACKAGES,
@@ -83,10 +93,11 @@ DECIDES: dict[str, Decides] = {
                            "models/loading.py", "models/toolprompt.py", "record/data.py"), packages=DATA_PACKAGES,
                           leaves_out="anything outside the suites and the tokenizer"),
     TUNED: Decides("tuning_key", ("base_fingerprint", "examples", "backend", "backend_class", "settings", "seed",
-                                  "device", "processes", "pairs"), ("models/loading.py", "models/toolprompt.py"),
-                   class_code="backend_class",
+                                  "device", "processes", "pairs", "reward"),
+                   ("models/loading.py", "models/toolprompt.py"), class_code="backend_class",
                    packages=TRAINING_PACKAGES,
-                   leaves_out="result-free settings, gates, test examples, metrics, generation settings"),
+                   leaves_out="result-free settings, gates, test examples, metrics (but a reward-trained backend's "
+                              "reward metrics, weights and their scoring code), generation settings"),
     CHECKPOINTS: Decides("training_identity", ("backend", "base_model", "examples", "settings", "seed", "processes",
                                                "pairs"),
                          leaves_out="result-free settings (a resumed training equals an uninterrupted one)"),
@@ -120,8 +131,10 @@ TUNING_SETTINGS: dict[str, bool] = {
     # preference backends (harness.tuning.contract.PreferenceSettings): how the harness builds the pairs
     "pairs": True, "samples_per_prompt": True, "max_prompts": True, "sample_temperature": True, "sample_top_p": True,
     "reference_as_chosen": True,
-    # dpo
+    # dpo (and grpo: beta, the KL coefficient)
     "beta": True, "loss_type": True, "method": True,
+    # grpo
+    "tune": True, "num_generations": True, "max_completion_length": True, "temperature": True,
 }
 """Every setting of every registered backend → whether it decides what training produces (a result-free one is
 recorded but left out of the tuning key, the checkpoints' identity and the run's configuration key). One that is
@@ -194,6 +207,31 @@ def explanation_keys(model_key: str, items: Sequence[Any]) -> list[str]:
             for it in items]
 
 
+# --- scores of costly metrics (those that run code) ------------------------------------------------------------
+
+def score_keys(metric: Any, options: dict, items: Sequence[tuple[str, str, dict]]) -> list[str]:
+    """Scores of a metric whose scoring costs more than a lookup (`Metric.cached`: executed code): its code (its
+    class's sources and the code sandbox's), language, options (the suite's preamble among them) and signature
+    (the sandbox's limits and the isolation it has here), and per item the output, the reference and the fields
+    the metric reads (the hidden tests)."""
+    head = [SCORES, _code(SCORES, type(metric)), metric.language, options, metric.signature]
+    return [digest(*head, output, reference, fields) for output, reference, fields in items]
+
+
+def evaluation_key(metrics: Sequence[tuple[Any, Any]], suite: str, state: str, seed: int, examples: list,
+                   model_inputs: list[str], outputs: list[str]) -> str:
+    """One state's outputs on one suite's examples, scored and aggregated (values and intervals): each metric's
+    record info (name, kind, options, `when:`), language, class sources and (for costly ones) signature, the
+    suite's and state's names (the rows carry them), the seed of the intervals, the examples (id, messages,
+    reference, fields, tools, few-shot ids), the exact model inputs and outputs, and the scoring and statistics
+    code and packages."""
+    described = [[info.model_dump(mode="json"), metric.language, metric.signature if metric.cached else None]
+                 for metric, info in metrics]
+    code = _code(EVALUATIONS, *(type(metric) for metric, _ in metrics))
+    return digest(EVALUATIONS, code, _packages(EVALUATIONS), described, suite, state, seed, examples, model_inputs,
+                  outputs)
+
+
 # --- run-level caches ------------------------------------------------------------------------------------------
 
 def comparison_key(metric: Any, info: Any, baseline: str, state: str, base_rows: list, state_rows: list,
@@ -218,12 +256,14 @@ def data_report_key(suites: list, model: str, fingerprint: str, max_lengths: dic
 # --- tuning ----------------------------------------------------------------------------------------------------
 
 def tuning_key(base_fingerprint: str, examples: Sequence[Any], backend: str, backend_class: type, settings: dict,
-               seed: int, device: str, processes: int, pairs: Sequence[Any] | None = None) -> str:
-    """A tuned artefact: the base model's fingerprint, the training examples, the backend's name, deciding
-    settings and code (its class's sources and the model helpers every backend loads with), the seed, the
-    training packages, the device kind and the number of training processes; for a preference backend, the
-    pairs' content hash (None for the others, whose keys stay as they were)."""
-    extra = [] if pairs is None else [pairs_hash(pairs)]
+               seed: int, device: str, processes: int, pairs: Sequence[Any] | None = None,
+               reward: dict | None = None) -> str:
+    """A tuned artefact: the starting model's fingerprint (a chain's: its upstream's tuning key), the training
+    examples, the backend's name, deciding settings and code (its class's sources and the model helpers every
+    backend loads with), the seed, the training packages, the device kind and the number of training processes;
+    for a preference backend, the pairs' content hash; for a reward-trained backend, its reward (each suite's
+    reward metrics and weights). Without pairs or reward, the parts are those of keys made before either."""
+    extra = ([] if pairs is None else [pairs_hash(pairs)]) + ([] if reward is None else [reward])
     return digest(TUNING_VERSION, base_fingerprint, _rendered(examples), backend, deciding(settings), seed,
                   _code(TUNED, backend_class), _packages(TUNED), device, str(processes), *extra)
 

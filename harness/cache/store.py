@@ -21,6 +21,7 @@ from .dirs import cache_root
 
 DB_FILE = "cache.sqlite"
 TUNED_DIR = "tuned"
+CHARTS_DIR = "charts"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, created REAL NOT NULL,
@@ -51,6 +52,11 @@ def _retry_while_locked(step: Callable[[], Any]) -> None:
             delay = min(delay * 2, 0.5)
 
 
+class NotCached(Exception):
+    """Raised, instead of computing, by a cache that may only read (`Cache(computing=False)`): something a run
+    needs is not in it."""
+
+
 def digest(*parts: Any) -> str:
     """sha256 of the parts as canonical JSON: the address of a cache entry."""
     blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
@@ -69,6 +75,11 @@ class Store:
     def tuned_dir(self) -> Path:
         """The folder that holds tuned artefacts, one subfolder per tuning key."""
         return self.root / TUNED_DIR
+
+    @property
+    def charts_dir(self) -> Path:
+        """The folder that holds the reports' charts, each named by a hash of what it is drawn from."""
+        return self.root / CHARTS_DIR
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None or self._pid != os.getpid():  # a connection never crosses a fork

@@ -3,8 +3,10 @@
 The key (`keys.tuning_key`) covers the base model's fingerprint, the training examples as the backend receives
 them (messages, completion and tool schemas), the backend's name and deciding settings, the seed, the
 backend's code (its class's source files and the model helpers it loads with), the versions of
-the training packages, the device kind and the number of training processes. Gates, test
-examples, metrics and generation settings are not in it: changing them never retrains.
+the training packages, the device kind and the number of training processes; a reward-trained backend's
+key adds its reward (each suite's reward metrics and weights, and their scoring code), and a chain's
+stands on its upstream's key instead of the base's fingerprint. Gates, test examples, other metrics and
+generation settings are not in it: changing them never retrains.
 
 An artefact is stored as a copy (not a link: a later in-place write into a run's model folder
 must not change the cache), with each file's hash; every byte is checked against it as it is

@@ -15,7 +15,7 @@ from .parser import build_parser
 from .plan import cmd_plan
 from .process import distributed
 from .report import cmd_report
-from .runs import check_before_launch, cmd_eval, cmd_export, cmd_run, cmd_tune
+from .runs import check_before_launch, cmd_eval, cmd_export, cmd_run, cmd_tune, run_alone_if_cached
 from .sheets import cmd_sheets
 from .suites import cmd_data, cmd_suites
 
@@ -53,7 +53,8 @@ def _run(args, argv: list[str]) -> int:
     """The command, with every failure turned into its exit status and one line."""
     try:
         if getattr(args, "processes", 1) > 1 and not distributed.active():
-            check_before_launch(args)
+            if run_alone_if_cached(args, check_before_launch(args)):
+                return 0
             return _ended(args, launch.relaunch(argv, args.processes))
         if not hasattr(args, "processes") and not distributed.is_main():
             return 0  # a command that does not share its work: the main process alone runs it

@@ -137,7 +137,8 @@ def add_scale(p: argparse.ArgumentParser) -> None:
     """Add --processes and --threads."""
     p.add_argument("--processes", type=positive_int, default=1, metavar="N",
                    help="run in N processes started through `accelerate launch` (data-parallel tuning, evaluation "
-                        "shared out); under accelerate launch or torchrun it is taken from the launcher (default: 1)")
+                        "shared out; a run whose every output and tuned model is cached runs alone, launching "
+                        "nothing); under accelerate launch or torchrun it is taken from the launcher (default: 1)")
     p.add_argument("--threads", type=positive_int, metavar="N",
                    help="CPU threads per process (default: OMP_NUM_THREADS, else one fewer than the cores, "
                         "shared among the processes)")

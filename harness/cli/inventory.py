@@ -112,6 +112,7 @@ def cmd_cache(args) -> int:
           f"{info.tuned_bytes / 2**20:.1f} MB of tuned models)\n"
           f"  generations: {info.outputs:,} outputs, {info.losses:,} reference losses, "
           f"{info.explanations:,} explanations\n"
+          f"  scores:      {info.scores:,} verdicts of executed code, {info.evaluations:,} scored suites\n"
           f"  comparisons: {info.comparisons:,} paired comparisons, {info.data_reports:,} data-quality reports\n"
           f"  tuning:      {info.tuned:,} tuned models\n"
           f"  judging:     {info.judge_answers:,} judge answers\n"

@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=EPILOG)
     add_common(p)
     p.add_argument("--backend", action="append", metavar="NAME",
-                   help="tuning backend (repeatable; default: full and lora)")
+                   help="tuning backend, or a chain UPSTREAM+BACKEND (e.g. lora+grpo: grpo starting from "
+                        "lora's tuned model) (repeatable; default: full and lora)")
     p.add_argument("--out", default="runs", metavar="DIR",
                    help="folder that receives the run directory (default: runs)")
     p.add_argument("--resume", metavar="RUN_DIR",
@@ -167,14 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("run_dir", metavar="RUN_DIR")
     q.add_argument("files", nargs="+", metavar="FILE", help="filled CSV or XLSX sheets, or the CSV the HTML form saves")
 
-    p = sub.add_parser("cache", help="show or empty the generation, comparison and tuning caches",
+    p = sub.add_parser("cache", help="show or empty the generation, score, comparison and tuning caches",
                        description="The caches hold model outputs (and retention losses and explanations) by "
-                                   "model fingerprint and exact input, paired comparisons by the rows compared, "
+                                   "model fingerprint and exact input, the verdicts of executed code by output, "
+                                   "tests, preamble and sandbox, paired comparisons by the rows compared, "
                                    "data-quality reports by the suites' content and tokenizer, and tuned models by "
                                    "everything that decides them, so that repeating a run costs almost nothing. "
                                    "They live in $HARNESS_CACHE (default ~/.cache/harness).")
     p.add_argument("action", choices=["info", "clear"], help="info: what the caches hold; clear: empty them")
-    p.add_argument("--only", choices=["generations", "comparisons", "tuning", "judging"],
+    p.add_argument("--only", choices=["generations", "scores", "comparisons", "tuning", "judging"],
                    help="clear only this cache (comparisons include data-quality reports; judging: judge answers; "
                         "default: all of them)")
 

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 from harness.common.errors import HarnessError
 from harness.common.lazy import lazy_module
 
+from .summary import keep_charts
+
 if TYPE_CHECKING:
     import reports
     from harness import record as records
@@ -27,6 +29,7 @@ def cmd_report(args) -> int:
         if baseline or (not record.gates and any(s.gates for s in record.suites) and record.status == "complete"):
             who = f"harness report --baseline {args.baseline}" if baseline else "harness report"
             gates.record_gates(run_dir, record, gates.decide_all(record, str(run_dir), baseline), who)
+    keep_charts()
     if len(args.run_dirs) == 1:
         print(f"Report: {reports.render_report(args.run_dirs[0], args.out).resolve()}")
     elif not args.out:

@@ -16,13 +16,14 @@ if TYPE_CHECKING:
     from harness.common import files
     from harness.models import loading
     from harness.record import strategies
+    from harness.run import alone, orchestrate, sequential, trackers
     from harness.run import dirs as run_dirs
-    from harness.run import orchestrate, sequential, trackers
-    from harness.runtime import launch
+    from harness.runtime import launch, threads
     from harness.suitedef import suite
     from harness.tuning import advice, export, registry, settings, tune
 else:  # each command loads the rooms it uses, when it runs: `--help` and the light commands load none of them
     advice = lazy_module("harness.tuning.advice")
+    alone = lazy_module("harness.run.alone")
     cache = lazy_module("harness.cache")
     export = lazy_module("harness.tuning.export")
     files = lazy_module("harness.common.files")
@@ -37,6 +38,7 @@ else:  # each command loads the rooms it uses, when it runs: `--help` and the li
     strategies = lazy_module("harness.record.strategies")
     suite = lazy_module("harness.suitedef.suite")
     trackers = lazy_module("harness.run.trackers")
+    threads = lazy_module("harness.runtime.threads")
     tune = lazy_module("harness.tuning.tune")
 
 
@@ -75,7 +77,7 @@ def _run_sequential(args) -> int:
 
 def _finish(args, run_dir: Path, finished) -> None:
     """The report and the terminal summary, then the trackers the user asked for."""
-    print_summary(run_dir, finished)
+    print_summary(run_dir, finished, not args.no_cache)
     for line in trackers.report_to(args.report_to, run_dir, run_dir.name, trackers.tracked(finished)):
         print(f"Logged to {line}")
 
@@ -108,14 +110,38 @@ def eval_request(args):
                                   trust_suite_code=args.trust_suite_code)
 
 
-def check_before_launch(args) -> None:
+def check_before_launch(args):
     """Plan a `run` or `eval` once before its processes start, so that bad input is one line from one
-    process, not a failure in one process and a lost connection in the others."""
+    process, not a failure in one process and a lost connection in the others; the plan (None for other
+    commands)."""
     if args.command == "run" and args.sequential:
         raise HarnessError("--sequential runs in one process; drop --processes", "--sequential")
-    if args.command in ("run", "eval"):
-        quiet_libraries()
-        orchestrate.plan(run_request(args) if args.command == "run" else eval_request(args))
+    if args.command not in ("run", "eval"):
+        return None
+    quiet_libraries()
+    if args.command == "run":
+        trackers.check_names(args.report_to)
+    return orchestrate.plan(run_request(args) if args.command == "run" else eval_request(args))
+
+
+def run_alone_if_cached(args, plan) -> bool:
+    """A new `run` or `eval` with `--processes N` whose every generation and tuned model is cached: run it
+    here, alone, with the plan made before launching (no processes started, nothing planned twice), and
+    report it; False when something must be computed (then nothing was written: launch the processes)."""
+    if plan is None or getattr(args, "resume", None):
+        return False
+    threads.configure(args.threads, args.processes)  # as each of the processes would have, and tells them
+    done = alone.execute_alone(plan, Path(args.out), args.processes)
+    if done is None:
+        return False
+    run_dir, finished, held = done
+    print(f"Run directory: {run_dir}")
+    held.show()
+    if args.command == "run":
+        _finish(args, run_dir, finished)
+    else:
+        print_summary(run_dir, finished)
+    return True
 
 
 def _execute(plan, run_dir: Path, fresh: bool):
@@ -140,7 +166,7 @@ def cmd_eval(args) -> int:
         launch.note_run_dir(run_dir)
     finished = _execute(plan, run_dir, fresh=True)
     if main:
-        print_summary(run_dir, finished)
+        print_summary(run_dir, finished, not args.no_cache)
     return 0
 
 
@@ -163,10 +189,12 @@ def cmd_tune(args) -> int:
         print(f"WARNING: {few}", file=sys.stderr)
     out = Path(args.out)
     store = None if args.no_cache else cache.Cache()
-    key = tune.tuning_key_for(store, args.backend, model_path, examples, resolved.model_dump(mode="json"), args.seed)
+    reward = tune.train_reward(args.backend, suites)
+    key = tune.tuning_key_for(store, args.backend, model_path, examples, resolved.model_dump(mode="json"), args.seed,
+                              reward=tune.reward_identity(suites) if reward is not None else None)
     hit = tune.from_tuning_cache(store, key, model_path, out)
     if hit is None:
-        _, tuned, cost = tune.tune(args.backend, model_path, examples, resolved, args.seed, out)
+        _, tuned, cost = tune.tune(args.backend, model_path, examples, resolved, args.seed, out, reward=reward)
     if not distributed.is_main():
         return 0
     if hit is not None:
@@ -178,7 +206,7 @@ def cmd_tune(args) -> int:
             store.tuning.save(key, out, model_path, kind, cost.model_dump(mode="json"), str(out.resolve()))
     files.write_json(out / "cost.json", {"backend": args.backend, "model": args.model, "model_path": model_path,
                                          "settings": resolved.model_dump(mode="json"), **cost.model_dump(), **extra})
-    flat = advice.loss_not_falling(args.backend, cost.loss_curve)
+    flat = None if cost.curves.get("reward") else advice.loss_not_falling(args.backend, cost.loss_curve)
     if flat:
         print(f"WARNING: {flat}", file=sys.stderr)
     cached = " (from the tuning cache)" if hit is not None else ""

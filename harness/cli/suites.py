@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from harness.dataquality import text as data_text
     from harness.evaluation import gates
     from harness.models import loading, toolprompt
+    from harness.record import strategies
     from harness.run import orchestrate
     from harness.suitedef import scaffold, suite
     from harness.tuning import advice, registry, settings
@@ -31,6 +32,7 @@ else:  # each command loads the rooms it uses, when it runs: `suites list` never
     registry = lazy_module("harness.tuning.registry")
     scaffold = lazy_module("harness.suitedef.scaffold")
     settings = lazy_module("harness.tuning.settings")
+    strategies = lazy_module("harness.record.strategies")
     suite = lazy_module("harness.suitedef.suite")
 
 
@@ -150,7 +152,9 @@ def cmd_data(args) -> int:
     model_path = loading.resolve_model_path(args.model, suites, args.seed)
     backends = args.backend or list(orchestrate.DEFAULT_BACKENDS)
     overrides = settings.parse_overrides(args.backend_config, args.set)
-    resolved = {b: settings.resolve(b, model_path, overrides).model_dump(mode="json") for b in backends}
+    # a chain (lora+grpo) trains with its last backend's settings
+    resolved = {b: settings.resolve(strategies.chain(b)[1], model_path, overrides).model_dump(mode="json")
+                for b in backends}
     report = data_report.data_report(suites, args.model, model_path, orchestrate.max_lengths(resolved))
     outcomes = [gates.decide_data(report, s.name, state, gate) for s in suites for gate in s.spec.gates
                 if gate.kind in record.DATA_GATES for state in gates.gate_states(gate, backends)]

@@ -8,10 +8,19 @@ from harness.common.lazy import lazy_module
 
 if TYPE_CHECKING:
     import reports
+    from harness import cache
+    from reports import charts
 else:  # the report pages load when a run has finished, not with the command line
+    cache = lazy_module("harness.cache")
+    charts = lazy_module("reports.charts")
     reports = lazy_module("reports")
 
 MARKS = {"gain": "▲ gain", "loss": "▼ LOSS", "no detectable change": "= no detectable change"}
+
+
+def keep_charts(use_cache: bool = True) -> None:
+    """Reports drawn from now on keep their charts in the harness cache and read them back (`--no-cache`: not)."""
+    charts.remember_in(cache.Cache().store.charts_dir if use_cache else None)
 
 
 def result_header(record) -> str:
@@ -38,9 +47,10 @@ def result_lines(record, only: set[tuple[str, str]] | None = None) -> list[str]:
     return lines
 
 
-def print_summary(run_dir: Path, record) -> None:
-    """Render the report, then print the terminal summary: values, deltas against base with 95% intervals and
-    verdicts, costs, gates."""
+def print_summary(run_dir: Path, record, use_cache: bool = True) -> None:
+    """Render the report (its charts kept in the harness cache with `use_cache`), then print the terminal
+    summary: values, deltas against base with 95% intervals and verdicts, costs, gates."""
+    keep_charts(use_cache)
     report = reports.render_report(run_dir)
     print("\n" + result_header(record))
     for line in result_lines(record):

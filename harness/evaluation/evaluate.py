@@ -1,11 +1,15 @@
 """Evaluation of one model on one suite: generate, score each example, aggregate."""
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, Sequence
 
+from harness.cache import Store
+from harness.cache.keys import EVALUATIONS, SCORES, evaluation_key, score_keys
 from harness.common.progress import progress_bar
 from harness.episodes.loop import model_turns, run_episodes
 from harness.episodes.metrics import episode_rows
+from harness.metrics import Metric, Score
 from harness.models.loading import Model
 from harness.record import BASE, Prediction, Result
 from harness.runtime import distributed
@@ -80,27 +84,95 @@ def prompts_for(suite: Suite, state: str, seed: int) -> list[list[Example]]:
 
 
 def score(suite: Suite, state: str, examples: list[Example], model_inputs: list[str],
-          outputs: list[str]) -> list[Prediction]:
-    """One prediction row per example, scored by every metric that applies to it."""
+          outputs: list[str], store: Store | None = None) -> list[Prediction]:
+    """One prediction row per example, scored by every metric that applies to it. The scores of costly metrics
+    (`Metric.cached`: those that run the output's code) are read from `store` where it has them, and the ones
+    computed are put there (unless more than the inputs decided them)."""
+    return _scored(suite, state, examples, model_inputs, outputs, store)[0]
+
+
+def _scored(suite: Suite, state: str, examples: list[Example], model_inputs: list[str], outputs: list[str],
+            store: Store | None) -> tuple[list[Prediction], bool]:
+    """`score`'s rows, and whether the inputs alone decided every score (see `Score.repeatable`)."""
+    repeatable = True
+    asked = [[(name, {f: ex.fields[f] for f in metric.reads}) for name, (metric, info) in suite.metrics.items()
+              if applies(info, ex) and not metric.deferred]  # a judge metric is scored once every state is generated
+             for ex in examples]
+    keys = _score_keys(suite, examples, outputs, asked) if store is not None else {}
+    found = store.get_many(SCORES, list(keys.values())) if store is not None else {}
+    computed: list[tuple[str, dict]] = []
     rows = []
-    for ex, model_input, output in zip(examples, model_inputs, outputs):
+    for i, (ex, model_input, output, wants) in enumerate(zip(examples, model_inputs, outputs, asked)):
         scores: dict[str, float] = {}
         reasons: dict[str, str] = {}
         fields: dict[str, Any] = {}
-        for name, (metric, info) in suite.metrics.items():
-            if metric.deferred or not applies(info, ex):
-                continue  # a judge metric is scored once every state is generated
-            wanted = {f: ex.fields[f] for f in metric.reads}
-            prompt = {"prompt": ex.messages[-1]["content"]} if metric.reads_prompt else {}
-            s = metric.score(output, ex.reference, {**wanted, **prompt})
+        for name, wanted in wants:
+            key = keys.get((i, name))
+            if key in found:
+                s = Score(found[key]["value"], found[key]["reason"])
+            else:
+                metric = suite.metrics[name][0]
+                s = metric.score(output, ex.reference, _given(metric, ex, wanted))
+                repeatable = repeatable and s.repeatable
+                if key is not None and s.repeatable:
+                    computed.append((key, {"value": s.value, "reason": s.reason}))
             scores[name] = s.value
             if s.reason:
                 reasons[name] = s.reason
             fields |= wanted
-        rows.append(Prediction(id=ex.id, state=state, suite=suite.name, prompt=ex.messages[-1]["content"],
-                               model_input=model_input, reference=ex.reference, output=output, scores=scores,
-                               reasons=reasons, fields=fields, fewshot=list(ex.shots)))
-    return rows
+        rows.append(_row(suite, state, ex, model_input, output, scores, reasons, fields))
+    if store is not None:
+        store.put_many(SCORES, computed)
+    return rows, repeatable
+
+
+def evaluate_outputs(suite: Suite, state: str, examples: list[Example], model_inputs: list[str], outputs: list[str],
+                     seed: int = 0, store: Store | None = None) -> tuple[list[Prediction], list[Result]]:
+    """`score`, then `aggregate`. With a `store`, both are read from it whole when these outputs of these examples
+    were scored before by the same metrics and code (with this seed for the intervals), and stored when they were
+    not (nor when a score depended on more than the inputs); a suite whose metrics include its own `evaluate:`
+    code is always scored afresh."""
+    key = None
+    if store is not None and not any(info.source.startswith("evaluate:") for _, info in suite.metrics.values()):
+        key = evaluation_key(list(suite.metrics.values()), suite.name, state, seed, [asdict(ex) for ex in examples],
+                             model_inputs, outputs)
+        found = store.get(EVALUATIONS, key)
+        if found is not None:
+            rows = [_row(suite, state, ex, model_input, output, *scored)
+                    for ex, model_input, output, scored in zip(examples, model_inputs, outputs, found["rows"])]
+            return rows, [Result.model_validate(r) for r in found["results"]]
+    rows, repeatable = _scored(suite, state, examples, model_inputs, outputs, store)
+    results = aggregate(suite, state, rows, seed)
+    if store is not None and key is not None and repeatable:
+        store.put(EVALUATIONS, key, {"rows": [[r.scores, r.reasons, r.fields] for r in rows],
+                                     "results": [r.model_dump() for r in results]})
+    return rows, results
+
+
+def _row(suite: Suite, state: str, ex: Example, model_input: str, output: str, scores: dict[str, float],
+         reasons: dict[str, str], fields: dict[str, Any]) -> Prediction:
+    return Prediction(id=ex.id, state=state, suite=suite.name, prompt=ex.messages[-1]["content"],
+                      model_input=model_input, reference=ex.reference, output=output, scores=scores,
+                      reasons=reasons, fields=fields, fewshot=list(ex.shots))
+
+
+def _score_keys(suite: Suite, examples: list[Example], outputs: list[str],
+                asked: list[list[tuple[str, dict]]]) -> dict[tuple[int, str], str]:
+    """(example index, metric name) → the cache key of that score, for the metrics whose scores are cached."""
+    keys: dict[tuple[int, str], str] = {}
+    for name, (metric, info) in suite.metrics.items():
+        if not metric.cached:
+            continue
+        mine = [(i, wanted) for i, wants in enumerate(asked) for n, wanted in wants if n == name]
+        made = score_keys(metric, info.options, [(outputs[i], examples[i].reference,
+                                                  _given(metric, examples[i], wanted)) for i, wanted in mine])
+        keys |= {(i, name): key for (i, _), key in zip(mine, made)}
+    return keys
+
+
+def _given(metric: Metric, ex: Example, wanted: dict[str, Any]) -> dict[str, Any]:
+    """What `metric.score` gets besides output and reference: the fields it reads (and the last user turn)."""
+    return {**wanted, **({"prompt": ex.messages[-1]["content"]} if metric.reads_prompt else {})}
 
 
 def aggregate(suite: Suite, state: str, rows: list[Prediction], seed: int = 0) -> list[Result]:

@@ -30,6 +30,9 @@ class Score:
     """0/1 for pass/fail metrics; the example's score for mean metrics; the sentence score for corpus ones."""
     reason: str = ""
     """Why, in a few words, when it is not perfect."""
+    repeatable: bool = True
+    """False when more than the inputs decided it (a run the wall-clock limit ended: the machine's load did):
+    such a score is never cached."""
 
 
 class Metric:
@@ -52,6 +55,10 @@ class Metric:
     episodic: ClassVar[bool] = False
     """Scores a whole episode (an episode suite's transcript and end state: `harness.episodes.metrics`), not an
     output string; an episode suite takes only such metrics, and other suites none."""
+    cached: ClassVar[bool] = False
+    """Whether its scores are kept in the harness cache (`harness.cache.keys.score_keys`: by its code, options and
+    signature, the output, reference and fields it reads): for metrics that cost more than a lookup, such as
+    running the output's code, so that a repeated run scores without running anything."""
     reads_prompt: ClassVar[bool] = False
     """Whether `score` also receives the example's last user turn, as the field `prompt` (to tell an answer
     from an echo of the question)."""

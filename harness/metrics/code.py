@@ -17,6 +17,8 @@ class PassAt1(Metric):
     """Executes model output: a run refuses to start without the sandbox (or `--allow-unsandboxed-code`)."""
     takes_preamble = True
     """Gets the suite's `preamble:` as its `preamble` option."""
+    cached = True
+    """Two jails per example: a repeated run reads the verdicts from the cache instead."""
 
     def __init__(self, language: str = "en", field: str = "tests", wall_seconds: float = 5.0, preamble: str = ""):
         super().__init__(language)
@@ -30,7 +32,7 @@ class PassAt1(Metric):
         if not isinstance(tests, str):
             raise ValueError(f"field {self.field!r} must be Python source with the hidden tests")
         outcome = sandbox.run_tests(sandbox.extract_code(output), tests, self.limits, self.preamble)
-        return Score(1.0 if outcome.passed else 0.0, outcome.reason)
+        return Score(1.0 if outcome.passed else 0.0, outcome.reason, repeatable=not outcome.timed_out)
 
     @property
     def signature(self) -> str:

@@ -26,7 +26,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
-from harness.cache.dirs import cache_root
 from harness.common.errors import HarnessError
 from harness.common.lazy import lazy_module
 
@@ -35,7 +34,10 @@ from .base import NO_FIELDS, Metric, Score
 if TYPE_CHECKING:
     import evaluate
     import evaluate.config as evaluate_config
+
+    from harness.cache import dirs as cache_dirs
 else:  # heavy, and only for a suite the user trusts: imported on first use
+    cache_dirs = lazy_module("harness.cache.dirs")  # the cache's package is more than listing suites needs
     evaluate = lazy_module("evaluate")
     evaluate_config = lazy_module("evaluate.config")
 
@@ -135,7 +137,7 @@ def _load(module: str, folder: Path | None) -> Any:
     """The loaded module (this runs its code), with evaluate's caches inside the harness's."""
     try:
         with _modules_cache():
-            return evaluate.load(str(folder) if folder else module, cache_dir=str(cache_root() / "evaluate"),
+            return evaluate.load(str(folder) if folder else module, cache_dir=str(cache_dirs.cache_root() / "evaluate"),
                                  keep_in_memory=True)
     except Exception as e:  # evaluate raises FileNotFoundError, ConnectionError, ImportError, ...
         how = ("a local module folder failed to load" if folder else
@@ -149,7 +151,7 @@ def _load(module: str, folder: Path | None) -> Any:
 def _modules_cache() -> Iterator[None]:
     """evaluate copies each module it loads into its modules cache (by default under
     ~/.cache/huggingface); it reads where at call time, so point it into the harness's cache."""
-    before, ours = evaluate_config.HF_MODULES_CACHE, cache_root() / "modules"
+    before, ours = evaluate_config.HF_MODULES_CACHE, cache_dirs.cache_root() / "modules"
     evaluate_config.HF_MODULES_CACHE = ours
     # evaluate imports the copy as `evaluate_modules…` from the first such package on sys.path: make that
     # ours, and forget one imported from elsewhere (another cache, earlier in this process)

@@ -57,11 +57,13 @@ from harness.record import (
     RatingPreference,
     Ratings,
     Result,
+    RewardCheck,
     Rubric,
     RunRecord,
     SeedComparison,
     SeedSpread,
     SplitData,
+    StartedFrom,
     StateScores,
     SuiteCode,
     SuiteData,
@@ -75,13 +77,13 @@ from .run_record import SCHEMA_VERSION
 
 ORDER: list[type[BaseModel]] = [
     RunRecord, SuiteInfo, SuiteCode, MetricInfo, GateSpec, Rubric, Criterion, CalibrationRule, Environment,
-    BackendRun, Cost, TunedFromCache, PreferencePairs, Result, Comparison, LabelResult, FailureKinds, Checks,
-    ModelChanged, OutputsMatch, Contamination, GateOutcome, Advice, SeedSpread, SeedComparison, CacheUse, DataReport,
-    SuiteData, SplitData, Lengths, Histogram, Overlap, Truncation, Finding, ExplanationsInfo, Ratings, RatingImport,
-    RatingMean, RatingDifference, RatingPreference, RatingAgreements, RatingAgreement, RatersPerItem, RatingMethod,
-    JudgeResult, JudgeVerdict, JudgeCost, JudgeRepeatability, JudgeCalibration, CriterionCalibration, StateScores,
-    Disagreement, BiasProbes, Prediction,
-    EpisodeTurn, VariantResult, Explanation, NextTokens, Attention]
+    BackendRun, Cost, TunedFromCache, StartedFrom, PreferencePairs, Result, Comparison, LabelResult, FailureKinds,
+    Checks, ModelChanged, OutputsMatch, Contamination, GateOutcome, Advice, RewardCheck, SeedSpread, SeedComparison,
+    CacheUse, DataReport, SuiteData, SplitData, Lengths, Histogram, Overlap, Truncation, Finding, ExplanationsInfo,
+    Ratings, RatingImport, RatingMean, RatingDifference, RatingPreference, RatingAgreements, RatingAgreement,
+    RatersPerItem, RatingMethod, JudgeResult, JudgeVerdict, JudgeCost, JudgeRepeatability, JudgeCalibration,
+    CriterionCalibration, StateScores, Disagreement, BiasProbes, Prediction, EpisodeTurn, VariantResult,
+    Explanation, NextTokens, Attention]
 
 
 def _type_name(annotation) -> str:

@@ -17,7 +17,7 @@ from .migrate import migrate
 from .outcome import Checks, Comparison, FailureKinds, GateOutcome, LabelResult, Prediction, Result, VariantResult
 from .ratings import Ratings
 from .spec import Record, SuiteCode, SuiteInfo
-from .training import BackendRun, CacheUse, Environment, SeedComparison, SeedSpread
+from .training import BackendRun, CacheUse, Environment, RewardCheck, SeedComparison, SeedSpread
 
 SCHEMA_VERSION = 6
 """Changes whenever a field changes meaning; `migrate` reads every earlier version still supported."""
@@ -139,6 +139,9 @@ class RunRecord(Record):
     """Retention suite → state → mean token loss on the references (lower is better)."""
     variant_results: list[VariantResult] = []
     """Values under every prompt variant, for suites with `templates:` (prompt sensitivity)."""
+    reward_checks: list[RewardCheck] = []
+    """Per reward-trained state (`grpo`) and suite: train reward first and last beside the held-out primary metric,
+    flagged where the reward rose and the metric fell."""
     gates: list[GateOutcome] = []
     """Every gate's outcome as last decided (by `harness run`, `harness report` or pytest)."""
     data: DataReport | None = None

@@ -8,6 +8,11 @@ tunes `lora[r=4,learning_rate=1e-4]@seed0`, `…@seed1`, `lora[r=4,learning_rate
 A state's **strategy** is its name without the seed (`lora[r=4,learning_rate=1e-4]`): what the
 seeds of a strategy vary is only the training's randomness (initialisation, data order).
 
+A **chain** `UPSTREAM+BACKEND` (e.g. `--backend lora+grpo`) tunes with BACKEND starting from UPSTREAM's tuned
+artefact (SFT, then reinforcement learning): one strategy, `lora+grpo`, whose states are tuned by BACKEND and
+take BACKEND's settings and sweeps (`--set grpo.beta=…`); the upstream trains with its own settings and the
+state's seed.
+
 Names are used as folder names (`predictions/<state>/`, `models/<state>/`), in report pages and
 in pytest item ids, so every part of a name is confined to letters, digits and `_ . + -`; the
 brackets, `=`, `,` and `@` that join the parts are safe in all three.
@@ -47,6 +52,8 @@ class Tuning:
     """The seed of its training (initialisation and data order)."""
     point: dict[str, str] = field(default_factory=dict)
     """Swept setting → its value as written on the command line (empty without a sweep)."""
+    starts_from: str | None = None
+    """A chain's upstream backend, whose tuned artefact (trained with the same seed) this state starts from."""
 
 
 def state_name(backend: str, point: dict[str, str], train_seed: int | None) -> str:
@@ -69,6 +76,21 @@ def backend_of(state: str) -> str:
 def aliases(state: str) -> set[str]:
     """Every name a gate's `states:` may use for this state: the state, its strategy, its backend."""
     return {state, strategy_of(state), backend_of(state)}
+
+
+CHAIN_MARK = "+"
+
+
+def chain(entry: str) -> tuple[str | None, str]:
+    """A `--backend` entry → (the backend it starts from, the backend that tunes it): `lora+grpo` → (lora, grpo),
+    `lora` → (None, lora)."""
+    upstream, mark, backend = entry.rpartition(CHAIN_MARK)
+    return (upstream, backend) if mark else (None, entry)
+
+
+def backends_named(entries: list[str]) -> list[str]:
+    """Every backend the `--backend` entries name, chains' upstreams included, each once."""
+    return list(dict.fromkeys(b for e in entries for b in chain(e) if b is not None))
 
 
 def parse_sweeps(assignments: list[str]) -> dict[str, dict[str, list[str]]]:
@@ -115,10 +137,16 @@ def expand(backends: list[str], sweeps: dict[str, dict[str, list[str]]], train_s
 
     Without `train_seeds` each strategy trains once with the run seed and names carry no seed.
     """
-    for backend in backends:
-        if not _NAME.fullmatch(backend):
-            raise HarnessError(f"backend name {backend!r} cannot name a state (letters, digits, _ and -)", "--backend")
-    stray = sorted(set(sweeps) - set(backends))
+    for entry in backends:
+        upstream, backend = chain(entry)
+        for name in (upstream, backend) if upstream is not None else (backend,):
+            if not _NAME.fullmatch(name):
+                raise HarnessError(f"backend name {name!r} cannot name a state (letters, digits, _ and -; a chain is "
+                                   "two names joined by +, e.g. lora+grpo)", "--backend")
+        if upstream == backend:
+            raise HarnessError(f"chain {entry!r} starts from itself", "--backend")
+    tuned_by = {chain(e)[1] for e in backends}
+    stray = sorted(set(sweeps) - tuned_by)
     if stray:
         raise HarnessError(f"--sweep names backend {stray[0]!r}, which this run does not tune (add --backend "
                            f"{stray[0]})", "--sweep")
@@ -127,14 +155,16 @@ def expand(backends: list[str], sweeps: dict[str, dict[str, list[str]]], train_s
         if both:
             raise HarnessError(f"{backend}.{both[0]} is both set and swept; keep one", "--sweep")
     tunings = []
-    for backend in backends:
+    for entry in backends:
+        upstream, backend = chain(entry)
         fields = list(sweeps.get(backend, {}))
         for values in itertools.product(*(sweeps[backend][f] for f in fields)) if fields else [()]:
             point = dict(zip(fields, values))
-            strategy = state_name(backend, point, None)
+            strategy = state_name(entry, point, None)
             for seed in train_seeds if train_seeds is not None else [None]:
-                tunings.append(Tuning(state=state_name(backend, point, seed), backend=backend, strategy=strategy,
-                                      train_seed=run_seed if seed is None else seed, point=point))
+                tunings.append(Tuning(state=state_name(entry, point, seed), backend=backend, strategy=strategy,
+                                      train_seed=run_seed if seed is None else seed, point=point,
+                                      starts_from=upstream))
     if len(tunings) > MAX_STATES:
         raise HarnessError(f"{len(tunings)} tuned states asked for; at most {MAX_STATES} per run", "--sweep")
     return tunings

@@ -82,6 +82,28 @@ class Cost(Record):
     it was interrupted more than once); None: trained in one go."""
     attempts: int = 1
     """Training processes whose work the result kept: 1, plus one per interruption resumed from a checkpoint."""
+    curves: dict[str, list[tuple[int, float]]] = {}
+    """Further per-step series besides the loss, by name. A reward-trained backend (`grpo`) logs `reward` (mean
+    train reward of the step's completions), `kl` (to the starting model) and `completion_length` (mean tokens) per
+    logged step; `reward/<suite>` is the mean reward of each scored batch's examples of that suite, by batch
+    (one batch per optimizer step), as the harness's reward computed it."""
+
+
+class StartedFrom(Record):
+    """The upstream training a chain's state (`lora+grpo`) started from."""
+
+    backend: str
+    """The upstream backend (`lora`)."""
+    settings: dict[str, Any]
+    """Its fully resolved settings; it trained with the state's own seed."""
+    artefact: str
+    """Its tuned model directory, relative to the run directory."""
+    kind: ArtefactKind
+    cost: Cost
+    """What its training cost (for an artefact from the tuning cache, what its original training cost); not in
+    the state's own cost."""
+    from_cache: TunedFromCache | None = None
+    """Set when it was restored from the tuning cache (e.g. trained as the run's own state of that backend)."""
 
 
 class PreferencePairs(Record):
@@ -146,6 +168,8 @@ class BackendRun(Record):
     """Set when the artefact was restored from the tuning cache rather than trained in this run."""
     pairs: PreferencePairs | None = None
     """The preference pairs it learned from (preference backends such as `dpo`; None for the others)."""
+    starts_from: StartedFrom | None = None
+    """A chain's state (`lora+grpo`): the upstream training whose artefact it started from; None: the base."""
 
     @model_validator(mode="before")
     @classmethod
@@ -173,7 +197,8 @@ class Environment(Record):
     """Hash of the harness and backend sources."""
     world_size: int = 1
     """Processes that shared the run (`accelerate launch`, `torchrun` or `--processes`): each generated a share of
-    every suite, and tuning was data-parallel across them; 1 for a plain run."""
+    every suite, and tuning was data-parallel across them; 1 for a plain run, and for a `--processes` run whose
+    every output and tuned model came from the caches (it ran alone)."""
     threads: int | None = None
     """CPU threads each process's torch used (`--threads`, `OMP_NUM_THREADS`, or one fewer than the cores);
     None in runs that did not record it."""
@@ -257,3 +282,31 @@ class SeedComparison(Record):
     """p_holm < alpha."""
     verdict: Verdict
     """`gain` or `loss` (in the metric's better direction) when significant, else `no detectable change`."""
+
+
+class RewardCheck(Record):
+    """Reward hacking made visible: a reward-trained state's train reward on one suite, first against last, beside
+    its held-out primary metric against the state it started from."""
+
+    state: str
+    suite: str
+    batches: int
+    """Reward batches that held this suite's train examples (one per optimizer step)."""
+    reward_first: float
+    """Mean reward of the first quarter of those batches (at least one)."""
+    reward_last: float
+    """Mean reward of the last quarter of those batches (at least one)."""
+    metric: str
+    """The suite's primary metric, on its test split."""
+    reference: str
+    """The state the held-out metric is compared with: a chain's upstream trained with the same seed when the
+    run has it (`lora@seed1` for `lora+grpo@seed1`), else base."""
+    reference_value: float
+    value: float
+    """The state's value of `metric`."""
+    flagged: bool
+    """The train reward rose while the held-out primary metric fell below the reference's: what the reward
+    taught did not carry over to held-out examples (point estimates: see `fall_significant`)."""
+    fall_significant: bool | None = None
+    """Whether the run's paired comparison of the state against the reference found the held-out change
+    significant (None: the run recorded no such comparison)."""

@@ -22,7 +22,10 @@ def before_training(tunings: list, settings: dict[str, dict], suites: list[Suite
 
 
 def after_training(run: BackendRun) -> list[Advice]:
-    """A warning when the state's logged training loss did not fall."""
+    """A warning when the state's logged training loss did not fall (not for a reward-trained state: its loss is a
+    policy-gradient surrogate that need not fall; its reward is checked against held-out results instead)."""
+    if run.cost.curves.get("reward"):
+        return []
     message = advice.loss_not_falling(run.name, run.cost.loss_curve)
     return [Advice(kind="loss_flat", state=run.name, message=message)] if message else []
 

@@ -14,12 +14,12 @@ from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 
-from harness.cache import CACHED_KINDS, DATA_REPORTS, Cache, GenerationCache, keys
+from harness.cache import CACHED_KINDS, DATA_REPORTS, Cache, GenerationCache, Store, keys
 from harness.common.errors import HarnessError
 from harness.dataquality.report import data_report
 from harness.evaluation import checks, explanations
 from harness.evaluation.analysis import analyse
-from harness.evaluation.evaluate import aggregate, generate_test, prompts_for, run_episode_suite, score
+from harness.evaluation.evaluate import aggregate, evaluate_outputs, generate_test, prompts_for, run_episode_suite
 from harness.evaluation.gates import decide_all, record_gates
 from harness.judging import check_judges, judge_run
 from harness.models.loading import TINY, check_loadable, is_adapter_dir, load_model, resolve_model_path
@@ -57,13 +57,16 @@ from harness.suitedef.trust import trusted
 from harness.tuning import settings as backend_settings
 from harness.tuning.pairs import check_pair_sources, sheets_by_default
 from harness.tuning.registry import backend_packages, usable_backend
-from harness.tuning.tune import discard_checkpoints, tune_state
+from harness.tuning.reward import reward_checks, reward_warnings
+from harness.tuning.tune import check_rewards, discard_checkpoints, tune_state
 
 from . import advice as run_advice
 from .environment import check_code_sandbox, environment
 
 DEFAULT_SUITES = "suites"
 DEFAULT_BACKENDS = ("full", "lora")
+START = "start"
+"""Marks a chain's upstream settings in the run's configuration key."""
 TINY_NOTE = ("`tiny` is a small Llama-architecture model with random weights, built by the harness; "
              "its tokenizer was trained on the suites' training text. Near-zero scores before tuning are expected.")
 
@@ -119,6 +122,8 @@ class Plan:
     cache: Cache | None = None
     trusted_code: list[SuiteCode] = field(default_factory=list)
     """The suites' own code this run loads, as the user trusted it."""
+    start_settings: dict = field(default_factory=dict)
+    """A chain's state → the resolved settings of the upstream training it starts from."""
 
     @cached_property
     def environment(self) -> Environment:
@@ -143,7 +148,8 @@ def plan(request: RunRequest) -> Plan:
     suites, code = trusted(suites, request.trust_suite_code, request.approved_code)
     if request.backends and not any(s.train for s in suites if s.spec.role == "task"):
         raise HarnessError("no suite has a train split to tune on", "--suite")
-    unused = sorted(set(request.overrides) - set(request.backends))
+    named = strategies.backends_named(request.backends)
+    unused = sorted(set(request.overrides) - set(named))
     if unused:
         raise HarnessError(f"settings for backend {unused[0]!r}, which this run does not tune (backends: "
                            f"{', '.join(request.backends) or 'none'})", "--set/--backend-config")
@@ -155,16 +161,21 @@ def plan(request: RunRequest) -> Plan:
         request.overrides = sheets_by_default(request.backends, request.overrides, request.pairs_from)
     tunings = strategies.expand(request.backends, request.sweeps, request.train_seeds, request.seed,
                                 request.overrides)
-    for backend in request.backends:
+    for backend in named:
         usable_backend(backend)  # a backend this machine cannot run refuses before anything is made
+    check_rewards(named, suites)
     with distributed.main_first():  # one process builds or fetches the model, the others find it in the cache
         model_path = resolve_model_path(request.model, suites, request.seed)
     check_loadable(model_path, request.model)  # before a run directory exists, not half way into one
     settings = {t.state: _resolve(t, model_path, request.overrides) for t in tunings}
     check_pair_sources(suites, {t.state: (t.backend, settings[t.state]) for t in tunings}, request.pairs_from,
                        request.allow_outside_data)
-    key = config_key(request, suites, model_path, settings, keys.code_hash(backend_packages()))
-    return Plan(request, suites, model_path, tunings, settings, key, Cache() if request.cache else None, code)
+    starts = {t.state: backend_settings.resolve(t.starts_from, model_path, request.overrides).model_dump(mode="json")
+              for t in tunings if t.starts_from is not None}
+    decided = settings | {f"{state} {START}": values for state, values in starts.items()}
+    key = config_key(request, suites, model_path, decided, keys.code_hash(backend_packages()))
+    return Plan(request, suites, model_path, tunings, settings, key, Cache() if request.cache else None, code,
+                starts)
 
 
 def _resolve(t: strategies.Tuning, model_path: str, overrides: dict) -> dict:
@@ -265,8 +276,8 @@ def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
         done = next((b for b in record.backends if b.name == t.state), None)
         if done is None:
             log(f"Tuning {t.state}" if t.state != t.backend else f"Tuning with {t.backend}")
-            done = tune_state(t, p.suites, p.model_path, p.settings[t.state], p.cache, run_dir, p.request.pairs_from,
-                              p.request.allow_outside_data)
+            done = tune_state(t, p.suites, p.model_path, p.settings[t.state], p.cache, run_dir,
+                              p.start_settings.get(t.state), p.request.pairs_from, p.request.allow_outside_data)
             record.backends.append(done)
             run_advice.advise(record, run_advice.after_training(done), log)
             if main:
@@ -296,6 +307,9 @@ def execute(p: Plan, run_dir: Path, log=print) -> RunRecord:
     if judge_run(record, run_dir, p.suites, p.cache, p.request.seed, log):  # every state's outputs exist now
         save_record(run_dir, record)
     analyse(record, run_dir, p.suites, p.request.seed, p.cache)
+    record.reward_checks = reward_checks(record)
+    for line in reward_warnings(record.reward_checks):
+        log(f"WARNING: {line}")
     record.status = "complete"
     record_gates(run_dir, record, decide_all(record, str(run_dir)), "harness run")
     for state in record.states:
@@ -336,7 +350,7 @@ def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord
                            for k, examples in enumerate(variants, 1)]
         if main:
             rows, results = _score_suite(model, suite, state, seed, run_dir, record, primary, inputs, outputs,
-                                         list(zip(variants, variant_outputs)))
+                                         list(zip(variants, variant_outputs)), p.cache.store if p.cache else None)
             evaluated |= {f"{suite.name}/{rows[i].id}": rows[i].output for i in pick}
             regenerated |= {f"{suite.name}/{rows[i].id}": out for i, out in zip(pick, again)}
         if state != BASE:  # the model is loaded anyway: explain what changed against base (every process a share)
@@ -361,19 +375,17 @@ def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord
 
 def _score_suite(model, suite: Suite, state: str, seed: int, run_dir: Path, record: RunRecord,
                  primary: list, inputs: list[str], outputs: list[str],
-                 variants: list[tuple[list, list[str]]]) -> tuple[list[Prediction], list[Result]]:
-    """On the main process: score one suite's outputs (and its prompt variants'), save the predictions and
-    the retention loss; (the prediction rows, the suite's aggregate results)."""
-    rows = score(suite, state, primary, inputs, outputs)
-    results = aggregate(suite, state, rows, seed)
+                 variants: list[tuple[list, list[str]]], store: Store | None) -> tuple[list[Prediction], list[Result]]:
+    """On the main process: score one suite's outputs and its prompt variants' (through the caches in `store`),
+    save the predictions and the retention loss; (the prediction rows, the suite's aggregate results)."""
+    rows, results = evaluate_outputs(suite, state, primary, inputs, outputs, seed, store)
     for k, (examples, outs) in enumerate(variants, 1):
-        variant_rows = score(suite, f"{state}#{k}", examples, [model.render(ex.messages, ex.tools) for ex in examples],
-                             outs)
+        _, variant = evaluate_outputs(suite, f"{state}#{k}", examples,
+                                      [model.render(ex.messages, ex.tools) for ex in examples], outs, seed, store)
         record.variant_results = [v for v in record.variant_results
                                   if (v.state, v.suite, v.variant) != (state, suite.name, k)]
         record.variant_results += [VariantResult(state=state, suite=suite.name, metric=r.metric, variant=k,
-                                                 value=r.value, n=r.n)
-                                   for r in aggregate(suite, f"{state}#{k}", variant_rows, seed)]
+                                                 value=r.value, n=r.n) for r in variant]
     if suite.spec.role == "retention":
         loss = model.token_loss([model.render(ex.messages, ex.tools) for ex in suite.test],
                                 [ex.reference for ex in suite.test])

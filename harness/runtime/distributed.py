@@ -29,6 +29,27 @@ def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1") or 1)
 
 
+_STANDING_IN_FOR: int | None = None
+
+
+def results_world_size() -> int:
+    """The processes whose results this process reads from the caches (a tuned model trained data-parallel is
+    keyed by their number): `world_size()`, or, inside `standing_in_for(n)`, n."""
+    return _STANDING_IN_FOR or world_size()
+
+
+@contextmanager
+def standing_in_for(processes: int) -> Iterator[None]:
+    """Within the block this lone process reads from the caches what `processes` processes would have
+    computed (a command whose every result is cached runs alone instead of launching them)."""
+    global _STANDING_IN_FOR
+    before, _STANDING_IN_FOR = _STANDING_IN_FOR, processes
+    try:
+        yield
+    finally:
+        _STANDING_IN_FOR = before
+
+
 def rank() -> int:
     """This process's index among them (0 without a launcher)."""
     return int(os.environ.get("RANK", "0") or 0)

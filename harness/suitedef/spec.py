@@ -181,6 +181,10 @@ class SuiteSpec(_Strict):
     """An episode suite (docs/episodes.md): its environment file (YAML, inside the suite folder). The test split
     then holds its tasks, one JSON object per line, and the train split whole conversations in `data.format`
     (`messages` or `chat`: successful transcripts, trained on every assistant turn); metrics are episode metrics."""
+    rewards: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = Field(None, max_length=32)
+    """Metric → weight: the reward of reward-trained backends (`grpo`) on this suite's train examples is the
+    weighted sum of these metrics' scores, computed as evaluation computes them. Only `passfail` and `mean`
+    metrics score one output alone; default: the primary (first) metric, weight 1."""
     labels: str | None = None
     """A field of each record holding the example's label (an intent, a tool name), for the data report's
     label balance. Without it, references that are all JSON tool calls are labelled by their `name`."""
@@ -257,6 +261,25 @@ class SuiteSpec(_Strict):
         if isinstance(v, list):
             return [{"name": m} if isinstance(m, str) else m for m in v]
         return v
+
+    @field_validator("rewards")
+    @classmethod
+    def _rewards_name_metrics(cls, v, info: ValidationInfo):
+        if v is None:
+            return v
+        if "metrics" in info.data:  # else the metrics' own problem is reported
+            ids = [m.id for m in info.data["metrics"]]
+            unknown = next((name for name in v if name not in ids), None)
+            if unknown is not None:
+                raise ValueError(f"metric {unknown!r} is not in this suite's metrics ({', '.join(ids)})")
+        if not any(weight > 0 for weight in v.values()):
+            raise ValueError("needs at least one metric with a weight above 0")
+        return v
+
+    @property
+    def reward_weights(self) -> dict[str, float]:
+        """Metric → weight of the train reward: `rewards:`, or the primary metric alone."""
+        return dict(self.rewards) if self.rewards is not None else {self.metrics[0].id: 1.0}
 
     @model_validator(mode="after")
     def _metrics_once(self):

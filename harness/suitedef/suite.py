@@ -154,6 +154,7 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
     _check_metric_fields(suite, problems)
     _check_when_fields(suite, text, where, problems)
     _check_gate_thresholds(suite, text, where, problems)
+    _check_rewards(suite, text, where, problems)
     if spec.labels is not None and not any(spec.labels in ex.fields for ex in test + train):
         lineno = yaml_line(text, ("labels",))
         problems.add(HarnessError(f"{f'line {lineno}: ' if lineno else ''}field 'labels': no example has a field "
@@ -325,6 +326,16 @@ def _check_gate_thresholds(suite: Suite, text: str, where: str, problems: Proble
                                       f"{'never pass' if value > high else 'never fail'}", where))
 
 
+def _check_rewards(suite: Suite, text: str, where: str, problems: Problems) -> None:
+    """A reward metric scores one output alone: a corpus metric's sentence score is not the metric."""
+    for name in suite.spec.rewards or {}:
+        if name in suite.metrics and suite.metrics[name][1].kind == "corpus":
+            line = yaml_line(text, ("rewards", name))
+            problems.add(HarnessError(f"{f'line {line}: ' if line else ''}field 'rewards.{name}': {name} is a corpus "
+                                      "metric (its value is not a mean of per-output scores), so it cannot reward one "
+                                      "output; use a passfail or mean metric", where))
+
+
 def check_unique_names(suites: Sequence[Suite]) -> None:
     """Suites read together have distinct names: results, predictions and reports are keyed by the name."""
     first: dict[str, Suite] = {}
@@ -376,11 +387,14 @@ def with_fewshot(suite: Suite, n: int | None) -> Suite:
 
 def results_hash(suite: Suite) -> str:
     """sha256 of what decides a suite's results: its data (each split's file hash or resolved dataset
-    revision), templates, metrics (and local `evaluate` modules), generation settings, language and role.
+    revision), templates, metrics (and local `evaluate` modules), generation settings, language, role and the
+    train reward's weights (`rewards:`, which decides what reward-trained states learn).
     Not its gates, rubric, judge calibration rule, description or version: editing those changes no number, so a
     finished run stays reusable."""
     spec = suite.spec.model_dump(mode="json", exclude={"gates", "rubric", "judge_calibration", "description",
                                                        "version"})
+    if spec.get("rewards") is None:  # absent: the hash of a suite that declares no rewards stays what it was
+        spec.pop("rewards", None)
     digest = hashlib.sha256(json.dumps([spec, suite.sources], sort_keys=True, ensure_ascii=False).encode())
     for m in suite.spec.metrics:
         module = suite.path / m.evaluate if m.evaluate else None

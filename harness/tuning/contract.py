@@ -11,12 +11,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Callable, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 LOSS_LOGGED_EVERY = 5
 """Optimizer steps between two logged training losses (and the first step)."""
+
+RewardFn = Callable[[list[int], list[str]], list[float]]
+"""(indices into the training examples, one completion each) → one reward each: the suites' own metrics on the
+train split, weighted as each suite's `rewards:` says. It knows the training examples only."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,8 @@ class TrainStats:
     earlier_wall_seconds: float = 0.0
     """Wall time the earlier attempts spent up to the checkpoint resumed from (already in `train_seconds` for
     their training loop); the harness adds it to the wall time it measures around this attempt."""
+    curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    """Further per-step series a backend logs besides the loss (e.g. `reward`, `kl`, `completion_length`)."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,10 @@ class Backend(ABC):
     `PreferenceSettings`) and sets `pairs` before `setup`."""
     pairs: list[PreferencePair] | None = None
     """The preference pairs to learn from (set by the harness for a backend that `uses_pairs`)."""
+    wants_reward: ClassVar[bool] = False
+    """Whether it trains on a reward rather than on the references: the harness then sets `reward` before `setup`."""
+    reward: RewardFn | None = None
+    """The reward of a backend that `wants_reward`, set by the harness before `setup`."""
     checkpoint_identity: str | None = None
     """What identifies this training (backend, base model, examples, the settings that decide the result, seed,
     processes), set by the harness with `checkpoint_dir`: a backend marks its checkpoints with it and resumes

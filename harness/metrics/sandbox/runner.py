@@ -115,6 +115,8 @@ class Outcome:
     """Wall-clock time of the whole run, process start to cleanup."""
     output: str = ""
     """The first `Limits.output_chars` characters of what the solution printed (stdout and stderr)."""
+    timed_out: bool = False
+    """Whether the wall-clock limit ended it (without a passing verdict): how loaded the machine was decided it."""
 
 
 def available() -> bool:
@@ -304,7 +306,8 @@ class _Run:
         elif reason == "killed: memory limit":
             reason += f" ({self.limits.memory_mb} MB)"
         passed = status == "P"
-        return Outcome(passed, "" if passed else one_line(reason), time.monotonic() - self.started, output)
+        return Outcome(passed, "" if passed else one_line(reason), time.monotonic() - self.started, output,
+                       timed_out and not passed)
 
     def _watch(self, deadline: float) -> tuple[bytes, bool]:
         """Read outputs, infos and the verdict until the tests' process ends (and, when it lost the
