@@ -134,7 +134,7 @@ def evaluate_outputs(suite: Suite, state: str, examples: list[Example], model_in
     code is always scored afresh."""
     key = None
     if store is not None and not any(info.source.startswith("evaluate:") for _, info in suite.metrics.values()):
-        key = evaluation_key(list(suite.metrics.values()), suite.name, state, seed, [asdict(ex) for ex in examples],
+        key = evaluation_key(list(suite.metrics.values()), suite.name, state, seed, [_identity(ex) for ex in examples],
                              model_inputs, outputs)
         found = store.get(EVALUATIONS, key)
         if found is not None:
@@ -147,6 +147,12 @@ def evaluate_outputs(suite: Suite, state: str, examples: list[Example], model_in
         store.put(EVALUATIONS, key, {"rows": [[r.scores, r.reasons, r.fields] for r in rows],
                                      "results": [r.model_dump() for r in results]})
     return rows, results
+
+
+def _identity(ex: Example) -> dict[str, Any]:
+    """The example as evaluation keys know it: an episode suite's `task` (never scored here) is left out, so the keys
+    of other suites' evaluations stay what they were."""
+    return {k: v for k, v in asdict(ex).items() if k != "task"}
 
 
 def _row(suite: Suite, state: str, ex: Example, model_input: str, output: str, scores: dict[str, float],
