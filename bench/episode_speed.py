@@ -37,7 +37,7 @@ MAX_NEW_TOKENS = 24
 
 def tasks(env, n: int) -> list:
     """`n` tasks whose users say 0 to 4 more lines after plain answers, so episodes last 1 to 5 turns."""
-    from harness.episodes import task_from
+    from harness.suitedef.episodes import task_from
 
     return [task_from({"id": f"e{i}", "user": {"opening": OPENINGS[i % len(OPENINGS)],
                                                "script": SCRIPT[:i % (len(SCRIPT) + 1)]},
@@ -46,8 +46,9 @@ def tasks(env, n: int) -> list:
 
 def measure(root: Path, n: int, reps: int) -> list[Row]:
     """The batched loop against one episode at a time on `tiny` as built."""
-    from harness.episodes import environment_from, model_turns, run_episodes, run_one_by_one
+    from harness.episodes import model_turns, run_episodes, run_one_by_one
     from harness.models.loading import load_model
+    from harness.suitedef.episodes import environment_from
     from harness.suitedef.suite import find_suites, load_suite
 
     env_vars = workspace(root, SIZES)

@@ -132,7 +132,30 @@ def _output(row: Prediction, reference: str, passfail: str | None) -> dict:
     passed = bool(row.scores[passfail]) if passfail and passfail in row.scores else None
     return {"text": row.output, "html": diff_html(row.output, reference), "passed": passed,
             "scores": " · ".join(f"{k} {_score(v)}" for k, v in row.scores.items()),
-            "reasons": "; ".join(f"{k}: {v}" for k, v in row.reasons.items() if v)}
+            "reasons": "; ".join(f"{k}: {v}" for k, v in row.reasons.items() if v),
+            "transcript": row.transcript, "end": row.episode_end,
+            "state_html": _state_diff(row.end_state, reference) if row.transcript else None}
+
+
+def _state_diff(end_state, reference: str):
+    """An episode's end state diffed against the expected one (the reference), shown on the expected keys only:
+    the expected state is a subset of what the end state must hold, so other keys are not differences."""
+    try:
+        expected = json.loads(reference)
+    except ValueError:
+        expected = None
+    shown = _on_keys_of(end_state, expected)
+    return diff_html(json.dumps(shown, ensure_ascii=False, indent=1, sort_keys=True),
+                     json.dumps(expected, ensure_ascii=False, indent=1, sort_keys=True))
+
+
+def _on_keys_of(actual, expected):
+    """`actual` with its objects cut down to the keys `expected` has at the same place (lists element by element)."""
+    if isinstance(actual, dict) and isinstance(expected, dict):
+        return {k: _on_keys_of(actual[k], expected[k]) for k in expected if k in actual}
+    if isinstance(actual, list) and isinstance(expected, list) and len(actual) == len(expected):
+        return [_on_keys_of(a, e) for a, e in zip(actual, expected)]
+    return actual
 
 
 def _score(v) -> str:

@@ -11,17 +11,15 @@ from harness.common.errors import HarnessError
 from harness.episodes import (
     EPISODE_METRICS,
     Environment,
-    environment_from,
     episode_results,
     episode_rows,
-    load_environment,
-    load_tasks,
     parse_tool_calls,
     run_episodes,
     run_one_by_one,
     state_matches,
 )
 from harness.record import Prediction
+from harness.suitedef.episodes import environment_from, load_environment, load_tasks
 
 from .conftest import ROOT
 
@@ -132,6 +130,9 @@ def test_effects_that_cannot_be_carried_out_roll_back_all_of_them():
     ('{"note": {"deep": 1}} then {"name": "b"}', [("b", {})]),  # the first JSON value that is a call
     ('{"name": "a", "arguments": {"x": NaN}}', []),  # not JSON every reader accepts: an invalid attempt
     ("The table is booked {for you}.", []),
+    ('<tool_call>\n{"name": "a", "arguments": {"x": 1}}\n</tool_call>', [("a", {"x": 1})]),  # Hermes/Qwen tags
+    ('<tool_call>{"name": "a"}</tool_call><tool_call>{"name": "b"}</tool_call>', [("a", {}), ("b", {})]),
+    ("[" * 5000 + '{"name": "a"}' + "]" * 5000, []),  # nesting past Python's recursion limit is no call
 ])
 def test_parse_tool_calls_finds_the_first_call_anywhere(text, calls):
     got = parse_tool_calls(text)
@@ -141,6 +142,7 @@ def test_parse_tool_calls_finds_the_first_call_anywhere(text, calls):
 def test_a_broken_attempt_is_an_invalid_call_and_prose_is_an_answer():
     assert parse_tool_calls('{"name": "a", "arguments": {"x": }').problem
     assert parse_tool_calls("```json\n{oops}\n```").problem
+    assert parse_tool_calls("<tool_call>not json</tool_call>").problem
     plain = parse_tool_calls("Your table is booked; see you at {seven}.")
     assert plain.answer and plain.problem is None
 

@@ -6,8 +6,9 @@ import pytest
 
 from harness.cache import Cache
 from harness.cache.keys import OUTPUTS
-from harness.episodes import load_environment, model_turns, run_episodes, run_one_by_one, task_from
+from harness.episodes import model_turns, run_episodes, run_one_by_one
 from harness.models.loading import load_model
+from harness.suitedef.episodes import load_environment, task_from
 from harness.suitedef.suite import find_suites, load_suite
 
 from .conftest import ROOT

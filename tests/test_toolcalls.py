@@ -153,3 +153,12 @@ def test_a_reference_that_is_no_call_is_refused_when_the_suite_loads(tmp_path):
     assert f"{folder / 'test.jsonl'}: examples 'b', 'c': metric 'tool_arguments': the reference is not a tool call" \
         in problem  # `key: tool` compares one key as it is: nothing to refuse
     assert make_metric("tool_name", "en", {}).score(REF, "Hello").reason.startswith("the reference is not a tool call")
+
+
+def test_extraction_survives_nesting_past_the_recursion_limit_and_can_be_strict():
+    deep = "[" * 5000 + '{"name": "a"}' + "]" * 5000
+    assert not extract(deep).found and not extract(deep, "whole").found
+    assert extract('{"x": NaN}').value["x"] != 0  # the tool metrics read NaN as Python does (and it equals nothing)
+    assert not extract('{"x": NaN}', strict=True).found  # the episode loop: not JSON, so not a call
+    calls = extract('{"note": 1} then {"name": "b"}', accept=lambda v: isinstance(v, dict) and "name" in v)
+    assert calls.value == {"name": "b"} and calls.how == "first JSON in the output"

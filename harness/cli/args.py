@@ -116,7 +116,7 @@ def add_fewshot(p: argparse.ArgumentParser) -> None:
     """Add --fewshot: few-shot base evaluation of every suite."""
     p.add_argument("--fewshot", type=shots_int, metavar="N",
                    help="show the base model N train examples before each test prompt in every suite with a train "
-                        "split, overriding the suites' own fewshot: (0: zero-shot; recorded)")
+                        "split (episode suites excepted), overriding the suites' own fewshot: (0: zero-shot; recorded)")
 
 
 def add_no_cache(p: argparse.ArgumentParser, what: str) -> None:

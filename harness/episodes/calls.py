@@ -1,23 +1,23 @@
-"""Finding the tool calls in a model's turn.
+"""Finding the tool calls in a model's turn, with the tool metrics' extraction step
+(`harness.metrics.toolcalls.extract`).
 
 `parse_tool_calls` takes the first JSON value in the text that is a call — an object with a `name` (and
 `arguments`, an object; absent means none) — or a non-empty list of such objects (parallel calls), wherever it
-stands: alone, after some words, or inside a ``` fence. A turn with no such value is a plain answer, unless it
-looks like a failed attempt at one (a `"name":` key or a ```json fence), which counts as an invalid call.
+stands: alone, after some words, inside a ``` fence, or in `<tool_call>` tags. A turn with no such value is a
+plain answer, unless it looks like a failed attempt at one (a `"name":` key, a ```json fence or a `<tool_call>`
+tag), which counts as an invalid call.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from harness.metrics.toolcalls.extract import MAX_CHARS, extract
+
 MAX_CALLS_PER_TURN = 4
 """Calls carried out from one turn; more are refused as invalid (and bound `invalid_calls`)."""
-MAX_SCAN_CHARS = 65_536
-MAX_CANDIDATES = 64
-"""Opening brackets tried as the start of a call: the scan stays linear in practice on any output."""
-_ATTEMPT = re.compile(r"""["']name["']\s*:|```\s*json""", re.IGNORECASE)
+_ATTEMPT = re.compile(r"""["']name["']\s*:|```\s*json|<tool_call>""", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -40,26 +40,12 @@ class ParsedTurn:
         return not self.calls and self.problem is None
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(name)
-
-
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
-
-
 def parse_tool_calls(text: str) -> ParsedTurn:
     """The call(s) in `text`, a failed attempt at one, or a plain answer."""
-    text = text[:MAX_SCAN_CHARS]
-    starts = [m.start() for m in re.finditer(r"[\[{]", text)][:MAX_CANDIDATES]
-    for start in starts:
-        try:
-            value, _ = _DECODER.raw_decode(text, start)
-        except (ValueError, RecursionError):
-            continue
-        calls = _as_calls(value)
-        if calls:
-            return ParsedTurn(calls=calls)
-    if _ATTEMPT.search(text):
+    found = extract(text, "auto", accept=lambda value: bool(_as_calls(value)), strict=True)
+    if found.found:
+        return ParsedTurn(calls=_as_calls(found.value))
+    if _ATTEMPT.search(text[:MAX_CHARS]):
         return ParsedTurn(problem="no parsable tool call (a JSON object with `name` and `arguments`)")
     return ParsedTurn()
 

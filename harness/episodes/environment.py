@@ -11,9 +11,9 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from . import expressions as ex
-from .schema import problems
-from .spec import ERROR, INVALID, MAX_STATE_CHARS, EnvironmentSpec, state_chars
+from harness.suitedef.episodes import expressions as ex
+from harness.suitedef.episodes.schema import problems
+from harness.suitedef.episodes.spec import ERROR, INVALID, MAX_STATE_CHARS, EnvironmentSpec, state_chars
 
 OK = "ok"
 

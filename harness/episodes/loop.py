@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from harness.record import EpisodeTurn
+from harness.suitedef.episodes.spec import INVALID, EnvironmentSpec, Task
 
 from .calls import MAX_CALLS_PER_TURN, parse_tool_calls
 from .environment import Environment
-from .spec import INVALID, EnvironmentSpec, Task
 from .user import user_reply
 
 if TYPE_CHECKING:

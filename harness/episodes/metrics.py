@@ -17,15 +17,17 @@ from typing import Any, Callable, Mapping
 from harness.metrics.base import NO_FIELDS, Metric, Score
 from harness.record import Prediction, Result
 from harness.stats.compare import value_interval
+from harness.suitedef.episodes.expressions import same
+from harness.suitedef.episodes.spec import MAX_TURNS
 
 from .calls import MAX_CALLS_PER_TURN
-from .expressions import same
 from .loop import Episode
-from .spec import MAX_TURNS
 
 
 class EpisodeMetric(Metric):
     """A metric of a whole episode (its transcript and end state), not of one output string."""
+
+    episodic = True
 
     def score(self, output: str, reference: str, fields: Mapping[str, Any] = NO_FIELDS) -> Score:
         raise TypeError(f"{self.name} scores episodes (score_episode), not single outputs")

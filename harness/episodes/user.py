@@ -8,7 +8,7 @@ fact it was not asked for, and it cannot judge whether the assistant's claims ar
 """
 from __future__ import annotations
 
-from .spec import SimulatedUser
+from harness.suitedef.episodes.spec import SimulatedUser
 
 
 def user_reply(user: SimulatedUser, message: str, script_used: int) -> tuple[str | None, int]:

@@ -7,6 +7,8 @@ from typing import Any, Sequence
 from harness.cache import Store
 from harness.cache.keys import EVALUATIONS, SCORES, evaluation_key, score_keys
 from harness.common.progress import progress_bar
+from harness.episodes.loop import model_turns, run_episodes
+from harness.episodes.metrics import episode_rows
 from harness.metrics import Metric, Score
 from harness.models.loading import Model
 from harness.record import BASE, Prediction, Result
@@ -46,9 +48,29 @@ def evaluate_suite(model: Model, suite: Suite, state: str, batch_size: int | Non
     """Prediction rows and aggregate results for `state` on the suite's test split (or on `examples`:
     the test split under another prompt variant, or with few-shot prompts)."""
     examples = suite.test if examples is None else examples
+    if suite.environment is not None:
+        rows = run_episode_suite(model, suite, state, batch_size, examples)
+        return rows, aggregate(suite, state, rows, seed)
     outputs, _ = generate_test(model, suite, state, batch_size, examples)
     rows = score(suite, state, examples, [model.render(ex.messages, ex.tools) for ex in examples], outputs)
     return rows, aggregate(suite, state, rows, seed)
+
+
+def run_episode_suite(model: Model, suite: Suite, state: str, batch_size: int | None = None,
+                      examples: list[Example] | None = None) -> list[Prediction]:
+    """An episode suite's prediction rows: every task's episode run to its end (each round one batched, cached
+    generation over the episodes still running), scored by the suite's episode metrics. One process runs
+    them all: episodes are not split across processes."""
+    env, gen = suite.environment, suite.spec.generation
+    examples = suite.test if examples is None else examples
+    turns = model_turns(model, env, gen.max_new_tokens, gen.stop, batch_size)
+    rows = episode_rows(suite.name, state, run_episodes(turns, env, [ex.task for ex in examples]),
+                        lambda messages: model.render(messages, env.schemas()))
+    for row, ex in zip(rows, examples):  # every episode metric is computed; the suite's list (and `when:`) decide
+        kept = {k for k in row.scores if k in suite.metrics and applies(suite.metrics[k][1], ex)}
+        row.scores = {k: v for k, v in row.scores.items() if k in kept}
+        row.reasons = {k: v for k, v in row.reasons.items() if k in kept}
+    return rows
 
 
 def prompts_for(suite: Suite, state: str, seed: int) -> list[list[Example]]:
@@ -112,7 +134,7 @@ def evaluate_outputs(suite: Suite, state: str, examples: list[Example], model_in
     code is always scored afresh."""
     key = None
     if store is not None and not any(info.source.startswith("evaluate:") for _, info in suite.metrics.values()):
-        key = evaluation_key(list(suite.metrics.values()), suite.name, state, seed, [asdict(ex) for ex in examples],
+        key = evaluation_key(list(suite.metrics.values()), suite.name, state, seed, [_identity(ex) for ex in examples],
                              model_inputs, outputs)
         found = store.get(EVALUATIONS, key)
         if found is not None:
@@ -125,6 +147,12 @@ def evaluate_outputs(suite: Suite, state: str, examples: list[Example], model_in
         store.put(EVALUATIONS, key, {"rows": [[r.scores, r.reasons, r.fields] for r in rows],
                                      "results": [r.model_dump() for r in results]})
     return rows, results
+
+
+def _identity(ex: Example) -> dict[str, Any]:
+    """The example as evaluation keys know it: an episode suite's `task` (never scored here) is left out, so the keys
+    of other suites' evaluations stay what they were."""
+    return {k: v for k, v in asdict(ex).items() if k != "task"}
 
 
 def _row(suite: Suite, state: str, ex: Example, model_input: str, output: str, scores: dict[str, float],

@@ -27,6 +27,12 @@ BUILTIN = {
     "pass_at_1": "harness.metrics.code:PassAt1",
     "format": "harness.metrics.form:Format",
     "contains_answer": "harness.metrics.match:ContainsAnswer",
+    # scored by the episode loop, a layer above, which registers them here as a plugin would
+    "task_success": "harness.episodes.metrics:TaskSuccess",
+    "calls_valid": "harness.episodes.metrics:CallsValid",
+    "invalid_calls": "harness.episodes.metrics:InvalidCalls",
+    "turns_used": "harness.episodes.metrics:TurnsUsed",
+    "answer_facts": "harness.episodes.metrics:AnswerFacts",
 }
 
 

@@ -52,6 +52,9 @@ class Metric:
     deferred: ClassVar[bool] = False
     """Scored after every state is generated, by something other than `score` (a judge model: `harness.judging`);
     evaluation leaves it out of each example's scores until then."""
+    episodic: ClassVar[bool] = False
+    """Scores a whole episode (an episode suite's transcript and end state: `harness.episodes.metrics`), not an
+    output string; an episode suite takes only such metrics, and other suites none."""
     cached: ClassVar[bool] = False
     """Whether its scores are kept in the harness cache (`harness.cache.keys.score_keys`: by its code, options and
     signature, the output, reference and fields it reads): for metrics that cost more than a lookup, such as

@@ -200,7 +200,7 @@ class OutputsMatch(Record):
     ok: bool | None
     """None when the check could not run (see note)."""
     note: str = ""
-    """Why the check could not run, when it could not."""
+    """Why the check could not run, when it could not; or which suites it left out (episode suites)."""
 
 
 class Contamination(Record):

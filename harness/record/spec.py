@@ -241,7 +241,8 @@ class SuiteInfo(Record):
     limit: int | None = None
     """When set, the test examples were a seeded sample of this many (`--limit`)."""
     sources: dict[str, dict[str, Any]] = {}
-    """Split → where its data came from: the file and its sha256, or the dataset with its resolved revision."""
+    """Split → where its data came from: the file and its sha256, or the dataset with its resolved revision; an
+    episode suite's `environment` file too, with its sha256."""
     prompt_variants: int = 1
     """Prompt variants evaluated (`templates:`); the first gives the main results."""
     fewshot: int = 0

@@ -37,7 +37,7 @@ def after_base(record: RunRecord, suites: list[Suite], chat: bool, fewshot_flag:
         return []  # --fewshot 0 asks for zero-shot on purpose
     hints = []
     for s in suites:
-        if not s.train or s.spec.fewshot is not None:
+        if not s.train or s.spec.fewshot is not None or s.environment is not None:
             continue
         metric = s.spec.metrics[0].id
         if record.value(BASE, s.name, metric) == 0:

@@ -19,7 +19,7 @@ from harness.common.errors import HarnessError
 from harness.dataquality.report import data_report
 from harness.evaluation import checks, explanations
 from harness.evaluation.analysis import analyse
-from harness.evaluation.evaluate import evaluate_outputs, generate_test, prompts_for
+from harness.evaluation.evaluate import aggregate, evaluate_outputs, generate_test, prompts_for, run_episode_suite
 from harness.evaluation.gates import decide_all, record_gates
 from harness.judging import check_judges, judge_run
 from harness.models.loading import TINY, check_loadable, is_adapter_dir, load_model, resolve_model_path
@@ -332,7 +332,16 @@ def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord
     evaluated: dict[str, str] = {}
     regenerated: dict[str, str] = {}
     main, batch_size, seed = distributed.is_main(), p.request.batch_size, p.request.seed
+    episodic = [s.name for s in p.suites if s.environment is not None]
     for suite in p.suites:
+        if suite.environment is not None:
+            if main:  # one process runs every episode; nor are episodes explained token by token
+                rows = run_episode_suite(model, suite, state, batch_size)
+                save_predictions(run_dir, state, suite.name, rows)
+                record.results = [r for r in record.results if (r.state, r.suite) != (state, suite.name)] + \
+                    aggregate(suite, state, rows, seed)
+                save_record(run_dir, record)
+            continue
         primary, *variants = prompts_for(suite, state, seed)
         inputs = [model.render(ex.messages, ex.tools) for ex in primary]
         pick = checks.invariance_sample(model.token_lengths(inputs)) if main else []
@@ -352,7 +361,8 @@ def _evaluate_state(model, state: str, p: Plan, run_dir: Path, record: RunRecord
     # Each process generated its own share: the record counts what all of them read and computed.
     uses = _gathered_cache_use(model.cache)
     if main:
-        record.checks.batch_invariance[state] = checks.compare_outputs(regenerated, evaluated)
+        record.checks.batch_invariance[state] = checks.with_episode_suites(
+            checks.compare_outputs(regenerated, evaluated), episodic)
         if uses is not None:
             record.cache[state] = uses
         save_record(run_dir, record)

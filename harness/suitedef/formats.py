@@ -60,6 +60,8 @@ class Example:
     """Function schemas offered to the model (`chat` format), passed to its chat template."""
     shots: tuple[str, ...] = ()
     """Ids of the train examples shown before this one (few-shot prompts), in order."""
+    task: Any = None
+    """An episode suite's task (`harness.suitedef.episodes.Task`): `messages` are then only its opening turns."""
 
 
 def with_shots(example: Example, train: list[Example], n: int, seed: int) -> Example:

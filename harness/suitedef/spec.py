@@ -177,6 +177,10 @@ class SuiteSpec(_Strict):
     """Python run ahead of each solution and of its hidden tests by code metrics (`pass_at_1`), as
     HumanEval's prompt stub is: typically the imports the prompt's code declares (`from typing import
     List`). It runs in the sandbox like the solution; it must compile."""
+    environment: str | None = Field(None, max_length=limits.NAME_MAX_CHARS)
+    """An episode suite (docs/episodes.md): its environment file (YAML, inside the suite folder). The test split
+    then holds its tasks, one JSON object per line, and the train split whole conversations in `data.format`
+    (`messages` or `chat`: successful transcripts, trained on every assistant turn); metrics are episode metrics."""
     rewards: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = Field(None, max_length=32)
     """Metric → weight: the reward of reward-trained backends (`grpo`) on this suite's train examples is the
     weighted sum of these metrics' scores, computed as evaluation computes them. Only `passfail` and `mean`
@@ -208,6 +212,25 @@ class SuiteSpec(_Strict):
             raise ValueError("give `template` or `templates`, not both")
         if self.fewshot and not self.data.has_train:
             raise ValueError("fewshot: draws from the train split, and this suite has none")
+        return self
+
+    @field_validator("environment")
+    @classmethod
+    def _environment_inside(cls, v: str | None) -> str | None:
+        if v is not None and (Path(v).is_absolute() or ".." in Path(v).parts):
+            raise ValueError(f"must be a path inside the suite folder, not {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _episode_suite(self):
+        if self.environment is None:
+            return self
+        if self.template is not None or self.templates or self.fewshot is not None:
+            raise ValueError("an episode suite (`environment:`) has no `template`, `templates` or `fewshot`: "
+                             "its prompts are the episodes' conversations")
+        if self.data.file is not None or self.data.format not in ("messages", "chat"):
+            raise ValueError("an episode suite (`environment:`) gives `data.test` (its tasks) and optionally "
+                             "`data.train` (transcripts), with format `messages` or `chat`, not `file`")
         return self
 
     @field_validator("preamble")

@@ -16,7 +16,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Sequence, cast
 
-import yaml
 from pydantic import ValidationError
 
 from harness.common.errors import HarnessError, quoted
@@ -24,8 +23,9 @@ from harness.common.files import load_yaml
 from harness.metrics import build, judge_metric, metric_class
 from harness.record import MetricInfo
 
+from .episodes.examples import suite_environment, task_examples
 from .formats import ALPACA_TEMPLATE, Example, to_example
-from .problems import MAX_PROBLEMS, Problems, SuiteProblems
+from .problems import MAX_PROBLEMS, Problems, SuiteProblems, yaml_line
 from .sources import Rows, read_split, split_rows, with_answers
 from .spec import DataSpec, FewShotSpec, GenerationSpec, MetricSpec, SuiteSpec
 from .templates import compile_template, render
@@ -54,6 +54,8 @@ class Suite:
     """Split → where its data came from (a file and its hash, or a dataset and its resolved revision)."""
     limit: int | None = None
     """When set, `test` is a seeded sample of this many examples (`--limit`)."""
+    environment: Any = field(default=None, compare=False)
+    """An episode suite's environment (`harness.suitedef.episodes.EnvironmentSpec`); None for other suites."""
 
     @property
     def name(self) -> str:
@@ -114,6 +116,9 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
             # unsigned: a signature loads the metric's library (sacrebleu), which listing or validating suites
             # does not need; a run signs its metrics when it records them
             metrics[m.id] = build(m.name, m.evaluate, options, m.when, spec.language, folder, signed=False)
+            if metrics[m.id][0].episodic != (spec.environment is not None):
+                raise ValueError(f"{m.id!r} scores whole episodes and needs `environment:`" if spec.environment is None
+                                 else f"{m.id!r} scores single outputs; an episode suite takes episode metrics")
         except ValueError as e:
             problems.add(HarnessError(f"{_metric_field(text, i)}: {e}", where))
         except HarnessError as e:  # a judge template that does not compile
@@ -129,23 +134,29 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
         problems.raise_if_any()  # without every template no prompt can be checked
     rows = _read_rows(folder, spec, where, allow_outside_data, problems)
     _check_same_data(rows, spec, text, where, problems)
-    test = _examples(rows.get("test"), spec, templates[0], problems)
+    env, env_origin = suite_environment(folder, spec.environment, where, problems) if spec.environment else (None, {})
+    test = task_examples(rows.get("test"), env, problems) if env else _examples(rows.get("test"), spec,
+                                                                                 templates[0], problems)
     train = _examples(rows.get("train"), spec, templates[0], problems)
+    if env is not None:  # transcripts are trained on with the tools the episodes offer
+        train = [replace(ex, tools=ex.tools or env.schemas()) for ex in train]
     variants = [_examples(rows.get("test"), spec, t, problems) for t in templates[1:]]
     if "test" in rows and not test and not problems.found:
         problems.add(HarnessError("the test split has no examples", rows["test"].where))
     digest = hashlib.sha256(text.encode())
+    sources = {k: r.origin for k, r in rows.items()} | ({"environment": env_origin} if env_origin else {})
+    digest.update(env_origin.get("sha256", "").encode())
     for split in ("test", "train"):
         if split in rows:
             digest.update(rows[split].fingerprint.encode())
     suite = Suite(spec=spec, path=folder, test=test, train=train, content_hash=digest.hexdigest(), metrics=metrics,
-                  variants=variants, sources={k: r.origin for k, r in rows.items()})
+                  variants=variants, sources=sources, environment=env)
     _check_metric_fields(suite, problems)
     _check_when_fields(suite, text, where, problems)
     _check_gate_thresholds(suite, text, where, problems)
     _check_rewards(suite, text, where, problems)
     if spec.labels is not None and not any(spec.labels in ex.fields for ex in test + train):
-        lineno = _yaml_line(text, ("labels",))
+        lineno = yaml_line(text, ("labels",))
         problems.add(HarnessError(f"{f'line {lineno}: ' if lineno else ''}field 'labels': no example has a field "
                                   f"{spec.labels!r}", where))
     problems.raise_if_any()
@@ -199,7 +210,7 @@ def _check_same_data(rows: dict[str, Rows], spec: SuiteSpec, text: str, where: s
     if spec.data.file is not None or test is None or train is None or test.fingerprint != train.fingerprint \
             or spec.data.same_file_ok:
         return
-    lineno = _yaml_line(text, ("data", "train"))
+    lineno = yaml_line(text, ("data", "train"))
     problems.add(HarnessError(
         f"{f'line {lineno}: ' if lineno else ''}field 'data.train': holds the same data as data.test, so every test "
         "example is one the model trained on; hold some out with `data: {file: F, test_fraction: 0.2}`, or set "
@@ -218,7 +229,7 @@ def _spec_problem(err: Any, text: str, where: str) -> str:
     msg = err["msg"].removeprefix("Value error, ")
     # Whole-suite checks name their item in the message ("gates[1]: ..."): point at its line.
     item = re.match(r"(\w+)\[(\d+)\]:", msg)
-    lineno = _yaml_line(text, err["loc"] or ((item[1], int(item[2])) if item else ()))
+    lineno = yaml_line(text, err["loc"] or ((item[1], int(item[2])) if item else ()))
     at = f"line {lineno}: " if lineno else ""
     return f"{where}: {at}{f'field {loc!r}: ' if loc else ''}{msg}"
 
@@ -254,7 +265,7 @@ def _check_judge_template(judge: Any, where: str) -> None:
 
 
 def _metric_field(text: str, i: int) -> str:
-    line = _yaml_line(text, ("metrics", i))
+    line = yaml_line(text, ("metrics", i))
     return f"{f'line {line}: ' if line else ''}field 'metrics.{i}'"
 
 
@@ -294,7 +305,7 @@ def _check_when_fields(suite: Suite, text: str, where: str, problems: Problems) 
     for i, m in enumerate(suite.spec.metrics):
         absent = next((f for f in m.when or {} if not any(f in ex.fields for ex in suite.test)), None)
         if absent is not None:
-            line = _yaml_line(text, ("metrics", i, "when"))
+            line = yaml_line(text, ("metrics", i, "when"))
             problems.add(HarnessError(f"{f'line {line}: ' if line else ''}field 'metrics.{i}.when': no test example "
                                       f"has a field {quoted(absent)}", where))
 
@@ -309,7 +320,7 @@ def _check_gate_thresholds(suite: Suite, text: str, where: str, problems: Proble
             -(info.scale - info.lowest), info.scale - info.lowest)
         value = gate.threshold
         if value is not None and not low <= value <= high:
-            line = _yaml_line(text, ("gates", i, gate.kind))
+            line = yaml_line(text, ("gates", i, gate.kind))
             problems.add(HarnessError(f"{f'line {line}: ' if line else ''}field 'gates.{i}.{gate.kind}': {value:g} is "
                                       f"outside {gate.metric}'s scale ({low:g} to {high:g}), so the gate could "
                                       f"{'never pass' if value > high else 'never fail'}", where))
@@ -319,7 +330,7 @@ def _check_rewards(suite: Suite, text: str, where: str, problems: Problems) -> N
     """A reward metric scores one output alone: a corpus metric's sentence score is not the metric."""
     for name in suite.spec.rewards or {}:
         if name in suite.metrics and suite.metrics[name][1].kind == "corpus":
-            line = _yaml_line(text, ("rewards", name))
+            line = yaml_line(text, ("rewards", name))
             problems.add(HarnessError(f"{f'line {line}: ' if line else ''}field 'rewards.{name}': {name} is a corpus "
                                       "metric (its value is not a mean of per-output scores), so it cannot reward one "
                                       "output; use a passfail or mean metric", where))
@@ -366,32 +377,12 @@ def staged(suite: Suite, share: float, seed: int) -> Suite:
 
 def with_fewshot(suite: Suite, n: int | None) -> Suite:
     """The suite with the base model shown `n` train examples before each test prompt, whatever its own
-    `fewshot:` says (0: zero-shot; None: the suite's own). Suites without a train split stay zero-shot."""
-    if n is None or not suite.train:
+    `fewshot:` says (0: zero-shot; None: the suite's own). Suites without a train split stay zero-shot, and
+    episode suites too: their prompts are the episodes' conversations."""
+    if n is None or not suite.train or suite.environment is not None:
         return suite
     shots = FewShotSpec(n=n, seed=suite.spec.fewshot.seed if suite.spec.fewshot else 0) if n else None
     return replace(suite, spec=suite.spec.model_copy(update={"fewshot": shots}))
-
-
-def _yaml_line(text: str, loc: tuple) -> int | None:
-    """The 1-based line of the YAML node at `loc` (or its nearest existing parent)."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == key), None)
-            if match is None:
-                break
-            node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-        else:
-            break
-        line = node.start_mark.line + 1
-    return line
 
 
 def results_hash(suite: Suite) -> str:

@@ -77,6 +77,10 @@ class TrainReward:
 
     def __init__(self, suites: list[Suite]):
         self.items = train_items(suites)
+        episodic = next((s.name for s, _ in self.items if s.environment is not None), None)
+        if episodic is not None:
+            raise HarnessError(f"suite {episodic!r} is an episode suite: its metrics score whole episodes, not one "
+                               "output, so they give no reward; train it with an imitating backend (lora, full)")
         for suite, ex in self.items:
             _check_fields(suite, ex)
         self.batches: dict[str, list[float]] = {}

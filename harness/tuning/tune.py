@@ -26,7 +26,7 @@ from harness.models.loading import device
 from harness.record import BackendRun, Cost, StartedFrom, TunedFromCache, strategies
 from harness.runtime import distributed
 from harness.runtime.resources import measure
-from harness.suitedef.suite import Suite
+from harness.suitedef.suite import Example, Suite
 
 from .contract import PreferencePair, PreferenceSettings, TrainExample
 from .pairs import preference_pairs
@@ -42,8 +42,19 @@ CHECKPOINTS = "checkpoints"
 
 def training_examples(suites: list[Suite]) -> list[TrainExample]:
     """The union of the task suites' train splits: one tuned model per backend serves every
-    suite. Retention suites are never trained on."""
-    return as_training(train_items(suites))
+    suite. Retention suites are never trained on. An episode suite's transcripts are trained on every
+    assistant turn (`assistant_turns`)."""
+    return [example for s, ex in train_items(suites)
+            for example in (assistant_turns(ex) if s.environment is not None else as_training([(s, ex)]))]
+
+
+def assistant_turns(ex: Example) -> list[TrainExample]:
+    """A whole conversation as one example per assistant turn: that turn the completion, everything before it
+    the prompt. The loss (on completions only) thus covers every assistant turn once, and nothing else: not
+    the system, user or tool turns."""
+    messages = [*ex.messages, {"role": "assistant", "content": ex.reference}]
+    return [TrainExample(messages[:i], m["content"], ex.tools) for i, m in enumerate(messages)
+            if m["role"] == "assistant"]
 
 
 def train_reward(name: str, suites: list[Suite]) -> TrainReward | None:

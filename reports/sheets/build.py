@@ -67,7 +67,7 @@ def build_export(record, run_dir, suites: list[str] | None, per_suite: int, seed
                     pointwise.rows.append({
                         "item_id": item, "suite": info.name, "system": f"S{label}", "criterion": c.name,
                         "levels": levels_text(c), "prompt": rows[BASE][ex].prompt, "reference": reference(ex),
-                        "output": rows[state][ex].output})
+                        "output": shown_output(rows[state][ex])})
         n_pair = 0
         for state in (s for s in tuned if s in rows):
             pairwise[state].show_reference |= rubric.show_reference
@@ -79,7 +79,7 @@ def build_export(record, run_dir, suites: list[str] | None, per_suite: int, seed
                                "a": a, "b": b}
                 pairwise[state].rows.append({
                     "item_id": item, "suite": info.name, "prompt": rows[BASE][ex].prompt, "reference": reference(ex),
-                    "output_a": rows[a][ex].output, "output_b": rows[b][ex].output})
+                    "output_a": shown_output(rows[a][ex]), "output_b": shown_output(rows[b][ex])})
 
     # Same run, suites, sample size and seed give the same id, so re-exporting never orphans filled sheets.
     digest = json.dumps({"run": record.run_id, "items": items, "criteria": criteria}, sort_keys=True)
@@ -112,3 +112,20 @@ def _predictions(record, run_dir, suite: str) -> dict[str, dict[str, Prediction]
     if BASE not in rows:
         raise HarnessError("no base predictions to rate", str(predictions_path(run_dir, BASE, suite)))
     return rows
+
+
+TRANSCRIPT_CHARS = 20_000
+"""An episode's transcript shown to raters is cut here (a spreadsheet cell holds at most 32,767 characters)."""
+
+
+def shown_output(row: Prediction) -> str:
+    """What raters judge: the output, or for an episode everything after the user's opening, one message per
+    paragraph (`assistant:`, `tool order_food (sold_out):`, `user:`), so the whole episode is rated, not only
+    its final answer."""
+    if not row.transcript:
+        return row.output
+    opening = next((i for i, t in enumerate(row.transcript) if t.role == "user"), -1)
+    lines = [f"{t.role}{f' {t.tool}' if t.tool else ''}{f' ({t.status})' if t.role == 'tool' and t.status else ''}: "
+             f"{t.content}" for t in row.transcript[opening + 1:]]
+    text = "\n\n".join(lines)
+    return text if len(text) <= TRANSCRIPT_CHARS else text[:TRANSCRIPT_CHARS] + " … (cut)"

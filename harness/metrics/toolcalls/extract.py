@@ -9,13 +9,16 @@
    a ```json fence around it and text after it are ignored.
 
 `whole` takes the whole output as JSON, nothing else (the behaviour before extraction existed).
+
+The episode loop (`harness.episodes.calls`) finds a turn's tool calls with the same step, asking for the first
+value that is a call (`accept`) and refusing `NaN`/`Infinity`, which are not JSON (`strict`).
 """
 from __future__ import annotations
 
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 EXTRACTIONS = ("auto", "whole")
 TAGGED = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)
@@ -25,6 +28,19 @@ MAX_STARTS = 200
 MAX_CHARS = 100_000
 """Output read for JSON: longer outputs are cut (generation limits keep real outputs far shorter)."""
 _DECODER = json.JSONDecoder()
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_STRICT = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def objects(value: Any) -> bool:
+    """A JSON object, or a non-empty list of them: what `auto` takes from inside an output."""
+    return isinstance(value, dict) or (isinstance(value, list) and bool(value) and all(isinstance(v, dict)
+                                                                                       for v in value))
 
 
 @dataclass(frozen=True)
@@ -42,14 +58,19 @@ class Extracted:
         return not self.failure
 
 
-def extract(text: str, how: str = "auto") -> Extracted:
-    """The JSON value `how` finds in `text` (see the module's docstring)."""
+def extract(text: str, how: str = "auto", accept: Callable[[Any], bool] | None = None,
+            strict: bool = False) -> Extracted:
+    """The JSON value `how` finds in `text` (see the module's docstring). With `accept`, `auto` takes only values it
+    accepts (the whole output, or the first such value inside it); `strict` refuses `NaN` and `Infinity`."""
     if how not in EXTRACTIONS:
         raise ValueError(f"extract must be one of {', '.join(EXTRACTIONS)}, not {how!r}")
+    decoder = _STRICT if strict else _DECODER
     text = text[:MAX_CHARS]
     try:
-        return Extracted(json.loads(text), "whole output")
-    except (json.JSONDecodeError, TypeError):
+        whole = decoder.decode(text)
+        if accept is None or accept(whole):
+            return Extracted(whole, "whole output")
+    except (ValueError, TypeError, RecursionError):
         if how == "whole":
             return Extracted(failure="extraction (whole): the output is not valid JSON")
     blocks = TAGGED.findall(text)
@@ -57,18 +78,21 @@ def extract(text: str, how: str = "auto") -> Extracted:
         values = []
         for block in blocks:
             try:
-                values.append(json.loads(block))
-            except json.JSONDecodeError:
+                values.append(decoder.decode(block.strip()))
+            except (ValueError, RecursionError):
                 return Extracted(failure="extraction (auto): a <tool_call> block is not valid JSON")
-        return Extracted(values[0] if len(values) == 1 else values, "<tool_call> tags")
+        value = values[0] if len(values) == 1 else values
+        if accept is None or accept(value):
+            return Extracted(value, "<tool_call> tags")
+        return Extracted(failure="extraction (auto): the <tool_call> blocks hold no call")
     for i, start in enumerate(_STARTS.finditer(text)):
         if i == MAX_STARTS:
             break
         try:
-            value, _ = _DECODER.raw_decode(text, start.start())
-        except json.JSONDecodeError:
+            value, _ = decoder.raw_decode(text, start.start())
+        except (ValueError, RecursionError):
             continue
-        if isinstance(value, dict) or (isinstance(value, list) and value and all(isinstance(v, dict) for v in value)):
+        if (accept or objects)(value):
             return Extracted(value, "first JSON in the output")
     return Extracted(failure="extraction (auto): no JSON object in the output")
 
