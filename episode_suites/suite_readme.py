@@ -43,6 +43,7 @@ ABOUT = {
 }
 
 
+REFUSAL = {"order_food": "sold_out", "book_tickets": "no_seats", "queries": "no_order"}
 SOLD_OUT_NOTE = " (`alternative` only in tasks whose dish is sold out.)"
 
 
@@ -84,9 +85,10 @@ def readme(name: str, scenario: Scenario, lang: str, env: dict, test: list[Case]
         "## Metrics", "",
         f"- `task_success` (pass/fail): {success} — the end state contains the task's `expected`.",
         f"- `answer_facts`: the share of required facts in the final answer: {answer}.",
-        "- `calls_valid`, `invalid_calls`: calls that parsed, named a tool and met its schema (refusals such as "
-        "a sold-out dish are valid calls).",
-        f"- `turns_used`: the agent's turns (limit {env['max_turns']}; the scripted policy needs 2 to 5).", "",
+        "- `calls_valid`, `invalid_calls`: calls that parsed, named a tool and met its schema (a call the "
+        f"environment refuses with a declared failure, such as `{REFUSAL[scenario.name]}`, is a valid call).",
+        f"- `turns_used`: the agent's turns (limit {env['max_turns']}; the scripted policy needs "
+        f"{min(len(c.plan) for c in test)} to {max(len(c.plan) for c in test)}).", "",
         "## Data", "",
         f"- `tasks.jsonl`: {len(test)} test tasks; `train.jsonl`: {len(train)} transcripts of the scripted "
         "policy, each run through the episode engine (the same environment and user) and kept only when it "
