@@ -196,3 +196,39 @@ def test_the_longest_training_transcript_fits_tinys_positions():
         assert max(lengths) <= limit, (name, max(lengths))
         turns = [m["content"] for r in rows for m in r["messages"] if m["role"] == "assistant"]
         assert max(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in turns) < max_new
+
+
+@pytest.mark.parametrize("name, trace", [
+    ("order_food_en", [("place_order", {"address": "1 Elm Street"}, "empty", "The order is empty."),
+                       ("add_to_order", {"dish": "pizza", "quantity": 1}, "not_on_menu", "pizza is not on the menu."),
+                       ("add_to_order", {"dish": "rice", "quantity": 0}, "bad_count", "The quantity must be 1 to 9."),
+                       ("add_to_order", {"dish": "rice", "quantity": "2"}, "invalid", None),
+                       ("add_to_order", {"dish": "rice", "quantity": 2}, "ok", "Added 2 x rice; total 10 yuan."),
+                       ("add_to_order", {"dish": "soup", "quantity": 1}, "ok", "Added 1 x soup; total 18 yuan."),
+                       ("place_order", {"address": "1 Elm Street"}, "ok", "Order placed to 1 Elm Street; total 18 yuan."),
+                       ("place_order", {"address": "2 Oak Road"}, "placed", "The order is already placed.")]),
+    ("book_tickets_zh", [("search_trains", {"from": "北京", "to": "上海", "date": "12-01"}, "no_trains",
+                          "12-01没有从北京到上海的车次。"),
+                         ("book_ticket", {"train": "G1", "seats": 10}, "bad_count", "座位数须为1到9。"),
+                         ("book_ticket", {"train": "G1", "seats": 1}, "no_train", "没有G1这个车次。"),
+                         ("book_ticket", {"train": "G1"}, "invalid", None)]),
+    ("queries_en", [("order_status", {"order_id": "A1"}, "no_order", "No order A1 found."),
+                    ("train_info", {"train": "G1"}, "no_train", "There is no train G1.")]),
+])
+def test_the_declared_failures_the_policy_never_meets_answer_as_declared(name, trace):
+    """Hand-written traces on each environment's own initial state: every refusal changes nothing; the sums are
+    worked by hand (rice 5 x 2 = 10, then soup 8 → 18)."""
+    from harness.episodes import Environment
+
+    env, _ = loaded(name)
+    place = Environment(env, env.state)
+    for tool, arguments, status, message in trace:
+        before = json.dumps(place.state, sort_keys=True)
+        got = place.call(tool, arguments)
+        assert got.status == status and (message is None or got.message == message), (tool, arguments, got)
+        if status != "ok":
+            assert json.dumps(place.state, sort_keys=True) == before
+    if name == "order_food_en":
+        assert place.state["order"] == {"items": [{"dish": "rice", "quantity": 2}, {"dish": "soup", "quantity": 1}],
+                                        "total": 18, "placed": True, "address": "1 Elm Street"}
+        assert place.state["menu"]["rice"]["stock"] == 18 and place.state["menu"]["soup"]["stock"] == 19
