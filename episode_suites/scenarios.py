@@ -50,6 +50,11 @@ COUNT = {"type": "integer"}
 512 positions, since the schemas are rendered into each prompt."""
 
 
+MAX_TURNS = 6
+"""One more than the longest policy needs (5): a wandering episode stops early, which bounds both its prompt's
+length and the rounds a run costs."""
+
+
 def count_ok(arg: str) -> dict:
     """A precondition: the count argument lies in 1..9."""
     return {"check": {"all": [{"ge": [{"arg": arg}, 1]}, {"le": [{"arg": arg}, 9]}]}, "fail": "bad_count"}
@@ -105,7 +110,7 @@ def food_environment(lang: str) -> dict:
     t = FOOD[lang]
     menu = {dish: {"price": price, "stock": 20} for dish, price in DISHES[lang].items()}
     return {
-        "max_turns": 8,
+        "max_turns": MAX_TURNS,
         "state": {"menu": menu, "order": {"items": [], "total": 0, "placed": False, "address": None}},
         "failures": {"not_on_menu": t["not_on_menu"], "sold_out": t["sold_out"], "placed": t["placed"],
                      "empty": t["empty"], "bad_count": t["bad_count"]},
@@ -209,7 +214,7 @@ def tickets_environment(lang: str) -> dict:
     """The timetable: trains per route and date with their departure times, and seats and prices per train."""
     t = TICKETS[lang]
     return {
-        "max_turns": 8,
+        "max_turns": MAX_TURNS,
         "state": {"routes": {}, "trains": {}, "bookings": []},
         "failures": {"no_trains": t["no_trains"], "no_train": t["no_train"], "no_seats": t["no_seats"],
                      "bad_count": t["bad_count"]},
@@ -310,7 +315,7 @@ def queries_environment(lang: str) -> dict:
     """An order store and a timetable to look things up in; each successful lookup is logged."""
     t = QUERIES[lang]
     return {
-        "max_turns": 8,
+        "max_turns": MAX_TURNS,
         "state": {"orders": {}, "trains": {}, "lookups": []},
         "failures": {"no_order": t["no_order"], "no_train": t["no_train"]},
         "tools": [
