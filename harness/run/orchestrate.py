@@ -62,52 +62,15 @@ from harness.tuning.tune import check_rewards, discard_checkpoints, tune_state
 
 from . import advice as run_advice
 from .environment import check_code_sandbox, environment
+from .request import DEFAULT_BACKENDS as DEFAULT_BACKENDS  # re-exported: the command line's defaults
+from .request import DEFAULT_SUITES as DEFAULT_SUITES
+from .request import RunRequest
+from .request import request_from_record as request_from_record
 
-DEFAULT_SUITES = "suites"
-DEFAULT_BACKENDS = ("full", "lora")
 START = "start"
 """Marks a chain's upstream settings in the run's configuration key."""
 TINY_NOTE = ("`tiny` is a small Llama-architecture model with random weights, built by the harness; "
              "its tokenizer was trained on the suites' training text. Near-zero scores before tuning are expected.")
-
-
-@dataclass
-class RunRequest:
-    suites: list[str] = field(default_factory=lambda: [DEFAULT_SUITES])
-    model: str = TINY
-    backends: list[str] = field(default_factory=lambda: list(DEFAULT_BACKENDS))
-    seed: int = 0
-    overrides: dict = field(default_factory=dict)
-    """User settings by backend (see harness.settings)."""
-    batch_size: int | None = None
-    """Generation batch size; None: chosen (fixed on CPU, the largest that fits on a GPU)."""
-    adapter: str | None = None
-    """A PEFT adapter applied to the model for every evaluation (evaluation-only runs)."""
-    limit: int | None = None
-    """Evaluate a seeded sample of this many test examples per suite (quick runs); None: all."""
-    fewshot: int | None = None
-    """Train examples shown to the base model before each test prompt, overriding every suite's own
-    `fewshot:` (0: zero-shot); None: each suite's own."""
-    allow_outside_data: bool = False
-    """Let suites read data files outside their folders (recorded in the run)."""
-    allow_unsandboxed_code: bool = False
-    """Run model code without the sandbox where bubblewrap is missing (recorded in the run)."""
-    cache: bool = True
-    """Use the generation and tuning caches (`--no-cache`: compute everything)."""
-    sweeps: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    """Backend → setting → values to sweep (see harness.strategies)."""
-    train_seeds: list[int] | None = None
-    """Train every strategy once per seed; None: once, with `seed`."""
-    stage: int | None = None
-    """`--sequential`: the stage (0-based index into `harness.stats.sequential.STAGES`) whose share of each test
-    split this run evaluates; None: not sequential."""
-    trust_suite_code: bool = False
-    """Run the code suites bring (`evaluate:` modules): `--trust-suite-code`."""
-    approved_code: list[str] = field(default_factory=list)
-    """Digests of suite code approved before (a resumed run's `trusted_code`): that code, unchanged, runs."""
-    pairs_from: str | None = None
-    """`--pairs-from`: the run whose imported A/B choices give preference backends (`dpo`) pairs; it makes
-    `sheets` their default source."""
 
 
 @dataclass
@@ -409,14 +372,3 @@ def cache_use(cache: GenerationCache) -> CacheUse:
     (out_hit, out_new), (loss_hit, loss_new), (expl_hit, expl_new) = (cache.use(k) for k in CACHED_KINDS)
     return CacheUse(outputs_from_cache=out_hit, outputs_generated=out_new, losses_from_cache=loss_hit,
                     losses_computed=loss_new, explanations_from_cache=expl_hit, explanations_computed=expl_new)
-
-
-def request_from_record(record: RunRecord) -> RunRequest:
-    """The request a recorded run was made with (to resume it)."""
-    limits = [s.limit for s in record.suites if s.limit is not None]  # suites smaller than --limit were not sampled
-    return RunRequest(suites=[s.path for s in record.suites], model=record.model, backends=record.requested_backends,
-                      seed=record.seed, overrides=record.overrides, adapter=record.adapter,
-                      limit=max(limits) if limits else None, allow_outside_data=record.allow_outside_data,
-                      sweeps=record.sweeps, train_seeds=record.train_seeds, fewshot=record.fewshot,
-                      allow_unsandboxed_code=record.allow_unsandboxed_code,
-                      approved_code=[c.digest for c in record.trusted_code], pairs_from=record.pairs_from)
