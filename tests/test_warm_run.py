@@ -85,7 +85,8 @@ def test_a_cached_run_runs_alone_and_records_what_the_cold_run_did(cold, suites,
     assert "Results on the test splits" in said.out  # the summary, after the held-back lines
     before, after = record(cold), record(warm)
     assert stable(after) == stable(before)
-    assert after["environment"]["world_size"] == 1 and before["environment"]["threads"] == after["environment"][
+    assert (after["environment"]["world_size"], after["environment"]["results_from"]) == (1, 2)  # two processes' results
+    assert before["environment"]["threads"] == after["environment"][
         "threads"]
     for state, use in after["cache"].items():
         assert use["outputs_generated"] == use["losses_computed"] == use["explanations_computed"] == 0, state

@@ -199,6 +199,9 @@ class Environment(Record):
     """Processes that shared the run (`accelerate launch`, `torchrun` or `--processes`): each generated a share of
     every suite, and tuning was data-parallel across them; 1 for a plain run, and for a `--processes` run whose
     every output and tuned model came from the caches (it ran alone)."""
+    results_from: int | None = None
+    """A run that ran alone from the caches: the processes whose outputs and tuned models it read, i.e. the run
+    its results are those of (None: it computed its own)."""
     threads: int | None = None
     """CPU threads each process's torch used (`--threads`, `OMP_NUM_THREADS`, or one fewer than the cores);
     None in runs that did not record it."""

@@ -36,7 +36,9 @@ def environment() -> Environment:
     return Environment(python=sys.version.split()[0], platform=platform.platform(), device=device(),
                        packages={name: pkg(name) for name in PACKAGES}, git_commit=commit,
                        code_hash=keys.code_hash(backend_packages()),
-                       world_size=distributed.world_size(), threads=threads.current())
+                       world_size=distributed.world_size(), threads=threads.current(),
+                       results_from=distributed.results_world_size()
+                       if distributed.results_world_size() != distributed.world_size() else None)
 
 
 def check_code_sandbox(suites: list[Suite], allow_unsandboxed: bool) -> None:
