@@ -43,7 +43,8 @@ def _cell(record: RunRecord, state: str, suite: str, metric: str) -> str:
 
 
 def _processes(record: RunRecord) -> str:
-    n = record.environment.world_size if record.environment else 1
+    env = record.environment  # a demo that ran alone from the caches holds the results of `results_from` processes
+    n = (env.results_from or env.world_size) if env else 1
     return "one process" if n == 1 else f"{n} processes"
 
 
