@@ -103,3 +103,9 @@ def yaml_line(text: str, loc: tuple) -> int | None:
             break
         line = node.start_mark.line + 1
     return line
+
+
+def field_at(text: str, loc: tuple) -> str:
+    """How a message names the suite.yaml field at `loc`: `line N: field 'a.0.b'` (no line where none is found)."""
+    line = yaml_line(text, loc)
+    return f"{f'line {line}: ' if line else ''}field '{'.'.join(map(str, loc))}'"

@@ -25,7 +25,7 @@ from harness.record import MetricInfo
 
 from .episodes.examples import suite_environment, task_examples
 from .formats import ALPACA_TEMPLATE, Example, to_example
-from .problems import MAX_PROBLEMS, Problems, SuiteProblems, yaml_line
+from .problems import MAX_PROBLEMS, Problems, SuiteProblems, field_at, yaml_line
 from .sources import Rows, read_split, split_rows, with_answers
 from .spec import DataSpec, FewShotSpec, GenerationSpec, MetricSpec, SuiteSpec
 from .templates import compile_template, render
@@ -120,7 +120,7 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
                 raise ValueError(f"{m.id!r} scores whole episodes and needs `environment:`" if spec.environment is None
                                  else f"{m.id!r} scores single outputs; an episode suite takes episode metrics")
         except ValueError as e:
-            problems.add(HarnessError(f"{_metric_field(text, i)}: {e}", where))
+            problems.add(HarnessError(f"{field_at(text, ('metrics', i))}: {e}", where))
         except HarnessError as e:  # a judge template that does not compile
             problems.add(e)
     templates = []
@@ -156,8 +156,7 @@ def load_suite(folder: str | Path, every_problem: bool = False, allow_outside_da
     _check_gate_thresholds(suite, text, where, problems)
     _check_rewards(suite, text, where, problems)
     if spec.labels is not None and not any(spec.labels in ex.fields for ex in test + train):
-        lineno = yaml_line(text, ("labels",))
-        problems.add(HarnessError(f"{f'line {lineno}: ' if lineno else ''}field 'labels': no example has a field "
+        problems.add(HarnessError(f"{field_at(text, ('labels',))}: no example has a field "
                                   f"{spec.labels!r}", where))
     problems.raise_if_any()
     return suite
@@ -210,9 +209,8 @@ def _check_same_data(rows: dict[str, Rows], spec: SuiteSpec, text: str, where: s
     if spec.data.file is not None or test is None or train is None or test.fingerprint != train.fingerprint \
             or spec.data.same_file_ok:
         return
-    lineno = yaml_line(text, ("data", "train"))
     problems.add(HarnessError(
-        f"{f'line {lineno}: ' if lineno else ''}field 'data.train': holds the same data as data.test, so every test "
+        f"{field_at(text, ('data', 'train'))}: holds the same data as data.test, so every test "
         "example is one the model trained on; hold some out with `data: {file: F, test_fraction: 0.2}`, or set "
         "`same_file_ok: true` under data: when measuring recall of the training data is meant", where))
 
@@ -264,14 +262,9 @@ def _check_judge_template(judge: Any, where: str) -> None:
     render(compile_template(judge.template, where), stand_in, f"{where} (a stand-in question)")
 
 
-def _metric_field(text: str, i: int) -> str:
-    line = yaml_line(text, ("metrics", i))
-    return f"{f'line {line}: ' if line else ''}field 'metrics.{i}'"
-
-
 def metric_field(suite_file: Path, i: int) -> str:
     """How a message names the suite's `i`th metric: `line N: field 'metrics.i'`."""
-    return _metric_field(load_yaml(suite_file)[0], i)
+    return field_at(load_yaml(suite_file)[0], ("metrics", i))
 
 
 def _check_metric_fields(suite: Suite, problems: Problems) -> None:
@@ -305,8 +298,7 @@ def _check_when_fields(suite: Suite, text: str, where: str, problems: Problems) 
     for i, m in enumerate(suite.spec.metrics):
         absent = next((f for f in m.when or {} if not any(f in ex.fields for ex in suite.test)), None)
         if absent is not None:
-            line = yaml_line(text, ("metrics", i, "when"))
-            problems.add(HarnessError(f"{f'line {line}: ' if line else ''}field 'metrics.{i}.when': no test example "
+            problems.add(HarnessError(f"{field_at(text, ('metrics', i, 'when'))}: no test example "
                                       f"has a field {quoted(absent)}", where))
 
 
@@ -320,8 +312,7 @@ def _check_gate_thresholds(suite: Suite, text: str, where: str, problems: Proble
             -(info.scale - info.lowest), info.scale - info.lowest)
         value = gate.threshold
         if value is not None and not low <= value <= high:
-            line = yaml_line(text, ("gates", i, gate.kind))
-            problems.add(HarnessError(f"{f'line {line}: ' if line else ''}field 'gates.{i}.{gate.kind}': {value:g} is "
+            problems.add(HarnessError(f"{field_at(text, ('gates', i, gate.kind))}: {value:g} is "
                                       f"outside {gate.metric}'s scale ({low:g} to {high:g}), so the gate could "
                                       f"{'never pass' if value > high else 'never fail'}", where))
 
@@ -330,8 +321,7 @@ def _check_rewards(suite: Suite, text: str, where: str, problems: Problems) -> N
     """A reward metric scores one output alone: a corpus metric's sentence score is not the metric."""
     for name in suite.spec.rewards or {}:
         if name in suite.metrics and suite.metrics[name][1].kind == "corpus":
-            line = yaml_line(text, ("rewards", name))
-            problems.add(HarnessError(f"{f'line {line}: ' if line else ''}field 'rewards.{name}': {name} is a corpus "
+            problems.add(HarnessError(f"{field_at(text, ('rewards', name))}: {name} is a corpus "
                                       "metric (its value is not a mean of per-output scores), so it cannot reward one "
                                       "output; use a passfail or mean metric", where))
 
