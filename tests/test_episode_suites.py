@@ -12,7 +12,7 @@ import yaml
 
 from harness.cli import main
 from harness.common.errors import HarnessError
-from harness.evaluation.checks import model_changed
+from harness.evaluation.checks import first_turn, model_changed
 from harness.models.loading import load_text_side, resolve_model_path
 from harness.record import EpisodeTurn, Prediction, load_predictions, load_record
 from harness.suitedef.suite import load_suite, results_hash, with_fewshot
@@ -164,6 +164,9 @@ def test_harness_run_evaluates_trains_and_gates_an_episode_suite(tmp_path, capsy
     (gate,) = [g for g in record.gates if g.gate.metric == "task_success"]
     assert gate.state == "lora" and gate.decision in ("pass", "fail") and "task_success" in gate.message
     assert "episode suites not checked" in record.checks.batch_invariance["base"].note
+    # the model as trained and as reloaded agree on each sampled task's first turn (not its final answer)
+    reload = record.checks.reload_equivalence["lora"]
+    assert reload.ok is True and reload.checked >= 1, reload
     page = (run_dir / "report" / "suites" / "restaurant" / "examples-001.html").read_text(encoding="utf-8")
     assert "Transcript (" in page and "End state against the expected one" in page
     assert "I&#39;d like to order some food." in page or "I&#x27;d like to order some food." in page
@@ -214,6 +217,17 @@ def test_a_tuned_episode_that_took_other_turns_counts_as_changed():
                                                  EpisodeTurn(role="assistant", content=middle, status="invalid")])
     assert model_changed([row("base", "x")], [row("lora", "y")]) == (1, 1)  # same (empty) final answer
     assert model_changed([row("base", "x")], [row("lora", "x")]) == (0, 1)
+
+
+def test_the_reload_check_compares_an_episodes_first_turn():
+    # the sample of the model as trained generates each task's first turn only, so that is what is compared
+    turns = [EpisodeTurn(role="user", content="hi"), EpisodeTurn(role="assistant", content='{"name":"f"}', status="calls"),
+             EpisodeTurn(role="tool", content="done", tool="f", status="ok"),
+             EpisodeTurn(role="assistant", content="All done.", status="answer")]
+    row = Prediction(id="t", state="lora", suite="s", prompt="hi", model_input="", reference="{}", output="All done.",
+                     scores={}, transcript=turns)
+    assert first_turn(row) == '{"name":"f"}'
+    assert first_turn(row.model_copy(update={"transcript": []})) == "All done."  # not an episode: the output
 
 
 def test_reward_training_refuses_an_episode_suite(tmp_path):

@@ -63,7 +63,7 @@ def analyse(record: RunRecord, run_dir: Path, suites: list[Suite], seed: int, ca
         if path.is_file():
             expected = json.loads(path.read_text(encoding="utf-8"))
             got = {f"{s.name}/{r.id}": (keys.reload_check_key(r.model_input, s.spec.generation.max_new_tokens,
-                                                               s.spec.generation.stop), r.output)
+                                                               s.spec.generation.stop), checks.first_turn(r))
                    for s in suites for r in rows[(state, s.name)]}
             restored = next(b for b in record.backends if b.name == state).from_cache is not None
             record.checks.reload_equivalence[state] = checks.compare_reloaded(expected, got, restored)

@@ -90,6 +90,12 @@ def compare_reloaded(expected: dict[str, Any], rows: dict[str, tuple[str, str]],
     return OutputsMatch(checked=checked, mismatches=sorted(mismatches), ok=not mismatches, note=note)
 
 
+def first_turn(row: Prediction) -> str:
+    """The output the reload check compares: an episode's first model turn (the sample of the model as trained
+    generates from each task's opening only), else the output."""
+    return next((t.content for t in row.transcript if t.role == "assistant"), row.output)
+
+
 def compare_outputs(expected: dict[str, str], got: dict[str, str]) -> OutputsMatch:
     """Outputs for the same ids; `mismatches` lists the ids that differ."""
     mismatches = sorted(i for i in expected if got.get(i) != expected[i])
