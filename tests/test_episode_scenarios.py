@@ -9,6 +9,7 @@ import importlib.util
 import json
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -236,3 +237,14 @@ def test_the_declared_failures_the_policy_never_meets_answer_as_declared(name, t
         assert place.state["order"] == {"items": [{"dish": "rice", "quantity": 2}, {"dish": "soup", "quantity": 1}],
                                         "total": 18, "placed": True, "address": "1 Elm Street"}
         assert place.state["menu"]["rice"]["stock"] == 18 and place.state["menu"]["soup"]["stock"] == 19
+
+
+def test_the_data_report_does_not_ask_an_end_state_for_chinese_characters():
+    # a task's reference is the expected end state as JSON: no script to check (the transcripts' answers are)
+    from harness.dataquality.report import split_findings
+
+    suite = load_suite(STAGING / "queries_zh")
+    assert not [f for f in split_findings(suite, "test", suite.test) if f.kind == "wrong_script"]
+    english = [replace(ex, reference="Order A1234 is shipped.") for ex in suite.train[:2]]
+    (finding,) = [f for f in split_findings(suite, "train", english) if f.kind == "wrong_script"]
+    assert "2 references contain no CJK character" in finding.message
