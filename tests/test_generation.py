@@ -74,3 +74,31 @@ def test_a_batch_stops_decoding_when_every_row_has_stopped(tiny):
         hook.remove()
     assert len(calls) < 60
     assert batched == model.generate(prompts, max_new_tokens=60, stop=stop, batch_size=1)
+
+
+def test_a_stop_string_counts_only_in_the_generated_text(tiny):
+    """A prompt that ends with a newline (as SmolLM2's generation prompt does) and a stop string that starts with
+    one: transformers' own `stop_strings` would match across the end of the prompt and end the output at its first
+    token; the harness matches the generated text alone, so the output is the unstopped one cut at its first stop
+    string."""
+    import torch
+    from transformers.generation.stopping_criteria import StopStringCriteria
+
+    from harness.models.generate import StopInOutput
+
+    model, suites = tiny
+    prompt = model.render(suites[0].test[0].messages) + "Answer:\n"
+    free = model.generate([prompt], max_new_tokens=12, batch_size=1)[0]
+    assert len(free) > 4
+    stop = ["\n" + free[:3]]
+    assert model.generate([prompt], max_new_tokens=12, stop=stop, batch_size=1) == [cut_at_stop(free, stop)]
+    # the same ids, judged by each criterion right after the first generated token
+    tok = model.tokenizer
+    prompt_ids = tok(prompt, add_special_tokens=False)["input_ids"]
+    first = tok(free, add_special_tokens=False)["input_ids"][:1]
+    ids = torch.tensor([prompt_ids + first])
+    if tok.decode(first).startswith(free[:3]):  # the first token holds the stop string's text after the newline
+        assert StopStringCriteria(tok, stop)(ids, None).item()
+    assert not StopInOutput(tok, stop, len(prompt_ids))(ids, None).item()
+    later = tok(free[:1] + stop[0], add_special_tokens=False)["input_ids"]
+    assert StopInOutput(tok, stop, len(prompt_ids))(torch.tensor([prompt_ids + later]), None).item()

@@ -7,8 +7,10 @@ from harness.common.lazy import lazy_module
 
 if TYPE_CHECKING:
     import torch
+    import transformers
 else:  # heavy: imported on first use
     torch = lazy_module("torch")
+    transformers = lazy_module("transformers")
 
 
 def generate(model, prompts: list[str], max_new_tokens: int, stop: list[str], batch_size: int,
@@ -18,7 +20,8 @@ def generate(model, prompts: list[str], max_new_tokens: int, stop: list[str], ba
     Prompts are batched longest first by token count, so rows in a batch have nearly the same
     length and little of each batch is padding; padding is masked, so the batch a prompt lands in
     does not change its output. transformers ends a batch's decoding as soon as every row has
-    produced EOS or completed a stop string (finished rows are padded, not extended).
+    produced EOS or a stop string (finished rows are padded, not extended). A stop string counts only
+    within the generated text (`StopInOutput`), never across the end of the prompt.
 
     `again` are prompts generated a second time for the batch-invariance check, as extra rows of
     batches made of other lengths (see `plan_batches`).
@@ -36,7 +39,7 @@ def generate(model, prompts: list[str], max_new_tokens: int, stop: list[str], ba
             out = model.model.generate(
                 **batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
                 eos_token_id=eos, pad_token_id=tok.pad_token_id,
-                stop_strings=stop or None, tokenizer=tok if stop else None,
+                stopping_criteria=stop_criteria(model, stop, batch["input_ids"].shape[1]),
                 # Each process generates its own share with its own full model: never wait for the others'
                 # decoding steps (transformers would under a ZeRO-3 or FSDP launch).
                 synced_gpus=False,
@@ -64,7 +67,7 @@ def sample(model, prompts: list[str], n: int, max_new_tokens: int, stop: list[st
             out = model.model.generate(
                 **batch, max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature, top_p=top_p,
                 top_k=0, num_return_sequences=n, eos_token_id=eos, pad_token_id=tok.pad_token_id,
-                stop_strings=stop or None, tokenizer=tok if stop else None, synced_gpus=False)
+                stopping_criteria=stop_criteria(model, stop, batch["input_ids"].shape[1]), synced_gpus=False)
         new = out if model.encoder_decoder else out[:, batch["input_ids"].shape[1]:]
         outputs.append([cut_at_stop(text, stop) for text in tok.batch_decode(new, skip_special_tokens=True)])
         if progress is not None:
@@ -136,6 +139,32 @@ def equal_length_batches(lengths: Sequence[int], batch_size: int) -> list[list[i
         else:
             out.append([i])
     return out
+
+
+def stop_criteria(model, stop: Sequence[str], prompt_tokens: int):
+    """The criteria that end a row at its first stop string (None without stop strings)."""
+    if not stop:
+        return None
+    start = 0 if model.encoder_decoder else prompt_tokens  # an encoder-decoder's output holds no prompt
+    return transformers.StoppingCriteriaList([StopInOutput(model.tokenizer, stop, start)])
+
+
+class StopInOutput:
+    """A row is done once its generated text holds a stop string.
+
+    transformers' own `stop_strings` match the end of the whole sequence, prompt included, so a stop
+    string starting with a newline ends the output at its first token when the prompt ends with one
+    (SmolLM2's generation prompt does: `<|im_start|>assistant\n`, and "\nprint(" would then stop a
+    reply that begins with `print(`). Decoding each row's new tokens at every step costs little beside
+    the model's forward pass for the short outputs suites ask for.
+    """
+
+    def __init__(self, tokenizer, stop: Sequence[str], start: int):
+        self.tokenizer, self.stop, self.start = tokenizer, list(stop), start
+
+    def __call__(self, input_ids, scores, **kwargs):
+        texts = self.tokenizer.batch_decode(input_ids[:, self.start:], skip_special_tokens=True)
+        return torch.tensor([any(s in text for s in self.stop) for text in texts], device=input_ids.device)
 
 
 def cut_at_stop(text: str, stop: list[str]) -> str:
