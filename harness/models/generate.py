@@ -155,15 +155,18 @@ class StopInOutput:
     transformers' own `stop_strings` match the end of the whole sequence, prompt included, so a stop
     string starting with a newline ends the output at its first token when the prompt ends with one
     (SmolLM2's generation prompt does: `<|im_start|>assistant\n`, and "\nprint(" would then stop a
-    reply that begins with `print(`). Decoding each row's new tokens at every step costs little beside
-    the model's forward pass for the short outputs suites ask for.
+    reply that begins with `print(`). Each step decodes only the newest tokens that can hold a stop string
+    completed at that step: every token is at least one byte and a character at most four, so a stop string of
+    L characters lies within the last 4L + 1 tokens (an earlier occurrence ended the row at an earlier step).
     """
 
     def __init__(self, tokenizer, stop: Sequence[str], start: int):
         self.tokenizer, self.stop, self.start = tokenizer, list(stop), start
+        self.window = 4 * max(len(s) for s in self.stop) + 1
 
     def __call__(self, input_ids, scores, **kwargs):
-        texts = self.tokenizer.batch_decode(input_ids[:, self.start:], skip_special_tokens=True)
+        newest = input_ids[:, max(self.start, input_ids.shape[1] - self.window):]
+        texts = self.tokenizer.batch_decode(newest, skip_special_tokens=True)
         return torch.tensor([any(s in text for s in self.stop) for text in texts], device=input_ids.device)
 
 
