@@ -193,6 +193,7 @@ def test_reward_hacking_is_flagged_only_when_the_reward_rose_and_the_held_out_me
         (found,) = reward_checks(record)
         return found
 
+    chain.cost.probes = {}  # without a probe the batch curve decides whether the reward rose
     rose_fell = check([0.1, 0.2, 0.3, 0.9], 0.4, 0.6)
     assert rose_fell.flagged and (rose_fell.reward_first, rose_fell.reward_last) == (0.1, 0.9)
     assert not check([0.9, 0.3, 0.2, 0.1], 0.4, 0.6).flagged  # reward fell too
