@@ -9,23 +9,31 @@ Started from another backend's adapter (a chain such as `lora+grpo`), the adapte
 first, so that the KL term holds the policy near the tuned model it started from, not near the untuned base;
 the new adapter is merged in as well when saving, and the artefact is a full model.
 
+Before training a seeded sample of train prompts is probed (`backends.reward_probe`): each sampled a group of
+times from the starting model and scored. By default only the *contested* ones, whose group rewards differ, are
+trained on; after training the probe is sampled again with the same seeds, and the record holds its mean reward
+before and after.
+
 Prompts are rendered exactly as evaluation renders them (`Model.render`) and tokenised as evaluation tokenises
 them; the reward cuts each completion at the suite's stop strings as evaluation's generation does.
 """
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from harness.common.errors import HarnessError
 from harness.common.lazy import lazy_module
 from harness.models.loading import Model, compute_dtype, device, is_adapter_dir, load_model
 from harness.runtime.distributed import world_size
-from harness.tuning.contract import Backend, TrainExample, TrainStats, TunedModel, TuneSettings
+from harness.tuning.contract import Backend, ProbedRewards, TrainExample, TrainStats, TunedModel, TuneSettings
+
+from . import reward_probe
 
 if TYPE_CHECKING:
     import datasets
@@ -48,9 +56,10 @@ CURVES = {"reward": "reward", "kl": "kl", "completions/mean_length": "completion
 
 
 class GrpoSettings(TuneSettings):
-    learning_rate: float = Field(1e-4, gt=0)
-    """Sized for LoRA; full tuning of a real model wants ~10x less."""
-    max_steps: int | None = Field(40, ge=0)
+    learning_rate: float = Field(5e-4, gt=0)
+    """Sized for LoRA (measured on `tiny` after LoRA: 1e-4 hardly moves the policy, 1e-3 moves it the wrong way
+    as often as not); full tuning of a real model wants ~10x less."""
+    max_steps: int | None = Field(80, ge=0)
     """Optimizer steps (each samples a group per prompt of its batch); sized for minutes on a CPU."""
     batch_size: int = Field(4, gt=0)
     """Train prompts per optimizer step (each sampled `num_generations` times)."""
@@ -77,6 +86,20 @@ class GrpoSettings(TuneSettings):
     """Most tokens sampled per completion."""
     temperature: float = Field(1.0, gt=0)
     """Sampling temperature of the groups."""
+    prompts: Literal["contested", "all"] = "contested"
+    """`contested`: train only on the probed prompts whose group of sampled completions got differing rewards
+    from the starting model (a group of equal rewards has no advantage to follow); `all`: every train prompt."""
+    probe_prompts: int = Field(128, ge=0)
+    """Train prompts probed (a seeded sample): each sampled `num_generations` times before training, to find the
+    contested ones, and again after, with the same seeds, to measure the train reward on fixed prompts. 0: no
+    probe (needs `prompts: all`)."""
+
+    @model_validator(mode="after")
+    def _contested_needs_a_probe(self) -> GrpoSettings:
+        if self.prompts == "contested" and self.probe_prompts == 0:
+            raise ValueError("prompts: contested picks among probed prompts; set probe_prompts above 0, or "
+                             "prompts: all")
+        return self
 
 
 class GRPO(Backend):
@@ -100,6 +123,8 @@ class GRPO(Backend):
                                "backend grpo")
         prompts = [self.loaded.render(ex.messages, ex.tools) for ex in examples]
         self._check_lengths(prompts, settings)
+        self.prompts, self.seed = prompts, seed
+        trained = self._probe(seed) if settings.probe_prompts else list(range(len(examples)))
         self._scratch = tempfile.TemporaryDirectory(prefix="harness-grpo-")
         on_gpu = device() == "cuda"
         config = trl.GRPOConfig(
@@ -113,7 +138,7 @@ class GRPO(Backend):
             bf16=on_gpu, gradient_checkpointing=False, use_cpu=not on_gpu, seed=seed, data_seed=seed, report_to=[],
             save_strategy="no", logging_steps=1, disable_tqdm=True, dataloader_num_workers=0, log_completions=False,
         )
-        data = datasets.Dataset.from_dict({"prompt": prompts, "index": list(range(len(examples)))})
+        data = datasets.Dataset.from_dict({"prompt": [prompts[i] for i in trained], "index": trained})
         reward = self.reward
 
         def train_reward(prompts: list, completions: list, index: list[int], **_: Any) -> list[float]:
@@ -129,6 +154,32 @@ class GRPO(Backend):
         self.trainer.remove_callback(transformers.PrinterCallback)
         self._bar = trainer_progress.ProgressBar(self.name)
         self.trainer.add_callback(self._bar)
+
+    def _probe(self, seed: int) -> list[int]:
+        """Sample and score the probe from the starting model; the indices to train on."""
+        settings, reward = self.settings, self.reward
+        assert reward is not None
+        indices = reward_probe.probe_indices(settings.probe_prompts, len(self.prompts), seed)
+        groups = reward_probe.group_rewards(self.loaded, self.prompts, indices, reward, settings.num_generations,
+                                            settings.max_completion_length, settings.temperature, seed)
+        kept = reward_probe.contested(indices, groups) if settings.prompts == "contested" else \
+            list(range(len(self.prompts)))
+        if not kept:
+            reward_probe.refuse_uncontested(indices, groups)
+        self.probe = ProbedRewards(indices=indices, kept=kept, samples=settings.num_generations,
+                                   before=reward_probe.means(groups))
+        return kept
+
+    def _probe_after(self) -> ProbedRewards | None:
+        """The probe sampled again, with the same seeds, from the trained policy."""
+        if not self.settings.probe_prompts:
+            return None
+        settings, reward = self.settings, self.reward
+        assert reward is not None
+        policy = Model(model=self.trainer.model, tokenizer=self.loaded.tokenizer, name=f"{self.name} (training)")
+        groups = reward_probe.group_rewards(policy, self.prompts, self.probe.indices, reward, settings.num_generations,
+                                            settings.max_completion_length, settings.temperature, self.seed)
+        return dataclasses.replace(self.probe, after=reward_probe.means(groups))
 
     def _load(self, start: str) -> Model:
         """The starting model in fp32 master weights; an adapter (a chain's upstream) merged into its base."""
@@ -155,6 +206,7 @@ class GRPO(Backend):
         if self.settings.max_steps != 0:
             self.trainer.train()
         seconds = time.perf_counter() - start
+        probe = self._probe_after()
         state = self.trainer.state
         logged = [e for e in state.log_history if "step" in e]
         curves = {name: [(int(e["step"]), float(e[key])) for e in logged if key in e] for key, name in CURVES.items()}
@@ -163,7 +215,7 @@ class GRPO(Backend):
             total_params=sum(p.numel() for p in model.parameters()),
             train_tokens=int(state.num_input_tokens_seen or 0), train_seconds=seconds, steps=int(state.global_step),
             loss_curve=[(int(e["step"]), float(e["loss"])) for e in logged if "loss" in e],
-            curves={name: points for name, points in curves.items() if points},
+            curves={name: points for name, points in curves.items() if points}, probe=probe,
         )
 
     def save(self, out_dir: Path) -> TunedModel:

@@ -9,10 +9,10 @@ import pytest
 
 from harness.common.errors import HarnessError
 from harness.evaluation.evaluate import score
-from harness.record import load_record
+from harness.record import RewardProbe, load_record
 from harness.record.strategies import expand
 from harness.suitedef.suite import load_suite
-from harness.tuning.reward import TrainReward, reward_checks
+from harness.tuning.reward import TrainReward, reward_checks, reward_warnings
 
 from .conftest import SHIPPED, cut_suite
 
@@ -112,6 +112,10 @@ def test_a_chain_is_one_strategy_tuned_by_its_last_backend():
             expand([bad], {}, None, 0)
 
 
+ALL_PROMPTS = ["--set", "grpo.prompts=all", "--set", "grpo.probe_prompts=8"]
+"""tiny after 20 LoRA steps solves none of the cut suite: no prompt would be contested."""
+
+
 @pytest.fixture(scope="module")
 def chain_run(tmp_path_factory):
     """`lora` and `lora+grpo` on a cut agent_tools, a few steps each."""
@@ -123,7 +127,7 @@ def chain_run(tmp_path_factory):
     code = main(["run", "--suite", str(suites), "--out", str(out), "--backend", "lora", "--backend", "lora+grpo",
                  "--train-seeds", "0", "--set", "lora.max_steps=20", "--set", "grpo.max_steps=3",
                  "--set", "grpo.batch_size=2", "--set", "grpo.num_generations=2",
-                 "--set", "grpo.max_completion_length=12"])
+                 "--set", "grpo.max_completion_length=12", *ALL_PROMPTS])
     assert code == 0
     (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
     return run_dir
@@ -148,6 +152,9 @@ def test_a_chain_trains_from_its_upstream_and_records_its_curves(chain_run):
         assert math.isclose(logged, ours, abs_tol=1e-6)
     assert all(0.0 <= v <= 1.0 for _, v in curves["reward"])
     assert "kl" in curves  # beta defaults above 0
+    probe = chain.cost.probes["agent_tools"]
+    assert (probe.prompts, probe.kept, probe.samples) == (8, 8, 2)  # prompts: all keeps every probed prompt
+    assert probe.after is not None and 0.0 <= probe.before <= 1.0 and 0.0 <= probe.after <= 1.0
     assert chain.cost.steps == 3 and "lora+grpo@seed0" in record.checks.reload_equivalence
     assert record.checks.failures("lora+grpo@seed0") == []  # the saved merged model reproduces the one trained
 
@@ -163,9 +170,13 @@ def test_the_report_shows_train_reward_against_held_out(chain_run):
     same = next(c for c in record.comparisons if {c.baseline, c.state} == {"lora@seed0", "lora+grpo@seed0"}
                 and (c.suite, c.metric) == ("agent_tools", "exact_match"))
     assert check.fall_significant is same.significant
+    assert check.probe == next(b for b in record.backends if b.name == check.state).cost.probes["agent_tools"]
     page = (chain_run / "report" / "training.html").read_text(encoding="utf-8")
     assert "Train reward against held-out results" in page and "lora+grpo@seed0" in page
     assert "Mean train reward on agent_tools" in page
+    probe = check.probe
+    assert probe is not None and probe.after is not None
+    assert f"{probe.prompts} ({probe.kept}): {probe.before:.3f} → {probe.after:.3f}" in page
 
 
 def test_reward_hacking_is_flagged_only_when_the_reward_rose_and_the_held_out_metric_fell(chain_run):
@@ -182,11 +193,18 @@ def test_reward_hacking_is_flagged_only_when_the_reward_rose_and_the_held_out_me
         (found,) = reward_checks(record)
         return found
 
+    chain.cost.probes = {}  # without a probe the batch curve decides whether the reward rose
     rose_fell = check([0.1, 0.2, 0.3, 0.9], 0.4, 0.6)
     assert rose_fell.flagged and (rose_fell.reward_first, rose_fell.reward_last) == (0.1, 0.9)
     assert not check([0.9, 0.3, 0.2, 0.1], 0.4, 0.6).flagged  # reward fell too
     assert not check([0.1, 0.9], 0.7, 0.6).flagged  # held-out rose
     assert not check([0.5], 0.4, 0.6).flagged  # one batch: nothing rose
+    # a measured probe decides whether the reward rose, not the batch curve
+    chain.cost.probes["agent_tools"] = RewardProbe(prompts=8, kept=8, samples=2, before=0.5, after=0.625)
+    by_probe = check([0.9, 0.1], 0.4, 0.6)
+    assert by_probe.flagged and "0.500 → 0.625 on 8 probed prompts" in reward_warnings([by_probe])[0]
+    chain.cost.probes["agent_tools"] = RewardProbe(prompts=8, kept=8, samples=2, before=0.5, after=0.375)
+    assert not check([0.1, 0.9], 0.4, 0.6).flagged
 
 
 def test_a_chain_is_cached_under_its_upstreams_key(chain_run, tmp_path):
@@ -197,7 +215,7 @@ def test_a_chain_is_cached_under_its_upstreams_key(chain_run, tmp_path):
     code = main(["run", "--suite", str(record.suites[0].path), "--out", str(again), "--backend", "lora+grpo",
                  "--train-seeds", "0", "--set", "lora.max_steps=20", "--set", "grpo.max_steps=3",
                  "--set", "grpo.batch_size=2", "--set", "grpo.num_generations=2",
-                 "--set", "grpo.max_completion_length=12"])
+                 "--set", "grpo.max_completion_length=12", *ALL_PROMPTS])
     assert code == 0
     (run_dir,) = [p for p in again.iterdir() if p.is_dir()]
     (chain,) = load_record(run_dir).backends
@@ -207,7 +225,7 @@ def test_a_chain_is_cached_under_its_upstreams_key(chain_run, tmp_path):
     assert main(["run", "--suite", str(record.suites[0].path), "--out", str(other), "--backend", "lora+grpo",
                  "--train-seeds", "0", "--set", "lora.max_steps=21", "--set", "grpo.max_steps=3",
                  "--set", "grpo.batch_size=2", "--set", "grpo.num_generations=2",
-                 "--set", "grpo.max_completion_length=12"]) == 0
+                 "--set", "grpo.max_completion_length=12", *ALL_PROMPTS]) == 0
     (run_dir,) = [p for p in other.iterdir() if p.is_dir()]
     (chain,) = load_record(run_dir).backends
     assert chain.from_cache is None and chain.starts_from is not None and chain.starts_from.from_cache is None
@@ -220,7 +238,8 @@ def test_grpo_from_the_base_tunes_every_weight_when_asked(tools_suite, tmp_path)
 
     model_path = resolve_model_path("tiny", [tools_suite])
     settings = resolve("grpo", model_path, {"grpo": {"tune": "full", "max_steps": 2, "batch_size": 2,
-                                                     "num_generations": 2, "max_completion_length": 8, "beta": 0}})
+                                                     "num_generations": 2, "max_completion_length": 8, "beta": 0,
+                                                     "prompts": "all", "probe_prompts": 0}})
     reward = train_reward("grpo", [tools_suite])
     _, tuned, cost = tune("grpo", model_path, training_examples([tools_suite]), settings, 0, tmp_path / "out",
                           reward=reward)

@@ -135,6 +135,7 @@ TUNING_SETTINGS: dict[str, bool] = {
     "beta": True, "loss_type": True, "method": True,
     # grpo
     "tune": True, "num_generations": True, "max_completion_length": True, "temperature": True,
+    "prompts": True, "probe_prompts": True,  # which prompts it trains on, and the probe recorded with the artefact
 }
 """Every setting of every registered backend → whether it decides what training produces (a result-free one is
 recorded but left out of the tuning key, the checkpoints' identity and the run's configuration key). One that is

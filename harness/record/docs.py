@@ -59,6 +59,7 @@ from harness.record import (
     Ratings,
     Result,
     RewardCheck,
+    RewardProbe,
     Rubric,
     RunRecord,
     SeedComparison,
@@ -77,14 +78,14 @@ from harness.record import (
 from .run_record import SCHEMA_VERSION
 
 ORDER: list[type[BaseModel]] = [
-    RunRecord, SuiteInfo, SuiteCode, MetricInfo, GateSpec, Rubric, Criterion, CalibrationRule, Environment,
-    BackendRun, Cost, TunedFromCache, StartedFrom, PreferencePairs, Result, Comparison, LabelResult, FailureKinds,
-    Checks, ModelChanged, OutputsMatch, Contamination, GateOutcome, Advice, RewardCheck, SeedSpread, SeedComparison,
-    CacheUse, DataReport, SuiteData, SplitData, Lengths, Histogram, Overlap, Truncation, Finding, ExplanationsInfo,
-    Ratings, RatingImport, RatingMean, RatingDifference, RatingPreference, RatingAgreements, RatingAgreement,
-    RatersPerItem, RatingMethod, JudgeResult, JudgeVerdict, JudgeCost, CriterionScores, JudgeRepeatability,
-    JudgeCalibration, CriterionCalibration, StateScores, Disagreement, BiasProbes, Prediction, EpisodeTurn,
-    VariantResult, Explanation, NextTokens, Attention,
+    RunRecord, SuiteInfo, SuiteCode, MetricInfo, GateSpec, Rubric, Criterion, CalibrationRule, Environment, BackendRun,
+    Cost, TunedFromCache, StartedFrom, PreferencePairs, Result, Comparison, LabelResult, FailureKinds, Checks,
+    ModelChanged, OutputsMatch, Contamination, GateOutcome, Advice, RewardCheck, RewardProbe, SeedSpread,
+    SeedComparison, CacheUse, DataReport, SuiteData, SplitData, Lengths, Histogram, Overlap, Truncation, Finding,
+    ExplanationsInfo, Ratings, RatingImport, RatingMean, RatingDifference, RatingPreference, RatingAgreements,
+    RatingAgreement, RatersPerItem, RatingMethod, JudgeResult, JudgeVerdict, JudgeCost, CriterionScores,
+    JudgeRepeatability, JudgeCalibration, CriterionCalibration, StateScores, Disagreement, BiasProbes, Prediction,
+    EpisodeTurn, VariantResult, Explanation, NextTokens, Attention,
 ]
 
 

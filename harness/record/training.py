@@ -50,6 +50,27 @@ class TunedFromCache(Record):
     """What restoring it cost this run."""
 
 
+class RewardProbe(Record):
+    """A reward-trained state's train reward on one suite, measured on a fixed probe: a seeded sample of its train
+    prompts, each sampled `samples` times from the starting model and again, with the same seeds, from the trained
+    one. Unlike the per-batch curve it does not depend on which prompts a step drew."""
+
+    prompts: int
+    """Probed train prompts of this suite."""
+    kept: int
+    """Of those, the prompts trained on (`grpo.prompts: contested`: those whose sampled rewards differed)."""
+    samples: int
+    """Completions sampled per prompt."""
+    before: float
+    """Mean reward over every probed prompt's samples from the starting model."""
+    after: float | None = None
+    """The same from the trained model (None: not measured)."""
+    kept_before: float | None = None
+    """Mean reward of the kept prompts' samples from the starting model (None: none kept)."""
+    kept_after: float | None = None
+    """The same from the trained model (None: none kept, or not measured)."""
+
+
 class Cost(Record):
     """What tuning one backend cost. A training resumed from a checkpoint after an interruption costs what its
     attempts spent up to the checkpoint each next one resumed from, plus the last attempt's whole time: the work
@@ -87,6 +108,8 @@ class Cost(Record):
     train reward of the step's completions), `kl` (to the starting model) and `completion_length` (mean tokens) per
     logged step; `reward/<suite>` is the mean reward of each scored batch's examples of that suite, by batch
     (one batch per optimizer step), as the harness's reward computed it."""
+    probes: dict[str, RewardProbe] = {}
+    """A reward-trained backend's probe of its train reward before and after training, by suite (empty: none)."""
 
 
 class StartedFrom(Record):
@@ -308,8 +331,12 @@ class RewardCheck(Record):
     value: float
     """The state's value of `metric`."""
     flagged: bool
-    """The train reward rose while the held-out primary metric fell below the reference's: what the reward
-    taught did not carry over to held-out examples (point estimates: see `fall_significant`)."""
+    """The train reward rose (on the probe when measured, else from the first quarter of batches to the last)
+    while the held-out primary metric fell below the reference's: what the reward taught did not carry over to
+    held-out examples (point estimates: see `fall_significant`)."""
     fall_significant: bool | None = None
     """Whether the run's paired comparison of the state against the reference found the held-out change
     significant (None: the run recorded no such comparison)."""
+    probe: RewardProbe | None = None
+    """The train reward on the backend's fixed probe of this suite's prompts, before and after training (None:
+    no probe). When measured, the reward `rose` for `flagged` by it rather than by the batch curve."""

@@ -4,8 +4,8 @@ cache and checkpoints), the train reward of reward-trained backends, and exporti
 from harness.common.lazy import lazy_exports
 
 __getattr__, __dir__ = lazy_exports(__name__, {
-    "contract": ["Backend", "PreferencePair", "PreferenceSettings", "RewardFn", "TrainExample", "TrainStats",
-                 "TunedModel", "TuneSettings"],
+    "contract": ["Backend", "PreferencePair", "PreferenceSettings", "ProbedRewards", "RewardFn", "TrainExample",
+                 "TrainStats", "TunedModel", "TuneSettings"],
     "registry": ["available", "get_backend", "usable_backend"],
     "settings": ["parse_overrides", "resolve"],
     "export": ["export_merged"],

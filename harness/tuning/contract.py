@@ -11,16 +11,21 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, ClassVar, Literal
+from typing import ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 LOSS_LOGGED_EVERY = 5
 """Optimizer steps between two logged training losses (and the first step)."""
 
-RewardFn = Callable[[list[int], list[str]], list[float]]
-"""(indices into the training examples, one completion each) → one reward each: the suites' own metrics on the
-train split, weighted as each suite's `rewards:` says. It knows the training examples only."""
+
+
+class RewardFn(Protocol):
+    """(indices into the training examples, one completion each) → one reward each: the suites' own metrics on the
+    train split, weighted as each suite's `rewards:` says. It knows the training examples only. Each call is one
+    batch of the train reward curves; `record=False` scores without adding to them (a backend's own probes)."""
+
+    def __call__(self, indices: list[int], completions: list[str], *, record: bool = True) -> list[float]: ...
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,25 @@ class TrainStats:
     their training loop); the harness adds it to the wall time it measures around this attempt."""
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     """Further per-step series a backend logs besides the loss (e.g. `reward`, `kl`, `completion_length`)."""
+    probe: ProbedRewards | None = None
+    """A reward-trained backend's probe of its train reward before and after training (None: none)."""
+
+
+@dataclass(frozen=True)
+class ProbedRewards:
+    """A reward-trained backend's fixed probe: a seeded sample of train prompts, each sampled `samples` times and
+    scored by the train reward from the starting model and again, with the same seeds, from the trained one."""
+
+    indices: list[int]
+    """The probed training examples (indices into the examples the backend got)."""
+    kept: list[int]
+    """Those it trained on (all of them, or only the contested ones, whose sampled rewards differed)."""
+    samples: int
+    """Completions sampled per probed prompt."""
+    before: list[float]
+    """Each probed prompt's mean reward over its samples from the starting model."""
+    after: list[float] | None = None
+    """The same from the trained model, with the same seeds (None: not measured)."""
 
 
 @dataclass(frozen=True)

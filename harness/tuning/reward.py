@@ -15,11 +15,11 @@ from harness.common.errors import HarnessError
 from harness.evaluation import evaluate
 from harness.evaluation.evaluate import score
 from harness.models.generate import cut_at_stop
-from harness.record import BASE, RewardCheck, RunRecord
+from harness.record import BASE, RewardCheck, RewardProbe, RunRecord
 from harness.record.strategies import state_name
 from harness.suitedef.suite import Example, Suite, applies
 
-from .contract import TrainExample
+from .contract import ProbedRewards, TrainExample
 
 REWARD_STATE = "train reward"
 """The state name the reward's scoring rows carry (they are never saved)."""
@@ -86,7 +86,7 @@ class TrainReward:
         self.batches: dict[str, list[float]] = {}
         """Suite → the mean reward of each batch that held its examples, in order."""
 
-    def __call__(self, indices: list[int], completions: list[str]) -> list[float]:
+    def __call__(self, indices: list[int], completions: list[str], *, record: bool = True) -> list[float]:
         if len(indices) != len(completions):
             raise ValueError(f"{len(indices)} example indices for {len(completions)} completions")
         bad = next((i for i in indices if not 0 <= i < len(self.items)), None)
@@ -102,13 +102,40 @@ class TrainReward:
             values = rewards(suite, [self.items[indices[k]][1] for k in positions], [completions[k] for k in positions])
             for k, value in zip(positions, values):
                 out[k] = value
-            self.batches.setdefault(name, []).append(sum(values) / len(values))
+            if record:
+                self.batches.setdefault(name, []).append(sum(values) / len(values))
         return out
 
     def curves(self) -> dict[str, list[tuple[int, float]]]:
         """`reward/<suite>` → (batch number from 1, that batch's mean reward on the suite's examples)."""
         return {CURVE_PREFIX + name: [(k, round(v, 6)) for k, v in enumerate(means, 1)]
                 for name, means in self.batches.items()}
+
+
+    def probes(self, probe: ProbedRewards | None) -> dict[str, RewardProbe]:
+        """A backend's probe summed up per suite: its prompts, those kept, and their mean rewards before and
+        after training (every prompt has the same number of samples, so a mean of prompt means is the mean of
+        the samples)."""
+        if probe is None:
+            return {}
+        after = probe.after if probe.after is not None else [None] * len(probe.indices)
+        rows: dict[str, list[tuple[bool, float, float | None]]] = {}
+        kept = set(probe.kept)
+        for i, before_i, after_i in zip(probe.indices, probe.before, after):
+            rows.setdefault(self.items[i][0].name, []).append((i in kept, before_i, after_i))
+
+        def mean(values: list) -> float | None:
+            return round(sum(values) / len(values), 6) if values and None not in values else None
+
+        found = {}
+        for name, suite_rows in rows.items():
+            kept_rows = [r for r in suite_rows if r[0]]
+            found[name] = RewardProbe(
+                prompts=len(suite_rows), kept=len(kept_rows), samples=probe.samples,
+                before=round(sum(r[1] for r in suite_rows) / len(suite_rows), 6),
+                after=mean([r[2] for r in suite_rows]),
+                kept_before=mean([r[1] for r in kept_rows]), kept_after=mean([r[2] for r in kept_rows]))
+        return found
 
 
 def reward_checks(record: RunRecord) -> list[RewardCheck]:
@@ -137,9 +164,11 @@ def reward_checks(record: RunRecord) -> list[RewardCheck]:
             rewards = [v for _, v in curve]
             quarter = max(1, len(rewards) // 4)
             first, last = sum(rewards[:quarter]) / quarter, sum(rewards[-quarter:]) / quarter
+            probe = b.cost.probes.get(suite.name)
+            rose = probe.after > probe.before if probe is not None and probe.after is not None else last > first
             found.append(RewardCheck(state=b.name, suite=suite.name, batches=len(rewards), reward_first=round(first, 6),
                                      reward_last=round(last, 6), metric=metric, reference=reference,
-                                     reference_value=before, value=value, flagged=last > first and value < before,
+                                     reference_value=before, value=value, flagged=rose and value < before, probe=probe,
                                      fall_significant=significant.get((reference, b.name, suite.name, metric),
                                                                       significant.get((b.name, reference, suite.name,
                                                                                        metric)))))
@@ -148,7 +177,15 @@ def reward_checks(record: RunRecord) -> list[RewardCheck]:
 
 def reward_warnings(checks: list[RewardCheck]) -> list[str]:
     """One line per flagged check: the reward rose, the held-out primary metric fell."""
-    return [f"{c.state}: its train reward on {c.suite} rose ({c.reward_first:.3f} → {c.reward_last:.3f}) while its "
-            f"held-out {c.metric} fell below {c.reference}'s ({c.reference_value:.3f} → {c.value:.3f}"
+    return [f"{c.state}: its train reward on {c.suite} rose ({_rise(c)}) while its held-out {c.metric} fell below "
+            f"{c.reference}'s ({c.reference_value:.3f} → {c.value:.3f}"
             f"{'' if c.fall_significant else ', within noise: not significant'})"
             for c in checks if c.flagged]
+
+
+def _rise(check: RewardCheck) -> str:
+    """How the train reward rose: on the probe when it was measured, else by the batch curve's quarters."""
+    probe = check.probe
+    if probe is not None and probe.after is not None:
+        return f"{probe.before:.3f} → {probe.after:.3f} on {probe.prompts} probed prompts"
+    return f"{check.reward_first:.3f} → {check.reward_last:.3f}, first to last quarter of batches"

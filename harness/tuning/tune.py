@@ -97,6 +97,7 @@ def tune(name: str, model_path: str, examples: list[TrainExample], settings, see
         tokens_per_second=round(stats.train_tokens / stats.train_seconds, 1) if stats.train_seconds > 0 else 0.0,
         resumed_from_step=stats.resumed_from_step, attempts=stats.attempts,
         curves=stats.curves | (reward.curves() if reward is not None else {}),
+        probes=reward.probes(stats.probe) if reward is not None else {},
     )
     return backend, tuned, cost
 
