@@ -14,6 +14,7 @@ import random
 from harness.common.errors import HarnessError
 from harness.models.generate import sample
 from harness.models.loading import Model
+from harness.runtime import distributed
 from harness.tuning.contract import RewardFn
 
 
@@ -28,16 +29,22 @@ def probe_indices(count: int, examples: int, seed: int) -> list[int]:
 def group_rewards(model: Model, prompts: list[str], indices: list[int], reward: RewardFn, samples: int,
                   max_new_tokens: int, temperature: float, seed: int) -> list[list[float]]:
     """Each indexed prompt's `samples` completions from `model` (full temperature sampling, at most
-    `max_new_tokens` each, as the trainer samples them), scored by `reward` without adding to its curves."""
+    `max_new_tokens` each, as the trainer samples them), scored by `reward` without adding to its curves.
+
+    Every process samples and scores its share of the prompts, seeded by their places in the whole probe, and
+    receives the others': the groups are the same whatever the number of processes."""
+    mine = distributed.share(len(indices))
+    picked = [indices[j] for j in mine]
     training = model.model.training
     model.model.eval()
     try:
-        groups = sample(model, [prompts[i] for i in indices], samples, max_new_tokens, [], temperature, 1.0, seed)
+        groups = sample(model, [prompts[i] for i in picked], samples, max_new_tokens, [], temperature, 1.0, seed,
+                        positions=mine)
     finally:
         model.model.train(training)
-    scored = reward([i for i in indices for _ in range(samples)], [c for group in groups for c in group],
+    scored = reward([i for i in picked for _ in range(samples)], [c for group in groups for c in group],
                     record=False)
-    return [scored[k * samples:(k + 1) * samples] for k in range(len(indices))]
+    return distributed.unshare(len(indices), [scored[k * samples:(k + 1) * samples] for k in range(len(picked))])
 
 
 def contested(indices: list[int], groups: list[list[float]]) -> list[int]:

@@ -123,3 +123,16 @@ def test_the_probe_is_recorded_per_suite(tools_suite, tmp_path):
     unmeasured = reward.probes(ProbedRewards(indices=[1], kept=[], samples=2, before=[0.5]))
     assert unmeasured["agent_tools"].after is None and unmeasured["agent_tools"].kept_before is None
     assert reward.probes(None) == {}
+
+
+def test_a_share_of_the_probe_samples_as_the_whole_probe_would(tools_suite):
+    # each process samples its share of the probe, seeded by the prompts' places in the whole probe
+    from harness.models.generate import sample
+    from harness.models.loading import load_model
+
+    model = load_model("tiny", suites=[tools_suite])
+    prompts = [model.render(ex.messages, ex.tools) for ex in tools_suite.train[:5]]
+    whole = sample(model, prompts, 3, 6, [], 1.0, 1.0, seed=7)
+    share = sample(model, [prompts[1], prompts[3]], 3, 6, [], 1.0, 1.0, seed=7, positions=[1, 3])
+    assert share == [whole[1], whole[3]]
+    assert sample(model, [prompts[1]], 3, 6, [], 1.0, 1.0, seed=7) != [whole[1]]  # the place decides the draw

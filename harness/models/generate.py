@@ -53,16 +53,16 @@ def generate(model, prompts: list[str], max_new_tokens: int, stop: list[str], ba
 
 
 def sample(model, prompts: list[str], n: int, max_new_tokens: int, stop: list[str], temperature: float,
-           top_p: float, seed: int, progress=None) -> list[list[str]]:
+           top_p: float, seed: int, progress=None, positions: Sequence[int] | None = None) -> list[list[str]]:
     """`n` sampled outputs for each prompt, in order, each cut at the first stop string. One prompt at a time
-    (no padding), the generator seeded by `seed` and the prompt's position: the same prompts and seed give the
-    same samples."""
+    (no padding), the generator seeded by `seed` and the prompt's position (`positions[k]` when given: a share
+    of a longer list sampled as the whole list would be): the same prompts and seed give the same samples."""
     tok = model.tokenizer
     eos = model.model.generation_config.eos_token_id or tok.eos_token_id
     outputs: list[list[str]] = []
     for k, prompt in enumerate(prompts):
         batch = model.encode([prompt]).to(model.model.device)
-        torch.manual_seed(seed * 1_000_003 + k)
+        torch.manual_seed(seed * 1_000_003 + (k if positions is None else positions[k]))
         with torch.inference_mode():
             out = model.model.generate(
                 **batch, max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature, top_p=top_p,
