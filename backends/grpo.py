@@ -124,7 +124,7 @@ class GRPO(Backend):
         prompts = [self.loaded.render(ex.messages, ex.tools) for ex in examples]
         self._check_lengths(prompts, settings)
         self.prompts, self.seed = prompts, seed
-        trained = self._probe(seed) if settings.probe_prompts else list(range(len(examples)))
+        trained = self._probe() if settings.probe_prompts else list(range(len(examples)))
         self._scratch = tempfile.TemporaryDirectory(prefix="harness-grpo-")
         on_gpu = device() == "cuda"
         config = trl.GRPOConfig(
@@ -155,13 +155,11 @@ class GRPO(Backend):
         self._bar = trainer_progress.ProgressBar(self.name)
         self.trainer.add_callback(self._bar)
 
-    def _probe(self, seed: int) -> list[int]:
+    def _probe(self) -> list[int]:
         """Sample and score the probe from the starting model; the indices to train on."""
-        settings, reward = self.settings, self.reward
-        assert reward is not None
-        indices = reward_probe.probe_indices(settings.probe_prompts, len(self.prompts), seed)
-        groups = reward_probe.group_rewards(self.loaded, self.prompts, indices, reward, settings.num_generations,
-                                            settings.max_completion_length, settings.temperature, seed)
+        settings = self.settings
+        indices = reward_probe.probe_indices(settings.probe_prompts, len(self.prompts), self.seed)
+        groups = self._probe_groups(self.loaded, indices)
         kept = reward_probe.contested(indices, groups) if settings.prompts == "contested" else \
             list(range(len(self.prompts)))
         if not kept:
@@ -174,12 +172,15 @@ class GRPO(Backend):
         """The probe sampled again, with the same seeds, from the trained policy."""
         if not self.settings.probe_prompts:
             return None
+        policy = Model(model=self.trainer.model, tokenizer=self.loaded.tokenizer, name=f"{self.name} (training)")
+        return dataclasses.replace(self.probe, after=reward_probe.means(self._probe_groups(policy, self.probe.indices)))
+
+    def _probe_groups(self, model: Model, indices: list[int]) -> list[list[float]]:
+        """The probed prompts' rewards, sampled from `model` as training samples its groups."""
         settings, reward = self.settings, self.reward
         assert reward is not None
-        policy = Model(model=self.trainer.model, tokenizer=self.loaded.tokenizer, name=f"{self.name} (training)")
-        groups = reward_probe.group_rewards(policy, self.prompts, self.probe.indices, reward, settings.num_generations,
-                                            settings.max_completion_length, settings.temperature, self.seed)
-        return dataclasses.replace(self.probe, after=reward_probe.means(groups))
+        return reward_probe.group_rewards(model, self.prompts, indices, reward, settings.num_generations,
+                                          settings.max_completion_length, settings.temperature, self.seed)
 
     def _load(self, start: str) -> Model:
         """The starting model in fp32 master weights; an adapter (a chain's upstream) merged into its base."""

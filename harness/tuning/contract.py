@@ -19,7 +19,6 @@ LOSS_LOGGED_EVERY = 5
 """Optimizer steps between two logged training losses (and the first step)."""
 
 
-
 class RewardFn(Protocol):
     """(indices into the training examples, one completion each) → one reward each: the suites' own metrics on the
     train split, weighted as each suite's `rewards:` says. It knows the training examples only. Each call is one

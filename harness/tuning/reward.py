@@ -111,7 +111,6 @@ class TrainReward:
         return {CURVE_PREFIX + name: [(k, round(v, 6)) for k, v in enumerate(means, 1)]
                 for name, means in self.batches.items()}
 
-
     def probes(self, probe: ProbedRewards | None) -> dict[str, RewardProbe]:
         """A backend's probe summed up per suite: its prompts, those kept, and their mean rewards before and
         after training (every prompt has the same number of samples, so a mean of prompt means is the mean of
