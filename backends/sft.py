@@ -17,7 +17,6 @@ the last valid one it finds there (`checkpoints.py`); under FSDP or DeepSpeed it
 """
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING
 from harness.common.errors import HarnessError
 from harness.common.lazy import lazy_module
 from harness.models.loading import Model, compute_dtype, device, load_model
+from harness.models.training_tokens import chat_rows
 from harness.runtime.distributed import broadcast, is_main, world_size
 from harness.tuning.contract import (
     LOSS_LOGGED_EVERY,
@@ -154,6 +154,7 @@ class SFTBackend(Backend):
         model, tok = self.loaded.model, self.loaded.tokenizer
         if peft_config is not None:
             model = peft.get_peft_model(model, peft_config)
+        examples = [one for ex in examples for one in ex.single_turns()]  # one target per sequence
         enc = tok([self.loaded.render(ex.messages, ex.tools) for ex in examples],
                   text_target=[ex.completion for ex in examples],
                   truncation=True, max_length=self.settings.max_length)
@@ -166,20 +167,18 @@ class SFTBackend(Backend):
     def _sft_trainer(self, examples: list[TrainExample], common: dict, peft_config):
         tok = self.loaded.tokenizer
         if self.loaded.chat:
-            # Conversational pairs: TRL renders them with the model's chat template exactly as
-            # `Model.render` does at evaluation (tools included), and the template closes the turn.
-            # A template that ignores `tools` gets the schemas in a system turn (`Model.chat_parts`).
-            parts = [self.loaded.chat_parts(ex.messages, ex.tools) for ex in examples]
-            with_tools = any(tools for _, tools in parts)
-            data = datasets.Dataset.from_list([
-                {"prompt": messages, "completion": [{"role": "assistant", "content": ex.completion}]}
-                | ({"tools": json.dumps(tools) if tools else None} if with_tools else {})
-                for (messages, tools), ex in zip(parts, examples)
-            ])
+            # Token ids and loss masks through the model's chat template, as `Model.render` renders prompts at
+            # evaluation (tools included; the template closes each turn), the way TRL tokenizes conversational
+            # pairs; an episode's transcript is one sequence trained on every assistant turn (`chat_rows`).
+            rows = [row for ex in examples
+                    for row in chat_rows(self.loaded, ex.messages, ex.completion, ex.tools, ex.every_turn)]
+            data = datasets.Dataset.from_dict({"input_ids": [ids for ids, _ in rows],
+                                               "completion_mask": [mask for _, mask in rows]})
         else:
+            singles = [one for ex in examples for one in ex.single_turns()]
             data = datasets.Dataset.from_dict({
-                "prompt": [self.loaded.render(ex.messages, ex.tools) for ex in examples],
-                "completion": [ex.completion + tok.eos_token for ex in examples],
+                "prompt": [self.loaded.render(ex.messages, ex.tools) for ex in singles],
+                "completion": [ex.completion + tok.eos_token for ex in singles],
             })
         config = trl.SFTConfig(**common, max_length=self.settings.max_length, completion_only_loss=True)
         return checkpointed(lean_sft_trainer())(model=self.loaded.model, args=config, train_dataset=data,

@@ -1,5 +1,5 @@
-"""Episode suites wired into the harness: `environment:` in suite.yaml, load-time errors, the transcripts trained
-on every assistant turn (and only those tokens), and `harness run` end to end on tiny."""
+"""Episode suites wired into the harness: `environment:` in suite.yaml, load-time errors, each transcript trained
+as one sequence on every assistant turn (and only those tokens), and `harness run` end to end on tiny."""
 from __future__ import annotations
 
 import hashlib
@@ -93,12 +93,8 @@ def test_episode_metrics_need_an_environment(tmp_path):
         load_suite(folder)
 
 
-def test_transcripts_train_every_assistant_turn_and_nothing_else(tmp_path):
-    """Each assistant turn of a transcript is one training example's completion, with everything before it as
-    the prompt; in the trainer's rows the loss falls on exactly that turn's tokens (and the end of turn),
-    checked against the prompt tokenised on its own."""
-    # a short environment: tiny reads at most 512 tokens, and the restaurant's schemas alone fill them
-    folder = tmp_path / "counter"
+def counter_suite(folder: Path, turns: list[dict]) -> Path:
+    """A short episode suite with one training transcript: tiny reads at most 512 tokens."""
     folder.mkdir()
     (folder / "environment.yaml").write_text(yaml.safe_dump({
         "state": {"n": 0}, "tools": [{"name": "add", "description": "Add to n.",
@@ -107,35 +103,134 @@ def test_transcripts_train_every_assistant_turn_and_nothing_else(tmp_path):
                                       "effects": [{"increment": "n", "by": {"arg": "k"}}], "result": "ok"}]}))
     (folder / "tasks.jsonl").write_text(json.dumps({"id": "t", "user": {"opening": "add two"},
                                                     "expected": {"n": 2}}) + "\n")
-    turns = [{"role": "user", "content": "add two"}, {"role": "assistant", "content": "How much exactly?"},
-             {"role": "user", "content": "two"},
-             {"role": "assistant", "content": '{"name": "add", "arguments": {"k": 2}}'},
-             {"role": "tool", "content": "ok"}, {"role": "assistant", "content": "Done: n is two."}]
     (folder / "train.jsonl").write_text(json.dumps({"id": "tr", "messages": turns}) + "\n")
     (folder / "suite.yaml").write_text(yaml.safe_dump({
         "name": "counter", "version": "1", "environment": "environment.yaml",
         "data": {"format": "messages", "test": "tasks.jsonl", "train": "train.jsonl"}, "metrics": ["task_success"]}))
-    suite = load_suite(folder)
-    examples = training_examples([suite])
-    assistant = [m["content"] for m in turns if m["role"] == "assistant"]
-    assert [ex.completion for ex in examples] == assistant
-    assert [ex.messages for ex in examples] == [turns[:1], turns[:3], turns[:5]]
-    assert all(ex.tools == suite.environment.schemas() for ex in examples)
+    return folder
+
+
+COUNTER_TURNS = [{"role": "user", "content": "add two"}, {"role": "assistant", "content": "How much exactly?"},
+                 {"role": "user", "content": "two"},
+                 {"role": "assistant", "content": '{"name": "add", "arguments": {"k": 2}}'},
+                 {"role": "tool", "content": "ok"}, {"role": "assistant", "content": "Done: n is two."}]
+
+
+def test_a_transcript_trains_as_one_sequence_on_every_assistant_turn_and_nothing_else(tmp_path):
+    """The transcript is one training example; in the trainer's row the loss falls on exactly the assistant turns'
+    tokens (each with its end of turn), each starting where the conversation before it, tokenised on its own with
+    the generation prompt, ends; and the loss equals that of one sequence per turn, computed apart."""
+    import torch
+
+    suite = load_suite(counter_suite(tmp_path / "counter", COUNTER_TURNS))
+    [example] = training_examples([suite])
+    assert example.every_turn and example.messages == COUNTER_TURNS[:-1]
+    assert example.completion == COUNTER_TURNS[-1]["content"] and example.tools == suite.environment.schemas()
+    singles = example.single_turns()
+    assert [ex.messages for ex in singles] == [COUNTER_TURNS[:1], COUNTER_TURNS[:3], COUNTER_TURNS[:5]]
+    assert [ex.completion for ex in singles] == [m["content"] for m in COUNTER_TURNS if m["role"] == "assistant"]
 
     model_dir = resolve_model_path("tiny", [suite])
     backend = get_backend("full")()
-    backend.setup(model_dir, examples, resolve("full", model_dir, {"full": {"max_steps": 1}}), seed=0)
+    backend.setup(model_dir, [example], resolve("full", model_dir, {"full": {"max_steps": 1}}), seed=0)
     model = load_text_side(model_dir)
     tok = model.tokenizer
-    rows = list(backend.trainer.train_dataset)
-    assert len(rows) == len(examples)
-    for row, ex in zip(rows, examples):
-        trained = [i for i, label in enumerate(row["labels"]) if label != -100]
-        assert trained == list(range(trained[0], len(row["input_ids"])))  # one span, at the end
-        prompt = tok(model.render(ex.messages, ex.tools), add_special_tokens=False)["input_ids"]
-        assert row["input_ids"][:trained[0]] == prompt  # nothing before the turn is trained on
-        completion = tok.decode([row["input_ids"][i] for i in trained])
-        assert completion.replace(" ", "").startswith(ex.completion.replace(" ", ""))
+    [row] = list(backend.trainer.train_dataset)
+    ids, labels = row["input_ids"], row["labels"]
+    assert tok.decode(ids) == model.render(COUNTER_TURNS, example.tools)[:-len("<|assistant|>")]
+    spans, start = [], None
+    for i, label in enumerate([*labels, -100]):
+        if label != -100 and start is None:
+            start = i
+        elif label == -100 and start is not None:
+            spans.append((start, i))
+            start = None
+    assert [tok.decode(ids[a:b]) for a, b in spans] == [ex.completion + "<|end|>" for ex in singles]
+    for (a, _), ex in zip(spans, singles):  # each turn starts right after its own prompt
+        assert ids[:a] == tok(model.render(ex.messages, ex.tools), add_special_tokens=False)["input_ids"]
+
+    # The same loss as one sequence per turn (the trainer's rows of the single-turn examples): a causal model's
+    # token losses depend on the tokens before them only.
+    per_turn = get_backend("full")()
+    per_turn.setup(model_dir, singles, resolve("full", model_dir, {"full": {"max_steps": 1}}), seed=0)
+    weights = backend.loaded.model.eval()
+
+    def summed_loss(rows) -> tuple[float, int]:
+        total, count = 0.0, 0
+        for r in rows:
+            logits = weights(torch.tensor([r["input_ids"]])).logits[0, :-1]
+            target = torch.tensor(r["labels"][1:])
+            kept = target != -100
+            total += torch.nn.functional.cross_entropy(logits[kept], target[kept], reduction="sum").item()
+            count += int(kept.sum())
+        return total, count
+
+    with torch.no_grad():
+        whole, whole_n = summed_loss([row])
+        apart, apart_n = summed_loss(list(per_turn.trainer.train_dataset))
+    assert whole_n == apart_n == sum(b - a for a, b in spans) and whole == pytest.approx(apart, rel=1e-5)
+
+
+def test_a_template_that_rewrites_earlier_turns_trains_one_sequence_per_turn(tmp_path):
+    """Where the template renders a conversation's beginning differently once more follows (here, like templates
+    that drop earlier turns' reasoning, it shortens every assistant turn but the last), the transcript cannot be
+    one sequence; it trains as one sequence per assistant turn, each trained on that turn alone."""
+    from harness.models.training_tokens import chat_rows
+
+    suite = load_suite(counter_suite(tmp_path / "counter", COUNTER_TURNS))
+    [example] = training_examples([suite])
+    model = load_text_side(resolve_model_path("tiny", [suite]))
+    model.tokenizer.chat_template = (
+        "{% for m in messages %}<|{{ m['role'] }}|>{% if m['role'] == 'assistant' and not loop.last %}...{% else %}"
+        "{{ m['content'] }}{% endif %}<|end|>{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}")
+    rows = chat_rows(model, example.messages, example.completion, example.tools, every_turn=True)
+    assert len(rows) == 3
+    for (ids, mask), ex in zip(rows, example.single_turns()):
+        first = mask.index(1)
+        assert all(mask[first:]) and not any(mask[:first])
+        assert model.tokenizer.decode(ids[first:]) == ex.completion + "<|end|>"
+        assert model.tokenizer.decode(ids[:first]) == model.render(ex.messages, ex.tools)
+    # one sequence where the template allows it
+    model.tokenizer.chat_template = model.tokenizer.chat_template.replace("and not loop.last", "and false")
+    assert len(chat_rows(model, example.messages, example.completion, example.tools, every_turn=True)) == 1
+
+
+def test_smollm2s_template_trains_a_transcript_as_one_sequence(tmp_path):
+    """SmolLM2-135M-Instruct's own template (from its GGUF metadata; the schemas go into a system turn) renders a
+    conversation's beginning the same whatever follows, so a transcript is one sequence there too, trained on
+    exactly its assistant turns."""
+    from harness.models.training_tokens import chat_rows
+
+    suite = load_suite(counter_suite(tmp_path / "counter", COUNTER_TURNS))
+    [example] = training_examples([suite])
+    model = load_text_side(resolve_model_path("tiny", [suite]))
+    model.tokenizer.chat_template = (Path(__file__).parent / "data" / "chat_templates" / "smollm2.jinja").read_text(
+        encoding="utf-8")
+    [(ids, mask)] = chat_rows(model, example.messages, example.completion, example.tools, every_turn=True)
+    trained = model.tokenizer.decode([i for i, m in zip(ids, mask) if m])
+    assert model.tool_rendering == "system turn"
+    assert trained == "".join(ex.completion + "<|im_end|>\n" for ex in example.single_turns())
+
+
+def test_single_turn_rows_are_those_trl_makes_of_conversational_pairs(tmp_path):
+    """An ordinary example's row (one completion) is token for token what TRL's SFTTrainer makes of the same
+    prompt and completion given as a conversational pair with tools, labels included."""
+    import datasets
+    import trl
+
+    suite = load_suite(counter_suite(tmp_path / "counter", COUNTER_TURNS))
+    singles = training_examples([suite])[0].single_turns()
+    model_dir = resolve_model_path("tiny", [suite])
+    ours = get_backend("full")()
+    ours.setup(model_dir, singles, resolve("full", model_dir, {"full": {"max_steps": 1}}), seed=0)
+    pairs = datasets.Dataset.from_list([{"prompt": ex.messages, "tools": json.dumps(ex.tools),
+                                         "completion": [{"role": "assistant", "content": ex.completion}]}
+                                        for ex in singles])
+    theirs = trl.SFTTrainer(model=ours.loaded.model, train_dataset=pairs, processing_class=ours.loaded.tokenizer,
+                            args=trl.SFTConfig(output_dir=str(tmp_path / "trl"), max_length=512, report_to=[],
+                                               completion_only_loss=True, use_cpu=True))
+    mine = [(r["input_ids"], r["labels"]) for r in ours.trainer.train_dataset]
+    assert mine == [(r["input_ids"], r["labels"]) for r in theirs.train_dataset] and len(mine) == 3
 
 
 def test_harness_run_evaluates_trains_and_gates_an_episode_suite(tmp_path, capsys):

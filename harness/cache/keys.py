@@ -94,7 +94,8 @@ DECIDES: dict[str, Decides] = {
                           leaves_out="anything outside the suites and the tokenizer"),
     TUNED: Decides("tuning_key", ("base_fingerprint", "examples", "backend", "backend_class", "settings", "seed",
                                   "device", "processes", "pairs", "reward"),
-                   ("models/loading.py", "models/toolprompt.py"), class_code="backend_class",
+                   ("models/loading.py", "models/toolprompt.py", "models/training_tokens.py"),
+                   class_code="backend_class",
                    packages=TRAINING_PACKAGES,
                    leaves_out="result-free settings, gates, test examples, metrics (but a reward-trained backend's "
                               "reward metrics, weights and their scoring code), generation settings"),
@@ -164,7 +165,8 @@ def _short(*parts: Any, **dumps: Any) -> str:
 
 def _rendered(examples: Sequence[Any]) -> list:
     """Training examples as the backend receives them."""
-    return [[ex.messages, ex.completion, getattr(ex, "tools", None)] for ex in examples]
+    return [[ex.messages, ex.completion, getattr(ex, "tools", None)]
+            + (["every turn"] if getattr(ex, "every_turn", False) else []) for ex in examples]
 
 
 def pairs_hash(pairs: Sequence[Any]) -> str:

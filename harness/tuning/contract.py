@@ -35,6 +35,18 @@ class TrainExample:
     """The target output."""
     tools: list[dict] | None = None
     """Function schemas offered to the model, for its chat template (None: none)."""
+    every_turn: bool = False
+    """Train on the assistant turns inside `messages` too, not only on `completion`: an episode's transcript as
+    one sequence with the loss on every assistant turn."""
+
+    def single_turns(self) -> list[TrainExample]:
+        """This example as one example per assistant turn it trains on, each with everything before that turn as
+        its prompt: the same loss, for trainers that take one completion per sequence."""
+        if not self.every_turn:
+            return [self]
+        turns = [*self.messages, {"role": "assistant", "content": self.completion}]
+        return [TrainExample(turns[:i], m["content"], self.tools) for i, m in enumerate(turns)
+                if m["role"] == "assistant"]
 
 
 class TuneSettings(BaseModel):

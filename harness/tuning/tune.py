@@ -26,12 +26,12 @@ from harness.models.loading import device
 from harness.record import BackendRun, Cost, StartedFrom, TunedFromCache, strategies
 from harness.runtime import distributed
 from harness.runtime.resources import measure
-from harness.suitedef.suite import Example, Suite
+from harness.suitedef.suite import Suite
 
 from .contract import PreferencePair, PreferenceSettings, TrainExample
 from .pairs import preference_pairs
 from .registry import get_backend
-from .reward import TrainReward, as_training, train_items
+from .reward import TrainReward, train_items
 from .reward import identity as reward_identity
 
 STARTS = "starts"
@@ -42,19 +42,10 @@ CHECKPOINTS = "checkpoints"
 
 def training_examples(suites: list[Suite]) -> list[TrainExample]:
     """The union of the task suites' train splits: one tuned model per backend serves every
-    suite. Retention suites are never trained on. An episode suite's transcripts are trained on every
-    assistant turn (`assistant_turns`)."""
-    return [example for s, ex in train_items(suites)
-            for example in (assistant_turns(ex) if s.environment is not None else as_training([(s, ex)]))]
-
-
-def assistant_turns(ex: Example) -> list[TrainExample]:
-    """A whole conversation as one example per assistant turn: that turn the completion, everything before it
-    the prompt. The loss (on completions only) thus covers every assistant turn once, and nothing else: not
-    the system, user or tool turns."""
-    messages = [*ex.messages, {"role": "assistant", "content": ex.reference}]
-    return [TrainExample(messages[:i], m["content"], ex.tools) for i, m in enumerate(messages)
-            if m["role"] == "assistant"]
+    suite. Retention suites are never trained on. An episode suite's transcript is one example trained on
+    every assistant turn (`TrainExample.every_turn`)."""
+    return [TrainExample(ex.messages, ex.reference, ex.tools, every_turn=s.environment is not None)
+            for s, ex in train_items(suites)]
 
 
 def train_reward(name: str, suites: list[Suite]) -> TrainReward | None:
