@@ -68,7 +68,7 @@ def test_tiny_renders_tools_and_tool_turns(small_run):
     tools = [{"type": "function", "function": {"name": "f"}}]
     text = model.render([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "{}"},
                          {"role": "tool", "content": "ok"}], tools)
-    assert text.startswith('<|system|>[{"type": "function"') and "<|tool|>ok<|end|>" in text
+    assert text.startswith("<|system|>f()<|end|><|user|>hi") and "<|tool|>ok<|end|>" in text
     assert text.endswith("<|assistant|>") and "<|tool|>" in model.tokenizer.get_vocab()
 
 

@@ -53,8 +53,18 @@ def smollm2(tiny_dir: str, tmp_path: Path) -> str:
 def test_tiny_renders_the_schemas_through_its_own_template(tiny_dir):
     model = load_text_side(tiny_dir, "tiny")
     assert model.tool_rendering == "template"
-    assert model.render(ASK, TOOLS) == (f"<|system|>{json.dumps(TOOLS, ensure_ascii=False)}<|end|>"
+    assert model.render(ASK, TOOLS) == ("<|system|>get_weather(city: string) The weather in a city.<|end|>"
                                         "<|user|>Weather in Oslo?<|end|><|assistant|>")
+
+
+def test_tinys_signature_lines_mark_optional_arguments_and_enums(tiny_dir):
+    tools = [*TOOLS, {"type": "function", "function": {
+        "name": "convert", "parameters": {"type": "object", "required": ["value"], "properties": {
+            "value": {"type": "number"}, "unit": {"type": "string", "enum": ["c", "f"]}, "note": {}}}}},
+        {"name": "ping"}]  # a bare function, as some data sets write them
+    head = load_text_side(tiny_dir, "tiny").render(ASK, tools).split("<|end|>")[0]
+    assert head == ('<|system|>get_weather(city: string) The weather in a city.\n'
+                    'convert(value: number, unit?: "c"|"f", note?: any)\nping()')
 
 
 def test_smollm2s_template_drops_tools_so_they_go_into_a_system_turn(tiny_dir, tmp_path):

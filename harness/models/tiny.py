@@ -25,7 +25,7 @@ else:  # heavy: imported on first use
     torch = lazy_module("torch")
     transformers = lazy_module("transformers")
 
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3
 ARCHITECTURE: dict[str, Any] = dict(
     hidden_size=128, intermediate_size=384, num_hidden_layers=2, num_attention_heads=4,
     num_key_value_heads=4, max_position_embeddings=512, rms_norm_eps=1e-6, tie_word_embeddings=False,
@@ -49,9 +49,17 @@ TUNING_DEFAULTS = {
 SPECIAL_TOKENS = ["<|pad|>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>", "<|tool|>"]
 # No space or newline between a role marker and its text: the rendered prompt then ends with a
 # special token, so the prompt's tokens are always a prefix of prompt + completion's.
-# Function schemas, when a suite offers tools, come first as a system turn of compact JSON.
+# Function schemas, when a suite offers tools, come first as a system turn of one signature per line,
+# `name(arg: type, optional?: type, unit?: "c"|"f") Description.` (argument descriptions and bounds left
+# out): a fifth of their JSON's tokens, and every prompt of an episode carries them.
 CHAT_TEMPLATE = (
-    "{% if tools %}<|system|>{{ tools | tojson }}<|end|>{% endif %}"
+    "{% if tools %}<|system|>{% for tool in tools %}{% set f = tool.function if tool.function is defined else tool %}"
+    "{{ f.name }}({% if f.parameters is defined and f.parameters.properties is defined %}"
+    "{% for name, p in f.parameters.properties.items() %}{{ name }}"
+    "{% if name not in f.parameters.get('required', []) %}?{% endif %}: "
+    "{% if p.enum is defined %}{{ p.enum | map('tojson') | join('|') }}{% else %}{{ p.type | default('any') }}"
+    "{% endif %}{% if not loop.last %}, {% endif %}{% endfor %}{% endif %})"
+    "{% if f.description %} {{ f.description }}{% endif %}{{ '\\n' if not loop.last }}{% endfor %}<|end|>{% endif %}"
     "{% for message in messages %}<|{{ message['role'] }}|>{{ message['content'] }}<|end|>{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
