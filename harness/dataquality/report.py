@@ -17,6 +17,7 @@ tools offered):
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections import Counter, defaultdict
@@ -111,7 +112,10 @@ def prompt_text(ex: Example) -> str:
 
 
 def _line_key(ex: Example) -> str:
-    return json.dumps({k: v for k, v in ex.fields.items() if k != "id"}, sort_keys=True, ensure_ascii=False)
+    """What the example's data line holds besides its id; for an episode task, the whole task (its fields are
+    only what the report shows of it, and tasks that share a goal differ in their openings and states)."""
+    line = dataclasses.asdict(ex.task) if ex.task is not None else ex.fields
+    return json.dumps({k: v for k, v in line.items() if k != "id"}, sort_keys=True, ensure_ascii=False, default=str)
 
 
 def split_findings(suite: Suite, split: str, examples: list[Example], threshold: float = THRESHOLD) -> list[Finding]:
