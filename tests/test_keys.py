@@ -28,7 +28,7 @@ OLD = {
     # moved on purpose: the comparison key covers alpha (it sets the one-sided bounds), and tuning keys
     # TUNING_VERSION 2 (a cached entry records the hashes of the files saved beside the model); data reports and
     # tuning cover models/toolprompt.py (how function schemas reach a prompt), data reports dataquality/text.py
-    # (the findings' wording)
+    # (the findings' wording), tuning models/training_tokens.py (the chat path's token ids and loss masks)
     "comparison": "0c43f493276c6dac8c827908200db74d8d0aa3502e850cef2ae161820235a481",
     "data_report": "7a2fba2445259c020bdf303d99376723ef5c25a059dcc74ac141ab193203ec2a",
     "model_key": "356cf46e68551713e0af06f6625ca6be35deb31e4d08f0c69044f28ffa73e98a",
@@ -37,7 +37,7 @@ OLD = {
                 "7fa0ba72ec0bcbb9aa3e954a2147d9c6612987bfc817ac866420b9a4607b1578"],
     "losses": ["2d90d944c303b104bfa7dff382bdb0d3e7fece3748357cc754fd3a7aeba29eda"],
     "explanations": ["2fe5f8f2951cecb6166ebc8468edfae3c8c9f4bfb25b8ebb04da3962688e70bb"],
-    "tuning": "c29859266b4b61a9331f0a00b62fe8a034f59afbd9e683cfb24723ef31e263a5",
+    "tuning": "d325364d340dbdc0ac59029f39ff5b52764372e309515c6d94d9497b9064b89f",
     "training_identity": "bc41d3d48d63460f055bb62be97f3f1c5f32a85e4794e5a79f009ff8bf6548f8",
     "reload": ["aeb62538e0c8e35a", "6e87bb2effc5157e"],
     "batch_size": "eeac59fa78d744e4",
@@ -98,6 +98,12 @@ def test_generation_keys_are_unchanged(stand_ins):
 def test_tuning_keys_are_unchanged(stand_ins):
     assert keys.tuning_key("dir:base", EXAMPLES, "full", FullFineTune, SETTINGS, 3, "cpu", 1) == OLD["tuning"]
     assert keys.training_identity("full", "/models/base", EXAMPLES, SETTINGS, 3, 2) == OLD["training_identity"]
+    # a transcript trained on every assistant turn is other training than one trained on its last turn only
+    transcript = [TrainExample([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], "c",
+                               every_turn=every) for every in (False, True)]
+    assert len({keys.tuning_key("dir:base", [ex], "full", FullFineTune, SETTINGS, 3, "cpu", 1)
+                for ex in transcript}) == 2
+    assert len({keys.training_identity("full", "/models/base", [ex], SETTINGS, 3, 2) for ex in transcript}) == 2
 
 
 def test_small_keys_are_unchanged(monkeypatch):
