@@ -47,8 +47,9 @@ REFUSAL = {"order_food": "sold_out", "book_tickets": "no_seats", "queries": "no_
 SOLD_OUT_NOTE = " (`alternative` only in tasks whose dish is sold out.)"
 
 
-def readme(name: str, scenario: Scenario, lang: str, env: dict, test: list[Case], train: list[Case]) -> str:
-    """The suite's README."""
+def readme(name: str, scenario: Scenario, lang: str, env: dict, test: list[Case], train: list[Case],
+           numbers: str | None = None) -> str:
+    """The suite's README; a shipped suite's (`numbers`: the demo's numbers block) says how the demo does."""
     about, variants, success, answer = ABOUT[scenario.name]
     asked: dict[str, list[str]] = {}
     for case in test:
@@ -93,6 +94,13 @@ def readme(name: str, scenario: Scenario, lang: str, env: dict, test: list[Case]
         f"- `tasks.jsonl`: {len(test)} test tasks; `train.jsonl`: {len(train)} transcripts of the scripted "
         "policy, each run through the episode engine (the same environment and user) and kept only when it "
         "succeeded with every call valid and every required fact in the answer.",
-        "- Train and test are drawn with different seeds; no training task opens with a test task's message.", "",
+        "- Train and test are drawn with different seeds; no training task opens with a test task's message or is a "
+        "test task in other words (the same goal and answer), and no two tasks of a split are.",
+        "- Every value the agent passes on comes from a small fixed set: 8 addresses, 24 order numbers, 24 trains "
+        "(version 2.0; 1.0 drew any house or order number, which `tiny` learned to call with but not to copy).", "",
     ]
+    if numbers is not None:
+        lines += ["## The demo", "",
+                  "`make demo` trains on this suite with the other shipped suites; its gates are in `suite.yaml`.", "",
+                  numbers, ""]
     return "\n".join(lines)

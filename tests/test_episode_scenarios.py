@@ -7,10 +7,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import re
 import sys
 from collections import Counter
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import yaml
@@ -26,8 +26,7 @@ SUITES = [f"{s}_{lang}" for s in ("order_food", "book_tickets", "queries") for l
 FILES = ("environment.yaml", "tasks.jsonl", "train.jsonl", "suite.yaml", "README.md")
 
 
-@pytest.fixture(scope="module")
-def generator():
+def _load_generator():
     """episode_suites/generate.py as a module (it is a script, beside its sibling modules)."""
     spec = importlib.util.spec_from_file_location("episode_suites_generate", STAGING / "generate.py")
     module = importlib.util.module_from_spec(spec)
@@ -36,23 +35,29 @@ def generator():
     return module
 
 
+GENERATOR = _load_generator()
+home = GENERATOR.home  # suites/ for the shipped ones, episode_suites/ for the staged
+
+
+@pytest.fixture(scope="module")
+def generator():
+    return GENERATOR
+
+
 def loaded(name: str):
-    env = load_environment(STAGING / name / "environment.yaml")
-    return env, load_tasks(STAGING / name / "tasks.jsonl", env)
+    env = load_environment(home(name) / "environment.yaml")
+    return env, load_tasks(home(name) / "tasks.jsonl", env)
 
 
 def train_rows(name: str) -> list[dict]:
-    return [json.loads(line) for line in (STAGING / name / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    return [json.loads(line) for line in (home(name) / "train.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
 def plans(generator, name: str, split: str) -> dict[str, list[str]]:
     """The scripted policy's turns per task id, as the generator draws them."""
     scenario_name, lang = name.rsplit("_", 1)
-    scenario = generator.SCENARIOS[scenario_name]
-    test = generator.draw(scenario, lang, "test", set())
-    cases = test if split == "test" else generator.draw(scenario, lang, "train", {c.row["user"]["opening"]
-                                                                                 for c in test})
-    return {c.row["id"]: c.plan for c in cases}
+    test, train = generator.splits(generator.SCENARIOS[scenario_name], lang)
+    return {c.row["id"]: c.plan for c in (test if split == "test" else train)}
 
 
 def following(turns_by_opening: dict[str, list[str]]):
@@ -73,12 +78,13 @@ def test_every_suite_loads_with_the_engine_and_mixes_its_variants(name):
     variants = Counter(t.fields["variant"] for t in tasks)
     assert len(variants) == 4 and set(variants.values()) == {12}
     assert {t.fields["language"] for t in tasks} == {name[-2:]}
-    declared = yaml.safe_load((STAGING / name / "suite.yaml").read_text(encoding="utf-8"))
+    declared = yaml.safe_load((home(name) / "suite.yaml").read_text(encoding="utf-8"))
     assert declared["name"] == name and declared["environment"] == "environment.yaml"
     assert declared["data"] == {"format": "messages", "train": "train.jsonl", "test": "tasks.jsonl"}
-    suite = load_suite(STAGING / name)  # and the harness reads it as an episode suite
+    suite = load_suite(home(name))  # and the harness reads it as an episode suite
     assert suite.environment is not None and len(suite.test) == 48 and len(suite.train) == 240
-    assert all((STAGING / name / f).is_file() for f in FILES)
+    assert all((home(name) / f).is_file() for f in FILES)
+    assert bool(declared.get("gates")) == (name in GENERATOR.SHIPPED) == (home(name).parent.name == "suites")
     assert len(train_rows(name)) == 240
 
 
@@ -132,10 +138,10 @@ def test_end_states_and_totals_agree_with_a_hand_computation():
         train = t.state["trains"][booking["train"]]
         assert t.answer_facts == (booking["train"], str(train["price"] * booking["seats"]))
         assert t.expected["trains"][booking["train"]]["seats"] == train["seats"] - booking["seats"]
-    # One hand-worked case: test-004 of order_food_zh orders 3 x 包子 (sold out) and takes 米饭 at 5 yuan.
+    # One hand-worked case: test-008 of order_food_zh orders 9 x 面条 (sold out) and takes 饺子 at 9 yuan.
     env, tasks = loaded("order_food_zh")
-    case = next(t for t in tasks if t.id == "test-004")
-    assert case.state["menu"]["包子"]["stock"] == 0 and case.answer_facts == ("米饭", "15")
+    case = next(t for t in tasks if t.id == "test-008")
+    assert case.state["menu"]["面条"]["stock"] == 0 and case.answer_facts == ("饺子", "81")
 
 
 @pytest.mark.parametrize("name", SUITES)
@@ -143,8 +149,7 @@ def test_training_transcripts_replay_exactly_through_the_environment(generator, 
     env, _ = loaded(name)
     scenario_name, lang = name.rsplit("_", 1)
     scenario = generator.SCENARIOS[scenario_name]
-    test = generator.draw(scenario, lang, "test", set())
-    train = generator.draw(scenario, lang, "train", {c.row["user"]["opening"] for c in test})
+    _, train = generator.splits(scenario, lang)
     rows = train_rows(name)
     assert [r["id"] for r in rows] == [c.row["id"] for c in train]
     tasks = [task_from(generator.task_line(c.row), env, f"train:{c.row['id']}") for c in train]
@@ -169,11 +174,24 @@ def test_no_test_task_opens_like_a_training_one(name):
 
 def test_the_generator_is_deterministic_and_the_committed_files_are_its_output(generator, tmp_path):
     assert generator.main([str(tmp_path)]) == 0
+    block = re.compile(r"<!-- demo:numbers -->\n.*?<!-- /demo:numbers -->", re.S)
 
-    def digest(folder: Path) -> dict[str, str]:
-        return {f"{n}/{f}": hashlib.sha256((folder / n / f).read_bytes()).hexdigest() for n in SUITES for f in FILES}
+    def digest(place) -> dict[str, str]:
+        # a shipped suite's README holds the demo's numbers, written there after generation
+        return {f"{n}/{f}": hashlib.sha256(block.sub("", (place(n) / f).read_text(encoding="utf-8")).encode())
+                .hexdigest() for n in SUITES for f in FILES}
 
-    assert digest(tmp_path) == digest(STAGING)
+    assert digest(lambda n: tmp_path / n) == digest(home)
+
+
+def test_the_data_report_finds_nothing_to_warn_about():
+    """No duplicates, near duplicates or conflicts in either split of any suite: with every value drawn from a small
+    set, two wordings of one task would be near duplicates, and the generator draws none."""
+    from harness.dataquality.report import split_findings
+
+    for name in SUITES:
+        suite = load_suite(home(name))
+        assert not split_findings(suite, "test", suite.test) and not split_findings(suite, "train", suite.train)
 
 
 def test_the_longest_training_transcript_fits_tinys_positions():
@@ -193,7 +211,7 @@ def test_the_longest_training_transcript_fits_tinys_positions():
     limit = ARCHITECTURE["max_position_embeddings"]
     for name in SUITES:
         env, _ = loaded(name)
-        max_new = yaml.safe_load((STAGING / name / "suite.yaml").read_text(encoding="utf-8"))["generation"][
+        max_new = yaml.safe_load((home(name) / "suite.yaml").read_text(encoding="utf-8"))["generation"][
             "max_new_tokens"]
         rows = train_rows(name)
         lengths = [len(tokenizer(tokenizer.apply_chat_template(r["messages"], tools=env.schemas(), tokenize=False),
@@ -243,7 +261,7 @@ def test_the_data_report_does_not_ask_an_end_state_for_chinese_characters():
     # a task's reference is the expected end state as JSON: no script to check (the transcripts' answers are)
     from harness.dataquality.report import split_findings
 
-    suite = load_suite(STAGING / "queries_zh")
+    suite = load_suite(home("queries_zh"))
     assert not [f for f in split_findings(suite, "test", suite.test) if f.kind == "wrong_script"]
     english = [replace(ex, reference="Order A1234 is shipped.") for ex in suite.train[:2]]
     (finding,) = [f for f in split_findings(suite, "train", english) if f.kind == "wrong_script"]
