@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -148,7 +149,9 @@ def test_a_broken_attempt_is_an_invalid_call_and_prose_is_an_answer():
 
 
 def test_a_scripted_policy_that_does_every_task_succeeds(env, tasks):
-    episodes = run_episodes(scripted(GOOD), env, list(tasks.values()))
+    ended = []
+    episodes = run_episodes(scripted(GOOD), env, list(tasks.values()), progress=SimpleNamespace(update=ended.append))
+    assert ended == [0, 1, 1, 2]  # a progress bar advances as episodes end: after 2, 3, 4 and 4 turns (below)
     rows = episode_rows("restaurant", "base", episodes, lambda messages: json.dumps(messages))
     by_id = {r.id: r for r in rows}
     assert all(r.scores["task_success"] == 1.0 for r in rows), {r.id: r.reasons for r in rows}

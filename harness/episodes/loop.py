@@ -92,8 +92,9 @@ def step(episode: Episode, output: str) -> None:
         episode.end = "turn_limit"
 
 
-def run_episodes(turns: TurnGenerator, spec: EnvironmentSpec, tasks: Sequence[Task]) -> list[Episode]:
-    """Every task's episode, run together: one call of `turns` per round over the episodes still running."""
+def run_episodes(turns: TurnGenerator, spec: EnvironmentSpec, tasks: Sequence[Task], progress=None) -> list[Episode]:
+    """Every task's episode, run together: one call of `turns` per round over the episodes still running.
+    `progress` (a progress bar) advances by the episodes each round ends."""
     episodes = [start(spec, task) for task in tasks]
     while running := [e for e in episodes if e.end is None]:
         outputs = turns([e.messages() for e in running])
@@ -101,6 +102,8 @@ def run_episodes(turns: TurnGenerator, spec: EnvironmentSpec, tasks: Sequence[Ta
             raise ValueError(f"the turn generator gave {len(outputs)} turns for {len(running)} episodes")
         for episode, output in zip(running, outputs):
             step(episode, output)
+        if progress is not None:
+            progress.update(sum(e.end is not None for e in running))
     return episodes
 
 

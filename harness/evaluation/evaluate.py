@@ -64,8 +64,10 @@ def run_episode_suite(model: Model, suite: Suite, state: str, batch_size: int | 
     env, gen = suite.environment, suite.spec.generation
     examples = suite.test if examples is None else examples
     turns = model_turns(model, env, gen.max_new_tokens, gen.stop, batch_size)
-    rows = episode_rows(suite.name, state, run_episodes(turns, env, [ex.task for ex in examples]),
-                        lambda messages: model.render(messages, env.schemas()))
+    with progress_bar(total=len(examples), desc=f"{state:>6} · {suite.name}", unit="episode", leave=True,
+                      disable=not distributed.is_main()) as bar:
+        episodes = run_episodes(turns, env, [ex.task for ex in examples], bar)
+    rows = episode_rows(suite.name, state, episodes, lambda messages: model.render(messages, env.schemas()))
     for row, ex in zip(rows, examples):  # every episode metric is computed; the suite's list (and `when:`) decide
         kept = {k for k in row.scores if k in suite.metrics and applies(suite.metrics[k][1], ex)}
         row.scores = {k: v for k, v in row.scores.items() if k in kept}
