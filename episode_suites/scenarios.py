@@ -325,8 +325,8 @@ def queries_task(rng: random.Random, lang: str, variant: str) -> Case:
     for train in rng.sample(TRAIN_IDS, 3):
         h = rng.randint(6, 18)
         trains[train] = {"depart": f"{h:02d}:{rng.choice(['05', '20', '35', '50'])}",
-                                                   "arrive": f"{h + rng.randint(1, 5):02d}:{rng.choice(['10', '40'])}",
-                                                   "platform": rng.randint(1, 12)}
+                         "arrive": f"{h + rng.randint(1, 5):02d}:{rng.choice(['10', '40'])}",
+                         "platform": rng.randint(1, 12)}
     state = {"orders": orders, "trains": trains}
     words, said = t["id"]
     facts = [fact("order_id", words, said.format(id=ids[0]))]
