@@ -17,8 +17,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,trackers]'
 	touch $@
 
-# The demo trains in two data-parallel processes where two cores are free (on two cores: 4.2 minutes
-# instead of 7); with a GPU, or one core, in one.
+# The demo trains in two data-parallel processes where two cores are free (on two cores about 5 minutes;
+# one process took 7.1 where two took 5.5); with a GPU, or one core, in one.
 DEMO_PROCESSES ?= $(shell if command -v nvidia-smi >/dev/null 2>&1; then echo 1; \
                     elif [ "$$(nproc)" -ge 2 ]; then echo 2; else echo 1; fi)
 
