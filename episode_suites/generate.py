@@ -167,6 +167,10 @@ def build(scenario: Scenario, lang: str, out: Path) -> None:
     (out / "README.md").write_text(readme(name, scenario, lang, env_data, test, train, numbers), encoding="utf-8")
 
 
+DEMO_BLOCK = ("<!-- demo:numbers -->\n", "<!-- /demo:numbers -->")
+"""How `docs/demo_numbers.py` marks the block it writes."""
+
+
 def demo_numbers(path: Path) -> str:
     """The demo's numbers block of a shipped suite's README as `docs/demo_numbers.py` last wrote it (a placeholder
     where there is none yet): regenerating the suite keeps it."""
@@ -177,8 +181,6 @@ def demo_numbers(path: Path) -> str:
                         "from a demo run.\n", DEMO_BLOCK[1]])
     return old[start:end + len(DEMO_BLOCK[1])]
 
-
-DEMO_BLOCK = ("<!-- demo:numbers -->\n", "<!-- /demo:numbers -->")
 
 
 def main(argv: list[str]) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from scenarios import Case, Scenario
+from scenarios import ORDER_IDS, TRAIN_IDS, Case, Scenario, addresses
 
 ABOUT = {
     "order_food": (
@@ -96,7 +96,8 @@ def readme(name: str, scenario: Scenario, lang: str, env: dict, test: list[Case]
         "succeeded with every call valid and every required fact in the answer.",
         "- Train and test are drawn with different seeds; no training task opens with a test task's message or is a "
         "test task in other words (the same goal and answer), and no two tasks of a split are.",
-        "- Every value the agent passes on comes from a small fixed set: 8 addresses, 24 order numbers, 24 trains "
+        f"- Every value the agent passes on comes from a small fixed set: {len(addresses(lang))} addresses, "
+        f"{len(ORDER_IDS)} order numbers, {len(TRAIN_IDS)} trains "
         "(version 2.0; 1.0 drew any house or order number, which `tiny` learned to call with but not to copy).", "",
     ]
     if numbers is not None:

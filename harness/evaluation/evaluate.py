@@ -37,10 +37,15 @@ def generate_test(model: Model, suite: Suite, state: str, batch_size: int | None
     the process that asked for them."""
     examples = suite.test if examples is None else examples
     mine = [examples[i] for i in distributed.share(len(examples))]
-    with progress_bar(total=len(mine), desc=f"{state:>6} · {suite.name}", unit="ex", leave=True,
-              disable=not distributed.is_main()) as bar:
+    with _bar(state, suite, len(mine), "ex") as bar:
         outputs = generate_for(model, suite, mine, batch_size, bar, [examples[i] for i in again])
     return distributed.unshare(len(examples), outputs[:len(mine)]), outputs[len(mine):]
+
+
+def _bar(state: str, suite: Suite, total: int, unit: str):
+    """The progress bar of one state's evaluation of one suite, drawn by the main process."""
+    return progress_bar(total=total, desc=f"{state:>6} · {suite.name}", unit=unit, leave=True,
+                        disable=not distributed.is_main())
 
 
 def evaluate_suite(model: Model, suite: Suite, state: str, batch_size: int | None = None, seed: int = 0,
@@ -64,8 +69,7 @@ def run_episode_suite(model: Model, suite: Suite, state: str, batch_size: int | 
     env, gen = suite.environment, suite.spec.generation
     examples = suite.test if examples is None else examples
     turns = model_turns(model, env, gen.max_new_tokens, gen.stop, batch_size)
-    with progress_bar(total=len(examples), desc=f"{state:>6} · {suite.name}", unit="episode", leave=True,
-                      disable=not distributed.is_main()) as bar:
+    with _bar(state, suite, len(examples), "episode") as bar:
         episodes = run_episodes(turns, env, [ex.task for ex in examples], bar)
     rows = episode_rows(suite.name, state, episodes, lambda messages: model.render(messages, env.schemas()))
     for row, ex in zip(rows, examples):  # every episode metric is computed; the suite's list (and `when:`) decide

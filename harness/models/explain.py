@@ -15,6 +15,7 @@ from harness.common.lazy import lazy_module
 from harness.record import Attention, Explanation, NextTokens
 
 from .loading import Model
+from .training_tokens import common_prefix_length
 
 if TYPE_CHECKING:
     import torch
@@ -58,15 +59,8 @@ def encode(model: Model, prompt: str, reference: str) -> Encoded:
         return Encoded(tok(prompt)["input_ids"], tok(text_target=reference)["input_ids"])
     prompt_ids = model.encode([prompt])["input_ids"][0].tolist()
     full = model.encode([prompt + reference + (tok.eos_token or "")])["input_ids"][0].tolist()
-    n = _common_prefix(prompt_ids, full)
+    n = common_prefix_length(prompt_ids, full)
     return Encoded(full[:n], full[n:])
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return n
 
 
 def continuation_ids(model: Model, prompt: str, prompt_ids: list[int], text: str) -> list[int]:

@@ -38,7 +38,7 @@ def chat_rows(model: Model, messages: list[dict], completion: str, tools: list[d
     def turn(i: int) -> tuple[list[int], int]:
         """The conversation through turn i, and where turn i starts in it."""
         through = ids(rendered[:i + 1])
-        return through, _common_prefix(ids(rendered[:i], generation_prompt=True), through)
+        return through, common_prefix_length(ids(rendered[:i], generation_prompt=True), through)
 
     turns = [turn(i) for i in trained]
     whole = turns[-1][0]
@@ -50,7 +50,9 @@ def chat_rows(model: Model, messages: list[dict], completion: str, tools: list[d
     return [(through, [0] * start + [1] * (len(through) - start)) for through, start in turns]
 
 
-def _common_prefix(a: list[int], b: list[int]) -> int:
+def common_prefix_length(a: list[int], b: list[int]) -> int:
+    """How many leading tokens the two sequences share: where a completion starts when a prompt's tokens are
+    not all a prefix of the prompt and completion's (a merge across the boundary, a template's difference)."""
     n = 0
     while n < min(len(a), len(b)) and a[n] == b[n]:
         n += 1
